@@ -1,0 +1,150 @@
+/*
+ * libgenmodel — layers.
+ *
+ * A layer maps a batch of samples to a batch of samples: the first
+ * dimension of its input is the batch size N, the rest is the per-sample
+ * shape. A new layer is owned by the caller until it is added to a gm_net
+ * (gm_net_add), which then owns it: from then on the layer handle is
+ * borrowed from the net, stays valid until the net is freed, and must not
+ * be passed to gm_layer_free().
+ *
+ * Parameters are float32. Their flat layout per layer type:
+ *   dense: weight [out_features x in_features] row-major (as
+ *          torch.nn.Linear), then bias [out_features].
+ *   all other layers of this header: no parameters.
+ * Threading: a layer is used by one thread at a time.
+ */
+#ifndef GENMODEL_LAYER_H
+#define GENMODEL_LAYER_H
+
+#include "core.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gm_layer gm_layer;
+
+/** Layer types. Values are part of the ABI and of checkpoint files. */
+typedef enum gm_layer_kind {
+    GM_LAYER_DENSE = 1,
+    GM_LAYER_RELU = 2,
+    GM_LAYER_LEAKY_RELU = 3,
+    GM_LAYER_SIGMOID = 4,
+    GM_LAYER_TANH = 5,
+    GM_LAYER_SOFTPLUS = 6,
+    GM_LAYER_ELU = 7,
+    GM_LAYER_DROPOUT = 8,
+    GM_LAYER_RESHAPE = 9,
+    GM_LAYER_FLATTEN = 10
+} gm_layer_kind;
+
+/** Weight initializations. Biases start at zero except for GM_INIT_TORCH. */
+typedef enum gm_init {
+    GM_INIT_HE = 0,      /**< W ~ N(0, 2 / in): for ReLU-family layers */
+    GM_INIT_XAVIER = 1,  /**< W ~ U(+-sqrt(6 / (in + out))): tanh/sigmoid */
+    GM_INIT_TORCH = 2,   /**< W, b ~ U(+-1 / sqrt(in)), torch.nn.Linear's */
+    GM_INIT_ZEROS = 3    /**< all zero; needs no generator */
+} gm_init;
+
+/**
+ * Fully connected layer: y = x W^T + b, x [N x in], y [N x out]. Inputs
+ * of higher rank are read as [N x (product of the other dims)].
+ * @param[out] out   the new layer, owned by the caller until added to a net.
+ * @param in_features, out_features  >= 1, and their product fits 2^31.
+ * @param init       a gm_init value.
+ * @param rng        draws the initial weights (advanced; not kept); may be
+ *                   NULL only with GM_INIT_ZEROS.
+ * @return GM_OK; GM_EINVAL (NULL out, a size 0 or too large, unknown init,
+ *         missing rng); GM_ENOMEM.
+ */
+GM_API gm_status gm_dense_create(gm_layer **out, size_t in_features,
+                                 size_t out_features, gm_init init,
+                                 gm_rng *rng);
+
+/** y = max(x, 0). @return GM_OK, GM_EINVAL (out NULL) or GM_ENOMEM. */
+GM_API gm_status gm_relu_create(gm_layer **out);
+
+/** y = x if x > 0, else alpha x. @param alpha finite, 0 <= alpha < 1.
+ *  @return GM_OK, GM_EINVAL or GM_ENOMEM. */
+GM_API gm_status gm_leaky_relu_create(gm_layer **out, float alpha);
+
+/** y = 1 / (1 + exp(-x)). @return GM_OK, GM_EINVAL or GM_ENOMEM. */
+GM_API gm_status gm_sigmoid_create(gm_layer **out);
+
+/** y = tanh(x). @return GM_OK, GM_EINVAL or GM_ENOMEM. */
+GM_API gm_status gm_tanh_create(gm_layer **out);
+
+/** y = log(1 + exp(x)), computed without overflow.
+ *  @return GM_OK, GM_EINVAL or GM_ENOMEM. */
+GM_API gm_status gm_softplus_create(gm_layer **out);
+
+/** y = x if x > 0, else alpha (exp(x) - 1). @param alpha finite, > 0.
+ *  @return GM_OK, GM_EINVAL or GM_ENOMEM. */
+GM_API gm_status gm_elu_create(gm_layer **out, float alpha);
+
+/**
+ * Inverted dropout: in training mode each element is zeroed with
+ * probability p and the others scaled by 1 / (1 - p); in evaluation mode
+ * it is the identity. The mask of sample i at the layer's t-th training
+ * forward is a pure function of (seed, t, i), so it does not depend on
+ * batch splitting or threads.
+ * @param p     0 <= p < 1.
+ * @param seed  seed of the layer's own generator.
+ * @return GM_OK, GM_EINVAL or GM_ENOMEM.
+ */
+GM_API gm_status gm_dropout_create(gm_layer **out, float p, uint64_t seed);
+
+/**
+ * Gives each sample a new shape with the same element count, e.g. 784 ->
+ * 1 x 28 x 28. The batch dimension is kept and not part of `shape`.
+ * @param ndim   1 .. GM_MAX_DIMS - 1.
+ * @param shape  ndim sizes >= 1 (copied).
+ * @return GM_OK, GM_EINVAL or GM_ENOMEM.
+ */
+GM_API gm_status gm_reshape_create(gm_layer **out, size_t ndim,
+                                   const size_t *shape);
+
+/** Flattens each sample to one dimension: [N x ...] -> [N x D].
+ *  @return GM_OK, GM_EINVAL or GM_ENOMEM. */
+GM_API gm_status gm_flatten_create(gm_layer **out);
+
+/** Frees a layer that is not part of a net. NULL is ignored; a layer owned
+ *  by a net is left alone (the net frees it). */
+GM_API void gm_layer_free(gm_layer *layer);
+
+/** The layer's type, or 0 if layer is NULL. */
+GM_API gm_layer_kind gm_layer_get_kind(const gm_layer *layer);
+
+/** A constant name of the layer's type ("dense", "relu", ...); never NULL. */
+GM_API const char *gm_layer_name(const gm_layer *layer);
+
+/** Number of parameters (0 for parameter-free layers or NULL). */
+GM_API size_t gm_layer_param_count(const gm_layer *layer);
+
+/**
+ * Copies the parameters (layout in the file comment) into dst[0 .. n).
+ * @return GM_OK; GM_EINVAL (NULL); GM_ESHAPE if n != param count.
+ */
+GM_API gm_status gm_layer_get_params(const gm_layer *layer, float *dst,
+                                     size_t n);
+
+/**
+ * Copies src[0 .. n) into the parameters.
+ * @return GM_OK; GM_EINVAL (NULL or a non-finite value: the layer is then
+ *         unchanged); GM_ESHAPE if n != param count.
+ */
+GM_API gm_status gm_layer_set_params(gm_layer *layer, const float *src,
+                                     size_t n);
+
+/** Copies the accumulated parameter gradients into dst[0 .. n).
+ *  @return GM_OK; GM_EINVAL; GM_ESHAPE if n != param count. */
+GM_API gm_status gm_layer_get_grads(const gm_layer *layer, float *dst,
+                                    size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GENMODEL_LAYER_H */

@@ -1,0 +1,74 @@
+/* Internal core services shared by every module: errors, allocation,
+ * random numbers. Not installed; names are gm__* and hidden. */
+#ifndef GM_CORE_INTERNAL_H
+#define GM_CORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <genmodel/core.h>
+
+#if defined(__GNUC__)
+#define GM__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define GM__PRINTF(a, b)
+#endif
+
+/* Sets this thread's last error to "fn: message" and returns st. */
+gm_status gm__set_error(gm_status st, const char *fn, const char *fmt, ...)
+    GM__PRINTF(3, 4);
+
+/* Return an error from the current function when cond holds. The message
+ * names the public function (__func__ of the caller). */
+#define GM_FAIL(st, ...) gm__set_error((st), __func__, __VA_ARGS__)
+#define GM_CHECK(cond, st, ...)                                              \
+    do {                                                                     \
+        if (!(cond)) return gm__set_error((st), __func__, __VA_ARGS__);      \
+    } while (0)
+#define GM_CHECK_NULL(ptr)                                                   \
+    GM_CHECK((ptr) != NULL, GM_EINVAL, "%s must not be NULL", #ptr)
+/* Propagates a failing status (the callee already set the message). */
+#define GM_TRY(expr)                                                         \
+    do {                                                                     \
+        gm_status gm_try_st_ = (expr);                                       \
+        if (gm_try_st_ != GM_OK) return gm_try_st_;                          \
+    } while (0)
+
+/* Allocation through the installed allocator. gm__malloc_array and
+ * gm__calloc_array fail (NULL) when n * size overflows. They set no
+ * error message: callers report GM_ENOMEM with their own name. */
+void *gm__malloc(size_t size);
+void *gm__malloc_array(size_t n, size_t size);
+void *gm__calloc_array(size_t n, size_t size);
+void *gm__realloc_array(void *ptr, size_t n, size_t size);
+void gm__free(void *ptr);
+
+/* n * m into *out; 0 on overflow. */
+static inline int gm__mul_ok(size_t n, size_t m, size_t *out)
+{
+    return !__builtin_mul_overflow(n, m, out);
+}
+
+/* Philox4x32-10: 4 x 32 random bits for a 128-bit counter and a 64-bit
+ * key. The stateless primitive behind every generator in the library. */
+void gm__philox(uint64_t key, uint64_t ctr_hi, uint64_t ctr_lo, uint32_t out[4]);
+
+/* Four standard normal floats from the Philox block at (ctr_hi, ctr_lo). */
+void gm__normal4(uint64_t key, uint64_t ctr_hi, uint64_t ctr_lo, float z[4]);
+
+/* Uniform (0, 1] / [0, 1) floats from 32 random bits. */
+static inline float gm__u01_open0(uint32_t bits)
+{
+    return ((float)(bits >> 8) + 1.0f) * (1.0f / 16777216.0f);
+}
+static inline float gm__u01(uint32_t bits)
+{
+    return (float)(bits >> 8) * (1.0f / 16777216.0f);
+}
+
+struct gm_rng {
+    uint64_t seed;
+    uint64_t position; /* number of 128-bit blocks consumed */
+};
+
+#endif

@@ -1,0 +1,193 @@
+/* Elementwise activations. Forward assigns y; backward assigns dx from dy
+ * and whichever of x, y gives the derivative cheaply. Loops are plain so
+ * the compiler vectorizes them. */
+#include <math.h>
+
+#include "engine/engine.h"
+
+/* Elementwise layers keep the per-sample shape. */
+gm_status gm__same_shape_fn(const gm_layer *l, const char *fn, size_t in_nd,
+                            const size_t *in, size_t *out_nd, size_t *out)
+{
+    (void)l;
+    (void)fn;
+    *out_nd = in_nd;
+    for (size_t i = 0; i < in_nd; i++) out[i] = in[i];
+    return GM_OK;
+}
+
+#define GM__COUNT(l, n) ((n) * (l)->in_dim)
+
+/* relu: y = max(x, 0); dx = dy [y > 0] */
+static void relu_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+{
+    (void)t;
+    const size_t m = GM__COUNT(l, n);
+    for (size_t i = 0; i < m; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+static void relu_backward(gm_layer *l, float *dx, const float *dy,
+                          const float *x, const float *y, size_t n)
+{
+    (void)x;
+    if (!dx) return;
+    const size_t m = GM__COUNT(l, n);
+    for (size_t i = 0; i < m; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+/* leaky relu: y = x if x > 0 else alpha x */
+static void leaky_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+{
+    (void)t;
+    const size_t m = GM__COUNT(l, n);
+    const float a = l->alpha;
+    for (size_t i = 0; i < m; i++) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
+}
+static void leaky_backward(gm_layer *l, float *dx, const float *dy,
+                           const float *x, const float *y, size_t n)
+{
+    (void)y;
+    if (!dx) return;
+    const size_t m = GM__COUNT(l, n);
+    const float a = l->alpha;
+    for (size_t i = 0; i < m; i++) dx[i] = x[i] > 0.0f ? dy[i] : a * dy[i];
+}
+
+/* sigmoid: y = 1 / (1 + exp(-x)); dx = dy y (1 - y) */
+static void sigmoid_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+{
+    (void)t;
+    const size_t m = GM__COUNT(l, n);
+    for (size_t i = 0; i < m; i++) y[i] = gm__sigmoidf(x[i]);
+}
+static void sigmoid_backward(gm_layer *l, float *dx, const float *dy,
+                             const float *x, const float *y, size_t n)
+{
+    (void)x;
+    if (!dx) return;
+    const size_t m = GM__COUNT(l, n);
+    for (size_t i = 0; i < m; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+}
+
+/* tanh: dx = dy (1 - y^2) */
+static void tanh_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+{
+    (void)t;
+    const size_t m = GM__COUNT(l, n);
+    for (size_t i = 0; i < m; i++) y[i] = tanhf(x[i]);
+}
+static void tanh_backward(gm_layer *l, float *dx, const float *dy,
+                          const float *x, const float *y, size_t n)
+{
+    (void)x;
+    if (!dx) return;
+    const size_t m = GM__COUNT(l, n);
+    for (size_t i = 0; i < m; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+/* softplus: y = log(1 + exp(x)); dx = dy sigmoid(x) */
+static void softplus_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+{
+    (void)t;
+    const size_t m = GM__COUNT(l, n);
+    for (size_t i = 0; i < m; i++) y[i] = gm__softplusf(x[i]);
+}
+static void softplus_backward(gm_layer *l, float *dx, const float *dy,
+                              const float *x, const float *y, size_t n)
+{
+    (void)y;
+    if (!dx) return;
+    const size_t m = GM__COUNT(l, n);
+    for (size_t i = 0; i < m; i++) dx[i] = dy[i] * gm__sigmoidf(x[i]);
+}
+
+/* elu: y = x if x > 0 else alpha (exp(x) - 1); dx = dy or dy (y + alpha) */
+static void elu_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+{
+    (void)t;
+    const size_t m = GM__COUNT(l, n);
+    const float a = l->alpha;
+    for (size_t i = 0; i < m; i++) y[i] = x[i] > 0.0f ? x[i] : a * expm1f(x[i]);
+}
+static void elu_backward(gm_layer *l, float *dx, const float *dy,
+                         const float *x, const float *y, size_t n)
+{
+    if (!dx) return;
+    const size_t m = GM__COUNT(l, n);
+    const float a = l->alpha;
+    for (size_t i = 0; i < m; i++)
+        dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + a);
+}
+
+const gm__layer_vt gm__relu_vt = {GM_LAYER_RELU, "relu", gm__same_shape_fn,
+                                  NULL, relu_forward, relu_backward};
+const gm__layer_vt gm__leaky_relu_vt = {GM_LAYER_LEAKY_RELU, "leaky_relu",
+                                        gm__same_shape_fn, NULL, leaky_forward,
+                                        leaky_backward};
+const gm__layer_vt gm__sigmoid_vt = {GM_LAYER_SIGMOID, "sigmoid",
+                                     gm__same_shape_fn, NULL, sigmoid_forward,
+                                     sigmoid_backward};
+const gm__layer_vt gm__tanh_vt = {GM_LAYER_TANH, "tanh", gm__same_shape_fn,
+                                  NULL, tanh_forward, tanh_backward};
+const gm__layer_vt gm__softplus_vt = {GM_LAYER_SOFTPLUS, "softplus",
+                                      gm__same_shape_fn, NULL,
+                                      softplus_forward, softplus_backward};
+const gm__layer_vt gm__elu_vt = {GM_LAYER_ELU, "elu", gm__same_shape_fn, NULL,
+                                 elu_forward, elu_backward};
+
+/* Parameter-free layers: one constructor shape. */
+gm_status gm__simple_create(gm_layer **out, const gm__layer_vt *vt,
+                             float alpha, const char *fn)
+{
+    gm_layer *l;
+    gm_status st = gm__layer_new(&l, vt, 0, fn);
+    if (st != GM_OK) return st;
+    l->alpha = alpha;
+    *out = l;
+    return GM_OK;
+}
+
+gm_status gm_relu_create(gm_layer **out)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    return gm__simple_create(out, &gm__relu_vt, 0.0f, __func__);
+}
+
+gm_status gm_sigmoid_create(gm_layer **out)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    return gm__simple_create(out, &gm__sigmoid_vt, 0.0f, __func__);
+}
+
+gm_status gm_tanh_create(gm_layer **out)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    return gm__simple_create(out, &gm__tanh_vt, 0.0f, __func__);
+}
+
+gm_status gm_softplus_create(gm_layer **out)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    return gm__simple_create(out, &gm__softplus_vt, 0.0f, __func__);
+}
+
+gm_status gm_leaky_relu_create(gm_layer **out, float alpha)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    GM_CHECK(isfinite(alpha) && alpha >= 0.0f && alpha < 1.0f, GM_EINVAL,
+             "alpha must be finite and in [0, 1), got %g", (double)alpha);
+    return gm__simple_create(out, &gm__leaky_relu_vt, alpha, __func__);
+}
+
+gm_status gm_elu_create(gm_layer **out, float alpha)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    GM_CHECK(isfinite(alpha) && alpha > 0.0f, GM_EINVAL,
+             "alpha must be finite and > 0, got %g", (double)alpha);
+    return gm__simple_create(out, &gm__elu_vt, alpha, __func__);
+}

@@ -1,0 +1,105 @@
+/* Dense (fully connected) layer: y = x W^T + b.
+ * Parameters: W [out x in] row-major, then b [out]. */
+#include <math.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static gm_status dense_shape(const gm_layer *l, const char *fn, size_t in_nd,
+                             const size_t *in, size_t *out_nd, size_t *out)
+{
+    size_t d = 1;
+    for (size_t i = 0; i < in_nd; i++) d *= in[i];
+    if (d != l->in_features)
+        return gm__set_error(GM_ESHAPE, fn,
+                             "dense layer expects %zu input features, got %zu",
+                             l->in_features, d);
+    *out_nd = 1;
+    out[0] = l->out_features;
+    return GM_OK;
+}
+
+/* y [n x O] = x [n x I] W^T [I x O] + b */
+static void dense_forward(gm_layer *l, float *y, const float *x, size_t n,
+                          int training)
+{
+    (void)training;
+    const size_t I = l->in_features, O = l->out_features;
+    const float *W = l->params, *b = l->params + O * I;
+    for (size_t r = 0; r < n; r++) memcpy(y + r * O, b, O * sizeof(float));
+    gm__sgemm(0, 1, n, O, I, 1.0f, x, I, W, I, 1.0f, y, O);
+}
+
+static void dense_backward(gm_layer *l, float *dx, const float *dy,
+                           const float *x, const float *y, size_t n)
+{
+    (void)y;
+    const size_t I = l->in_features, O = l->out_features;
+    const float *W = l->params;
+    if (l->trainable) {
+        float *dW = l->grads, *db = l->grads + O * I;
+        /* dW [O x I] += dy^T [O x n] x [n x I] */
+        gm__sgemm(1, 0, O, I, n, 1.0f, dy, O, x, I, 1.0f, dW, I);
+        /* db [O] += column sums of dy */
+        for (size_t r = 0; r < n; r++) {
+            const float *row = dy + r * O;
+            for (size_t j = 0; j < O; j++) db[j] += row[j];
+        }
+    }
+    /* dx [n x I] = dy [n x O] W [O x I] */
+    if (dx) gm__sgemm(0, 0, n, I, O, 1.0f, dy, O, W, I, 0.0f, dx, I);
+}
+
+const gm__layer_vt gm__dense_vt = {GM_LAYER_DENSE, "dense", dense_shape, NULL,
+                                   dense_forward, dense_backward};
+
+gm_status gm_dense_create(gm_layer **out, size_t in_features,
+                          size_t out_features, gm_init init, gm_rng *rng)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    GM_CHECK(in_features >= 1, GM_EINVAL, "in_features must be > 0, got %zu",
+             in_features);
+    GM_CHECK(out_features >= 1, GM_EINVAL,
+             "out_features must be > 0, got %zu", out_features);
+    size_t nw;
+    GM_CHECK(gm__mul_ok(in_features, out_features, &nw) && nw <= GM__BLAS_MAX,
+             GM_EINVAL,
+             "in_features * out_features must be <= %zu, got %zu x %zu",
+             GM__BLAS_MAX, in_features, out_features);
+    GM_CHECK(init >= GM_INIT_HE && init <= GM_INIT_ZEROS, GM_EINVAL,
+             "init must be a gm_init value, got %d", (int)init);
+    GM_CHECK(rng != NULL || init == GM_INIT_ZEROS, GM_EINVAL,
+             "rng must not be NULL unless init is GM_INIT_ZEROS");
+    gm_layer *l;
+    GM_TRY(gm__layer_new(&l, &gm__dense_vt, nw + out_features, __func__));
+    l->in_features = in_features;
+    l->out_features = out_features;
+    float *W = l->params;
+    const double fan_in = (double)in_features, fan_out = (double)out_features;
+    switch (init) {
+    case GM_INIT_HE: {
+        gm_rng_normal(rng, W, nw);
+        const float s = (float)sqrt(2.0 / fan_in);
+        for (size_t i = 0; i < nw; i++) W[i] *= s;
+        break;
+    }
+    case GM_INIT_XAVIER: {
+        gm_rng_uniform(rng, W, nw);
+        const float a = (float)sqrt(6.0 / (fan_in + fan_out));
+        for (size_t i = 0; i < nw; i++) W[i] = (2.0f * W[i] - 1.0f) * a;
+        break;
+    }
+    case GM_INIT_TORCH: {
+        gm_rng_uniform(rng, l->params, l->nparams);
+        const float a = (float)(1.0 / sqrt(fan_in));
+        for (size_t i = 0; i < l->nparams; i++)
+            l->params[i] = (2.0f * l->params[i] - 1.0f) * a;
+        break;
+    }
+    case GM_INIT_ZEROS:
+        break;
+    }
+    *out = l;
+    return GM_OK;
+}

@@ -1,0 +1,63 @@
+/* Inverted dropout with a counter-based mask: element j of sample i at the
+ * layer's t-th training forward is kept iff u(seed, t, i, j) >= p. */
+#include <math.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static size_t dropout_cache(const gm_layer *l, size_t n, size_t in_dim)
+{
+    (void)l;
+    return n * in_dim; /* the mask, as 0 or 1 / (1 - p) */
+}
+
+static void dropout_forward(gm_layer *l, float *y, const float *x, size_t n,
+                            int training)
+{
+    const size_t d = l->in_dim, m = n * d;
+    l->last_training = training;
+    if (!training || l->alpha == 0.0f) {
+        memcpy(y, x, m * sizeof(float));
+        return;
+    }
+    const float p = l->alpha, scale = 1.0f / (1.0f - p);
+    float *mask = l->cache;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j += 4) {
+            uint32_t b[4];
+            gm__philox(l->seed, l->step, ((uint64_t)i << 32) | (j >> 2), b);
+            for (size_t k = 0; k < 4 && j + k < d; k++)
+                mask[i * d + j + k] = gm__u01(b[k]) >= p ? scale : 0.0f;
+        }
+    for (size_t i = 0; i < m; i++) y[i] = x[i] * mask[i];
+    l->step++;
+}
+
+static void dropout_backward(gm_layer *l, float *dx, const float *dy,
+                             const float *x, const float *y, size_t n)
+{
+    (void)x;
+    (void)y;
+    if (!dx) return;
+    const size_t m = n * l->in_dim;
+    if (!l->last_training || l->alpha == 0.0f) {
+        memcpy(dx, dy, m * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < m; i++) dx[i] = dy[i] * l->cache[i];
+}
+
+const gm__layer_vt gm__dropout_vt = {GM_LAYER_DROPOUT, "dropout",
+                                     gm__same_shape_fn, dropout_cache,
+                                     dropout_forward, dropout_backward};
+
+gm_status gm_dropout_create(gm_layer **out, float p, uint64_t seed)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    GM_CHECK(isfinite(p) && p >= 0.0f && p < 1.0f, GM_EINVAL,
+             "p must be finite and in [0, 1), got %g", (double)p);
+    GM_TRY(gm__simple_create(out, &gm__dropout_vt, p, __func__));
+    (*out)->seed = seed;
+    return GM_OK;
+}

@@ -1,0 +1,138 @@
+/* The layer engine's internal structures: tensors, the layer vtable,
+ * nets. Knows nothing of VAEs or GANs. Not installed. */
+#ifndef GM_ENGINE_H
+#define GM_ENGINE_H
+
+#include <math.h>
+
+#include <genmodel/layer.h>
+#include <genmodel/loss.h>
+#include <genmodel/net.h>
+#include <genmodel/optim.h>
+#include <genmodel/tensor.h>
+
+#include "core/internal.h"
+
+struct gm_tensor {
+    size_t ndim;
+    size_t shape[GM_MAX_DIMS];
+    size_t numel;
+    float *data;
+    int owns_data;
+};
+
+/* A tensor header over memory the library manages (no allocation). */
+void gm__tensor_view(gm_tensor *t, size_t ndim, const size_t *shape,
+                     float *data);
+/* Validates ndim/shape; *numel receives the product. Sets the error with
+ * the given function name. */
+gm_status gm__check_shape(const char *fn, size_t ndim, const size_t *shape,
+                          size_t *numel);
+/* 1 if the shapes are equal. */
+int gm__same_shape(const gm_tensor *a, const gm_tensor *b);
+/* Index of the first non-finite value of x[0..n), or n. */
+size_t gm__find_nonfinite(const float *x, size_t n);
+
+/* ---- BLAS seam ------------------------------------------------------ */
+/* C[M x N] = alpha op(A) op(B) + beta C, row-major, op = transpose if
+ * trans_x. Sizes were validated to fit int when the layer/batch was set up. */
+void gm__sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
+               float alpha, const float *A, size_t lda, const float *B,
+               size_t ldb, float beta, float *C, size_t ldc);
+/* Same contract with plain loops: the reference the tests compare with. */
+void gm__sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                   float alpha, const float *A, size_t lda, const float *B,
+                   size_t ldb, float beta, float *C, size_t ldc);
+/* Largest size a single BLAS dimension or product may take. */
+#define GM__BLAS_MAX ((size_t)0x7fffffff)
+
+/* ---- Layers ---------------------------------------------------------- */
+typedef struct gm__layer_vt {
+    gm_layer_kind kind;
+    const char *name;
+    /* Per-sample output shape for a per-sample input shape (rank 1..3).
+     * Returns GM_ESHAPE with a message naming `fn` if it does not fit. */
+    gm_status (*shape)(const gm_layer *l, const char *fn, size_t in_nd,
+                       const size_t *in, size_t *out_nd, size_t *out);
+    /* Floats of per-batch cache for n samples of in_dim elements (NULL: 0). */
+    size_t (*cache_floats)(const gm_layer *l, size_t n, size_t in_dim);
+    /* y[n x out_dim] = f(x[n x in_dim]). */
+    void (*forward)(gm_layer *l, float *y, const float *x, size_t n,
+                    int training);
+    /* dx[n x in_dim] = df/dx^T dy (skipped when dx is NULL); parameter
+     * gradients += when l->trainable. x, y are the forward's. */
+    void (*backward)(gm_layer *l, float *dx, const float *dy, const float *x,
+                     const float *y, size_t n);
+} gm__layer_vt;
+
+struct gm_layer {
+    const gm__layer_vt *vt;
+    gm_net *owner;         /* NULL while the caller owns the layer */
+    size_t in_dim, out_dim; /* per-sample element counts of the last setup */
+    size_t nparams;
+    float *params, *grads; /* own block while standalone, else views */
+    int trainable;
+    float *cache;          /* per-batch cache from the net's workspace */
+    /* hyperparameters (what a checkpoint stores) */
+    size_t in_features, out_features; /* dense */
+    float alpha;                      /* leaky relu, elu; dropout p */
+    uint64_t seed, step;              /* dropout */
+    int last_training;                /* dropout: mode of the last forward */
+    size_t rndim, rshape[GM_MAX_DIMS - 1]; /* reshape */
+};
+
+/* Allocates a layer of type vt with nparams parameters (+ gradients), all
+ * zero. Reports GM_ENOMEM under the name fn. */
+gm_status gm__layer_new(gm_layer **out, const gm__layer_vt *vt,
+                        size_t nparams, const char *fn);
+
+/* A parameter-free layer with hyperparameter alpha. */
+gm_status gm__simple_create(gm_layer **out, const gm__layer_vt *vt,
+                            float alpha, const char *fn);
+/* vt->shape of layers that keep the per-sample shape. */
+gm_status gm__same_shape_fn(const gm_layer *l, const char *fn, size_t in_nd,
+                            const size_t *in, size_t *out_nd, size_t *out);
+
+extern const gm__layer_vt gm__dense_vt, gm__relu_vt, gm__leaky_relu_vt,
+    gm__sigmoid_vt, gm__tanh_vt, gm__softplus_vt, gm__elu_vt, gm__dropout_vt,
+    gm__reshape_vt, gm__flatten_vt;
+
+/* Stable scalar helpers shared by layers and losses. */
+static inline float gm__sigmoidf(float x)
+{
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+static inline float gm__softplusf(float x)
+{
+    return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x)));
+}
+
+/* ---- Nets ------------------------------------------------------------ */
+struct gm_net {
+    gm_layer **layers;
+    size_t n_layers;
+    float *params, *grads; /* one block each, layer after layer */
+    size_t nparams;
+    uint64_t id;           /* identity for optimizers */
+    uint64_t version;      /* bumped whenever parameters change */
+    int training;
+    /* batch workspace, sized for one input shape */
+    size_t in_ndim, in_shape[GM_MAX_DIMS];
+    size_t (*bshape)[GM_MAX_DIMS]; /* per boundary: per-sample shape */
+    size_t *bnd;                   /* per boundary: per-sample rank */
+    float **act;                   /* n_layers + 1 activations */
+    float *dbuf[2];                /* ping-pong gradients */
+    float *work;                   /* the one block behind act/dbuf/caches */
+    int have_forward;
+    uint64_t forward_version;
+};
+
+/* Notes that the parameters of `net` changed (forward caches are stale). */
+static inline void gm__net_touch(gm_net *net) { net->version++; }
+
+/* Sum of squares of the trainable gradients (double accumulation). */
+double gm__net_grad_sumsq(const gm_net *net);
+
+#endif

@@ -1,0 +1,92 @@
+/* What every layer shares: allocation, queries, parameter access. */
+#include <string.h>
+
+#include "engine/engine.h"
+
+gm_status gm__layer_new(gm_layer **out, const gm__layer_vt *vt,
+                        size_t nparams, const char *fn)
+{
+    gm_layer *l = gm__malloc(sizeof *l);
+    if (l == NULL) return gm__set_error(GM_ENOMEM, fn, "cannot allocate a layer");
+    memset(l, 0, sizeof *l);
+    l->vt = vt;
+    l->trainable = 1;
+    l->nparams = nparams;
+    if (nparams > 0) {
+        size_t twice;
+        float *block = gm__mul_ok(nparams, 2, &twice)
+                           ? gm__calloc_array(twice, sizeof(float))
+                           : NULL;
+        if (block == NULL) {
+            gm__free(l);
+            return gm__set_error(GM_ENOMEM, fn,
+                                 "cannot allocate %zu parameters", nparams);
+        }
+        l->params = block;
+        l->grads = block + nparams;
+    }
+    *out = l;
+    return GM_OK;
+}
+
+void gm_layer_free(gm_layer *layer)
+{
+    if (layer == NULL || layer->owner != NULL) return;
+    gm__free(layer->params); /* params and grads are one block */
+    gm__free(layer);
+}
+
+gm_layer_kind gm_layer_get_kind(const gm_layer *layer)
+{
+    return layer ? layer->vt->kind : (gm_layer_kind)0;
+}
+
+const char *gm_layer_name(const gm_layer *layer)
+{
+    return layer ? layer->vt->name : "(null)";
+}
+
+size_t gm_layer_param_count(const gm_layer *layer)
+{
+    return layer ? layer->nparams : 0;
+}
+
+/* Checks the layer and the element count of a parameter copy. */
+static gm_status gm__layer_check_count(const char *fn, const gm_layer *layer,
+                                       size_t n)
+{
+    if (layer == NULL) return gm__set_error(GM_EINVAL, fn, "layer must not be NULL");
+    if (n != layer->nparams)
+        return gm__set_error(GM_ESHAPE, fn,
+                             "n must equal the %s layer's parameter count %zu, got %zu",
+                             layer->vt->name, layer->nparams, n);
+    return GM_OK;
+}
+
+gm_status gm_layer_get_params(const gm_layer *layer, float *dst, size_t n)
+{
+    GM_CHECK_NULL(dst);
+    GM_TRY(gm__layer_check_count(__func__, layer, n));
+    if (n) memcpy(dst, layer->params, n * sizeof(float));
+    return GM_OK;
+}
+
+gm_status gm_layer_get_grads(const gm_layer *layer, float *dst, size_t n)
+{
+    GM_CHECK_NULL(dst);
+    GM_TRY(gm__layer_check_count(__func__, layer, n));
+    if (n) memcpy(dst, layer->grads, n * sizeof(float));
+    return GM_OK;
+}
+
+gm_status gm_layer_set_params(gm_layer *layer, const float *src, size_t n)
+{
+    GM_CHECK_NULL(src);
+    GM_TRY(gm__layer_check_count(__func__, layer, n));
+    size_t bad = gm__find_nonfinite(src, n);
+    GM_CHECK(bad == n, GM_EINVAL, "src[%zu] is not finite (%g)", bad,
+             bad < n ? (double)src[bad] : 0.0);
+    if (n) memcpy(layer->params, src, n * sizeof(float));
+    if (layer->owner) gm__net_touch(layer->owner);
+    return GM_OK;
+}

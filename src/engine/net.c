@@ -1,0 +1,446 @@
+/* gm_net: a sequential stack of layers over one flat parameter block and
+ * one workspace block sized per input shape. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static atomic_uint_fast64_t gm__next_net_id = 1;
+
+gm_status gm_net_create(gm_net **out)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    gm_net *net = gm__malloc(sizeof *net);
+    GM_CHECK(net != NULL, GM_ENOMEM, "cannot allocate a net");
+    memset(net, 0, sizeof *net);
+    net->id = atomic_fetch_add(&gm__next_net_id, 1);
+    net->training = 1;
+    *out = net;
+    return GM_OK;
+}
+
+static void gm__net_free_workspace(gm_net *net)
+{
+    gm__free(net->work);
+    gm__free(net->act); /* act, bshape and bnd share one block */
+    net->work = NULL;
+    net->act = NULL;
+    net->bshape = NULL;
+    net->bnd = NULL;
+    net->in_ndim = 0;
+    net->have_forward = 0;
+}
+
+void gm_net_free(gm_net *net)
+{
+    if (net == NULL) return;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        net->layers[i]->owner = NULL;
+        net->layers[i]->params = NULL; /* views into net->params */
+        gm_layer_free(net->layers[i]);
+    }
+    gm__free(net->layers);
+    gm__free(net->params); /* params and grads are one block */
+    gm__net_free_workspace(net);
+    gm__free(net);
+}
+
+gm_status gm_net_add(gm_net *net, gm_layer *layer)
+{
+    GM_CHECK_NULL(net);
+    GM_CHECK_NULL(layer);
+    GM_CHECK(layer->owner == NULL, GM_EINVAL,
+             "the %s layer already belongs to a net", layer->vt->name);
+    size_t total = net->nparams + layer->nparams, twice;
+    float *block = NULL;
+    if (layer->nparams > 0) {
+        block = gm__mul_ok(total, 2, &twice)
+                    ? gm__malloc_array(twice, sizeof(float))
+                    : NULL;
+        GM_CHECK(block != NULL, GM_ENOMEM,
+                 "cannot allocate %zu parameters", total);
+    }
+    gm_layer **layers =
+        gm__realloc_array(net->layers, net->n_layers + 1, sizeof *layers);
+    if (layers == NULL) {
+        gm__free(block);
+        return GM_FAIL(GM_ENOMEM, "cannot grow the layer list to %zu",
+                       net->n_layers + 1);
+    }
+    net->layers = layers;
+    layers[net->n_layers++] = layer;
+    layer->owner = net;
+    if (block != NULL) {
+        /* [old params | new params | old grads | new grads] */
+        const size_t old = net->nparams, np = layer->nparams;
+        float *p = block, *g = block + total;
+        if (old) {
+            memcpy(p, net->params, old * sizeof(float));
+            memcpy(g, net->grads, old * sizeof(float));
+        }
+        memcpy(p + old, layer->params, np * sizeof(float));
+        memcpy(g + old, layer->grads, np * sizeof(float));
+        gm__free(layer->params);
+        gm__free(net->params);
+        net->params = p;
+        net->grads = g;
+        net->nparams = total;
+        size_t off = 0;
+        for (size_t i = 0; i < net->n_layers; i++) {
+            gm_layer *l = net->layers[i];
+            l->params = l->nparams ? p + off : NULL;
+            l->grads = l->nparams ? g + off : NULL;
+            off += l->nparams;
+        }
+    }
+    gm__net_free_workspace(net);
+    gm__net_touch(net);
+    return GM_OK;
+}
+
+size_t gm_net_num_layers(const gm_net *net) { return net ? net->n_layers : 0; }
+
+gm_layer *gm_net_layer(gm_net *net, size_t i)
+{
+    return (net && i < net->n_layers) ? net->layers[i] : NULL;
+}
+
+/* Per-sample shapes at the layer boundaries for a batch-first input shape.
+ * With all = 1, bnd/bshape have L + 1 slots and boundary i goes to slot i;
+ * with all = 0 they have 2 slots used in turn. Returns the last slot. */
+static gm_status gm__net_shapes(const gm_net *net, const char *fn,
+                                size_t in_ndim, const size_t *in_shape,
+                                int all, size_t *bnd,
+                                size_t (*bshape)[GM_MAX_DIMS], size_t *last)
+{
+    if (net->n_layers == 0) return gm__set_error(GM_EINVAL, fn, "the net has no layers");
+    size_t numel;
+    GM_TRY(gm__check_shape(fn, in_ndim, in_shape, &numel));
+    if (in_ndim < 2)
+        return gm__set_error(GM_ESHAPE, fn,
+                             "input must be batch first with at least 2 dims, got %zu",
+                             in_ndim);
+    bnd[0] = in_ndim - 1;
+    memcpy(bshape[0], in_shape + 1, bnd[0] * sizeof(size_t));
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const gm_layer *l = net->layers[i];
+        b = all ? i + 1 : (a ^ 1);
+        GM_TRY(l->vt->shape(l, fn, bnd[a], bshape[a], &bnd[b], bshape[b]));
+        a = b;
+    }
+    *last = a;
+    return GM_OK;
+}
+
+static size_t gm__prod(const size_t *s, size_t n)
+{
+    size_t p = 1;
+    for (size_t i = 0; i < n; i++) p *= s[i];
+    return p;
+}
+
+/* Round float counts up to 64 bytes so every buffer starts aligned. */
+static size_t gm__pad16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Makes the workspace fit a batch of shape in_shape (no-op when it
+ * already does). On failure the old workspace is kept. */
+static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
+                                 const size_t *in_shape)
+{
+    if (net->work != NULL && net->in_ndim == in_ndim &&
+        memcmp(net->in_shape, in_shape, in_ndim * sizeof(size_t)) == 0)
+        return GM_OK;
+    const size_t L = net->n_layers, nb = L + 1, n = in_shape[0];
+    /* meta: act pointers, per-boundary shapes and ranks */
+    size_t meta_bytes = nb * (sizeof(float *) + sizeof(size_t[GM_MAX_DIMS]) +
+                              sizeof(size_t));
+    void *meta = gm__malloc(meta_bytes);
+    if (meta == NULL)
+        return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu layer slots", nb);
+    float **act = meta;
+    size_t(*bshape)[GM_MAX_DIMS] = (void *)(act + nb);
+    size_t *bnd = (size_t *)(bshape + nb);
+    size_t last;
+    gm_status st = gm__net_shapes(net, fn, in_ndim, in_shape, 1, bnd, bshape, &last);
+    if (st != GM_OK) {
+        gm__free(meta);
+        return st;
+    }
+    /* Every activation must fit one BLAS dimension; sum with overflow
+     * checks. */
+    size_t total = 0, dmax = 0;
+    int ok = 1;
+    for (size_t i = 0; i < nb && ok; i++) {
+        size_t d = gm__prod(bshape[i], bnd[i]), m;
+        ok = gm__mul_ok(n, d, &m) && m <= GM__BLAS_MAX;
+        total += gm__pad16(m);
+        if (m > dmax) dmax = m;
+    }
+    for (size_t i = 0; i < L && ok; i++) {
+        const gm_layer *l = net->layers[i];
+        if (l->vt->cache_floats)
+            total += gm__pad16(l->vt->cache_floats(l, n, gm__prod(bshape[i], bnd[i])));
+    }
+    total += 2 * gm__pad16(dmax);
+    float *work = ok ? gm__malloc_array(total, sizeof(float)) : NULL;
+    if (work == NULL) {
+        gm__free(meta);
+        if (!ok)
+            return gm__set_error(GM_ESHAPE, fn,
+                                 "a batch of %zu gives an activation over %zu elements",
+                                 n, GM__BLAS_MAX);
+        return gm__set_error(GM_ENOMEM, fn,
+                             "cannot allocate %zu floats of workspace", total);
+    }
+    gm__net_free_workspace(net);
+    float *p = work;
+    for (size_t i = 0; i < nb; i++) {
+        act[i] = p;
+        p += gm__pad16(n * gm__prod(bshape[i], bnd[i]));
+    }
+    for (size_t i = 0; i < L; i++) {
+        gm_layer *l = net->layers[i];
+        l->in_dim = gm__prod(bshape[i], bnd[i]);
+        l->out_dim = gm__prod(bshape[i + 1], bnd[i + 1]);
+        l->cache = NULL;
+        if (l->vt->cache_floats) {
+            l->cache = p;
+            p += gm__pad16(l->vt->cache_floats(l, n, l->in_dim));
+        }
+    }
+    net->dbuf[0] = p;
+    net->dbuf[1] = p + gm__pad16(dmax);
+    net->work = work;
+    net->act = act;
+    net->bshape = bshape;
+    net->bnd = bnd;
+    net->in_ndim = in_ndim;
+    memcpy(net->in_shape, in_shape, in_ndim * sizeof(size_t));
+    return GM_OK;
+}
+
+/* 1 if t is [N, per-sample shape of boundary b]. */
+static int gm__fits_boundary(const gm_net *net, const gm_tensor *t, size_t b)
+{
+    if (t->ndim != net->bnd[b] + 1 || t->shape[0] != net->in_shape[0]) return 0;
+    return memcmp(t->shape + 1, net->bshape[b], net->bnd[b] * sizeof(size_t)) == 0;
+}
+
+/* "[a x b x c]" into buf. */
+static const char *gm__fmt_shape(char *buf, size_t cap, size_t n0,
+                                 const size_t *s, size_t nd)
+{
+    int k = snprintf(buf, cap, "[%zu", n0);
+    for (size_t i = 0; i < nd && k > 0 && (size_t)k < cap; i++)
+        k += snprintf(buf + k, cap - (size_t)k, " x %zu", s[i]);
+    if (k > 0 && (size_t)k < cap) snprintf(buf + k, cap - (size_t)k, "]");
+    return buf;
+}
+
+gm_status gm_net_output_shape(const gm_net *net, size_t in_ndim,
+                              const size_t *in_shape, size_t *out_ndim,
+                              size_t *out_shape)
+{
+    GM_CHECK_NULL(net);
+    GM_CHECK_NULL(in_shape);
+    GM_CHECK_NULL(out_ndim);
+    GM_CHECK_NULL(out_shape);
+    size_t bnd[2], bshape[2][GM_MAX_DIMS], last;
+    GM_TRY(gm__net_shapes(net, __func__, in_ndim, in_shape, 0, bnd, bshape, &last));
+    *out_ndim = bnd[last] + 1;
+    out_shape[0] = in_shape[0];
+    memcpy(out_shape + 1, bshape[last], bnd[last] * sizeof(size_t));
+    return GM_OK;
+}
+
+gm_status gm_net_forward(gm_net *net, const gm_tensor *x, gm_tensor *y)
+{
+    GM_CHECK_NULL(net);
+    GM_CHECK_NULL(x);
+    GM_CHECK_NULL(y);
+    GM_TRY(gm__net_prepare(net, __func__, x->ndim, x->shape));
+    const size_t L = net->n_layers, n = x->shape[0];
+    if (!gm__fits_boundary(net, y, L)) {
+        char want[96], got[96];
+        return GM_FAIL(GM_ESHAPE, "y must have shape %s, got %s",
+                       gm__fmt_shape(want, sizeof want, n, net->bshape[L], net->bnd[L]),
+                       gm__fmt_shape(got, sizeof got, y->shape[0], y->shape + 1,
+                                     y->ndim - 1));
+    }
+    size_t bad = gm__find_nonfinite(x->data, x->numel);
+    GM_CHECK(bad == x->numel, GM_EINVAL, "x[%zu] is not finite (%g)", bad,
+             bad < x->numel ? (double)x->data[bad] : 0.0);
+    memcpy(net->act[0], x->data, x->numel * sizeof(float));
+    for (size_t i = 0; i < L; i++)
+        net->layers[i]->vt->forward(net->layers[i], net->act[i + 1],
+                                    net->act[i], n, net->training);
+    memcpy(y->data, net->act[L], y->numel * sizeof(float));
+    net->have_forward = 1;
+    net->forward_version = net->version;
+    return GM_OK;
+}
+
+gm_status gm_net_backward(gm_net *net, const gm_tensor *dy, gm_tensor *dx)
+{
+    GM_CHECK_NULL(net);
+    GM_CHECK_NULL(dy);
+    GM_CHECK(net->have_forward, GM_ESTATE,
+             "no forward pass to differentiate (call gm_net_forward first)");
+    GM_CHECK(net->forward_version == net->version, GM_ESTATE,
+             "the parameters changed since the last forward pass");
+    const size_t L = net->n_layers, n = net->in_shape[0];
+    char want[96], got[96];
+    GM_CHECK(gm__fits_boundary(net, dy, L), GM_ESHAPE,
+             "dy must have the output shape %s, got %s",
+             gm__fmt_shape(want, sizeof want, n, net->bshape[L], net->bnd[L]),
+             gm__fmt_shape(got, sizeof got, dy->shape[0], dy->shape + 1, dy->ndim - 1));
+    GM_CHECK(dx == NULL || gm__fits_boundary(net, dx, 0), GM_ESHAPE,
+             "dx must have the input shape %s, got %s",
+             gm__fmt_shape(want, sizeof want, n, net->bshape[0], net->bnd[0]),
+             dx ? gm__fmt_shape(got, sizeof got, dx->shape[0], dx->shape + 1,
+                                dx->ndim - 1)
+                : "");
+    /* Without dx, layers below the lowest trainable one need no gradient. */
+    size_t lowest = 0;
+    if (dx == NULL) {
+        lowest = L;
+        for (size_t i = 0; i < L; i++)
+            if (net->layers[i]->nparams && net->layers[i]->trainable) {
+                lowest = i;
+                break;
+            }
+        if (lowest == L) return GM_OK;
+    }
+    float *cur = net->dbuf[0];
+    memcpy(cur, dy->data, dy->numel * sizeof(float));
+    for (size_t i = L; i-- > lowest;) {
+        float *next = cur == net->dbuf[0] ? net->dbuf[1] : net->dbuf[0];
+        float *dxi = i > lowest ? next : (dx ? dx->data : NULL);
+        gm_layer *l = net->layers[i];
+        l->vt->backward(l, dxi, cur, net->act[i], net->act[i + 1], n);
+        cur = next;
+    }
+    return GM_OK;
+}
+
+gm_status gm_net_zero_grad(gm_net *net)
+{
+    GM_CHECK_NULL(net);
+    if (net->nparams) memset(net->grads, 0, net->nparams * sizeof(float));
+    return GM_OK;
+}
+
+gm_status gm_net_set_training(gm_net *net, int training)
+{
+    GM_CHECK_NULL(net);
+    net->training = training != 0;
+    return GM_OK;
+}
+
+int gm_net_is_training(const gm_net *net) { return net ? net->training : 0; }
+
+gm_status gm_net_set_trainable(gm_net *net, size_t i, int trainable)
+{
+    GM_CHECK_NULL(net);
+    GM_CHECK(i < net->n_layers, GM_EINVAL,
+             "layer index must be < %zu, got %zu", net->n_layers, i);
+    net->layers[i]->trainable = trainable != 0;
+    return GM_OK;
+}
+
+size_t gm_net_param_count(const gm_net *net) { return net ? net->nparams : 0; }
+
+/* Shared checks of the flat-buffer copies. */
+static gm_status gm__net_check_count(const char *fn, const gm_net *net,
+                                     const void *buf, size_t n)
+{
+    if (net == NULL) return gm__set_error(GM_EINVAL, fn, "net must not be NULL");
+    if (buf == NULL) return gm__set_error(GM_EINVAL, fn, "buffer must not be NULL");
+    if (n != net->nparams)
+        return gm__set_error(GM_ESHAPE, fn,
+                             "n must equal the parameter count %zu, got %zu",
+                             net->nparams, n);
+    return GM_OK;
+}
+
+gm_status gm_net_get_params(const gm_net *net, float *dst, size_t n)
+{
+    GM_TRY(gm__net_check_count(__func__, net, dst, n));
+    if (n) memcpy(dst, net->params, n * sizeof(float));
+    return GM_OK;
+}
+
+gm_status gm_net_get_grads(const gm_net *net, float *dst, size_t n)
+{
+    GM_TRY(gm__net_check_count(__func__, net, dst, n));
+    if (n) memcpy(dst, net->grads, n * sizeof(float));
+    return GM_OK;
+}
+
+/* Copies finite src into dst (a parameter or gradient block). */
+static gm_status gm__net_store(const char *fn, gm_net *net, float *dst,
+                               const float *src, size_t n)
+{
+    GM_TRY(gm__net_check_count(fn, net, src, n));
+    size_t bad = gm__find_nonfinite(src, n);
+    if (bad != n)
+        return gm__set_error(GM_EINVAL, fn, "src[%zu] is not finite (%g)", bad,
+                             (double)src[bad]);
+    if (n) memcpy(dst, src, n * sizeof(float));
+    return GM_OK;
+}
+
+gm_status gm_net_set_params(gm_net *net, const float *src, size_t n)
+{
+    GM_TRY(gm__net_store(__func__, net, net ? net->params : NULL, src, n));
+    gm__net_touch(net);
+    return GM_OK;
+}
+
+gm_status gm_net_set_grads(gm_net *net, const float *src, size_t n)
+{
+    return gm__net_store(__func__, net, net ? net->grads : NULL, src, n);
+}
+
+double gm__net_grad_sumsq(const gm_net *net)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const gm_layer *l = net->layers[i];
+        if (!l->trainable) continue;
+        for (size_t k = 0; k < l->nparams; k++)
+            s += (double)l->grads[k] * l->grads[k];
+    }
+    return s;
+}
+
+gm_status gm_net_grad_norm(const gm_net *net, float *norm)
+{
+    GM_CHECK_NULL(net);
+    GM_CHECK_NULL(norm);
+    *norm = (float)sqrt(gm__net_grad_sumsq(net));
+    return GM_OK;
+}
+
+gm_status gm_net_clip_grad_norm(gm_net *net, float max_norm, float *norm_before)
+{
+    GM_CHECK_NULL(net);
+    GM_CHECK(isfinite(max_norm) && max_norm > 0.0f, GM_EINVAL,
+             "max_norm must be finite and > 0, got %g", (double)max_norm);
+    double norm = sqrt(gm__net_grad_sumsq(net));
+    GM_CHECK(isfinite(norm), GM_ENUMERIC, "the gradient norm is not finite");
+    if (norm_before) *norm_before = (float)norm;
+    /* torch.nn.utils.clip_grad_norm_: coef = max / (norm + 1e-6), <= 1 */
+    float coef = (float)((double)max_norm / (norm + 1e-6));
+    if (coef < 1.0f)
+        for (size_t i = 0; i < net->n_layers; i++) {
+            gm_layer *l = net->layers[i];
+            if (!l->trainable) continue;
+            for (size_t k = 0; k < l->nparams; k++) l->grads[k] *= coef;
+        }
+    return GM_OK;
+}

@@ -1,0 +1,201 @@
+/* SGD (momentum, Nesterov), Adam and AdamW over a net's flat parameters,
+ * with torch.optim's update formulas. */
+#include <math.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+struct gm_optimizer {
+    gm_optimizer_options o;
+    uint64_t net_id;
+    size_t n;
+    float *m, *v; /* one block; v unused by SGD */
+    uint64_t t;
+};
+
+/* Size of the first published version of the struct. */
+#define GM__OPT_V1_SIZE sizeof(gm_optimizer_options)
+
+gm_status gm_optimizer_options_init(gm_optimizer_options *opts,
+                                    gm_optimizer_kind kind)
+{
+    GM_CHECK_NULL(opts);
+    GM_CHECK(kind >= GM_OPT_SGD && kind <= GM_OPT_ADAMW, GM_EINVAL,
+             "kind must be a gm_optimizer_kind, got %d", (int)kind);
+    *opts = (gm_optimizer_options)GM_OPTIMIZER_OPTIONS_INIT;
+    opts->kind = kind;
+    if (kind == GM_OPT_ADAMW) opts->weight_decay = 0.01f;
+    if (kind == GM_OPT_SGD) opts->lr = 0.01f;
+    return GM_OK;
+}
+
+/* Checks every setting; names the field and value. */
+static gm_status gm__opt_validate(const char *fn, const gm_optimizer_options *o)
+{
+#define GM__REQ(cond, ...) \
+    do { if (!(cond)) return gm__set_error(GM_EINVAL, fn, __VA_ARGS__); } while (0)
+    GM__REQ(o->kind >= GM_OPT_SGD && o->kind <= GM_OPT_ADAMW,
+            "opts->kind must be a gm_optimizer_kind, got %d", (int)o->kind);
+    GM__REQ(isfinite(o->lr) && o->lr > 0.0f, "opts->lr must be finite and > 0, got %g",
+            (double)o->lr);
+    GM__REQ(isfinite(o->momentum) && o->momentum >= 0.0f && o->momentum < 1.0f,
+            "opts->momentum must be in [0, 1), got %g", (double)o->momentum);
+    GM__REQ(o->nesterov == 0 || o->nesterov == 1,
+            "opts->nesterov must be 0 or 1, got %d", (int)o->nesterov);
+    GM__REQ(!o->nesterov || o->momentum > 0.0f,
+            "opts->nesterov needs momentum > 0, got %g", (double)o->momentum);
+    GM__REQ(isfinite(o->beta1) && o->beta1 >= 0.0f && o->beta1 < 1.0f,
+            "opts->beta1 must be in [0, 1), got %g", (double)o->beta1);
+    GM__REQ(isfinite(o->beta2) && o->beta2 >= 0.0f && o->beta2 < 1.0f,
+            "opts->beta2 must be in [0, 1), got %g", (double)o->beta2);
+    GM__REQ(isfinite(o->eps) && o->eps > 0.0f, "opts->eps must be finite and > 0, got %g",
+            (double)o->eps);
+    GM__REQ(isfinite(o->weight_decay) && o->weight_decay >= 0.0f,
+            "opts->weight_decay must be finite and >= 0, got %g",
+            (double)o->weight_decay);
+    GM__REQ(isfinite(o->clip_norm) && o->clip_norm >= 0.0f,
+            "opts->clip_norm must be finite and >= 0 (0 = off), got %g",
+            (double)o->clip_norm);
+#undef GM__REQ
+    return GM_OK;
+}
+
+gm_status gm_optimizer_create(gm_optimizer **out, const gm_net *net,
+                              const gm_optimizer_options *opts)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    GM_CHECK_NULL(net);
+    gm_optimizer_options o = GM_OPTIMIZER_OPTIONS_INIT;
+    if (opts != NULL) {
+        GM_CHECK(opts->size >= GM__OPT_V1_SIZE && opts->size <= 4096, GM_EINVAL,
+                 "opts->size must be sizeof(gm_optimizer_options) = %zu, got %zu",
+                 sizeof(gm_optimizer_options), opts->size);
+        /* A newer caller's larger struct is fine if the fields this
+         * library does not know are zero. */
+        const unsigned char *tail = (const unsigned char *)opts;
+        for (size_t i = sizeof o; i < opts->size; i++)
+            GM_CHECK(tail[i] == 0, GM_EINVAL,
+                     "opts has unknown non-zero fields past byte %zu", sizeof o);
+        memcpy(&o, opts, sizeof o);
+        o.size = sizeof o;
+    }
+    GM_TRY(gm__opt_validate(__func__, &o));
+    gm_optimizer *opt = gm__malloc(sizeof *opt);
+    GM_CHECK(opt != NULL, GM_ENOMEM, "cannot allocate an optimizer");
+    opt->o = o;
+    opt->net_id = net->id;
+    opt->n = net->nparams;
+    opt->t = 0;
+    opt->m = opt->v = NULL;
+    size_t slots = o.kind == GM_OPT_SGD ? 1 : 2, total;
+    if (net->nparams > 0) {
+        opt->m = gm__mul_ok(net->nparams, slots, &total)
+                     ? gm__calloc_array(total, sizeof(float))
+                     : NULL;
+        if (opt->m == NULL) {
+            gm__free(opt);
+            return GM_FAIL(GM_ENOMEM, "cannot allocate state for %zu parameters",
+                           net->nparams);
+        }
+        if (slots == 2) opt->v = opt->m + net->nparams;
+    }
+    *out = opt;
+    return GM_OK;
+}
+
+void gm_optimizer_free(gm_optimizer *opt)
+{
+    if (opt == NULL) return;
+    gm__free(opt->m);
+    gm__free(opt);
+}
+
+/* p -= lr * update, torch.optim.SGD. */
+static void gm__sgd(const gm_optimizer_options *o, float *p, const float *g,
+                    float *buf, size_t n)
+{
+    const float lr = o->lr, wd = o->weight_decay, mu = o->momentum;
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + wd * p[i];
+        if (mu > 0.0f) {
+            buf[i] = mu * buf[i] + d;
+            d = o->nesterov ? d + mu * buf[i] : buf[i];
+        }
+        p[i] -= lr * d;
+    }
+}
+
+/* torch.optim.Adam / AdamW at step t (1-based). */
+static void gm__adam(const gm_optimizer_options *o, uint64_t t, float *p,
+                     const float *g, float *m, float *v, size_t n)
+{
+    const float b1 = o->beta1, b2 = o->beta2, lr = o->lr, wd = o->weight_decay;
+    const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
+    const float step = (float)(lr / bc1), sqrt_bc2 = (float)sqrt(bc2);
+    const int decoupled = o->kind == GM_OPT_ADAMW;
+    const float keep = 1.0f - lr * wd;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        if (decoupled)
+            p[i] *= keep;
+        else
+            gi += wd * p[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        p[i] -= step * m[i] / (sqrtf(v[i]) / sqrt_bc2 + o->eps);
+    }
+}
+
+gm_status gm_optimizer_step(gm_optimizer *opt, gm_net *net)
+{
+    GM_CHECK_NULL(opt);
+    GM_CHECK_NULL(net);
+    GM_CHECK(net->id == opt->net_id, GM_EINVAL,
+             "this optimizer was created for another net");
+    GM_CHECK(net->nparams == opt->n, GM_ESTATE,
+             "the net has %zu parameters, the optimizer was made for %zu",
+             net->nparams, opt->n);
+    double norm = sqrt(gm__net_grad_sumsq(net));
+    GM_CHECK(isfinite(norm), GM_ENUMERIC,
+             "the gradients are not finite; nothing was changed");
+    if (opt->o.clip_norm > 0.0f) GM_TRY(gm_net_clip_grad_norm(net, opt->o.clip_norm, NULL));
+    opt->t++;
+    size_t off = 0;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        gm_layer *l = net->layers[i];
+        const size_t k = l->nparams;
+        if (k && l->trainable) {
+            if (opt->o.kind == GM_OPT_SGD)
+                gm__sgd(&opt->o, l->params, l->grads, opt->m + off, k);
+            else
+                gm__adam(&opt->o, opt->t, l->params, l->grads, opt->m + off,
+                         opt->v + off, k);
+        }
+        off += k;
+    }
+    gm__net_touch(net);
+    return GM_OK;
+}
+
+gm_status gm_optimizer_set_lr(gm_optimizer *opt, float lr)
+{
+    GM_CHECK_NULL(opt);
+    GM_CHECK(isfinite(lr) && lr > 0.0f, GM_EINVAL,
+             "lr must be finite and > 0, got %g", (double)lr);
+    opt->o.lr = lr;
+    return GM_OK;
+}
+
+float gm_optimizer_get_lr(const gm_optimizer *opt) { return opt ? opt->o.lr : 0.0f; }
+
+uint64_t gm_optimizer_step_count(const gm_optimizer *opt) { return opt ? opt->t : 0; }
+
+gm_status gm_optimizer_reset(gm_optimizer *opt)
+{
+    GM_CHECK_NULL(opt);
+    size_t slots = opt->v ? 2 : 1;
+    if (opt->m) memset(opt->m, 0, opt->n * slots * sizeof(float));
+    opt->t = 0;
+    return GM_OK;
+}

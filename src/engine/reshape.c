@@ -1,0 +1,74 @@
+/* Reshape and flatten: the same elements in another per-sample shape. */
+#include <string.h>
+
+#include "engine/engine.h"
+
+static gm_status reshape_shape(const gm_layer *l, const char *fn, size_t in_nd,
+                               const size_t *in, size_t *out_nd, size_t *out)
+{
+    size_t a = 1, b = 1;
+    for (size_t i = 0; i < in_nd; i++) a *= in[i];
+    for (size_t i = 0; i < l->rndim; i++) b *= l->rshape[i];
+    if (a != b)
+        return gm__set_error(GM_ESHAPE, fn,
+                             "reshape layer needs %zu elements per sample, got %zu",
+                             b, a);
+    *out_nd = l->rndim;
+    memcpy(out, l->rshape, l->rndim * sizeof(size_t));
+    return GM_OK;
+}
+
+static gm_status flatten_shape(const gm_layer *l, const char *fn, size_t in_nd,
+                               const size_t *in, size_t *out_nd, size_t *out)
+{
+    (void)l;
+    (void)fn;
+    size_t a = 1;
+    for (size_t i = 0; i < in_nd; i++) a *= in[i];
+    *out_nd = 1;
+    out[0] = a;
+    return GM_OK;
+}
+
+static void copy_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+{
+    (void)t;
+    memcpy(y, x, n * l->in_dim * sizeof(float));
+}
+
+static void copy_backward(gm_layer *l, float *dx, const float *dy,
+                          const float *x, const float *y, size_t n)
+{
+    (void)x;
+    (void)y;
+    if (dx) memcpy(dx, dy, n * l->in_dim * sizeof(float));
+}
+
+const gm__layer_vt gm__reshape_vt = {GM_LAYER_RESHAPE, "reshape",
+                                     reshape_shape, NULL, copy_forward,
+                                     copy_backward};
+const gm__layer_vt gm__flatten_vt = {GM_LAYER_FLATTEN, "flatten",
+                                     flatten_shape, NULL, copy_forward,
+                                     copy_backward};
+
+gm_status gm_reshape_create(gm_layer **out, size_t ndim, const size_t *shape)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    GM_CHECK_NULL(shape);
+    GM_CHECK(ndim >= 1 && ndim <= GM_MAX_DIMS - 1, GM_EINVAL,
+             "ndim must be in [1, %d], got %zu", GM_MAX_DIMS - 1, ndim);
+    size_t numel;
+    GM_TRY(gm__check_shape(__func__, ndim, shape, &numel));
+    GM_TRY(gm__simple_create(out, &gm__reshape_vt, 0.0f, __func__));
+    (*out)->rndim = ndim;
+    memcpy((*out)->rshape, shape, ndim * sizeof(size_t));
+    return GM_OK;
+}
+
+gm_status gm_flatten_create(gm_layer **out)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    return gm__simple_create(out, &gm__flatten_vt, 0.0f, __func__);
+}

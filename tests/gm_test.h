@@ -1,0 +1,59 @@
+/* Shared helpers for the Check suites (not installed, not public). */
+#ifndef GM_TEST_H
+#define GM_TEST_H
+
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include <genmodel/genmodel.h>
+
+/* Asserts a call returns GM_OK; on failure reports gm_last_error(). */
+#define GM_CK_OK(expr)                                                      \
+    do {                                                                    \
+        gm_status gm_ck_st_ = (expr);                                       \
+        ck_assert_msg(gm_ck_st_ == GM_OK, "%s -> %s: %s", #expr,            \
+                      gm_status_string(gm_ck_st_), gm_last_error());        \
+    } while (0)
+
+/* Asserts a call fails with `code`, with a message that names `fn`. */
+#define GM_CK_ERR(code, fn, expr)                                           \
+    do {                                                                    \
+        gm_clear_error();                                                   \
+        gm_status gm_ck_st_ = (expr);                                       \
+        ck_assert_msg(gm_ck_st_ == (code), "%s -> %s, expected %s (%s)",    \
+                      #expr, gm_status_string(gm_ck_st_),                   \
+                      gm_status_string(code), gm_last_error());             \
+        ck_assert_msg(strstr(gm_last_error(), (fn)) != NULL,                \
+                      "%s: message does not name %s: '%s'", #expr, (fn),   \
+                      gm_last_error());                                     \
+    } while (0)
+
+/* |a - b| <= atol + rtol * |b| elementwise; reports the worst index. */
+static inline void gm_ck_close(const float *a, const float *b, size_t n,
+                               double atol, double rtol, const char *label)
+{
+    size_t worst = 0;
+    double worst_excess = -1.0;
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        double lim = atol + rtol * fabs((double)b[i]);
+        if (!(d <= lim)) ok = 0;
+        if (!(d - lim <= worst_excess)) { worst_excess = d - lim; worst = i; }
+    }
+    ck_assert_msg(ok, "%s: mismatch at %zu of %zu: %.9g vs %.9g", label,
+                  worst, n, (double)a[worst], (double)b[worst]);
+}
+
+/* Runs a suite and returns a process exit status. */
+static inline int gm_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
+
+#endif

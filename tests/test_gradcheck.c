@@ -1,0 +1,410 @@
+/* Central finite-difference checks of every layer's input and parameter
+ * gradients and of every loss's gradient, on random inputs and several
+ * shapes. The scalar checked is L = sum(y * r) for a fixed random r, so
+ * the upstream gradient is r. Sums are taken in double. */
+#include <stdlib.h>
+
+#include "gm_test.h"
+
+#define EPS 1e-3f
+#define ATOL 2e-3
+#define RTOL 2e-2
+
+typedef gm_status (*make_layer_fn)(gm_layer **out, gm_rng *rng, size_t in);
+
+static gm_tensor *tensor_like(size_t ndim, const size_t *shape)
+{
+    gm_tensor *t;
+    GM_CK_OK(gm_tensor_create(&t, ndim, shape));
+    return t;
+}
+
+/* L = sum(net(x) * r) in double. */
+static double objective(gm_net *net, gm_tensor *x, gm_tensor *y, const float *r)
+{
+    GM_CK_OK(gm_net_forward(net, x, y));
+    const float *yd = gm_tensor_data(y);
+    double s = 0.0;
+    for (size_t i = 0; i < gm_tensor_numel(y); i++) s += (double)yd[i] * r[i];
+    return s;
+}
+
+/* Checks dx and every parameter gradient of `net` at a random x. Values
+ * with |x| < 0.05 are pushed away from activation kinks. */
+static void check_net(gm_net *net, size_t ndim, const size_t *shape, uint64_t seed)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, seed));
+    gm_tensor *x = tensor_like(ndim, shape), *dx = tensor_like(ndim, shape);
+    size_t ond, oshape[GM_MAX_DIMS];
+    GM_CK_OK(gm_net_output_shape(net, ndim, shape, &ond, oshape));
+    gm_tensor *y = tensor_like(ond, oshape), *r = tensor_like(ond, oshape);
+    float *xd = gm_tensor_data(x);
+    GM_CK_OK(gm_rng_normal(rng, xd, gm_tensor_numel(x)));
+    for (size_t i = 0; i < gm_tensor_numel(x); i++)
+        if (fabsf(xd[i]) < 0.05f) xd[i] += xd[i] < 0 ? -0.1f : 0.1f;
+    GM_CK_OK(gm_rng_normal(rng, gm_tensor_data(r), gm_tensor_numel(r)));
+    const float *rd = gm_tensor_data(r);
+
+    GM_CK_OK(gm_net_zero_grad(net));
+    objective(net, x, y, rd);
+    GM_CK_OK(gm_net_backward(net, r, dx));
+    size_t np = gm_net_param_count(net);
+    float *params = malloc((np + 1) * sizeof(float));
+    float *grads = malloc((np + 1) * sizeof(float));
+    GM_CK_OK(gm_net_get_params(net, params, np));
+    GM_CK_OK(gm_net_get_grads(net, grads, np));
+    /* a second backward of the same forward accumulates: twice the grads */
+    float *twice = malloc((np + 1) * sizeof(float));
+    GM_CK_OK(gm_net_backward(net, r, NULL));
+    GM_CK_OK(gm_net_get_grads(net, twice, np));
+    for (size_t j = 0; j < np; j++)
+        ck_assert_msg(fabsf(twice[j] - 2.0f * grads[j]) <= 1e-5f * (1.0f + fabsf(grads[j])),
+                      "grad[%zu] does not accumulate: %g then %g", j, (double)grads[j],
+                      (double)twice[j]);
+    free(twice);
+
+    /* input gradient */
+    const float *dxd = gm_tensor_data(dx);
+    for (size_t i = 0; i < gm_tensor_numel(x); i++) {
+        float keep = xd[i];
+        xd[i] = keep + EPS;
+        double lp = objective(net, x, y, rd);
+        xd[i] = keep - EPS;
+        double lm = objective(net, x, y, rd);
+        xd[i] = keep;
+        double num = (lp - lm) / (2.0 * EPS);
+        ck_assert_msg(fabs(num - dxd[i]) <= ATOL + RTOL * fabs(num),
+                      "dx[%zu]: analytic %.6g, numeric %.6g", i, (double)dxd[i], num);
+    }
+    /* parameter gradients */
+    for (size_t j = 0; j < np; j++) {
+        float keep = params[j];
+        params[j] = keep + EPS;
+        GM_CK_OK(gm_net_set_params(net, params, np));
+        double lp = objective(net, x, y, rd);
+        params[j] = keep - EPS;
+        GM_CK_OK(gm_net_set_params(net, params, np));
+        double lm = objective(net, x, y, rd);
+        params[j] = keep;
+        double num = (lp - lm) / (2.0 * EPS);
+        ck_assert_msg(fabs(num - grads[j]) <= ATOL + RTOL * fabs(num),
+                      "dparam[%zu]: analytic %.6g, numeric %.6g", j, (double)grads[j], num);
+    }
+    GM_CK_OK(gm_net_set_params(net, params, np));
+    free(params);
+    free(grads);
+    gm_tensor_free(x);
+    gm_tensor_free(dx);
+    gm_tensor_free(y);
+    gm_tensor_free(r);
+    gm_rng_free(rng);
+}
+
+/* A dense layer, the layer under test, a dense layer: the dense layers
+ * give the test parameter gradients that flow through the layer. */
+static void check_sandwich(gm_layer *mid, size_t batch, size_t in, size_t hidden,
+                           uint64_t seed)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, seed));
+    gm_net *net;
+    gm_layer *a, *b;
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_dense_create(&a, in, hidden, GM_INIT_XAVIER, rng));
+    GM_CK_OK(gm_net_add(net, a));
+    GM_CK_OK(gm_net_add(net, mid));
+    GM_CK_OK(gm_dense_create(&b, hidden, 3, GM_INIT_XAVIER, rng));
+    GM_CK_OK(gm_net_add(net, b));
+    size_t shape[2] = {batch, in};
+    check_net(net, 2, shape, seed + 1);
+    gm_net_free(net);
+    gm_rng_free(rng);
+}
+
+static const size_t SHAPES[][3] = {{1, 4, 5}, {3, 6, 4}, {5, 2, 7}};
+
+#define ACTIVATION_TEST(name, make)                                          \
+    START_TEST(name)                                                         \
+    {                                                                        \
+        for (size_t s = 0; s < 3; s++) {                                     \
+            gm_layer *l;                                                     \
+            GM_CK_OK(make);                                                  \
+            check_sandwich(l, SHAPES[s][0], SHAPES[s][1], SHAPES[s][2], 10 + s); \
+        }                                                                    \
+    }                                                                        \
+    END_TEST
+
+ACTIVATION_TEST(test_relu, gm_relu_create(&l))
+ACTIVATION_TEST(test_leaky_relu, gm_leaky_relu_create(&l, 0.2f))
+ACTIVATION_TEST(test_sigmoid, gm_sigmoid_create(&l))
+ACTIVATION_TEST(test_tanh, gm_tanh_create(&l))
+ACTIVATION_TEST(test_softplus, gm_softplus_create(&l))
+ACTIVATION_TEST(test_elu, gm_elu_create(&l, 0.7f))
+ACTIVATION_TEST(test_flatten, gm_flatten_create(&l))
+ACTIVATION_TEST(test_dropout_p0_is_identity, gm_dropout_create(&l, 0.0f, 3))
+
+START_TEST(test_dense_alone)
+{
+    for (size_t s = 0; s < 3; s++) {
+        gm_rng *rng;
+        gm_net *net;
+        gm_layer *d;
+        GM_CK_OK(gm_rng_create(&rng, 40 + s));
+        GM_CK_OK(gm_net_create(&net));
+        GM_CK_OK(gm_dense_create(&d, SHAPES[s][1], SHAPES[s][2], GM_INIT_TORCH, rng));
+        GM_CK_OK(gm_net_add(net, d));
+        check_net(net, 2, (size_t[]){SHAPES[s][0], SHAPES[s][1]}, 50 + s);
+        gm_net_free(net);
+        gm_rng_free(rng);
+    }
+}
+END_TEST
+
+/* Dense over a rank-4 input, reshape in the middle of a net. */
+START_TEST(test_dense_rank4_and_reshape)
+{
+    gm_rng *rng;
+    gm_net *net;
+    gm_layer *a, *r, *f, *b;
+    GM_CK_OK(gm_rng_create(&rng, 7));
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_dense_create(&a, 2 * 3 * 2, 6, GM_INIT_HE, rng));
+    GM_CK_OK(gm_net_add(net, a));
+    GM_CK_OK(gm_reshape_create(&r, 3, (size_t[]){1, 2, 3}));
+    GM_CK_OK(gm_net_add(net, r));
+    GM_CK_OK(gm_flatten_create(&f));
+    GM_CK_OK(gm_net_add(net, f));
+    GM_CK_OK(gm_dense_create(&b, 6, 2, GM_INIT_HE, rng));
+    GM_CK_OK(gm_net_add(net, b));
+    check_net(net, 4, (size_t[]){3, 2, 3, 2}, 8);
+    gm_net_free(net);
+    gm_rng_free(rng);
+}
+END_TEST
+
+/* With a fixed mask dropout is y = m * x, so dx must be dy * m where
+ * m = y / x; the mask keeps a fraction 1 - p, scaled by 1 / (1 - p). */
+START_TEST(test_dropout_train)
+{
+    const float p = 0.3f;
+    gm_net *net;
+    gm_layer *l;
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_dropout_create(&l, p, 99));
+    GM_CK_OK(gm_net_add(net, l));
+    const size_t N = 64, D = 50, M = N * D;
+    gm_tensor *x = tensor_like(2, (size_t[]){N, D}), *y = tensor_like(2, (size_t[]){N, D});
+    gm_tensor *dy = tensor_like(2, (size_t[]){N, D}), *dx = tensor_like(2, (size_t[]){N, D});
+    GM_CK_OK(gm_tensor_fill(x, 2.0f));
+    GM_CK_OK(gm_tensor_fill(dy, 3.0f));
+    GM_CK_OK(gm_net_forward(net, x, y));
+    GM_CK_OK(gm_net_backward(net, dy, dx));
+    size_t kept = 0;
+    for (size_t i = 0; i < M; i++) {
+        float m = gm_tensor_data(y)[i] / 2.0f;
+        ck_assert(m == 0.0f || fabsf(m - 1.0f / (1.0f - p)) < 1e-6f);
+        kept += m != 0.0f;
+        ck_assert_float_eq_tol(gm_tensor_data(dx)[i], 3.0f * m, 1e-6f);
+    }
+    double frac = (double)kept / M;
+    ck_assert_msg(fabs(frac - (1.0 - p)) < 0.03, "kept fraction %.3f", frac);
+    /* the next forward draws a new mask; eval mode is the identity */
+    float first[8];
+    memcpy(first, gm_tensor_data(y), sizeof first);
+    GM_CK_OK(gm_net_forward(net, x, y));
+    ck_assert(memcmp(first, gm_tensor_data(y), sizeof first) != 0 ||
+              memcmp(first + 4, gm_tensor_data(y) + 4, 4 * sizeof(float)) != 0);
+    GM_CK_OK(gm_net_set_training(net, 0));
+    GM_CK_OK(gm_net_forward(net, x, y));
+    for (size_t i = 0; i < M; i++) ck_assert(gm_tensor_data(y)[i] == 2.0f);
+    gm_tensor_free(x);
+    gm_tensor_free(y);
+    gm_tensor_free(dx);
+    gm_tensor_free(dy);
+    gm_net_free(net);
+}
+END_TEST
+
+/* A frozen layer passes gradients through but accumulates none. */
+START_TEST(test_frozen_layer)
+{
+    gm_rng *rng;
+    gm_net *net;
+    gm_layer *a, *b;
+    GM_CK_OK(gm_rng_create(&rng, 5));
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_dense_create(&a, 3, 4, GM_INIT_HE, rng));
+    GM_CK_OK(gm_net_add(net, a));
+    GM_CK_OK(gm_dense_create(&b, 4, 2, GM_INIT_HE, rng));
+    GM_CK_OK(gm_net_add(net, b));
+    GM_CK_OK(gm_net_set_trainable(net, 1, 0));
+    gm_tensor *x = tensor_like(2, (size_t[]){2, 3}), *y = tensor_like(2, (size_t[]){2, 2});
+    GM_CK_OK(gm_tensor_fill(x, 1.0f));
+    GM_CK_OK(gm_net_zero_grad(net));
+    GM_CK_OK(gm_net_forward(net, x, y));
+    GM_CK_OK(gm_net_backward(net, y, NULL));
+    float g[16 + 10];
+    GM_CK_OK(gm_net_get_grads(net, g, 26));
+    double first = 0, second = 0;
+    for (int i = 0; i < 16; i++) first += fabsf(g[i]);
+    for (int i = 16; i < 26; i++) second += fabsf(g[i]);
+    ck_assert(first > 0.0);
+    ck_assert(second == 0.0);
+    gm_tensor_free(x);
+    gm_tensor_free(y);
+    gm_net_free(net);
+    gm_rng_free(rng);
+}
+END_TEST
+
+/* ---- losses ---------------------------------------------------------- */
+
+typedef gm_status (*loss_fn)(const gm_tensor *, const gm_tensor *, gm_reduction,
+                             float *, gm_tensor *);
+
+static void check_loss(loss_fn fn, size_t n, size_t d, gm_reduction red, float zscale,
+                       uint64_t seed)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, seed));
+    size_t shape[2] = {n, d};
+    gm_tensor *z = tensor_like(2, shape), *t = tensor_like(2, shape), *g = tensor_like(2, shape);
+    float *zd = gm_tensor_data(z);
+    GM_CK_OK(gm_rng_normal(rng, zd, n * d));
+    for (size_t i = 0; i < n * d; i++) zd[i] *= zscale;
+    GM_CK_OK(gm_rng_uniform(rng, gm_tensor_data(t), n * d));
+    float loss, lp, lm;
+    GM_CK_OK(fn(z, t, red, &loss, g));
+    for (size_t i = 0; i < n * d; i++) {
+        float keep = zd[i];
+        zd[i] = keep + EPS;
+        GM_CK_OK(fn(z, t, red, &lp, NULL));
+        zd[i] = keep - EPS;
+        GM_CK_OK(fn(z, t, red, &lm, NULL));
+        zd[i] = keep;
+        double num = ((double)lp - lm) / (2.0 * EPS);
+        double an = gm_tensor_data(g)[i];
+        ck_assert_msg(fabs(num - an) <= ATOL + RTOL * fabs(num),
+                      "reduction %d, grad[%zu]: analytic %.6g numeric %.6g", (int)red, i, an,
+                      num);
+    }
+    gm_tensor_free(z);
+    gm_tensor_free(t);
+    gm_tensor_free(g);
+    gm_rng_free(rng);
+}
+
+START_TEST(test_loss_mse)
+{
+    for (int red = 0; red < 3; red++) {
+        check_loss(gm_loss_mse, 3, 4, (gm_reduction)red, 1.0f, 60 + red);
+        check_loss(gm_loss_mse, 1, 7, (gm_reduction)red, 1.0f, 70 + red);
+    }
+}
+END_TEST
+
+START_TEST(test_loss_bce_logits)
+{
+    for (int red = 0; red < 3; red++) {
+        check_loss(gm_loss_bce_logits, 3, 4, (gm_reduction)red, 3.0f, 80 + red);
+        check_loss(gm_loss_bce_logits, 2, 9, (gm_reduction)red, 1.0f, 90 + red);
+    }
+    /* stable for huge logits: finite value, gradient sigmoid(z) - t */
+    float zv[4] = {80.0f, -80.0f, 1e4f, -1e4f}, tv[4] = {0, 1, 1, 0}, gv[4], loss;
+    gm_tensor *z, *t, *g;
+    GM_CK_OK(gm_tensor_wrap(&z, 2, (size_t[]){1, 4}, zv));
+    GM_CK_OK(gm_tensor_wrap(&t, 2, (size_t[]){1, 4}, tv));
+    GM_CK_OK(gm_tensor_wrap(&g, 2, (size_t[]){1, 4}, gv));
+    GM_CK_OK(gm_loss_bce_logits(z, t, GM_REDUCE_SUM, &loss, g));
+    ck_assert_float_eq_tol(loss, 160.0f, 1e-3f);
+    ck_assert_float_eq_tol(gv[0], 1.0f, 1e-6f);
+    ck_assert_float_eq_tol(gv[1], -1.0f, 1e-6f);
+    ck_assert_float_eq_tol(gv[2], 0.0f, 1e-6f);
+    ck_assert_float_eq_tol(gv[3], 0.0f, 1e-6f);
+    gm_tensor_free(z);
+    gm_tensor_free(t);
+    gm_tensor_free(g);
+}
+END_TEST
+
+START_TEST(test_loss_softmax_xent)
+{
+    for (int red = 0; red < 3; red++)
+        for (size_t s = 0; s < 3; s++) {
+            size_t n = SHAPES[s][0] + 1, c = SHAPES[s][2];
+            gm_rng *rng;
+            GM_CK_OK(gm_rng_create(&rng, 100 + s));
+            gm_tensor *z = tensor_like(2, (size_t[]){n, c}), *g = tensor_like(2, (size_t[]){n, c});
+            float *zd = gm_tensor_data(z);
+            GM_CK_OK(gm_rng_normal(rng, zd, n * c));
+            int32_t labels[8];
+            for (size_t i = 0; i < n; i++) labels[i] = (int32_t)((i * 7 + s) % c);
+            float loss, lp, lm;
+            GM_CK_OK(gm_loss_softmax_xent(z, labels, n, (gm_reduction)red, &loss, g, NULL));
+            for (size_t i = 0; i < n * c; i++) {
+                float keep = zd[i];
+                zd[i] = keep + EPS;
+                GM_CK_OK(gm_loss_softmax_xent(z, labels, n, (gm_reduction)red, &lp, NULL, NULL));
+                zd[i] = keep - EPS;
+                GM_CK_OK(gm_loss_softmax_xent(z, labels, n, (gm_reduction)red, &lm, NULL, NULL));
+                zd[i] = keep;
+                double num = ((double)lp - lm) / (2.0 * EPS), an = gm_tensor_data(g)[i];
+                ck_assert_msg(fabs(num - an) <= ATOL + RTOL * fabs(num),
+                              "xent grad[%zu]: %.6g vs %.6g", i, an, num);
+            }
+            gm_tensor_free(z);
+            gm_tensor_free(g);
+            gm_rng_free(rng);
+        }
+}
+END_TEST
+
+/* The BLAS seam agrees with its loop reference for every transpose. */
+#include "engine/engine.h"
+START_TEST(test_sgemm_matches_reference)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 3));
+    const size_t M = 7, N = 5, K = 9;
+    float A[7 * 9], B[9 * 5], C1[7 * 5], C2[7 * 5];
+    GM_CK_OK(gm_rng_normal(rng, A, 63));
+    GM_CK_OK(gm_rng_normal(rng, B, 45));
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            GM_CK_OK(gm_rng_normal(rng, C1, 35));
+            memcpy(C2, C1, sizeof C1);
+            size_t lda = ta ? M : K, ldb = tb ? K : N;
+            gm__sgemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 0.25f, C1, N);
+            gm__sgemm_ref(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 0.25f, C2, N);
+            gm_ck_close(C1, C2, 35, 1e-5, 1e-5, "sgemm");
+        }
+    gm_rng_free(rng);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("gradcheck");
+    TCase *tc = tcase_create("layers");
+    tcase_add_test(tc, test_dense_alone);
+    tcase_add_test(tc, test_dense_rank4_and_reshape);
+    tcase_add_test(tc, test_relu);
+    tcase_add_test(tc, test_leaky_relu);
+    tcase_add_test(tc, test_sigmoid);
+    tcase_add_test(tc, test_tanh);
+    tcase_add_test(tc, test_softplus);
+    tcase_add_test(tc, test_elu);
+    tcase_add_test(tc, test_flatten);
+    tcase_add_test(tc, test_dropout_p0_is_identity);
+    tcase_add_test(tc, test_dropout_train);
+    tcase_add_test(tc, test_frozen_layer);
+    tcase_add_test(tc, test_sgemm_matches_reference);
+    suite_add_tcase(s, tc);
+    TCase *tl = tcase_create("losses");
+    tcase_add_test(tl, test_loss_mse);
+    tcase_add_test(tl, test_loss_bce_logits);
+    tcase_add_test(tl, test_loss_softmax_xent);
+    suite_add_tcase(s, tl);
+    return gm_run_suite(s);
+}
