@@ -101,7 +101,8 @@ GM_API gm_status gm_dropout_create(gm_layer **out, float p, uint64_t seed);
  * 1 x 28 x 28. The batch dimension is kept and not part of `shape`.
  * @param ndim   1 .. GM_MAX_DIMS - 1.
  * @param shape  ndim sizes >= 1 (copied).
- * @return GM_OK, GM_EINVAL or GM_ENOMEM.
+ * @return GM_OK, GM_EINVAL, or GM_ENOMEM (also if the element count
+ *         overflows).
  */
 GM_API gm_status gm_reshape_create(gm_layer **out, size_t ndim,
                                    const size_t *shape);

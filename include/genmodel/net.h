@@ -56,8 +56,9 @@ GM_API gm_layer *gm_net_layer(gm_net *net, size_t i);
  * Computes the output shape for an input shape (batch first).
  * @param[out] out_ndim   receives the output rank.
  * @param[out] out_shape  array of at least GM_MAX_DIMS elements.
- * @return GM_OK; GM_EINVAL (NULL, empty net, bad in_shape); GM_ESHAPE if a
- *         layer cannot take the shape it would receive.
+ * @return GM_OK; GM_EINVAL (NULL, empty net, bad in_shape); GM_ENOMEM
+ *         (in_shape's element count overflows); GM_ESHAPE if a layer cannot
+ *         take the shape it would receive.
  */
 GM_API gm_status gm_net_output_shape(const gm_net *net, size_t in_ndim,
                                      const size_t *in_shape, size_t *out_ndim,

@@ -96,8 +96,9 @@ GM_API gm_status gm_tensor_fill(gm_tensor *t, float value);
 /**
  * Gives the tensor a new shape with the same number of elements (a view
  * of the same storage in another shape).
- * @return GM_OK; GM_EINVAL (bad ndim/shape); GM_ESHAPE if the element
- *         count differs. On error the shape is unchanged.
+ * @return GM_OK; GM_EINVAL (bad ndim/shape); GM_ENOMEM (the new shape's
+ *         element count overflows); GM_ESHAPE if the element count differs.
+ *         On error the shape is unchanged.
  */
 GM_API gm_status gm_tensor_reshape(gm_tensor *t, size_t ndim,
                                    const size_t *shape);

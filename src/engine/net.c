@@ -241,6 +241,19 @@ static const char *gm__fmt_shape(char *buf, size_t cap, size_t n0,
     return buf;
 }
 
+/* Batch-first output shape for a batch-first input shape. */
+static gm_status gm__net_out_shape(const gm_net *net, const char *fn, size_t in_ndim,
+                                   const size_t *in_shape, size_t *out_ndim,
+                                   size_t *out_shape)
+{
+    size_t bnd[2], bshape[2][GM_MAX_DIMS], last;
+    GM_TRY(gm__net_shapes(net, fn, in_ndim, in_shape, 0, bnd, bshape, &last));
+    *out_ndim = bnd[last] + 1;
+    out_shape[0] = in_shape[0];
+    memcpy(out_shape + 1, bshape[last], bnd[last] * sizeof(size_t));
+    return GM_OK;
+}
+
 gm_status gm_net_output_shape(const gm_net *net, size_t in_ndim,
                               const size_t *in_shape, size_t *out_ndim,
                               size_t *out_shape)
@@ -249,12 +262,7 @@ gm_status gm_net_output_shape(const gm_net *net, size_t in_ndim,
     GM_CHECK_NULL(in_shape);
     GM_CHECK_NULL(out_ndim);
     GM_CHECK_NULL(out_shape);
-    size_t bnd[2], bshape[2][GM_MAX_DIMS], last;
-    GM_TRY(gm__net_shapes(net, __func__, in_ndim, in_shape, 0, bnd, bshape, &last));
-    *out_ndim = bnd[last] + 1;
-    out_shape[0] = in_shape[0];
-    memcpy(out_shape + 1, bshape[last], bnd[last] * sizeof(size_t));
-    return GM_OK;
+    return gm__net_out_shape(net, __func__, in_ndim, in_shape, out_ndim, out_shape);
 }
 
 gm_status gm_net_forward(gm_net *net, const gm_tensor *x, gm_tensor *y)
@@ -262,18 +270,22 @@ gm_status gm_net_forward(gm_net *net, const gm_tensor *x, gm_tensor *y)
     GM_CHECK_NULL(net);
     GM_CHECK_NULL(x);
     GM_CHECK_NULL(y);
-    GM_TRY(gm__net_prepare(net, __func__, x->ndim, x->shape));
-    const size_t L = net->n_layers, n = x->shape[0];
-    if (!gm__fits_boundary(net, y, L)) {
+    /* Every check before the workspace changes, so a failed call keeps
+     * the last forward differentiable. */
+    size_t ond, oshape[GM_MAX_DIMS];
+    GM_TRY(gm__net_out_shape(net, __func__, x->ndim, x->shape, &ond, oshape));
+    if (y->ndim != ond || memcmp(y->shape, oshape, ond * sizeof(size_t)) != 0) {
         char want[96], got[96];
         return GM_FAIL(GM_ESHAPE, "y must have shape %s, got %s",
-                       gm__fmt_shape(want, sizeof want, n, net->bshape[L], net->bnd[L]),
+                       gm__fmt_shape(want, sizeof want, oshape[0], oshape + 1, ond - 1),
                        gm__fmt_shape(got, sizeof got, y->shape[0], y->shape + 1,
                                      y->ndim - 1));
     }
     size_t bad = gm__find_nonfinite(x->data, x->numel);
     GM_CHECK(bad == x->numel, GM_EINVAL, "x[%zu] is not finite (%g)", bad,
              bad < x->numel ? (double)x->data[bad] : 0.0);
+    GM_TRY(gm__net_prepare(net, __func__, x->ndim, x->shape));
+    const size_t L = net->n_layers, n = x->shape[0];
     memcpy(net->act[0], x->data, x->numel * sizeof(float));
     for (size_t i = 0; i < L; i++)
         net->layers[i]->vt->forward(net->layers[i], net->act[i + 1],

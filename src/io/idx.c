@@ -136,37 +136,43 @@ static gm_status gm__idx_header(gm__reader *r, const char *fn, size_t want_ndim,
     return GM_OK;
 }
 
-/* Reads count * item bytes into a buffer grown as data arrives. */
+/* Reads count * item bytes into a buffer grown as data arrives; with out
+ * NULL the bytes are only checked to be there. */
 static gm_status gm__idx_body(gm__reader *r, const char *fn, size_t count,
                               size_t item, unsigned char **out)
 {
     size_t total;
     if (!gm__mul_ok(count, item, &total))
         return gm__set_error(GM_EFORMAT, fn, "%zu items of %zu bytes overflow", count, item);
-    size_t cap = total < (1u << 20) ? total : (1u << 20), have = 0;
+    const size_t step = 1u << 20;
+    size_t cap = total < step ? total : step, have = 0;
     unsigned char *buf = gm__malloc(cap);
     if (buf == NULL) return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu bytes", cap);
-    while (have < total) {
-        if (have == cap) {
+    gm_status st = GM_OK;
+    while (st == GM_OK && have < total) {
+        if (out != NULL && have == cap) {
             size_t ncap = cap * 2 < total ? cap * 2 : total;
             unsigned char *nb = gm__realloc_array(buf, ncap, 1);
             if (nb == NULL) {
-                gm__free(buf);
-                return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu bytes", ncap);
+                st = gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu bytes", ncap);
+                break;
             }
             buf = nb;
             cap = ncap;
         }
+        /* when only checking, reuse the buffer from its start */
+        size_t at = out != NULL ? have : 0;
+        size_t want = out != NULL ? cap - have : (total - have < cap ? total - have : cap);
         size_t got;
-        gm_status st = gm__reader_read(r, fn, buf + have, cap - have, &got);
+        st = gm__reader_read(r, fn, buf + at, want, &got);
         if (st == GM_OK && got == 0)
             st = gm__set_error(GM_EFORMAT, fn, "file ends after %zu of %zu data bytes",
                                have, total);
-        if (st != GM_OK) {
-            gm__free(buf);
-            return st;
-        }
         have += got;
+    }
+    if (st != GM_OK || out == NULL) {
+        gm__free(buf);
+        return st;
     }
     *out = buf;
     return GM_OK;
@@ -216,8 +222,8 @@ gm_status gm_idx_load_labels(const char *path, size_t max_items, int32_t *dst,
         if (max_items && max_items < n) n = max_items;
         if (dst != NULL && capacity < n)
             st = GM_FAIL(GM_ESHAPE, "capacity %zu is less than the %zu labels", capacity, n);
-        else if (dst != NULL)
-            st = gm__idx_body(&r, __func__, n, 1, &bytes);
+        else
+            st = gm__idx_body(&r, __func__, n, 1, dst != NULL ? &bytes : NULL);
     }
     gm__reader_close(&r);
     if (st != GM_OK) return st;
