@@ -1868,7 +1868,7 @@ START_TEST(test_idx_images)
     expect_images(GM_EFORMAT, write_idx("header_only", 0x08, 3, d_ok, 0), 0);
     expect_images(GM_EFORMAT, write_idx("truncated", 0x08, 3, d_ok, 23), 0);
     {
-        unsigned char b[12];
+        unsigned char b[16];
         idx_header(b, 0x08, 3, d_ok); /* only two of three dims present */
         expect_images(GM_EFORMAT, write_file("dims_short", b, 12), 0);
     }
