@@ -118,21 +118,52 @@ static void elu_backward(gm_layer *l, float *dx, const float *dy,
         dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + a);
 }
 
-const gm__layer_vt gm__relu_vt = {GM_LAYER_RELU, "relu", gm__same_shape_fn,
-                                  NULL, relu_forward, relu_backward};
-const gm__layer_vt gm__leaky_relu_vt = {GM_LAYER_LEAKY_RELU, "leaky_relu",
-                                        gm__same_shape_fn, NULL, leaky_forward,
-                                        leaky_backward};
-const gm__layer_vt gm__sigmoid_vt = {GM_LAYER_SIGMOID, "sigmoid",
-                                     gm__same_shape_fn, NULL, sigmoid_forward,
-                                     sigmoid_backward};
-const gm__layer_vt gm__tanh_vt = {GM_LAYER_TANH, "tanh", gm__same_shape_fn,
-                                  NULL, tanh_forward, tanh_backward};
-const gm__layer_vt gm__softplus_vt = {GM_LAYER_SOFTPLUS, "softplus",
-                                      gm__same_shape_fn, NULL,
-                                      softplus_forward, softplus_backward};
-const gm__layer_vt gm__elu_vt = {GM_LAYER_ELU, "elu", gm__same_shape_fn, NULL,
-                                 elu_forward, elu_backward};
+static void alpha_save(const gm_layer *l, gm__hyper *h) { h->f[0] = l->alpha; }
+static gm_status relu_load(gm_layer **out, const gm__hyper *h)
+{
+    (void)h;
+    return gm_relu_create(out);
+}
+static gm_status leaky_load(gm_layer **out, const gm__hyper *h)
+{
+    return gm_leaky_relu_create(out, h->f[0]);
+}
+static gm_status sigmoid_load(gm_layer **out, const gm__hyper *h)
+{
+    (void)h;
+    return gm_sigmoid_create(out);
+}
+static gm_status tanh_load(gm_layer **out, const gm__hyper *h)
+{
+    (void)h;
+    return gm_tanh_create(out);
+}
+static gm_status softplus_load(gm_layer **out, const gm__hyper *h)
+{
+    (void)h;
+    return gm_softplus_create(out);
+}
+static gm_status elu_load(gm_layer **out, const gm__hyper *h)
+{
+    return gm_elu_create(out, h->f[0]);
+}
+
+#define GM__ELEMENTWISE_VT(var, KIND, nm, save, ld, fwd, bwd)                 \
+    const gm__layer_vt var = {.kind = KIND, .name = nm, .save_hyper = save,  \
+                              .load = ld, .shape = gm__same_shape_fn,         \
+                              .forward = fwd, .backward = bwd}
+GM__ELEMENTWISE_VT(gm__relu_vt, GM_LAYER_RELU, "relu", NULL, relu_load, relu_forward,
+                   relu_backward);
+GM__ELEMENTWISE_VT(gm__leaky_relu_vt, GM_LAYER_LEAKY_RELU, "leaky_relu", alpha_save,
+                   leaky_load, leaky_forward, leaky_backward);
+GM__ELEMENTWISE_VT(gm__sigmoid_vt, GM_LAYER_SIGMOID, "sigmoid", NULL, sigmoid_load,
+                   sigmoid_forward, sigmoid_backward);
+GM__ELEMENTWISE_VT(gm__tanh_vt, GM_LAYER_TANH, "tanh", NULL, tanh_load, tanh_forward,
+                   tanh_backward);
+GM__ELEMENTWISE_VT(gm__softplus_vt, GM_LAYER_SOFTPLUS, "softplus", NULL, softplus_load,
+                   softplus_forward, softplus_backward);
+GM__ELEMENTWISE_VT(gm__elu_vt, GM_LAYER_ELU, "elu", alpha_save, elu_load, elu_forward,
+                   elu_backward);
 
 /* Parameter-free layers: one constructor shape. */
 gm_status gm__simple_create(gm_layer **out, const gm__layer_vt *vt,

@@ -50,8 +50,24 @@ static void dense_backward(gm_layer *l, float *dx, const float *dy,
     if (dx) gm__sgemm(0, 0, n, I, O, 1.0f, dy, O, W, I, 0.0f, dx, I);
 }
 
-const gm__layer_vt gm__dense_vt = {GM_LAYER_DENSE, "dense", dense_shape, NULL,
-                                   dense_forward, dense_backward};
+static void dense_save(const gm_layer *l, gm__hyper *h)
+{
+    h->u[0] = l->in_features;
+    h->u[1] = l->out_features;
+}
+
+static gm_status dense_load(gm_layer **out, const gm__hyper *h)
+{
+    return gm_dense_create(out, (size_t)h->u[0], (size_t)h->u[1], GM_INIT_ZEROS, NULL);
+}
+
+const gm__layer_vt gm__dense_vt = {.kind = GM_LAYER_DENSE,
+                                   .name = "dense",
+                                   .save_hyper = dense_save,
+                                   .load = dense_load,
+                                   .shape = dense_shape,
+                                   .forward = dense_forward,
+                                   .backward = dense_backward};
 
 gm_status gm_dense_create(gm_layer **out, size_t in_features,
                           size_t out_features, gm_init init, gm_rng *rng)

@@ -47,9 +47,29 @@ static void dropout_backward(gm_layer *l, float *dx, const float *dy,
     for (size_t i = 0; i < m; i++) dx[i] = dy[i] * l->cache[i];
 }
 
-const gm__layer_vt gm__dropout_vt = {GM_LAYER_DROPOUT, "dropout",
-                                     gm__same_shape_fn, dropout_cache,
-                                     dropout_forward, dropout_backward};
+/* p, the seed and the step counter: enough to resume the mask stream. */
+static void dropout_save(const gm_layer *l, gm__hyper *h)
+{
+    h->f[0] = l->alpha;
+    h->u[0] = l->seed;
+    h->u[1] = l->step;
+}
+
+static gm_status dropout_load(gm_layer **out, const gm__hyper *h)
+{
+    GM_TRY(gm_dropout_create(out, h->f[0], h->u[0]));
+    (*out)->step = h->u[1];
+    return GM_OK;
+}
+
+const gm__layer_vt gm__dropout_vt = {.kind = GM_LAYER_DROPOUT,
+                                     .name = "dropout",
+                                     .save_hyper = dropout_save,
+                                     .load = dropout_load,
+                                     .shape = gm__same_shape_fn,
+                                     .cache_floats = dropout_cache,
+                                     .forward = dropout_forward,
+                                     .backward = dropout_backward};
 
 gm_status gm_dropout_create(gm_layer **out, float p, uint64_t seed)
 {

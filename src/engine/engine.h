@@ -47,9 +47,22 @@ void gm__sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K,
 #define GM__BLAS_MAX ((size_t)0x7fffffff)
 
 /* ---- Layers ---------------------------------------------------------- */
+/* A layer's hyperparameters and layer-owned state, as a checkpoint stores
+ * them: what its constructor needs to make the same layer again. */
+typedef struct gm__hyper {
+    uint64_t u[4]; /* sizes, seeds, counters */
+    float f[2];    /* reals: alpha, p */
+} gm__hyper;
+
 typedef struct gm__layer_vt {
     gm_layer_kind kind;
     const char *name;
+    /* Writes the hyperparameters into h (zeroed by the caller); NULL for
+     * layers that have none. */
+    void (*save_hyper)(const gm_layer *l, gm__hyper *h);
+    /* Makes a new layer from saved hyperparameters through the public
+     * constructor, so hostile values are validated; parameters are zero. */
+    gm_status (*load)(gm_layer **out, const gm__hyper *h);
     /* Per-sample output shape for a per-sample input shape (rank 1..3).
      * Returns GM_ESHAPE with a message naming `fn` if it does not fit. */
     gm_status (*shape)(const gm_layer *l, const char *fn, size_t in_nd,
@@ -92,6 +105,11 @@ gm_status gm__simple_create(gm_layer **out, const gm__layer_vt *vt,
 /* vt->shape of layers that keep the per-sample shape. */
 gm_status gm__same_shape_fn(const gm_layer *l, const char *fn, size_t in_nd,
                             const size_t *in, size_t *out_nd, size_t *out);
+
+/* The vtable of a layer kind, or NULL for an unknown kind. */
+const gm__layer_vt *gm__layer_vt_for(int32_t kind);
+/* The hyperparameters of l (zero where unused). */
+void gm__layer_save_hyper(const gm_layer *l, gm__hyper *h);
 
 extern const gm__layer_vt gm__dense_vt, gm__relu_vt, gm__leaky_relu_vt,
     gm__sigmoid_vt, gm__tanh_vt, gm__softplus_vt, gm__elu_vt, gm__dropout_vt,

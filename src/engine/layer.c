@@ -29,6 +29,23 @@ gm_status gm__layer_new(gm_layer **out, const gm__layer_vt *vt,
     return GM_OK;
 }
 
+const gm__layer_vt *gm__layer_vt_for(int32_t kind)
+{
+    static const gm__layer_vt *const all[] = {
+        &gm__dense_vt,    &gm__relu_vt, &gm__leaky_relu_vt, &gm__sigmoid_vt,
+        &gm__tanh_vt,     &gm__softplus_vt, &gm__elu_vt,    &gm__dropout_vt,
+        &gm__reshape_vt,  &gm__flatten_vt};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if ((int32_t)all[i]->kind == kind) return all[i];
+    return NULL;
+}
+
+void gm__layer_save_hyper(const gm_layer *l, gm__hyper *h)
+{
+    memset(h, 0, sizeof *h);
+    if (l->vt->save_hyper) l->vt->save_hyper(l, h);
+}
+
 void gm_layer_free(gm_layer *layer)
 {
     if (layer == NULL || layer->owner != NULL) return;

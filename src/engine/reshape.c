@@ -44,12 +44,38 @@ static void copy_backward(gm_layer *l, float *dx, const float *dy,
     if (dx) memcpy(dx, dy, n * l->in_dim * sizeof(float));
 }
 
-const gm__layer_vt gm__reshape_vt = {GM_LAYER_RESHAPE, "reshape",
-                                     reshape_shape, NULL, copy_forward,
-                                     copy_backward};
-const gm__layer_vt gm__flatten_vt = {GM_LAYER_FLATTEN, "flatten",
-                                     flatten_shape, NULL, copy_forward,
-                                     copy_backward};
+static void reshape_save(const gm_layer *l, gm__hyper *h)
+{
+    h->u[0] = l->rndim;
+    for (size_t i = 0; i < l->rndim; i++) h->u[1 + i] = l->rshape[i];
+}
+
+static gm_status reshape_load(gm_layer **out, const gm__hyper *h)
+{
+    size_t shape[GM_MAX_DIMS - 1];
+    for (size_t i = 0; i < GM_MAX_DIMS - 1; i++) shape[i] = (size_t)h->u[1 + i];
+    return gm_reshape_create(out, (size_t)h->u[0], shape);
+}
+
+static gm_status flatten_load(gm_layer **out, const gm__hyper *h)
+{
+    (void)h;
+    return gm_flatten_create(out);
+}
+
+const gm__layer_vt gm__reshape_vt = {.kind = GM_LAYER_RESHAPE,
+                                     .name = "reshape",
+                                     .save_hyper = reshape_save,
+                                     .load = reshape_load,
+                                     .shape = reshape_shape,
+                                     .forward = copy_forward,
+                                     .backward = copy_backward};
+const gm__layer_vt gm__flatten_vt = {.kind = GM_LAYER_FLATTEN,
+                                     .name = "flatten",
+                                     .load = flatten_load,
+                                     .shape = flatten_shape,
+                                     .forward = copy_forward,
+                                     .backward = copy_backward};
 
 gm_status gm_reshape_create(gm_layer **out, size_t ndim, const size_t *shape)
 {
