@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
-# Runs the library's main job on real data: for now the fashion_mlp
-# example, an MLP classifier trained on Fashion-MNIST
-# (/usr/share/datasets/fashion-mnist, Debian package dataset-fashion-mnist).
+# The library's main job on real data: trains the reference VAE on
+# Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian package
+# dataset-fashion-mnist), prints per-epoch metrics and writes PNG sample
+# grids.
 #
-#   scripts/demo.sh [dataset-dir [example args...]]
+#   scripts/demo.sh [vae_fashion options...]
+#       e.g. scripts/demo.sh --seed 7 --epochs 3
 #
-# Installs missing packages (scripts/deps.sh), builds build/, runs
-# build/examples/<demo> <dataset-dir> <example args...> (fashion_mlp takes
-# the number of epochs) and keeps its output in $GM_OUT_DIR (default out/).
+# Installs missing packages (scripts/deps.sh), builds build/ and runs
+# build/examples/vae_fashion --out $GM_OUT_DIR (default out/) with the
+# given options; the output is also kept in $GM_OUT_DIR/vae_fashion.log.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-demo=fashion_mlp
-data_dir=${1:-/usr/share/datasets/fashion-mnist}
-[ $# -eq 0 ] || shift
 out_dir=${GM_OUT_DIR:-out}
 jobs=${GM_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
@@ -29,18 +28,16 @@ if [ "${CI:-}" = true ] || [ ! -t 1 ]; then
 fi
 echo "--- configure build/"
 cmake -S . -B build "${cmake_args[@]}" >/dev/null
-if [ ! -f "examples/$demo.c" ]; then
-    shopt -s nullglob
-    examples=(examples/*.c)
-    echo "demo: examples/$demo.c does not exist; there are: ${examples[*]:-none}" >&2
-    exit 1
-fi
-echo "--- build $demo"
-cmake --build build --parallel "$jobs" --target "example_$demo"
+echo "--- build vae_fashion"
+cmake --build build --parallel "$jobs" --target example_vae_fashion
 
 mkdir -p "$out_dir"
-log=$out_dir/$demo.log
-echo "--- run build/examples/$demo $data_dir $*"
+log=$out_dir/vae_fashion.log
+echo "--- run build/examples/vae_fashion --out $out_dir $*"
 start=$(date +%s)
-"build/examples/$demo" "$data_dir" "$@" 2>&1 | tee "$log"
-echo "--- done in $(($(date +%s) - start))s; output kept in $log"
+build/examples/vae_fashion --out "$out_dir" "$@" 2>&1 | tee "$log"
+echo "--- done in $(($(date +%s) - start))s"
+echo "pictures: $out_dir/samples.png (new samples), $out_dir/reconstructions.png"
+echo "          (test images over their reconstructions), $out_dir/interpolation.png"
+echo "          (latent interpolation), $out_dir/inpainting.png (originals, damaged, repaired)"
+echo "log:      $log"

@@ -15,6 +15,7 @@
 #include "net.h"
 #include "loss.h"
 #include "optim.h"
+#include "vae.h"
 #include "io.h"
 
 #endif /* GENMODEL_GENMODEL_H */

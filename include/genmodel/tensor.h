@@ -93,6 +93,15 @@ GM_API gm_status gm_tensor_copy_in(gm_tensor *t, const float *src, size_t n);
 /** Sets every element to `value`. @return GM_OK or GM_EINVAL. */
 GM_API gm_status gm_tensor_fill(gm_tensor *t, float value);
 
+/** Fills the tensor with standard normal values drawn from rng (in
+ *  row-major order, as gm_rng_normal on numel values).
+ *  @return GM_OK or GM_EINVAL (NULL). */
+GM_API gm_status gm_tensor_fill_normal(gm_tensor *t, gm_rng *rng);
+
+/** Fills the tensor with values uniform in [0, 1) drawn from rng.
+ *  @return GM_OK or GM_EINVAL (NULL). */
+GM_API gm_status gm_tensor_fill_uniform(gm_tensor *t, gm_rng *rng);
+
 /**
  * Gives the tensor a new shape with the same number of elements (a view
  * of the same storage in another shape).

@@ -1,6 +1,7 @@
 /* Thread-local last-error message and status names. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/internal.h"
 
@@ -10,12 +11,23 @@ static _Thread_local char gm__err_buf[GM__ERR_CAP];
 
 gm_status gm__set_error(gm_status st, const char *fn, const char *fmt, ...)
 {
-    int n = snprintf(gm__err_buf, sizeof gm__err_buf, "%s: ", fn);
-    if (n < 0 || (size_t)n >= sizeof gm__err_buf) return st;
+    /* Format into a local buffer first: the arguments may point into the
+     * thread-local message itself (a caller adding its own name to a
+     * callee's message). */
+    char msg[GM__ERR_CAP];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(gm__err_buf + n, sizeof gm__err_buf - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* "fn: msg", cut to the buffer */
+    size_t k = strlen(fn), m = strlen(msg);
+    if (k > GM__ERR_CAP - 3) k = GM__ERR_CAP - 3;
+    if (m > GM__ERR_CAP - 3 - k) m = GM__ERR_CAP - 3 - k;
+    memcpy(gm__err_buf, fn, k);
+    gm__err_buf[k] = ':';
+    gm__err_buf[k + 1] = ' ';
+    memcpy(gm__err_buf + k + 2, msg, m);
+    gm__err_buf[k + 2 + m] = '\0';
     return st;
 }
 

@@ -180,3 +180,17 @@ gm_status gm_tensor_reshape(gm_tensor *t, size_t ndim, const size_t *shape)
     t->owns_data = owns;
     return GM_OK;
 }
+
+gm_status gm_tensor_fill_normal(gm_tensor *t, gm_rng *rng)
+{
+    GM_CHECK_NULL(t);
+    GM_CHECK_NULL(rng);
+    return gm_rng_normal(rng, t->data, t->numel);
+}
+
+gm_status gm_tensor_fill_uniform(gm_tensor *t, gm_rng *rng)
+{
+    GM_CHECK_NULL(t);
+    GM_CHECK_NULL(rng);
+    return gm_rng_uniform(rng, t->data, t->numel);
+}

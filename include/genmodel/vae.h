@@ -1,0 +1,305 @@
+/*
+ * libgenmodel — variational autoencoders.
+ *
+ * Two parts:
+ *
+ * 1. The reparameterization / ELBO module: pure functions over tensors,
+ *    each with its gradient. They work on the encoder's output h [N x 2L]
+ *    (row i holds mu_i then logvar_i, L = latent size) and on the
+ *    decoder's output. Reductions: per sample, sums over data features and
+ *    latent dimensions; over the batch, the mean. Gradients with respect to
+ *    h are ADDED (+=) to dh, since the reparameterization and the KL term
+ *    both contribute (zero dh first); gradients with respect to the decoder
+ *    output are written (=). Thread-safe on distinct outputs.
+ *
+ * 2. gm_vae: an encoder and a decoder net wired to that module, with an
+ *    optimizer for each and explicit train steps, sampling, reconstruction,
+ *    interpolation, likelihood estimates and inpainting.
+ *
+ * A train step is exactly (a custom loop built from the exported functions
+ * gives bit-identical parameters):
+ *     zero both nets' gradients
+ *     h   = encoder(x)            (x joined with one_hot(label) if classes)
+ *     eps = gm_tensor_fill_normal on [N x L] from the training generator
+ *     z   = gm_vae_reparameterize(h, eps)
+ *     out = decoder(z)            (z joined with one_hot(label) if classes)
+ *     rec = gm_vae_recon_nll(out, x, dout)        per-sample mean
+ *     kl  = gm_vae_kl(h, dh, beta_t)              per-sample mean
+ *     dz  = decoder backward(dout), first L columns of its input gradient
+ *     gm_vae_reparameterize_backward(h, eps, dz, dh)
+ *     encoder backward(dh)
+ *     optimizer step on the encoder, then on the decoder
+ * The training generator is gm_rng_create(options.seed) and nothing else
+ * draws from it.
+ */
+#ifndef GENMODEL_VAE_H
+#define GENMODEL_VAE_H
+
+#include "core.h"
+#include "net.h"
+#include "optim.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The decoder's output distribution p(x | z). */
+typedef enum gm_likelihood {
+    /** Bernoulli from logits: decoder output [N x D] logits, x in [0, 1]
+     *  (continuous targets allowed, as binary cross-entropy). */
+    GM_LIKELIHOOD_BERNOULLI = 0,
+    /** Gaussian with a fixed log-variance (options): output [N x D] means. */
+    GM_LIKELIHOOD_GAUSSIAN_FIXED = 1,
+    /** Gaussian with learned variance: output [N x 2D], per sample D means
+     *  then D log-variances. */
+    GM_LIKELIHOOD_GAUSSIAN_LEARNED = 2
+} gm_likelihood;
+
+/* ---- 1. the reparameterization / ELBO module -------------------------- */
+
+/**
+ * z = mu + exp(logvar / 2) * eps.
+ * @param h    [N x 2L] encoder output (mu then logvar per row).
+ * @param eps  [N x L] standard normal noise (e.g. gm_tensor_fill_normal).
+ * @param z    [N x L] output, written.
+ * @return GM_OK; GM_EINVAL (NULL); GM_ESHAPE (shapes do not fit).
+ */
+GM_API gm_status gm_vae_reparameterize(const gm_tensor *h, const gm_tensor *eps,
+                                       gm_tensor *z);
+
+/**
+ * Backward of gm_vae_reparameterize: dh[:, :L] += dz and
+ * dh[:, L:] += dz * eps * exp(logvar / 2) / 2.
+ * @return GM_OK; GM_EINVAL (NULL); GM_ESHAPE.
+ */
+GM_API gm_status gm_vae_reparameterize_backward(const gm_tensor *h,
+                                                const gm_tensor *eps,
+                                                const gm_tensor *dz,
+                                                gm_tensor *dh);
+
+/**
+ * Analytic KL( N(mu, diag exp(logvar)) || N(0, I) ) per sample:
+ *   kl_i = 1/2 sum_j (mu_ij^2 + exp(logvar_ij) - 1 - logvar_ij).
+ * @param h          [N x 2L] encoder output.
+ * @param[out] mean  the mean of kl_i over the batch.
+ * @param[out] each  NULL or N floats: kl_i.
+ * @param dh         NULL, or [N x 2L]: dh += scale * d(mean)/dh.
+ * @param scale      finite; the weight of the term (beta).
+ * @return GM_OK; GM_EINVAL (NULL h/mean, non-finite h or scale);
+ *         GM_ESHAPE (h has an odd width, dh's shape).
+ */
+GM_API gm_status gm_vae_kl(const gm_tensor *h, float *mean, float *each,
+                           gm_tensor *dh, float scale);
+
+/**
+ * Negative log-likelihood -log p(x | decoder output) per sample, summed
+ * over the D features of x (x of any shape with D elements per sample):
+ *   Bernoulli:  sum_d max(o, 0) - o x + log(1 + exp(-|o|))
+ *   Gaussian:   sum_d 1/2 (log 2pi + lv + (x - m)^2 exp(-lv)), with lv the
+ *               fixed `gaussian_logvar` or the learned second half.
+ * @param out        decoder output [N x D] (or [N x 2D] for learned).
+ * @param x          data, N samples of D features; for Bernoulli in [0, 1].
+ * @param[out] mean  mean over the batch; each: NULL or N floats.
+ * @param dout       NULL, or the shape of out: d(mean)/d(out), written.
+ * @return GM_OK; GM_EINVAL (NULL, unknown likelihood, non-finite values,
+ *         Bernoulli targets outside [0, 1]); GM_ESHAPE.
+ */
+GM_API gm_status gm_vae_recon_nll(gm_likelihood likelihood, const gm_tensor *out,
+                                  const gm_tensor *x, float gaussian_logvar,
+                                  float *mean, float *each, gm_tensor *dout);
+
+/**
+ * log N(z; mu, diag exp(logvar)) per sample (h given), or log N(z; 0, I)
+ * (h NULL), summed over the L dimensions: the densities the importance
+ * weights need.
+ * @param z     [N x L]; h: NULL or [N x 2L].
+ * @param each  N floats, written.
+ * @return GM_OK; GM_EINVAL; GM_ESHAPE.
+ */
+GM_API gm_status gm_vae_log_normal(const gm_tensor *z, const gm_tensor *h,
+                                   float *each);
+
+/**
+ * Importance-weighted bound from log-weights
+ * log w_ik = log p(x_i | z_ik) + log p(z_ik) - log q(z_ik | x_i):
+ *   bound_i = log (1/K sum_k exp(log w_ik)), computed stably.
+ * @param logw       [N x K].
+ * @param[out] mean  mean of bound_i; each: NULL or N floats.
+ * @param dlogw      NULL, or [N x K]: d(mean)/d(logw) (softmax over k,
+ *                   divided by N), written.
+ * @return GM_OK; GM_EINVAL (NULL, NaN or +inf weights); GM_ESHAPE.
+ */
+GM_API gm_status gm_vae_logmeanexp(const gm_tensor *logw, float *mean, float *each,
+                                   gm_tensor *dlogw);
+
+/* ---- 2. the gm_vae object ------------------------------------------- */
+
+typedef struct gm_vae gm_vae;
+
+/**
+ * VAE settings. Fill with gm_vae_options_init() and set at least `latent`.
+ * Fields are only appended; `size` tells the library which the caller has.
+ */
+typedef struct gm_vae_options {
+    size_t size;              /**< sizeof(gm_vae_options); set by init */
+    size_t latent;            /**< latent size L >= 1; required (init: 0) */
+    int32_t likelihood;       /**< gm_likelihood; default BERNOULLI */
+    float gaussian_logvar;    /**< fixed log-variance for GAUSSIAN_FIXED,
+                                   finite; default 0 */
+    float beta;               /**< KL weight, finite >= 0; default 1 */
+    uint64_t kl_warmup_steps; /**< beta rises linearly over this many steps
+                                   (step t uses beta min(1, (t+1)/warmup));
+                                   0 = off (default) */
+    const gm_optimizer_options *optimizer; /**< settings for both nets'
+                                   optimizers (copied); NULL = Adam lr 1e-3 */
+    uint64_t seed;            /**< seed of the training generator; default 0 */
+    size_t num_classes;       /**< 0 = unconditional (default); C >= 2: a
+                                   one-hot label is joined to the encoder's
+                                   input (after the D features) and to the
+                                   decoder's input (after the L latents) */
+} gm_vae_options;
+
+/** Fills *opts with the defaults. @return GM_OK or GM_EINVAL (NULL). */
+GM_API gm_status gm_vae_options_init(gm_vae_options *opts);
+
+/**
+ * Makes a VAE from an encoder and a decoder.
+ * On success the VAE owns both nets (gm_vae_free frees them; do not free
+ * them yourself); on failure the caller keeps them, unchanged.
+ * The decoder must map [N x (L + C)] to N samples of D features (2D for
+ * GAUSSIAN_LEARNED); this is checked here. The encoder must map the data
+ * (with C label columns joined when conditional) to [N x 2L]; this is
+ * checked on the first call that uses it.
+ * @param opts  required (latent has no default).
+ * @return GM_OK; GM_EINVAL (NULL, the same net twice, a setting out of
+ *         range, bad size); GM_ESTATE (a net without layers);
+ *         GM_ESHAPE (the decoder does not fit L + C); GM_ENOMEM.
+ */
+GM_API gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
+                               const gm_vae_options *opts);
+
+/** Frees the VAE and both nets. NULL is ignored. */
+GM_API void gm_vae_free(gm_vae *vae);
+
+/** Per-sample statistics of a step or an evaluation (nats). */
+typedef struct gm_vae_stats {
+    float loss;  /**< recon + beta * kl: the negative ELBO when beta = 1 */
+    float recon; /**< mean reconstruction negative log-likelihood */
+    float kl;    /**< mean KL to the prior */
+    float beta;  /**< the KL weight used (after warm-up) */
+} gm_vae_stats;
+
+/**
+ * One training update on the batch x (see the file comment for exactly
+ * what it does).
+ * @param x       N samples of D features, any batch-first shape.
+ * @param labels  NULL for an unconditional VAE, else N labels in [0, C).
+ * @param stats   NULL or receives the step's statistics.
+ * @return GM_OK; GM_EINVAL (NULL, labels missing or out of range, x not
+ *         finite or outside [0, 1] for Bernoulli); GM_ESHAPE (x or the
+ *         encoder output do not fit); GM_ENUMERIC (the loss or a gradient
+ *         is not finite: parameters, optimizer state and generator are
+ *         left exactly as before); GM_ENOMEM (buffers for a new batch
+ *         size). On any error the model is unchanged.
+ */
+GM_API gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x,
+                                   const int32_t *labels, gm_vae_stats *stats);
+
+/**
+ * Negative ELBO of x without an update (evaluation mode, one sample of
+ * eps per input from the VAE's evaluation generator, which is separate
+ * from the training one). stats->loss is the negative ELBO in nats per
+ * sample with beta = 1; stats->beta is 1.
+ * Errors as gm_vae_train_step (never GM_ENUMERIC for a finite model).
+ */
+GM_API gm_status gm_vae_elbo(gm_vae *vae, const gm_tensor *x,
+                             const int32_t *labels, gm_vae_stats *stats);
+
+/**
+ * Importance-weighted estimate of -log p(x) in nats, mean over the batch,
+ * with K samples per input (K = 1 is the negative ELBO in expectation;
+ * larger K gives a tighter bound, i.e. a smaller value in expectation).
+ * @param k      1 .. 100000.
+ * @param[out] nll  mean estimate.
+ * Errors as gm_vae_elbo, and GM_EINVAL for k out of range.
+ */
+GM_API gm_status gm_vae_iwae(gm_vae *vae, const gm_tensor *x,
+                             const int32_t *labels, size_t k, float *nll);
+
+/**
+ * Encodes x into the posterior's mean and log-variance.
+ * @param mu      [N x L], written.
+ * @param logvar  NULL or [N x L], written.
+ */
+GM_API gm_status gm_vae_encode(gm_vae *vae, const gm_tensor *x,
+                               const int32_t *labels, gm_tensor *mu,
+                               gm_tensor *logvar);
+
+/**
+ * Decodes latents into the data's mean: sigmoid(logits) for Bernoulli,
+ * the mean for Gaussian.
+ * @param z    [N x L].
+ * @param out  N samples of D elements (any batch-first shape), written.
+ */
+GM_API gm_status gm_vae_decode(gm_vae *vae, const gm_tensor *z,
+                               const int32_t *labels, gm_tensor *out);
+
+/** Reconstruction: decode(mu(x)). out has x's shape. */
+GM_API gm_status gm_vae_reconstruct(gm_vae *vae, const gm_tensor *x,
+                                    const int32_t *labels, gm_tensor *out);
+
+/**
+ * New samples: z ~ N(0, I) from the VAE's sampling generator (separate
+ * from training), decoded. out's first dimension is n.
+ * @param labels  NULL, or n labels when conditional.
+ */
+GM_API gm_status gm_vae_sample(gm_vae *vae, size_t n, const int32_t *labels,
+                               gm_tensor *out);
+
+/**
+ * Decodes points on the line between the latent means of two inputs:
+ * out row s is decode(mu_a + (mu_b - mu_a) s / (S - 1)), S = out's first
+ * dimension (>= 2).
+ * @param xa, xb  one sample each (first dimension 1).
+ * @param labels  NULL, or 2 labels (a's, b's) when conditional; the
+ *                one-hot codes are interpolated too.
+ */
+GM_API gm_status gm_vae_interpolate(gm_vae *vae, const gm_tensor *xa,
+                                    const gm_tensor *xb, const int32_t *labels,
+                                    gm_tensor *out);
+
+/**
+ * Fills missing pixels (mask 0) from the model, keeping known pixels
+ * (mask 1) at x's exact values. For each image it looks for the latent z
+ * that best explains the known pixels under the prior, maximizing
+ * log p(x_known | z) + log N(z; 0, I) with `iterations` Adam steps on z
+ * (lr 0.05), starting from the encoder's mean for x with the missing
+ * pixels set to 0.5; the missing pixels then get the decoder's mean at z.
+ * The parameters and their gradients are not touched.
+ * @param mask        x's shape, every value 0 or 1.
+ * @param iterations  1 .. 10000 (100 is plenty for Fashion-MNIST).
+ * @param out         x's shape; written.
+ * @return as gm_vae_reconstruct; GM_EUNSUPPORTED for a conditional VAE.
+ */
+GM_API gm_status gm_vae_inpaint(gm_vae *vae, const gm_tensor *x,
+                                const gm_tensor *mask, size_t iterations,
+                                gm_tensor *out);
+
+/** The encoder and decoder, borrowed from the VAE (valid until it is
+ *  freed), e.g. to read parameters. NULL for NULL. */
+GM_API gm_net *gm_vae_encoder(gm_vae *vae);
+GM_API gm_net *gm_vae_decoder(gm_vae *vae);
+
+/** Number of successful train steps, 0 for NULL. */
+GM_API uint64_t gm_vae_step_count(const gm_vae *vae);
+
+/** Changes both optimizers' learning rate.
+ *  @return GM_OK or GM_EINVAL (NULL, lr not finite or <= 0). */
+GM_API gm_status gm_vae_set_lr(gm_vae *vae, float lr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GENMODEL_VAE_H */
