@@ -185,7 +185,7 @@ gm_status gm_idx_load_images(gm_tensor **out, const char *path, size_t max_items
     GM_CHECK_NULL(path);
     gm__reader r;
     GM_TRY(gm__reader_open(&r, __func__, path));
-    size_t dims[3];
+    size_t dims[3] = {0, 0, 0};
     unsigned char *bytes = NULL;
     gm_status st = gm__idx_header(&r, __func__, 3, dims);
     size_t n = dims[0];
@@ -215,7 +215,7 @@ gm_status gm_idx_load_labels(const char *path, size_t max_items, int32_t *dst,
     GM_CHECK_NULL(count);
     gm__reader r;
     GM_TRY(gm__reader_open(&r, __func__, path));
-    size_t n;
+    size_t n = 0;
     unsigned char *bytes = NULL;
     gm_status st = gm__idx_header(&r, __func__, 1, &n);
     if (st == GM_OK) {

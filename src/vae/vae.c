@@ -311,7 +311,7 @@ gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labe
     gm_status st = gm__vae_encode(v, x, labels);
     if (st != GM_OK) return st;
     gm_tensor_fill_normal(&v->eps, v->train_rng);
-    float rec, kl;
+    float rec = 0.0f, kl = 0.0f;
     const float beta =
         v->o.kl_warmup_steps == 0
             ? v->o.beta
@@ -379,7 +379,7 @@ static gm_status gm__vae_eval_pass(gm_vae *v, const gm_tensor *x, const int32_t 
                                    float *rec_each, float *kl_each, float *logw, float *lp,
                                    float *lq)
 {
-    float rec, kl;
+    float rec = 0.0f, kl = 0.0f;
     gm_tensor_fill_normal(&v->eps, v->aux_rng);
     GM_TRY(gm_vae_reparameterize(&v->h, &v->eps, &v->z));
     GM_TRY(gm__vae_decode(v, labels));
