@@ -211,6 +211,7 @@ GM_API gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x,
  * eps per input from the VAE's evaluation generator, which is separate
  * from the training one). stats->loss is the negative ELBO in nats per
  * sample with beta = 1; stats->beta is 1.
+ * @param stats  required (GM_EINVAL if NULL).
  * Errors as gm_vae_train_step (never GM_ENUMERIC for a finite model).
  */
 GM_API gm_status gm_vae_elbo(gm_vae *vae, const gm_tensor *x,

@@ -679,6 +679,8 @@ uint64_t gm_vae_step_count(const gm_vae *vae) { return vae ? vae->steps : 0; }
 gm_status gm_vae_set_lr(gm_vae *vae, float lr)
 {
     GM_CHECK_NULL(vae);
+    GM_CHECK(isfinite(lr) && lr > 0.0f, GM_EINVAL, "lr must be finite and > 0, got %g",
+             (double)lr);
     GM_TRY(gm_optimizer_set_lr(vae->opt_enc, lr));
     return gm_optimizer_set_lr(vae->opt_dec, lr);
 }
