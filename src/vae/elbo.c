@@ -65,8 +65,8 @@ gm_status gm_vae_reparameterize_backward(const gm_tensor *h, const gm_tensor *ep
     size_t L = 0;
     GM_TRY(gm__check_h(__func__, h, eps, "eps", &L));
     GM_TRY(gm__check_h(__func__, h, dz, "dz", &L));
-    GM_CHECK(gm__same_shape(h, dh) || (dh->shape[0] == h->shape[0] && dh->numel == h->numel),
-             GM_ESHAPE, "dh must have h's shape");
+    GM_CHECK(dh->shape[0] == h->shape[0] && dh->numel == h->numel, GM_ESHAPE,
+             "dh must have h's shape");
     const size_t N = h->shape[0];
     for (size_t i = 0; i < N; i++) {
         const float *lv = h->data + i * 2 * L + L, *e = eps->data + i * L,

@@ -225,11 +225,11 @@ static gm_status gm__vae_check_x(gm_vae *v, const char *fn, const gm_tensor *x,
                                      "x[%zu] must be in [0, 1] for the Bernoulli likelihood, got %g",
                                      i, (double)x->data[i]);
     GM_TRY(gm__vae_check_labels(v, fn, labels, n));
+    /* conditional: the encoder sees [n x (D + C)]; else x as it is */
     size_t ond, oshape[GM_MAX_DIMS];
-    const gm_tensor *in = x;
-    size_t in_shape[2] = {n, v->D + v->C};
-    gm_status st = v->C ? gm_net_output_shape(v->enc, 2, in_shape, &ond, oshape)
-                        : gm_net_output_shape(v->enc, in->ndim, in->shape, &ond, oshape);
+    size_t joined[2] = {n, v->D + v->C};
+    gm_status st = v->C ? gm_net_output_shape(v->enc, 2, joined, &ond, oshape)
+                        : gm_net_output_shape(v->enc, x->ndim, x->shape, &ond, oshape);
     if (st != GM_OK)
         return gm__set_error(GM_ESHAPE, fn, "the encoder cannot take x: %s", gm_last_error());
     size_t w = 1;
