@@ -16,6 +16,7 @@
 #include "loss.h"
 #include "optim.h"
 #include "vae.h"
+#include "gan.h"
 #include "io.h"
 
 #endif /* GENMODEL_GENMODEL_H */
