@@ -79,6 +79,31 @@ START_TEST(test_hyper_round_trip)
 }
 END_TEST
 
+/* The convolutions' geometry survives the round trip too. */
+START_TEST(test_conv_hyper_round_trip)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 4));
+    gm_layer *a[2], *b;
+    GM_CK_OK(gm_conv2d_create(&a[0], 3, 5, 4, 2, 1, GM_INIT_HE, rng));
+    GM_CK_OK(gm_conv_transpose2d_create(&a[1], 5, 2, 3, 3, 2, GM_INIT_HE, rng));
+    for (int i = 0; i < 2; i++) {
+        gm__hyper h, h2;
+        gm__layer_save_hyper(a[i], &h);
+        GM_CK_OK(gm__layer_vt_for(gm_layer_get_kind(a[i]))->load(&b, &h));
+        gm__layer_save_hyper(b, &h2);
+        ck_assert(memcmp(&h, &h2, sizeof h) == 0);
+        ck_assert_int_eq(gm_layer_get_kind(b), gm_layer_get_kind(a[i]));
+        ck_assert_uint_eq(gm_layer_param_count(b), gm_layer_param_count(a[i]));
+        gm_layer_free(b);
+        gm_layer_free(a[i]);
+    }
+    gm__hyper bad = {{3, 5, 4, (uint64_t)2 << 32 | 9}, {0, 0}}; /* padding >= kernel */
+    GM_CK_ERR(GM_EINVAL, "gm_conv2d_create", gm__layer_vt_for(GM_LAYER_CONV2D)->load(&b, &bad));
+    gm_rng_free(rng);
+}
+END_TEST
+
 START_TEST(test_hostile_hyper_refused)
 {
     gm_layer *l = NULL;
@@ -105,6 +130,7 @@ int main(void)
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
     tcase_add_test(tc, test_hyper_round_trip);
+    tcase_add_test(tc, test_conv_hyper_round_trip);
     tcase_add_test(tc, test_hostile_hyper_refused);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);

@@ -258,6 +258,130 @@ START_TEST(test_frozen_layer)
 }
 END_TEST
 
+/* ---- convolutions ------------------------------------------------------ */
+
+/* {in_ch, out_ch, kernel, stride, padding, H, W, batch} */
+static const size_t CONV_CASES[][8] = {
+    {1, 2, 3, 1, 0, 5, 5, 2}, {2, 3, 3, 2, 1, 6, 5, 1}, {3, 2, 4, 2, 1, 6, 6, 2},
+    {2, 2, 1, 1, 0, 3, 4, 3}, {1, 1, 2, 3, 1, 7, 4, 1},
+};
+
+START_TEST(test_conv2d)
+{
+    for (size_t c = 0; c < sizeof CONV_CASES / sizeof *CONV_CASES; c++) {
+        const size_t *k = CONV_CASES[c];
+        gm_rng *rng;
+        gm_net *net;
+        gm_layer *l;
+        GM_CK_OK(gm_rng_create(&rng, 200 + c));
+        GM_CK_OK(gm_net_create(&net));
+        GM_CK_OK(gm_conv2d_create(&l, k[0], k[1], k[2], k[3], k[4], GM_INIT_TORCH, rng));
+        GM_CK_OK(gm_net_add(net, l));
+        check_net(net, 4, (size_t[]){k[7], k[0], k[5], k[6]}, 300 + c);
+        gm_net_free(net);
+        gm_rng_free(rng);
+    }
+}
+END_TEST
+
+START_TEST(test_conv_transpose2d)
+{
+    for (size_t c = 0; c < sizeof CONV_CASES / sizeof *CONV_CASES; c++) {
+        const size_t *k = CONV_CASES[c];
+        gm_rng *rng;
+        gm_net *net;
+        gm_layer *l;
+        GM_CK_OK(gm_rng_create(&rng, 400 + c));
+        GM_CK_OK(gm_net_create(&net));
+        GM_CK_OK(gm_conv_transpose2d_create(&l, k[0], k[1], k[2], k[3], k[4], GM_INIT_TORCH, rng));
+        GM_CK_OK(gm_net_add(net, l));
+        check_net(net, 4, (size_t[]){k[7], k[0], k[5] - 1, k[6] - 1}, 500 + c);
+        gm_net_free(net);
+        gm_rng_free(rng);
+    }
+}
+END_TEST
+
+/* Conv2D equals the definition computed with nested loops in double; the
+ * transposed conv equals the adjoint: <conv(x), y> = <x, convT(y)> with
+ * shared weights and no bias. */
+START_TEST(test_conv_matches_direct_loops)
+{
+    for (size_t c = 0; c < sizeof CONV_CASES / sizeof *CONV_CASES; c++) {
+        const size_t *k = CONV_CASES[c];
+        const size_t C = k[0], O = k[1], K = k[2], S = k[3], P = k[4], H = k[5], W = k[6], N = k[7];
+        const size_t Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
+        gm_rng *rng;
+        gm_net *net, *tnet;
+        gm_layer *l, *t;
+        GM_CK_OK(gm_rng_create(&rng, 600 + c));
+        GM_CK_OK(gm_net_create(&net));
+        GM_CK_OK(gm_conv2d_create(&l, C, O, K, S, P, GM_INIT_TORCH, rng));
+        GM_CK_OK(gm_net_add(net, l));
+        gm_tensor *x = tensor_like(4, (size_t[]){N, C, H, W}), *y = tensor_like(4, (size_t[]){N, O, Ho, Wo});
+        GM_CK_OK(gm_tensor_fill_normal(x, rng));
+        GM_CK_OK(gm_net_forward(net, x, y));
+        float w[4096];
+        size_t np = gm_net_param_count(net);
+        ck_assert_uint_le(np, 4096);
+        GM_CK_OK(gm_net_get_params(net, w, np));
+        const float *xd = gm_tensor_data(x);
+        float bias[64];
+        ck_assert_uint_le(O, 64);
+        memcpy(bias, w + O * C * K * K, O * sizeof(float));
+        for (size_t n = 0; n < N; n++)
+            for (size_t o = 0; o < O; o++)
+                for (size_t i = 0; i < Ho; i++)
+                    for (size_t j = 0; j < Wo; j++) {
+                        double acc = bias[o];
+                        for (size_t ci = 0; ci < C; ci++)
+                            for (size_t a = 0; a < K; a++)
+                                for (size_t b = 0; b < K; b++) {
+                                    long ih = (long)(i * S + a) - (long)P, iw = (long)(j * S + b) - (long)P;
+                                    if (ih < 0 || iw < 0 || ih >= (long)H || iw >= (long)W) continue;
+                                    acc += (double)w[((o * C + ci) * K + a) * K + b] *
+                                           xd[((n * C + ci) * H + (size_t)ih) * W + (size_t)iw];
+                                }
+                        float got = gm_tensor_data(y)[((n * O + o) * Ho + i) * Wo + j];
+                        ck_assert_msg(fabs(got - acc) <= 1e-5 * (1 + fabs(acc)),
+                                      "case %zu: y[%zu,%zu,%zu,%zu] = %g, loops give %g", c, n, o, i,
+                                      j, (double)got, acc);
+                    }
+        /* adjoint: the transposed conv with the same weights (its layout
+         * [in=O x out=C x k x k] is the conv's [O x C x k x k]), no bias */
+        GM_CK_OK(gm_net_create(&tnet));
+        GM_CK_OK(gm_conv_transpose2d_create(&t, O, C, K, S, P, GM_INIT_ZEROS, NULL));
+        GM_CK_OK(gm_net_add(tnet, t));
+        memset(w + O * C * K * K, 0, C * sizeof(float));
+        GM_CK_OK(gm_net_set_params(tnet, w, O * C * K * K + C));
+        size_t tnd, tshape[GM_MAX_DIMS];
+        GM_CK_OK(gm_net_output_shape(tnet, 4, (size_t[]){N, O, Ho, Wo}, &tnd, tshape));
+        if (tshape[2] == H && tshape[3] == W) { /* exact geometry only */
+            gm_tensor *r = tensor_like(4, (size_t[]){N, O, Ho, Wo}), *tr = tensor_like(4, (size_t[]){N, C, H, W});
+            GM_CK_OK(gm_tensor_fill_normal(r, rng));
+            GM_CK_OK(gm_net_forward(tnet, r, tr));
+            double lhs = 0, rhs = 0;
+            for (size_t q = 0; q < gm_tensor_numel(y); q++) {
+                /* conv without bias: y - b */
+                size_t o = (q / (Ho * Wo)) % O;
+                lhs += ((double)gm_tensor_data(y)[q] - bias[o]) * gm_tensor_data(r)[q];
+            }
+            for (size_t q = 0; q < gm_tensor_numel(x); q++)
+                rhs += (double)xd[q] * gm_tensor_data(tr)[q];
+            ck_assert_msg(fabs(lhs - rhs) <= 1e-4 * (1 + fabs(lhs)), "case %zu adjoint: %g vs %g", c,
+                          lhs, rhs);
+            gm_tensor_free(r);
+            gm_tensor_free(tr);
+        }
+        gm_tensor_free(x);
+        gm_tensor_free(y);
+        gm_net_free(net);
+        gm_net_free(tnet);
+        gm_rng_free(rng);
+    }
+}
+END_TEST
+
 /* ---- losses ---------------------------------------------------------- */
 
 typedef gm_status (*loss_fn)(const gm_tensor *, const gm_tensor *, gm_reduction,
@@ -400,6 +524,9 @@ int main(void)
     tcase_add_test(tc, test_dropout_train);
     tcase_add_test(tc, test_frozen_layer);
     tcase_add_test(tc, test_sgemm_matches_reference);
+    tcase_add_test(tc, test_conv2d);
+    tcase_add_test(tc, test_conv_transpose2d);
+    tcase_add_test(tc, test_conv_matches_direct_loops);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("losses");
     tcase_add_test(tl, test_loss_mse);

@@ -11,6 +11,10 @@
  * Parameters are float32. Their flat layout per layer type:
  *   dense: weight [out_features x in_features] row-major (as
  *          torch.nn.Linear), then bias [out_features].
+ *   conv2d: weight [out_ch x in_ch x k x k] (torch.nn.Conv2d), then bias
+ *          [out_ch].
+ *   conv_transpose2d: weight [in_ch x out_ch x k x k]
+ *          (torch.nn.ConvTranspose2d), then bias [out_ch].
  *   all other layers of this header: no parameters.
  * Threading: a layer is used by one thread at a time.
  */
@@ -37,7 +41,9 @@ typedef enum gm_layer_kind {
     GM_LAYER_ELU = 7,
     GM_LAYER_DROPOUT = 8,
     GM_LAYER_RESHAPE = 9,
-    GM_LAYER_FLATTEN = 10
+    GM_LAYER_FLATTEN = 10,
+    GM_LAYER_CONV2D = 11,
+    GM_LAYER_CONV_TRANSPOSE2D = 12
 } gm_layer_kind;
 
 /** Weight initializations. Biases start at zero except for GM_INIT_TORCH. */
@@ -110,6 +116,34 @@ GM_API gm_status gm_reshape_create(gm_layer **out, size_t ndim,
 /** Flattens each sample to one dimension: [N x ...] -> [N x D].
  *  @return GM_OK, GM_EINVAL or GM_ENOMEM. */
 GM_API gm_status gm_flatten_create(gm_layer **out);
+
+/**
+ * 2-D convolution over samples [in_ch x H x W] (NCHW batches): square
+ * kernel, stride, zero padding; output [out_ch x Ho x Wo] with
+ * Ho = (H + 2 padding - kernel) / stride + 1 (rounded down). Computed as
+ * im2col and one sgemm per sample.
+ * @param in_channels, out_channels  1 .. 65536.
+ * @param kernel     1 .. 64;  stride: 1 .. 64;  padding: < kernel.
+ * @param init, rng  as gm_dense_create (fan-in in_channels k^2).
+ * @return GM_OK; GM_EINVAL (a value out of range, the weight count over
+ *         2^31, missing rng); GM_ENOMEM.
+ */
+GM_API gm_status gm_conv2d_create(gm_layer **out, size_t in_channels,
+                                  size_t out_channels, size_t kernel,
+                                  size_t stride, size_t padding, gm_init init,
+                                  gm_rng *rng);
+
+/**
+ * Transposed 2-D convolution (the adjoint of gm_conv2d_create's operation,
+ * as torch.nn.ConvTranspose2d without output_padding): samples
+ * [in_ch x H x W] to [out_ch x Ho x Wo], Ho = (H - 1) stride -
+ * 2 padding + kernel. Arguments and errors as gm_conv2d_create (fan-in
+ * out_channels k^2, as torch computes it).
+ */
+GM_API gm_status gm_conv_transpose2d_create(gm_layer **out, size_t in_channels,
+                                            size_t out_channels, size_t kernel,
+                                            size_t stride, size_t padding,
+                                            gm_init init, gm_rng *rng);
 
 /** Frees a layer that is not part of a net. NULL is ignored; a layer owned
  *  by a net is left alone (the net frees it). */

@@ -5,10 +5,12 @@
 
 #include "engine/engine.h"
 
-static size_t dropout_cache(const gm_layer *l, size_t n, size_t in_dim)
+static size_t dropout_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *in)
 {
     (void)l;
-    return n * in_dim; /* the mask, as 0 or 1 / (1 - p) */
+    size_t d = 1;
+    for (size_t i = 0; i < in_nd; i++) d *= in[i];
+    return n * d; /* the mask, as 0 or 1 / (1 - p) */
 }
 
 static void dropout_forward(gm_layer *l, float *y, const float *x, size_t n,

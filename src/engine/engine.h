@@ -67,8 +67,9 @@ typedef struct gm__layer_vt {
      * Returns GM_ESHAPE with a message naming `fn` if it does not fit. */
     gm_status (*shape)(const gm_layer *l, const char *fn, size_t in_nd,
                        const size_t *in, size_t *out_nd, size_t *out);
-    /* Floats of per-batch cache for n samples of in_dim elements (NULL: 0). */
-    size_t (*cache_floats)(const gm_layer *l, size_t n, size_t in_dim);
+    /* Floats of per-batch cache for n samples of per-sample input shape
+     * in[0 .. in_nd) (NULL: none). */
+    size_t (*cache_floats)(const gm_layer *l, size_t n, size_t in_nd, const size_t *in);
     /* y[n x out_dim] = f(x[n x in_dim]). */
     void (*forward)(gm_layer *l, float *y, const float *x, size_t n,
                     int training);
@@ -82,6 +83,8 @@ struct gm_layer {
     const gm__layer_vt *vt;
     gm_net *owner;         /* NULL while the caller owns the layer */
     size_t in_dim, out_dim; /* per-sample element counts of the last setup */
+    size_t in_nd, in_shape[GM_MAX_DIMS - 1];   /* per-sample input shape */
+    size_t out_nd, out_shape[GM_MAX_DIMS - 1]; /* per-sample output shape */
     size_t nparams;
     float *params, *grads; /* own block while standalone, else views */
     int trainable;
@@ -92,6 +95,7 @@ struct gm_layer {
     uint64_t seed, step;              /* dropout */
     int last_training;                /* dropout: mode of the last forward */
     size_t rndim, rshape[GM_MAX_DIMS - 1]; /* reshape */
+    size_t in_ch, out_ch, kernel, stride, pad; /* convolutions */
 };
 
 /* Allocates a layer of type vt with nparams parameters (+ gradients), all
@@ -113,7 +117,7 @@ void gm__layer_save_hyper(const gm_layer *l, gm__hyper *h);
 
 extern const gm__layer_vt gm__dense_vt, gm__relu_vt, gm__leaky_relu_vt,
     gm__sigmoid_vt, gm__tanh_vt, gm__softplus_vt, gm__elu_vt, gm__dropout_vt,
-    gm__reshape_vt, gm__flatten_vt;
+    gm__reshape_vt, gm__flatten_vt, gm__conv2d_vt, gm__conv_transpose2d_vt;
 
 /* Stable scalar helpers shared by layers and losses. */
 static inline float gm__sigmoidf(float x)

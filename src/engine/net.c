@@ -182,8 +182,7 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
     }
     for (size_t i = 0; i < L && ok; i++) {
         const gm_layer *l = net->layers[i];
-        if (l->vt->cache_floats)
-            total += gm__pad16(l->vt->cache_floats(l, n, gm__prod(bshape[i], bnd[i])));
+        if (l->vt->cache_floats) total += gm__pad16(l->vt->cache_floats(l, n, bnd[i], bshape[i]));
     }
     total += 2 * gm__pad16(dmax);
     float *work = ok ? gm__malloc_array(total, sizeof(float)) : NULL;
@@ -206,10 +205,14 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
         gm_layer *l = net->layers[i];
         l->in_dim = gm__prod(bshape[i], bnd[i]);
         l->out_dim = gm__prod(bshape[i + 1], bnd[i + 1]);
+        l->in_nd = bnd[i];
+        l->out_nd = bnd[i + 1];
+        memcpy(l->in_shape, bshape[i], bnd[i] * sizeof(size_t));
+        memcpy(l->out_shape, bshape[i + 1], bnd[i + 1] * sizeof(size_t));
         l->cache = NULL;
         if (l->vt->cache_floats) {
             l->cache = p;
-            p += gm__pad16(l->vt->cache_floats(l, n, l->in_dim));
+            p += gm__pad16(l->vt->cache_floats(l, n, bnd[i], bshape[i]));
         }
     }
     net->dbuf[0] = p;

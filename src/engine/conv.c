@@ -1,0 +1,328 @@
+/* Conv2D and ConvTranspose2D (NCHW, square kernel, stride, zero padding)
+ * through im2col / col2im and one sgemm per sample.
+ * Parameters (PyTorch's layouts):
+ *   conv2d:           W [out_ch x in_ch x k x k], then b [out_ch]
+ *   conv_transpose2d: W [in_ch x out_ch x k x k], then b [out_ch]
+ * A conv maps [C x H x W] to [O x Ho x Wo], Ho = (H + 2p - k) / s + 1; a
+ * transposed conv is its adjoint, [C x H x W] to [O x Ho x Wo] with
+ * Ho = (H - 1) s - 2p + k. */
+#include <math.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+/* Geometry of one direct convolution: image [C x H x W], output Ho x Wo. */
+typedef struct {
+    size_t C, H, W, k, s, p, Ho, Wo;
+} gm__geom;
+
+/* col [C k k x Ho Wo] = the k x k patches of x [C x H x W], zero outside. */
+static void gm__im2col(const gm__geom *g, const float *x, float *col)
+{
+    const size_t HoWo = g->Ho * g->Wo;
+    for (size_t c = 0; c < g->C; c++)
+        for (size_t ki = 0; ki < g->k; ki++)
+            for (size_t kj = 0; kj < g->k; kj++) {
+                float *row = col + ((c * g->k + ki) * g->k + kj) * HoWo;
+                for (size_t oh = 0; oh < g->Ho; oh++) {
+                    /* input row ih = oh s + ki - p, as a signed offset */
+                    const ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
+                    float *out = row + oh * g->Wo;
+                    if (ih < 0 || ih >= (ptrdiff_t)g->H) {
+                        memset(out, 0, g->Wo * sizeof(float));
+                        continue;
+                    }
+                    const float *in = x + (c * g->H + (size_t)ih) * g->W;
+                    for (size_t ow = 0; ow < g->Wo; ow++) {
+                        const ptrdiff_t iw = (ptrdiff_t)(ow * g->s + kj) - (ptrdiff_t)g->p;
+                        out[ow] = (iw >= 0 && iw < (ptrdiff_t)g->W) ? in[iw] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* x [C x H x W] += the patches in col, the adjoint of gm__im2col. */
+static void gm__col2im(const gm__geom *g, const float *col, float *x)
+{
+    const size_t HoWo = g->Ho * g->Wo;
+    for (size_t c = 0; c < g->C; c++)
+        for (size_t ki = 0; ki < g->k; ki++)
+            for (size_t kj = 0; kj < g->k; kj++) {
+                const float *row = col + ((c * g->k + ki) * g->k + kj) * HoWo;
+                for (size_t oh = 0; oh < g->Ho; oh++) {
+                    const ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
+                    if (ih < 0 || ih >= (ptrdiff_t)g->H) continue;
+                    float *out = x + (c * g->H + (size_t)ih) * g->W;
+                    const float *in = row + oh * g->Wo;
+                    for (size_t ow = 0; ow < g->Wo; ow++) {
+                        const ptrdiff_t iw = (ptrdiff_t)(ow * g->s + kj) - (ptrdiff_t)g->p;
+                        if (iw >= 0 && iw < (ptrdiff_t)g->W) out[iw] += in[ow];
+                    }
+                }
+            }
+}
+
+static int gm__is_transpose(const gm_layer *l) { return l->vt->kind == GM_LAYER_CONV_TRANSPOSE2D; }
+
+/* The direct convolution behind the layer: for a conv, input -> output;
+ * for a transposed conv, output -> input. */
+static gm__geom gm__conv_geom(const gm_layer *l)
+{
+    const size_t *in = l->in_shape, *out = l->out_shape;
+    gm__geom g = {0, 0, 0, l->kernel, l->stride, l->pad, 0, 0};
+    if (gm__is_transpose(l)) {
+        g.C = out[0], g.H = out[1], g.W = out[2], g.Ho = in[1], g.Wo = in[2];
+    } else {
+        g.C = in[0], g.H = in[1], g.W = in[2], g.Ho = out[1], g.Wo = out[2];
+    }
+    return g;
+}
+
+static gm_status conv_shape(const gm_layer *l, const char *fn, size_t in_nd, const size_t *in,
+                            size_t *out_nd, size_t *out)
+{
+    const char *name = l->vt->name;
+    if (in_nd != 3 || in[0] != l->in_ch)
+        return gm__set_error(GM_ESHAPE, fn, "%s layer expects samples of %zu x H x W, got %s%zu",
+                             name, l->in_ch, in_nd == 3 ? "" : "rank ",
+                             in_nd == 3 ? in[0] : in_nd);
+    const size_t k = l->kernel, s = l->stride, p = l->pad;
+    for (int d = 1; d <= 2; d++) {
+        size_t o;
+        if (gm__is_transpose(l)) {
+            /* (H - 1) s - 2p + k, which must be >= 1 */
+            size_t a;
+            if (!gm__mul_ok(in[d] - 1, s, &a) || a + k < 2 * p + 1 || a + k - 2 * p > 65536)
+                return gm__set_error(GM_ESHAPE, fn, "%s layer: input size %zu gives no valid output",
+                                     name, in[d]);
+            o = a + k - 2 * p;
+        } else {
+            if (in[d] + 2 * p < k)
+                return gm__set_error(GM_ESHAPE, fn,
+                                     "%s layer: input size %zu with padding %zu is smaller than "
+                                     "the kernel %zu",
+                                     name, in[d], p, k);
+            o = (in[d] + 2 * p - k) / s + 1;
+        }
+        out[d] = o;
+    }
+    out[0] = l->out_ch;
+    *out_nd = 3;
+    /* the im2col matrix must fit one BLAS operand */
+    const size_t rows = (gm__is_transpose(l) ? l->out_ch : l->in_ch) * k * k;
+    size_t area, m;
+    if (!gm__mul_ok(gm__is_transpose(l) ? in[1] : out[1], gm__is_transpose(l) ? in[2] : out[2],
+                    &area) ||
+        !gm__mul_ok(rows, area, &m) || m > GM__BLAS_MAX)
+        return gm__set_error(GM_ESHAPE, fn, "%s layer: the patch matrix is too large", name);
+    return GM_OK;
+}
+
+static size_t conv_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *in)
+{
+    (void)n;
+    (void)in_nd;
+    size_t out_nd, out[GM_MAX_DIMS - 1];
+    if (conv_shape(l, "", 3, in, &out_nd, out) != GM_OK) return 0;
+    /* one sample's patch matrix, and its gradient for conv2d */
+    if (gm__is_transpose(l)) return l->out_ch * l->kernel * l->kernel * in[1] * in[2];
+    return 2 * l->in_ch * l->kernel * l->kernel * out[1] * out[2];
+}
+
+/* y [O x HoWo] = W [O x Ckk] col [Ckk x HoWo] + b */
+static void conv_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
+{
+    (void)training;
+    const gm__geom g = gm__conv_geom(l);
+    const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo;
+    const float *W = l->params, *b = l->params + O * K;
+    float *col = l->cache;
+    for (size_t i = 0; i < n; i++) {
+        float *yi = y + i * O * S;
+        gm__im2col(&g, x + i * l->in_dim, col);
+        for (size_t o = 0; o < O; o++)
+            for (size_t s = 0; s < S; s++) yi[o * S + s] = b[o];
+        gm__sgemm(0, 0, O, S, K, 1.0f, W, K, col, S, 1.0f, yi, S);
+    }
+}
+
+static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *x,
+                          const float *y, size_t n)
+{
+    (void)y;
+    const gm__geom g = gm__conv_geom(l);
+    const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo;
+    const float *W = l->params;
+    float *col = l->cache, *dcol = l->cache + K * S;
+    for (size_t i = 0; i < n; i++) {
+        const float *dyi = dy + i * O * S;
+        if (l->trainable) {
+            float *dW = l->grads, *db = l->grads + O * K;
+            gm__im2col(&g, x + i * l->in_dim, col);
+            /* dW [O x Ckk] += dy [O x HoWo] col^T */
+            gm__sgemm(0, 1, O, K, S, 1.0f, dyi, S, col, S, 1.0f, dW, K);
+            for (size_t o = 0; o < O; o++)
+                for (size_t s = 0; s < S; s++) db[o] += dyi[o * S + s];
+        }
+        if (dx) {
+            /* dcol [Ckk x HoWo] = W^T dy; dx = col2im(dcol) */
+            gm__sgemm(1, 0, K, S, O, 1.0f, W, K, dyi, S, 0.0f, dcol, S);
+            memset(dx + i * l->in_dim, 0, l->in_dim * sizeof(float));
+            gm__col2im(&g, dcol, dx + i * l->in_dim);
+        }
+    }
+}
+
+/* y = col2im(W^T x) + b: W [C x Okk] seen from the direct conv over y */
+static void convt_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
+{
+    (void)training;
+    const gm__geom g = gm__conv_geom(l); /* g.C = out_ch, g.Ho x g.Wo = input area */
+    const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, A = g.H * g.W;
+    const float *W = l->params, *b = l->params + C * K;
+    float *col = l->cache;
+    for (size_t i = 0; i < n; i++) {
+        float *yi = y + i * l->out_dim;
+        /* col [Okk x HW] = W^T [Okk x C] x [C x HW] */
+        gm__sgemm(1, 0, K, S, C, 1.0f, W, K, x + i * l->in_dim, S, 0.0f, col, S);
+        for (size_t o = 0; o < g.C; o++)
+            for (size_t a = 0; a < A; a++) yi[o * A + a] = b[o];
+        gm__col2im(&g, col, yi);
+    }
+}
+
+static void convt_backward(gm_layer *l, float *dx, const float *dy, const float *x,
+                           const float *y, size_t n)
+{
+    (void)y;
+    const gm__geom g = gm__conv_geom(l);
+    const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, A = g.H * g.W;
+    const float *W = l->params;
+    float *dcol = l->cache;
+    for (size_t i = 0; i < n; i++) {
+        const float *dyi = dy + i * l->out_dim;
+        gm__im2col(&g, dyi, dcol); /* dcol [Okk x HW] */
+        if (l->trainable) {
+            float *dW = l->grads, *db = l->grads + C * K;
+            /* dW [C x Okk] += x [C x HW] dcol^T */
+            gm__sgemm(0, 1, C, K, S, 1.0f, x + i * l->in_dim, S, dcol, S, 1.0f, dW, K);
+            for (size_t o = 0; o < g.C; o++)
+                for (size_t a = 0; a < A; a++) db[o] += dyi[o * A + a];
+        }
+        /* dx [C x HW] = W [C x Okk] dcol [Okk x HW] */
+        if (dx) gm__sgemm(0, 0, C, S, K, 1.0f, W, K, dcol, S, 0.0f, dx + i * l->in_dim, S);
+    }
+}
+
+static void conv_save(const gm_layer *l, gm__hyper *h)
+{
+    h->u[0] = l->in_ch;
+    h->u[1] = l->out_ch;
+    h->u[2] = l->kernel;
+    h->u[3] = (uint64_t)l->stride << 32 | l->pad;
+}
+
+static gm_status conv_load(gm_layer **out, const gm__hyper *h)
+{
+    return gm_conv2d_create(out, (size_t)h->u[0], (size_t)h->u[1], (size_t)h->u[2],
+                            (size_t)(h->u[3] >> 32), (size_t)(h->u[3] & 0xffffffffu),
+                            GM_INIT_ZEROS, NULL);
+}
+
+static gm_status convt_load(gm_layer **out, const gm__hyper *h)
+{
+    return gm_conv_transpose2d_create(out, (size_t)h->u[0], (size_t)h->u[1], (size_t)h->u[2],
+                                      (size_t)(h->u[3] >> 32),
+                                      (size_t)(h->u[3] & 0xffffffffu), GM_INIT_ZEROS, NULL);
+}
+
+const gm__layer_vt gm__conv2d_vt = {.kind = GM_LAYER_CONV2D,
+                                    .name = "conv2d",
+                                    .save_hyper = conv_save,
+                                    .load = conv_load,
+                                    .shape = conv_shape,
+                                    .cache_floats = conv_cache,
+                                    .forward = conv_forward,
+                                    .backward = conv_backward};
+const gm__layer_vt gm__conv_transpose2d_vt = {.kind = GM_LAYER_CONV_TRANSPOSE2D,
+                                              .name = "conv_transpose2d",
+                                              .save_hyper = conv_save,
+                                              .load = convt_load,
+                                              .shape = conv_shape,
+                                              .cache_floats = conv_cache,
+                                              .forward = convt_forward,
+                                              .backward = convt_backward};
+
+/* Shared constructor: validation, allocation, initialization. */
+static gm_status gm__conv_create(gm_layer **out, const gm__layer_vt *vt, size_t in_ch,
+                                 size_t out_ch, size_t kernel, size_t stride, size_t padding,
+                                 gm_init init, gm_rng *rng, const char *fn)
+{
+#define GM__REQ(cond, ...) \
+    do { if (!(cond)) return gm__set_error(GM_EINVAL, fn, __VA_ARGS__); } while (0)
+    GM__REQ(out != NULL, "out must not be NULL");
+    *out = NULL;
+    GM__REQ(in_ch >= 1 && in_ch <= 65536, "in_channels must be in [1, 65536], got %zu", in_ch);
+    GM__REQ(out_ch >= 1 && out_ch <= 65536, "out_channels must be in [1, 65536], got %zu", out_ch);
+    GM__REQ(kernel >= 1 && kernel <= 64, "kernel must be in [1, 64], got %zu", kernel);
+    GM__REQ(stride >= 1 && stride <= 64, "stride must be in [1, 64], got %zu", stride);
+    GM__REQ(padding < kernel, "padding must be < kernel (%zu), got %zu", kernel, padding);
+    size_t nw = in_ch * out_ch * kernel * kernel; /* <= 2^32 * 2^12: fits size_t */
+    GM__REQ(nw <= GM__BLAS_MAX, "in_channels * out_channels * kernel^2 = %zu is too large", nw);
+    GM__REQ(init >= GM_INIT_HE && init <= GM_INIT_ZEROS, "init must be a gm_init value, got %d",
+            (int)init);
+    GM__REQ(rng != NULL || init == GM_INIT_ZEROS, "rng must not be NULL unless init is GM_INIT_ZEROS");
+#undef GM__REQ
+    gm_layer *l;
+    GM_TRY(gm__layer_new(&l, vt, nw + out_ch, fn));
+    l->in_ch = in_ch;
+    l->out_ch = out_ch;
+    l->kernel = kernel;
+    l->stride = stride;
+    l->pad = padding;
+    /* torch's fan_in: weight.size(1) * k * k */
+    const int transpose = vt->kind == GM_LAYER_CONV_TRANSPOSE2D;
+    const double kk = (double)(kernel * kernel);
+    const double fan_in = (transpose ? out_ch : in_ch) * kk, fan_out = (transpose ? in_ch : out_ch) * kk;
+    float *W = l->params;
+    switch (init) {
+    case GM_INIT_HE: {
+        gm_rng_normal(rng, W, nw);
+        const float s = (float)sqrt(2.0 / fan_in);
+        for (size_t i = 0; i < nw; i++) W[i] *= s;
+        break;
+    }
+    case GM_INIT_XAVIER: {
+        gm_rng_uniform(rng, W, nw);
+        const float a = (float)sqrt(6.0 / (fan_in + fan_out));
+        for (size_t i = 0; i < nw; i++) W[i] = (2.0f * W[i] - 1.0f) * a;
+        break;
+    }
+    case GM_INIT_TORCH: {
+        gm_rng_uniform(rng, l->params, l->nparams);
+        const float a = (float)(1.0 / sqrt(fan_in));
+        for (size_t i = 0; i < l->nparams; i++) l->params[i] = (2.0f * l->params[i] - 1.0f) * a;
+        break;
+    }
+    case GM_INIT_ZEROS:
+        break;
+    }
+    *out = l;
+    return GM_OK;
+}
+
+gm_status gm_conv2d_create(gm_layer **out, size_t in_channels, size_t out_channels,
+                           size_t kernel, size_t stride, size_t padding, gm_init init,
+                           gm_rng *rng)
+{
+    return gm__conv_create(out, &gm__conv2d_vt, in_channels, out_channels, kernel, stride,
+                           padding, init, rng, __func__);
+}
+
+gm_status gm_conv_transpose2d_create(gm_layer **out, size_t in_channels, size_t out_channels,
+                                     size_t kernel, size_t stride, size_t padding, gm_init init,
+                                     gm_rng *rng)
+{
+    return gm__conv_create(out, &gm__conv_transpose2d_vt, in_channels, out_channels, kernel,
+                           stride, padding, init, rng, __func__);
+}
