@@ -79,15 +79,17 @@ START_TEST(test_hyper_round_trip)
 }
 END_TEST
 
-/* The convolutions' geometry survives the round trip too. */
+/* The convolutions' geometry and batchnorm's settings survive the round
+ * trip too. */
 START_TEST(test_conv_hyper_round_trip)
 {
     gm_rng *rng;
     GM_CK_OK(gm_rng_create(&rng, 4));
-    gm_layer *a[2], *b;
+    gm_layer *a[3], *b;
     GM_CK_OK(gm_conv2d_create(&a[0], 3, 5, 4, 2, 1, GM_INIT_HE, rng));
     GM_CK_OK(gm_conv_transpose2d_create(&a[1], 5, 2, 3, 3, 2, GM_INIT_HE, rng));
-    for (int i = 0; i < 2; i++) {
+    GM_CK_OK(gm_batchnorm_create(&a[2], 7, 0.05f, 1e-3f));
+    for (int i = 0; i < 3; i++) {
         gm__hyper h, h2;
         gm__layer_save_hyper(a[i], &h);
         GM_CK_OK(gm__layer_vt_for(gm_layer_get_kind(a[i]))->load(&b, &h));

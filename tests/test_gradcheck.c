@@ -382,6 +382,87 @@ START_TEST(test_conv_matches_direct_loops)
 }
 END_TEST
 
+/* ---- batch normalization ----------------------------------------------- */
+
+/* dense -> batchnorm(features) -> dense, and conv -> batchnorm(channels)
+ * -> flatten -> dense, in training and in evaluation mode. */
+START_TEST(test_batchnorm)
+{
+    for (int training = 1; training >= 0; training--) {
+        for (size_t s = 0; s < 3; s++) {
+            gm_layer *bn;
+            GM_CK_OK(gm_batchnorm_create(&bn, SHAPES[s][2], 0.1f, 1e-5f));
+            gm_rng *rng;
+            gm_net *net;
+            gm_layer *a, *b;
+            GM_CK_OK(gm_rng_create(&rng, 700 + s));
+            GM_CK_OK(gm_net_create(&net));
+            GM_CK_OK(gm_dense_create(&a, SHAPES[s][1], SHAPES[s][2], GM_INIT_XAVIER, rng));
+            GM_CK_OK(gm_net_add(net, a));
+            GM_CK_OK(gm_net_add(net, bn));
+            GM_CK_OK(gm_dense_create(&b, SHAPES[s][2], 3, GM_INIT_XAVIER, rng));
+            GM_CK_OK(gm_net_add(net, b));
+            GM_CK_OK(gm_net_set_training(net, training));
+            check_net(net, 2, (size_t[]){SHAPES[s][0] + 2, SHAPES[s][1]}, 710 + s);
+            gm_net_free(net);
+            gm_rng_free(rng);
+        }
+        gm_rng *rng;
+        gm_net *net;
+        gm_layer *c, *bn, *f, *d;
+        GM_CK_OK(gm_rng_create(&rng, 720));
+        GM_CK_OK(gm_net_create(&net));
+        GM_CK_OK(gm_conv2d_create(&c, 2, 3, 3, 1, 1, GM_INIT_HE, rng));
+        GM_CK_OK(gm_net_add(net, c));
+        GM_CK_OK(gm_batchnorm_create(&bn, 3, 0.2f, 1e-5f));
+        GM_CK_OK(gm_net_add(net, bn));
+        GM_CK_OK(gm_flatten_create(&f));
+        GM_CK_OK(gm_net_add(net, f));
+        GM_CK_OK(gm_dense_create(&d, 3 * 4 * 3, 2, GM_INIT_HE, rng));
+        GM_CK_OK(gm_net_add(net, d));
+        GM_CK_OK(gm_net_set_training(net, training));
+        check_net(net, 4, (size_t[]){2, 2, 4, 3}, 721);
+        gm_net_free(net);
+        gm_rng_free(rng);
+    }
+}
+END_TEST
+
+/* Batch statistics and running statistics against their definitions. */
+START_TEST(test_batchnorm_statistics)
+{
+    gm_net *net;
+    gm_layer *bn;
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_batchnorm_create(&bn, 2, 0.1f, 1e-5f));
+    GM_CK_OK(gm_net_add(net, bn));
+    /* [N=2 x C=2 x 1 x 2]: channel 0 holds 1 2 3 4, channel 1 holds 10 10 10 14 */
+    float xv[8] = {1, 2, 10, 10, 3, 4, 10, 14}, yv[8];
+    gm_tensor *x, *y;
+    GM_CK_OK(gm_tensor_wrap(&x, 4, (size_t[]){2, 2, 1, 2}, xv));
+    GM_CK_OK(gm_tensor_wrap(&y, 4, (size_t[]){2, 2, 1, 2}, yv));
+    GM_CK_OK(gm_net_forward(net, x, y));
+    /* channel 0: mean 2.5, biased var 1.25 */
+    ck_assert_float_eq_tol(yv[0], (float)((1 - 2.5) / sqrt(1.25 + 1e-5)), 1e-5f);
+    ck_assert_float_eq_tol(yv[5], (float)((4 - 2.5) / sqrt(1.25 + 1e-5)), 1e-5f);
+    /* running: mean 0.1 * 2.5, var 0.9 + 0.1 * (5/3) (unbiased); channel 1:
+     * mean 11, unbiased var 4 */
+    GM_CK_OK(gm_net_set_training(net, 0));
+    GM_CK_OK(gm_net_forward(net, x, y));
+    const double rm0 = 0.25, rv0 = 0.9 + 0.1 * 5.0 / 3.0, rm1 = 1.1, rv1 = 0.9 + 0.1 * 4.0;
+    ck_assert_float_eq_tol(yv[1], (float)((2 - rm0) / sqrt(rv0 + 1e-5)), 1e-5f);
+    ck_assert_float_eq_tol(yv[7], (float)((14 - rm1) / sqrt(rv1 + 1e-5)), 1e-4f);
+    gm_tensor_free(x);
+    gm_tensor_free(y);
+    gm_net_free(net);
+    gm_layer *l = NULL;
+    GM_CK_ERR(GM_EINVAL, "gm_batchnorm_create", gm_batchnorm_create(&l, 0, 0.1f, 1e-5f));
+    GM_CK_ERR(GM_EINVAL, "gm_batchnorm_create", gm_batchnorm_create(&l, 4, 0.0f, 1e-5f));
+    GM_CK_ERR(GM_EINVAL, "gm_batchnorm_create", gm_batchnorm_create(&l, 4, 0.1f, NAN));
+    ck_assert_ptr_null(l);
+}
+END_TEST
+
 /* ---- losses ---------------------------------------------------------- */
 
 typedef gm_status (*loss_fn)(const gm_tensor *, const gm_tensor *, gm_reduction,
@@ -527,6 +608,8 @@ int main(void)
     tcase_add_test(tc, test_conv2d);
     tcase_add_test(tc, test_conv_transpose2d);
     tcase_add_test(tc, test_conv_matches_direct_loops);
+    tcase_add_test(tc, test_batchnorm);
+    tcase_add_test(tc, test_batchnorm_statistics);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("losses");
     tcase_add_test(tl, test_loss_mse);

@@ -15,6 +15,8 @@
  *          [out_ch].
  *   conv_transpose2d: weight [in_ch x out_ch x k x k]
  *          (torch.nn.ConvTranspose2d), then bias [out_ch].
+ *   batchnorm: gamma [F], then beta [F]; its running statistics are
+ *          state, not parameters.
  *   all other layers of this header: no parameters.
  * Threading: a layer is used by one thread at a time.
  */
@@ -43,7 +45,8 @@ typedef enum gm_layer_kind {
     GM_LAYER_RESHAPE = 9,
     GM_LAYER_FLATTEN = 10,
     GM_LAYER_CONV2D = 11,
-    GM_LAYER_CONV_TRANSPOSE2D = 12
+    GM_LAYER_CONV_TRANSPOSE2D = 12,
+    GM_LAYER_BATCHNORM = 13
 } gm_layer_kind;
 
 /** Weight initializations. Biases start at zero except for GM_INIT_TORCH. */
@@ -144,6 +147,22 @@ GM_API gm_status gm_conv_transpose2d_create(gm_layer **out, size_t in_channels,
                                             size_t out_channels, size_t kernel,
                                             size_t stride, size_t padding,
                                             gm_init init, gm_rng *rng);
+
+/**
+ * Batch normalization (torch.nn.BatchNorm1d / BatchNorm2d): samples of [F]
+ * are normalized per feature, samples of [F x H x W] per channel (over the
+ * batch and the spatial positions). In training mode the batch statistics
+ * are used and the running ones updated, r = (1 - momentum) r +
+ * momentum * batch (the variance unbiased); in evaluation mode the running
+ * statistics are used. gamma starts at 1, beta at 0, the running mean at
+ * 0 and the running variance at 1.
+ * @param features  F, 1 .. 2^24.
+ * @param momentum  (0, 1]; torch's default is 0.1.
+ * @param eps       (0, 1], added to the variance; torch's default 1e-5.
+ * @return GM_OK; GM_EINVAL (a value out of range); GM_ENOMEM.
+ */
+GM_API gm_status gm_batchnorm_create(gm_layer **out, size_t features,
+                                     float momentum, float eps);
 
 /** Frees a layer that is not part of a net. NULL is ignored; a layer owned
  *  by a net is left alone (the net frees it). */

@@ -93,7 +93,10 @@ struct gm_layer {
     size_t in_features, out_features; /* dense */
     float alpha;                      /* leaky relu, elu; dropout p */
     uint64_t seed, step;              /* dropout */
-    int last_training;                /* dropout: mode of the last forward */
+    int last_training;                /* dropout, batchnorm: mode of the last forward */
+    float *state;                     /* layer-owned state that is not a parameter */
+    size_t nstate;                    /* (batchnorm: running mean, running var) */
+    float momentum, eps;              /* batchnorm */
     size_t rndim, rshape[GM_MAX_DIMS - 1]; /* reshape */
     size_t in_ch, out_ch, kernel, stride, pad; /* convolutions */
 };
@@ -117,7 +120,7 @@ void gm__layer_save_hyper(const gm_layer *l, gm__hyper *h);
 
 extern const gm__layer_vt gm__dense_vt, gm__relu_vt, gm__leaky_relu_vt,
     gm__sigmoid_vt, gm__tanh_vt, gm__softplus_vt, gm__elu_vt, gm__dropout_vt,
-    gm__reshape_vt, gm__flatten_vt, gm__conv2d_vt, gm__conv_transpose2d_vt;
+    gm__reshape_vt, gm__flatten_vt, gm__conv2d_vt, gm__conv_transpose2d_vt, gm__batchnorm_vt;
 
 /* Stable scalar helpers shared by layers and losses. */
 static inline float gm__sigmoidf(float x)

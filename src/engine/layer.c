@@ -34,7 +34,8 @@ const gm__layer_vt *gm__layer_vt_for(int32_t kind)
     static const gm__layer_vt *const all[] = {
         &gm__dense_vt,    &gm__relu_vt, &gm__leaky_relu_vt, &gm__sigmoid_vt,
         &gm__tanh_vt,     &gm__softplus_vt, &gm__elu_vt,    &gm__dropout_vt,
-        &gm__reshape_vt,  &gm__flatten_vt, &gm__conv2d_vt, &gm__conv_transpose2d_vt};
+        &gm__reshape_vt,  &gm__flatten_vt, &gm__conv2d_vt, &gm__conv_transpose2d_vt,
+        &gm__batchnorm_vt};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if ((int32_t)all[i]->kind == kind) return all[i];
     return NULL;
@@ -50,6 +51,7 @@ void gm_layer_free(gm_layer *layer)
 {
     if (layer == NULL || layer->owner != NULL) return;
     gm__free(layer->params); /* params and grads are one block */
+    gm__free(layer->state);
     gm__free(layer);
 }
 

@@ -40,7 +40,7 @@ void gm_net_free(gm_net *net)
     for (size_t i = 0; i < net->n_layers; i++) {
         net->layers[i]->owner = NULL;
         net->layers[i]->params = NULL; /* views into net->params */
-        gm_layer_free(net->layers[i]);
+        gm_layer_free(net->layers[i]);  /* frees the layer's own state */
     }
     gm__free(net->layers);
     gm__free(net->params); /* params and grads are one block */
