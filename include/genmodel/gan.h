@@ -43,11 +43,16 @@ typedef enum gm_gan_loss {
 
 /**
  * Discriminator loss on a batch of real and a batch of generated logits.
- * @param real, fake   logits; batch sizes may differ; finite.
+ * The loss is the sum of a real term and a fake term, and either side may
+ * be NULL to compute the other term alone (e.g. to run the backward pass
+ * of the real batch before the discriminator sees the fake one).
+ * @param real, fake   logits; batch sizes may differ; finite; not both
+ *                     NULL.
  * @param real_label   t in (0, 1]: 1 for none, e.g. 0.9 for one-sided
  *                     smoothing; must be 1 for HINGE and WASSERSTEIN.
  * @param[out] loss    the value.
- * @param d_real, d_fake  NULL, or tensors of real's / fake's shape:
+ * @param d_real, d_fake  NULL, or tensors of real's / fake's shape
+ *                     (ignored when that side is NULL):
  *                     d(loss)/d(logits), written.
  * @return GM_OK; GM_EINVAL (NULL, unknown family, non-finite logits,
  *         real_label out of range); GM_ESHAPE (a gradient's shape).

@@ -88,16 +88,17 @@ gm_status gm_gan_d_loss(gm_gan_loss family, const gm_tensor *real, const gm_tens
                         float real_label, float *loss, gm_tensor *d_real, gm_tensor *d_fake)
 {
     GM_CHECK_NULL(loss);
-    GM_TRY(gm__gan_check(__func__, family, real, "real", d_real));
-    GM_TRY(gm__gan_check(__func__, family, fake, "fake", d_fake));
+    GM_CHECK(real != NULL || fake != NULL, GM_EINVAL, "real and fake must not both be NULL");
+    if (real) GM_TRY(gm__gan_check(__func__, family, real, "real", d_real));
+    if (fake) GM_TRY(gm__gan_check(__func__, family, fake, "fake", d_fake));
     GM_CHECK(isfinite(real_label) && real_label > 0.0f && real_label <= 1.0f, GM_EINVAL,
              "real_label must be in (0, 1], got %g", (double)real_label);
     GM_CHECK(real_label == 1.0f ||
                  (family != GM_GAN_HINGE && family != GM_GAN_WASSERSTEIN),
              GM_EINVAL, "real_label must be 1 for the hinge and Wasserstein losses, got %g",
              (double)real_label);
-    double l = gm__batch_term(family, GM__REAL, real_label, real, d_real) +
-               gm__batch_term(family, GM__FAKE_D, 0.0, fake, d_fake);
+    double l = (real ? gm__batch_term(family, GM__REAL, real_label, real, d_real) : 0.0) +
+               (fake ? gm__batch_term(family, GM__FAKE_D, 0.0, fake, d_fake) : 0.0);
     *loss = (float)l;
     return GM_OK;
 }
