@@ -26,6 +26,8 @@
 #define GENMODEL_GAN_H
 
 #include "core.h"
+#include "net.h"
+#include "optim.h"
 #include "tensor.h"
 
 #ifdef __cplusplus
@@ -73,6 +75,109 @@ GM_API gm_status gm_gan_d_loss(gm_gan_loss family, const gm_tensor *real,
  */
 GM_API gm_status gm_gan_g_loss(gm_gan_loss family, const gm_tensor *fake,
                                float *loss, gm_tensor *d_fake);
+
+/* ---- the gm_gan object -------------------------------------------------
+ *
+ * A generator G and a discriminator D trained with alternating updates.
+ * D sees data in the shape of the real batch (G's output is viewed in that
+ * shape; it must have as many values per sample). gm_gan_train_step is
+ * exactly, with y the labels of a conditional GAN:
+ *   repeat n_critic times:
+ *     z ~ N(0, I) [N x L] from the training generator (gm_tensor_fill_normal)
+ *     fake = G(z | y)
+ *     zero D's gradients
+ *     D(real | y); gm_gan_d_loss(real side only); D backward
+ *     D(fake | y); gm_gan_d_loss(fake side only); D backward
+ *     D optimizer step; if weight_clip > 0, clamp D's parameters to +-clip
+ *   z ~ N(0, I); fake = G(z | y); zero G's gradients
+ *   D(fake | y); gm_gan_g_loss; D backward to its input (D's parameter
+ *   gradients are left alone); G backward; G optimizer step
+ * where "| y" joins a one-hot code: after the L latents for G, after the
+ * flattened data for D (so a conditional D takes [N x (D + C)]).
+ * The training generator is gm_rng_create(options.seed).
+ */
+
+typedef struct gm_gan gm_gan;
+
+/** GAN settings; fill with gm_gan_options_init() and set `latent`. */
+typedef struct gm_gan_options {
+    size_t size;          /**< sizeof(gm_gan_options); set by init */
+    size_t latent;        /**< latent size L >= 1; required (init: 0) */
+    int32_t loss;         /**< gm_gan_loss; default GM_GAN_NONSATURATING */
+    uint32_t n_critic;    /**< D updates per G update, 1 .. 100; default 1 */
+    float real_label;     /**< (0, 1]; < 1 is one-sided label smoothing
+                               (cross-entropy and least squares); default 1 */
+    float weight_clip;    /**< 0 = off (default); > 0: after each D update
+                               every D parameter is clamped to +-weight_clip
+                               (the original WGAN) */
+    const gm_optimizer_options *g_optimizer; /**< copied; NULL = Adam lr
+                               2e-4, betas 0.5 / 0.999 */
+    const gm_optimizer_options *d_optimizer; /**< likewise, for D */
+    uint64_t seed;        /**< seed of the training generator; default 0 */
+    size_t num_classes;   /**< 0 = unconditional (default), else C >= 2 */
+} gm_gan_options;
+
+/** Fills *opts with the defaults. @return GM_OK or GM_EINVAL (NULL). */
+GM_API gm_status gm_gan_options_init(gm_gan_options *opts);
+
+/**
+ * Makes a GAN. On success it owns both nets (gm_gan_free frees them); on
+ * failure the caller keeps them, unchanged. G must map [N x (L + C)] to N
+ * samples (checked here); D must map a batch of real data (C label
+ * columns joined when conditional) to N rows of logits (checked on first
+ * use).
+ * @return GM_OK; GM_EINVAL (NULL, the same net twice, a setting out of
+ *         range); GM_ESTATE (a net without layers); GM_ESHAPE (G does not
+ *         take L + C inputs); GM_ENOMEM.
+ */
+GM_API gm_status gm_gan_create(gm_gan **out, gm_net *generator,
+                               gm_net *discriminator, const gm_gan_options *opts);
+
+/** Frees the GAN and both nets. NULL is ignored. */
+GM_API void gm_gan_free(gm_gan *gan);
+
+/** Statistics of a train step. D(.) is sigmoid(logit) for the
+ *  cross-entropy families and the raw logit otherwise. */
+typedef struct gm_gan_stats {
+    float d_loss; /**< D loss of the last critic update (before it) */
+    float g_loss; /**< G loss (before the G update) */
+    float d_real; /**< mean D(x) over the real batch, last critic update */
+    float d_fake; /**< mean D(G(z)) in the G phase (before the G update) */
+} gm_gan_stats;
+
+/**
+ * One alternating update (see the file comment).
+ * @param real    N samples of the data, in the shape D takes.
+ * @param labels  NULL for an unconditional GAN, else N labels in [0, C).
+ * @param stats   NULL or receives the step's statistics.
+ * @return GM_OK; GM_EINVAL (NULL, labels, non-finite data); GM_ESHAPE
+ *         (real does not fit G's output or D); GM_ENOMEM; GM_ENUMERIC (a
+ *         loss or gradient is not finite: the phase that saw it changed
+ *         nothing, but D updates of earlier critic iterations of this call
+ *         stay applied).
+ */
+GM_API gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real,
+                                   const int32_t *labels, gm_gan_stats *stats);
+
+/**
+ * n new samples: z from the GAN's sampling generator (separate from the
+ * training one), G in evaluation mode. out: n samples of G's output size.
+ */
+GM_API gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels,
+                               gm_tensor *out);
+
+/** G(z) for given latents z [N x L] (fixed-noise previews, interpolation),
+ *  in evaluation mode. out: N samples of G's output size. */
+GM_API gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z,
+                                 const int32_t *labels, gm_tensor *out);
+
+/** The generator and the discriminator, borrowed (valid until the GAN is
+ *  freed). NULL for NULL. */
+GM_API gm_net *gm_gan_generator(gm_gan *gan);
+GM_API gm_net *gm_gan_discriminator(gm_gan *gan);
+
+/** Number of completed train steps, 0 for NULL. */
+GM_API uint64_t gm_gan_step_count(const gm_gan *gan);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,12 @@ int gm__same_shape(const gm_tensor *a, const gm_tensor *b);
 /* Index of the first non-finite value of x[0..n), or n. */
 size_t gm__find_nonfinite(const float *x, size_t n);
 
+/* Checks n labels against C classes: required iff C > 0, each in [0, C). */
+gm_status gm__check_labels(const char *fn, const int32_t *labels, size_t n, size_t C);
+/* dst row i (d + C floats) = [src row i (d floats) | one_hot(labels[i])]. */
+void gm__join_one_hot(float *dst, const float *src, size_t n, size_t d,
+                      const int32_t *labels, size_t C);
+
 /* ---- BLAS seam ------------------------------------------------------ */
 /* C[M x N] = alpha op(A) op(B) + beta C, row-major, op = transpose if
  * trans_x. Sizes were validated to fit int when the layer/batch was set up. */

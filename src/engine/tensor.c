@@ -194,3 +194,30 @@ gm_status gm_tensor_fill_uniform(gm_tensor *t, gm_rng *rng)
     GM_CHECK_NULL(rng);
     return gm_rng_uniform(rng, t->data, t->numel);
 }
+
+gm_status gm__check_labels(const char *fn, const int32_t *labels, size_t n, size_t C)
+{
+    if (C == 0) {
+        if (labels != NULL)
+            return gm__set_error(GM_EINVAL, fn, "labels must be NULL for an unconditional model");
+        return GM_OK;
+    }
+    if (labels == NULL)
+        return gm__set_error(GM_EINVAL, fn, "labels must not be NULL: the model has %zu classes", C);
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (size_t)labels[i] >= C)
+            return gm__set_error(GM_EINVAL, fn, "labels[%zu] must be in [0, %zu), got %d", i, C,
+                                 (int)labels[i]);
+    return GM_OK;
+}
+
+void gm__join_one_hot(float *dst, const float *src, size_t n, size_t d, const int32_t *labels,
+                      size_t C)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *row = dst + i * (d + C);
+        memcpy(row, src + i * d, d * sizeof(float));
+        memset(row + d, 0, C * sizeof(float));
+        row[d + (size_t)labels[i]] = 1.0f;
+    }
+}

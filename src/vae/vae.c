@@ -185,23 +185,10 @@ static gm_status gm__vae_prepare(gm_vae *v, const char *fn, size_t n)
     return GM_OK;
 }
 
-/* Checks labels for n samples: required iff the VAE is conditional. */
 static gm_status gm__vae_check_labels(const gm_vae *v, const char *fn, const int32_t *labels,
                                       size_t n)
 {
-    if (v->C == 0) {
-        if (labels != NULL)
-            return gm__set_error(GM_EINVAL, fn, "labels must be NULL for an unconditional VAE");
-        return GM_OK;
-    }
-    if (labels == NULL)
-        return gm__set_error(GM_EINVAL, fn, "labels must not be NULL: the VAE has %zu classes",
-                             v->C);
-    for (size_t i = 0; i < n; i++)
-        if (labels[i] < 0 || (size_t)labels[i] >= v->C)
-            return gm__set_error(GM_EINVAL, fn, "labels[%zu] must be in [0, %zu), got %d", i,
-                                 v->C, (int)labels[i]);
-    return GM_OK;
+    return gm__check_labels(fn, labels, n, v->C);
 }
 
 /* Checks a data batch x: D features per sample, finite, in [0, 1] for
@@ -241,24 +228,13 @@ static gm_status gm__vae_check_x(gm_vae *v, const char *fn, const gm_tensor *x,
     return GM_OK;
 }
 
-/* Writes the one-hot code of labels[i] into row[0 .. C). */
-static void gm__vae_one_hot(const gm_vae *v, float *row, const int32_t *labels, size_t i)
-{
-    memset(row, 0, v->C * sizeof(float));
-    row[labels[i]] = 1.0f;
-}
-
 /* Runs the encoder on x into v->h (buffers prepared for x's batch). */
 static gm_status gm__vae_encode(gm_vae *v, const gm_tensor *x, const int32_t *labels)
 {
     const size_t n = x->shape[0];
     const gm_tensor *in = x;
     if (v->C) {
-        const size_t w = v->D + v->C;
-        for (size_t i = 0; i < n; i++) {
-            memcpy(v->enc_in.data + i * w, x->data + i * v->D, v->D * sizeof(float));
-            gm__vae_one_hot(v, v->enc_in.data + i * w + v->D, labels, i);
-        }
+        gm__join_one_hot(v->enc_in.data, x->data, n, v->D, labels, v->C);
         in = &v->enc_in;
     }
     /* h takes the encoder's own output shape; the ELBO module reads its
@@ -275,11 +251,7 @@ static gm_status gm__vae_decode(gm_vae *v, const int32_t *labels)
 {
     const gm_tensor *in = &v->z;
     if (v->C) {
-        const size_t n = v->n, w = v->L + v->C;
-        for (size_t i = 0; i < n; i++) {
-            memcpy(v->dec_in.data + i * w, v->z.data + i * v->L, v->L * sizeof(float));
-            gm__vae_one_hot(v, v->dec_in.data + i * w + v->L, labels, i);
-        }
+        gm__join_one_hot(v->dec_in.data, v->z.data, v->n, v->L, labels, v->C);
         in = &v->dec_in;
     }
     return gm_net_forward(v->dec, in, &v->dec_out);

@@ -1,0 +1,395 @@
+/* gm_gan: a generator and a discriminator wired to the adversarial-loss
+ * module, with one optimizer each and the alternating update spelled out
+ * in gan.h. Batch buffers are one block sized per (batch, D output). */
+#include <math.h>
+#include <string.h>
+
+#include <genmodel/gan.h>
+
+#include "engine/engine.h"
+
+/* Where the sampling generator starts in the seed's stream. */
+#define GM__GAN_AUX_POSITION ((uint64_t)1 << 62)
+
+struct gm_gan {
+    gm_net *g, *d;
+    gm_optimizer *opt_g, *opt_d;
+    gm_gan_options o;
+    size_t L, C, Dd;                       /* latent, classes, data values */
+    size_t g_nd, g_shape[GM_MAX_DIMS];     /* G output per sample */
+    gm_rng *train_rng, *aux_rng;
+    uint64_t steps;
+    /* batch buffers for n samples and a D output of dw values each */
+    size_t n, dw;
+    float *block;
+    float *z, *g_in, *fake, *d_in, *dd_in, *dfake, *logits, *dlogits;
+};
+
+gm_status gm_gan_options_init(gm_gan_options *opts)
+{
+    GM_CHECK_NULL(opts);
+    memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
+    opts->loss = GM_GAN_NONSATURATING;
+    opts->n_critic = 1;
+    opts->real_label = 1.0f;
+    return GM_OK;
+}
+
+/* Copies an optimizer setting, or the GAN default (Adam 2e-4, 0.5/0.999). */
+static gm_status gm__gan_opt(const char *fn, const gm_optimizer_options *in,
+                             gm_optimizer_options *out, const char *name)
+{
+    gm_optimizer_options_init(out, GM_OPT_ADAM);
+    if (in == NULL) {
+        out->lr = 2e-4f;
+        out->beta1 = 0.5f;
+        return GM_OK;
+    }
+    if (in->size < sizeof *out)
+        return gm__set_error(GM_EINVAL, fn, "opts->%s->size must be %zu, got %zu", name,
+                             sizeof *out, in->size);
+    memcpy(out, in, sizeof *out);
+    out->size = sizeof *out;
+    return GM_OK;
+}
+
+gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
+                        const gm_gan_options *opts)
+{
+    GM_CHECK_NULL(out);
+    *out = NULL;
+    GM_CHECK_NULL(generator);
+    GM_CHECK_NULL(discriminator);
+    GM_CHECK_NULL(opts);
+    GM_CHECK(generator != discriminator, GM_EINVAL,
+             "generator and discriminator must be two different nets");
+    GM_CHECK(opts->size >= sizeof(gm_gan_options) && opts->size <= 4096, GM_EINVAL,
+             "opts->size must be sizeof(gm_gan_options) = %zu, got %zu", sizeof(gm_gan_options),
+             opts->size);
+    const unsigned char *tail = (const unsigned char *)opts;
+    for (size_t i = sizeof(gm_gan_options); i < opts->size; i++)
+        GM_CHECK(tail[i] == 0, GM_EINVAL, "opts has unknown non-zero fields past byte %zu",
+                 sizeof(gm_gan_options));
+    gm_gan_options o = *opts;
+    o.size = sizeof o;
+    GM_CHECK(o.latent >= 1 && o.latent <= 65536, GM_EINVAL,
+             "opts->latent must be in [1, 65536], got %zu", o.latent);
+    GM_CHECK(o.loss >= GM_GAN_NONSATURATING && o.loss <= GM_GAN_WASSERSTEIN, GM_EINVAL,
+             "opts->loss must be a gm_gan_loss, got %d", (int)o.loss);
+    GM_CHECK(o.n_critic >= 1 && o.n_critic <= 100, GM_EINVAL,
+             "opts->n_critic must be in [1, 100], got %u", (unsigned)o.n_critic);
+    GM_CHECK(isfinite(o.real_label) && o.real_label > 0.0f && o.real_label <= 1.0f, GM_EINVAL,
+             "opts->real_label must be in (0, 1], got %g", (double)o.real_label);
+    GM_CHECK(o.real_label == 1.0f || (o.loss != GM_GAN_HINGE && o.loss != GM_GAN_WASSERSTEIN),
+             GM_EINVAL, "opts->real_label must be 1 for the hinge and Wasserstein losses, got %g",
+             (double)o.real_label);
+    GM_CHECK(isfinite(o.weight_clip) && o.weight_clip >= 0.0f, GM_EINVAL,
+             "opts->weight_clip must be finite and >= 0 (0 = off), got %g", (double)o.weight_clip);
+    GM_CHECK(o.num_classes != 1 && o.num_classes <= 100000, GM_EINVAL,
+             "opts->num_classes must be 0 or in [2, 100000], got %zu", o.num_classes);
+    gm_optimizer_options og, od;
+    GM_TRY(gm__gan_opt(__func__, o.g_optimizer, &og, "g_optimizer"));
+    GM_TRY(gm__gan_opt(__func__, o.d_optimizer, &od, "d_optimizer"));
+    o.g_optimizer = o.d_optimizer = NULL; /* copied */
+    GM_CHECK(generator->n_layers > 0, GM_ESTATE, "the generator has no layers");
+    GM_CHECK(discriminator->n_layers > 0, GM_ESTATE, "the discriminator has no layers");
+    size_t gnd, gshape[GM_MAX_DIMS];
+    if (gm_net_output_shape(generator, 2, (size_t[]){1, o.latent + o.num_classes}, &gnd, gshape) !=
+        GM_OK)
+        return GM_FAIL(GM_ESHAPE, "the generator cannot take [N x %zu] inputs: %s",
+                       o.latent + o.num_classes, gm_last_error());
+    gm_gan *g = gm__malloc(sizeof *g);
+    GM_CHECK(g != NULL, GM_ENOMEM, "cannot allocate a GAN");
+    memset(g, 0, sizeof *g);
+    g->o = o;
+    g->L = o.latent;
+    g->C = o.num_classes;
+    g->g_nd = gnd - 1;
+    memcpy(g->g_shape, gshape + 1, g->g_nd * sizeof(size_t));
+    g->Dd = 1;
+    for (size_t i = 0; i < g->g_nd; i++) g->Dd *= g->g_shape[i];
+    gm_status st = gm_optimizer_create(&g->opt_g, generator, &og);
+    if (st == GM_OK) st = gm_optimizer_create(&g->opt_d, discriminator, &od);
+    if (st == GM_OK) st = gm_rng_create(&g->train_rng, o.seed);
+    if (st == GM_OK) st = gm_rng_create(&g->aux_rng, o.seed);
+    if (st != GM_OK) {
+        st = GM_FAIL(st, "%s", gm_last_error());
+        gm_optimizer_free(g->opt_g);
+        gm_optimizer_free(g->opt_d);
+        gm_rng_free(g->train_rng);
+        gm_rng_free(g->aux_rng);
+        gm__free(g);
+        return st;
+    }
+    gm_rng_set_state(g->aux_rng, o.seed, GM__GAN_AUX_POSITION);
+    g->g = generator;
+    g->d = discriminator;
+    *out = g;
+    return GM_OK;
+}
+
+void gm_gan_free(gm_gan *gan)
+{
+    if (gan == NULL) return;
+    gm_net_free(gan->g);
+    gm_net_free(gan->d);
+    gm_optimizer_free(gan->opt_g);
+    gm_optimizer_free(gan->opt_d);
+    gm_rng_free(gan->train_rng);
+    gm_rng_free(gan->aux_rng);
+    gm__free(gan->block);
+    gm__free(gan);
+}
+
+/* Sizes the buffers for n samples and D outputs of dw values. */
+static gm_status gm__gan_prepare(gm_gan *g, const char *fn, size_t n, size_t dw)
+{
+    if (g->block != NULL && g->n == n && g->dw == dw) return GM_OK;
+    const size_t L = g->L, C = g->C, Dd = g->Dd;
+    /* z, g_in, fake, d_in, dd_in, dfake, logits, dlogits */
+    const size_t widths[8] = {L, L + C, Dd, Dd + C, Dd + C, Dd, dw, dw};
+    size_t total = 0;
+    for (int i = 0; i < 8; i++) {
+        size_t m;
+        if (!gm__mul_ok(n, widths[i], &m) || m > GM__BLAS_MAX || total + m < total)
+            return gm__set_error(GM_ESHAPE, fn, "a batch of %zu is too large", n);
+        total += m;
+    }
+    float *block = gm__malloc_array(total, sizeof(float));
+    if (block == NULL)
+        return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu floats of buffers", total);
+    gm__free(g->block);
+    g->block = block;
+    g->n = n;
+    g->dw = dw;
+    float **views[8] = {&g->z, &g->g_in, &g->fake, &g->d_in, &g->dd_in, &g->dfake, &g->logits,
+                        &g->dlogits};
+    for (int i = 0; i < 8; i++) {
+        *views[i] = block;
+        block += n * widths[i];
+    }
+    return GM_OK;
+}
+
+/* A tensor header over buf: batch n, per-sample shape (nd, shape). */
+static gm_tensor gm__gan_view(float *buf, size_t n, size_t nd, const size_t *shape)
+{
+    size_t full[GM_MAX_DIMS] = {n};
+    memcpy(full + 1, shape, nd * sizeof(size_t));
+    gm_tensor t;
+    gm__tensor_view(&t, nd + 1, full, buf);
+    return t;
+}
+
+/* G(z | y) into fake, from the z buffer. */
+static gm_status gm__gan_generate(gm_gan *g, const int32_t *labels)
+{
+    const size_t n = g->n;
+    gm_tensor in, out = gm__gan_view(g->fake, n, g->g_nd, g->g_shape);
+    if (g->C) {
+        gm__join_one_hot(g->g_in, g->z, n, g->L, labels, g->C);
+        in = gm__gan_view(g->g_in, n, 1, (size_t[]){g->L + g->C});
+    } else {
+        in = gm__gan_view(g->z, n, 1, (size_t[]){g->L});
+    }
+    return gm_net_forward(g->g, &in, &out);
+}
+
+/* The D input for data `x` (real's shape): x itself, or x joined with the
+ * one-hot labels in d_in. */
+static gm_tensor gm__gan_d_input(gm_gan *g, const gm_tensor *shape_of_real, float *x,
+                                 const int32_t *labels)
+{
+    if (g->C) {
+        gm__join_one_hot(g->d_in, x, g->n, g->Dd, labels, g->C);
+        return gm__gan_view(g->d_in, g->n, 1, (size_t[]){g->Dd + g->C});
+    }
+    gm_tensor t;
+    gm__tensor_view(&t, shape_of_real->ndim, shape_of_real->shape, x);
+    return t;
+}
+
+/* Mean of D(.) over a batch of logits: sigmoid for the cross-entropy
+ * families, raw otherwise. */
+static float gm__gan_mean_d(const gm_gan *g, const float *logits, size_t m)
+{
+    const int ce = g->o.loss == GM_GAN_NONSATURATING || g->o.loss == GM_GAN_MINIMAX;
+    double s = 0.0;
+    for (size_t i = 0; i < m; i++) s += ce ? gm__sigmoidf(logits[i]) : logits[i];
+    return (float)(s / (double)m);
+}
+
+/* Checks real and labels, and finds D's output shape for real. */
+static gm_status gm__gan_check_real(gm_gan *g, const char *fn, const gm_tensor *real,
+                                    const int32_t *labels, size_t *dnd, size_t *dshape)
+{
+    if (real == NULL) return gm__set_error(GM_EINVAL, fn, "real must not be NULL");
+    const size_t n = real->shape[0];
+    if (real->numel / n != g->Dd)
+        return gm__set_error(GM_ESHAPE, fn,
+                             "real must have the generator's %zu values per sample, got %zu",
+                             g->Dd, real->numel / n);
+    size_t bad = gm__find_nonfinite(real->data, real->numel);
+    if (bad != real->numel)
+        return gm__set_error(GM_EINVAL, fn, "real[%zu] is not finite (%g)", bad,
+                             (double)real->data[bad]);
+    GM_TRY(gm__check_labels(fn, labels, n, g->C));
+    gm_status st = g->C ? gm_net_output_shape(g->d, 2, (size_t[]){n, g->Dd + g->C}, dnd, dshape)
+                        : gm_net_output_shape(g->d, real->ndim, real->shape, dnd, dshape);
+    if (st != GM_OK)
+        return gm__set_error(GM_ESHAPE, fn, "the discriminator cannot take the data: %s",
+                             gm_last_error());
+    return GM_OK;
+}
+
+/* One discriminator update on real and a fresh fake batch. */
+static gm_status gm__gan_d_phase(gm_gan *g, const gm_tensor *real, const int32_t *labels,
+                                 size_t dnd, const size_t *dshape, gm_gan_stats *stats)
+{
+    const size_t n = g->n, dw = g->dw;
+    gm_tensor logits, dlogits;
+    gm__tensor_view(&logits, dnd, dshape, g->logits);
+    gm__tensor_view(&dlogits, dnd, dshape, g->dlogits);
+    gm_rng_normal(g->train_rng, g->z, n * g->L); /* = gm_tensor_fill_normal on [n x L] */
+    GM_TRY(gm__gan_generate(g, labels));
+    GM_TRY(gm_net_zero_grad(g->d));
+    float lr, lf;
+    gm_tensor in = gm__gan_d_input(g, real, real->data, labels);
+    GM_TRY(gm_net_forward(g->d, &in, &logits));
+    stats->d_real = gm__gan_mean_d(g, g->logits, n * dw);
+    GM_TRY(gm_gan_d_loss(g->o.loss, &logits, NULL, g->o.real_label, &lr, &dlogits, NULL));
+    GM_TRY(gm_net_backward(g->d, &dlogits, NULL));
+    in = gm__gan_d_input(g, real, g->fake, labels);
+    GM_TRY(gm_net_forward(g->d, &in, &logits));
+    GM_TRY(gm_gan_d_loss(g->o.loss, NULL, &logits, g->o.real_label, &lf, NULL, &dlogits));
+    GM_TRY(gm_net_backward(g->d, &dlogits, NULL));
+    stats->d_loss = lr + lf;
+    if (!isfinite(stats->d_loss) || !isfinite(gm__net_grad_sumsq(g->d)))
+        return gm__set_error(GM_ENUMERIC, "gm_gan_train_step",
+                             "the discriminator's loss or gradients are not finite");
+    GM_TRY(gm_optimizer_step(g->opt_d, g->d));
+    if (g->o.weight_clip > 0.0f) {
+        const float c = g->o.weight_clip;
+        for (size_t i = 0; i < g->d->nparams; i++)
+            g->d->params[i] = fminf(c, fmaxf(-c, g->d->params[i]));
+    }
+    return GM_OK;
+}
+
+/* One generator update through the discriminator. */
+static gm_status gm__gan_g_phase(gm_gan *g, const gm_tensor *real, const int32_t *labels,
+                                 size_t dnd, const size_t *dshape, gm_gan_stats *stats)
+{
+    const size_t n = g->n;
+    gm_tensor logits, dlogits;
+    gm__tensor_view(&logits, dnd, dshape, g->logits);
+    gm__tensor_view(&dlogits, dnd, dshape, g->dlogits);
+    gm_rng_normal(g->train_rng, g->z, n * g->L); /* = gm_tensor_fill_normal on [n x L] */
+    GM_TRY(gm__gan_generate(g, labels));
+    GM_TRY(gm_net_zero_grad(g->g));
+    gm_tensor in = gm__gan_d_input(g, real, g->fake, labels);
+    GM_TRY(gm_net_forward(g->d, &in, &logits));
+    stats->d_fake = gm__gan_mean_d(g, g->logits, n * g->dw);
+    GM_TRY(gm_gan_g_loss(g->o.loss, &logits, &stats->g_loss, &dlogits));
+    /* the gradient for D's input, in the layout of D's input */
+    gm_tensor din = in;
+    din.data = g->dd_in;
+    GM_TRY(gm_net_backward(g->d, &dlogits, &din));
+    float *dfake = g->dd_in;
+    if (g->C) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(g->dfake + i * g->Dd, g->dd_in + i * (g->Dd + g->C), g->Dd * sizeof(float));
+        dfake = g->dfake;
+    }
+    gm_tensor dy = gm__gan_view(dfake, n, g->g_nd, g->g_shape);
+    GM_TRY(gm_net_backward(g->g, &dy, NULL));
+    if (!isfinite(stats->g_loss) || !isfinite(gm__net_grad_sumsq(g->g)))
+        return gm__set_error(GM_ENUMERIC, "gm_gan_train_step",
+                             "the generator's loss or gradients are not finite");
+    return gm_optimizer_step(g->opt_g, g->g);
+}
+
+gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
+                            gm_gan_stats *stats)
+{
+    GM_CHECK_NULL(gan);
+    size_t dnd, dshape[GM_MAX_DIMS];
+    GM_TRY(gm__gan_check_real(gan, __func__, real, labels, &dnd, dshape));
+    const size_t n = real->shape[0];
+    size_t w = 1; /* D output values per sample */
+    for (size_t i = 1; i < dnd; i++) w *= dshape[i];
+    GM_TRY(gm__gan_prepare(gan, __func__, n, w));
+    gm_gan_stats s = {0, 0, 0, 0};
+    uint64_t seed, pos;
+    gm_rng_get_state(gan->train_rng, &seed, &pos);
+    gm_status st = GM_OK;
+    for (uint32_t c = 0; c < gan->o.n_critic && st == GM_OK; c++) {
+        st = gm__gan_d_phase(gan, real, labels, dnd, dshape, &s);
+        if (st != GM_OK && c == 0) gm_rng_set_state(gan->train_rng, seed, pos);
+    }
+    if (st == GM_OK) st = gm__gan_g_phase(gan, real, labels, dnd, dshape, &s);
+    if (st != GM_OK) {
+        if (strncmp(gm_last_error(), __func__, strlen(__func__)) != 0)
+            st = GM_FAIL(st, "%s", gm_last_error());
+        return st;
+    }
+    gan->steps++;
+    if (stats) *stats = s;
+    return GM_OK;
+}
+
+/* Checks an output: n samples of the generator's output size. */
+static gm_status gm__gan_check_out(const gm_gan *g, const char *fn, const gm_tensor *out, size_t n)
+{
+    if (out == NULL) return gm__set_error(GM_EINVAL, fn, "out must not be NULL");
+    if (out->shape[0] != n || out->numel / n != g->Dd)
+        return gm__set_error(GM_ESHAPE, fn, "out must hold %zu samples of %zu values, got %zu of %zu",
+                             n, g->Dd, out->shape[0], out->numel / out->shape[0]);
+    return GM_OK;
+}
+
+/* G in evaluation mode from the z buffer into out. */
+static gm_status gm__gan_eval_generate(gm_gan *g, const int32_t *labels, gm_tensor *out)
+{
+    const int was = gm_net_is_training(g->g);
+    gm_net_set_training(g->g, 0);
+    gm_status st = gm__gan_generate(g, labels);
+    gm_net_set_training(g->g, was);
+    if (st == GM_OK) memcpy(out->data, g->fake, out->numel * sizeof(float));
+    return st;
+}
+
+gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels, gm_tensor *out)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK(n >= 1, GM_EINVAL, "n must be >= 1, got %zu", n);
+    GM_TRY(gm__gan_check_out(gan, __func__, out, n));
+    GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
+    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->block ? gan->dw : 1));
+    gm_rng_normal(gan->aux_rng, gan->z, n * gan->L);
+    return gm__gan_eval_generate(gan, labels, out);
+}
+
+gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z, const int32_t *labels, gm_tensor *out)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK_NULL(z);
+    const size_t n = z->shape[0];
+    GM_CHECK(z->numel / n == gan->L, GM_ESHAPE, "z must be [%zu x %zu], got %zu samples of %zu", n,
+             gan->L, n, z->numel / n);
+    size_t bad = gm__find_nonfinite(z->data, z->numel);
+    GM_CHECK(bad == z->numel, GM_EINVAL, "z[%zu] is not finite (%g)", bad,
+             bad < z->numel ? (double)z->data[bad] : 0.0);
+    GM_TRY(gm__gan_check_out(gan, __func__, out, n));
+    GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
+    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->block ? gan->dw : 1));
+    memcpy(gan->z, z->data, z->numel * sizeof(float));
+    return gm__gan_eval_generate(gan, labels, out);
+}
+
+gm_net *gm_gan_generator(gm_gan *gan) { return gan ? gan->g : NULL; }
+
+gm_net *gm_gan_discriminator(gm_gan *gan) { return gan ? gan->d : NULL; }
+
+uint64_t gm_gan_step_count(const gm_gan *gan) { return gan ? gan->steps : 0; }
