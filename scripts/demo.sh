@@ -13,6 +13,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/blas_env.sh
+. scripts/blas_env.sh
 
 out_dir=${GM_OUT_DIR:-out}
 jobs=${GM_JOBS:-$(nproc 2>/dev/null || echo 2)}

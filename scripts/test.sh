@@ -19,6 +19,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/blas_env.sh
+. scripts/blas_env.sh
 
 default_stages=(deps build asan)
 jobs=${GM_JOBS:-$(nproc 2>/dev/null || echo 2)}
