@@ -1,0 +1,316 @@
+/* gm_gan: a loop written from the exported pieces (gm_net_forward,
+ * gm_gan_d_loss, gm_gan_g_loss, gm_net_backward, gm_optimizer_step)
+ * following gan.h gives bit-identical parameters to gm_gan_train_step;
+ * seeds; sampling; bad input leaves the model unchanged. */
+#include <stdlib.h>
+
+#include "gm_test.h"
+
+enum { DATA = 3, HID = 16, N = 8 };
+
+typedef struct {
+    gm_gan_loss loss;
+    uint32_t n_critic;
+    float real_label, clip;
+    size_t classes;
+    int32_t opt_kind;
+} setup;
+
+static gm_net *mlp(size_t in, size_t out, uint64_t seed)
+{
+    gm_rng *rng;
+    gm_net *net;
+    gm_layer *l;
+    GM_CK_OK(gm_rng_create(&rng, seed));
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_dense_create(&l, in, HID, GM_INIT_TORCH, rng));
+    GM_CK_OK(gm_net_add(net, l));
+    GM_CK_OK(gm_leaky_relu_create(&l, 0.2f));
+    GM_CK_OK(gm_net_add(net, l));
+    GM_CK_OK(gm_dense_create(&l, HID, out, GM_INIT_TORCH, rng));
+    GM_CK_OK(gm_net_add(net, l));
+    gm_rng_free(rng);
+    return net;
+}
+
+static gm_optimizer_options opt_for(const setup *s)
+{
+    gm_optimizer_options o;
+    GM_CK_OK(gm_optimizer_options_init(&o, (gm_optimizer_kind)s->opt_kind));
+    o.lr = 1e-2f;
+    if (s->opt_kind == GM_OPT_SGD) o.momentum = 0.9f;
+    return o;
+}
+
+static gm_gan *make_gan(const setup *s, gm_optimizer_options *opt)
+{
+    gm_gan_options o;
+    GM_CK_OK(gm_gan_options_init(&o));
+    o.latent = 2;
+    o.loss = s->loss;
+    o.n_critic = s->n_critic;
+    o.real_label = s->real_label;
+    o.weight_clip = s->clip;
+    o.num_classes = s->classes;
+    o.g_optimizer = o.d_optimizer = opt;
+    o.seed = 77;
+    gm_gan *gan;
+    GM_CK_OK(gm_gan_create(&gan, mlp(2 + s->classes, DATA, 1), mlp(DATA + s->classes, 1, 2), &o));
+    return gan;
+}
+
+/* x joined with one-hot labels: [n x (d + C)] */
+static void join(float *dst, const float *x, size_t n, size_t d, const int32_t *y, size_t C)
+{
+    for (size_t i = 0; i < n; i++) {
+        memcpy(dst + i * (d + C), x + i * d, d * sizeof(float));
+        for (size_t c = 0; c < C; c++) dst[i * (d + C) + d + c] = (size_t)y[i] == c;
+    }
+}
+
+static void check_custom_loop(const setup *s)
+{
+    gm_optimizer_options opt = opt_for(s);
+    gm_gan *gan = make_gan(s, &opt);
+    const size_t C = s->classes, L = 2;
+    gm_net *G = mlp(L + C, DATA, 1), *D = mlp(DATA + C, 1, 2);
+    gm_optimizer *og, *od;
+    GM_CK_OK(gm_optimizer_create(&og, G, &opt));
+    GM_CK_OK(gm_optimizer_create(&od, D, &opt));
+    gm_rng *train, *data;
+    GM_CK_OK(gm_rng_create(&train, 77));
+    GM_CK_OK(gm_rng_create(&data, 5));
+    gm_tensor *real, *z, *gin, *fake, *din, *logits, *dlog, *dfake_in, *dfake;
+    GM_CK_OK(gm_tensor_create(&real, 2, (size_t[]){N, DATA}));
+    GM_CK_OK(gm_tensor_create(&z, 2, (size_t[]){N, L}));
+    GM_CK_OK(gm_tensor_create(&gin, 2, (size_t[]){N, L + C}));
+    GM_CK_OK(gm_tensor_create(&fake, 2, (size_t[]){N, DATA}));
+    GM_CK_OK(gm_tensor_create(&din, 2, (size_t[]){N, DATA + C}));
+    GM_CK_OK(gm_tensor_create(&logits, 2, (size_t[]){N, 1}));
+    GM_CK_OK(gm_tensor_create(&dlog, 2, (size_t[]){N, 1}));
+    GM_CK_OK(gm_tensor_create(&dfake_in, 2, (size_t[]){N, DATA + C}));
+    GM_CK_OK(gm_tensor_create(&dfake, 2, (size_t[]){N, DATA}));
+    int32_t y[N];
+    for (int i = 0; i < N; i++) y[i] = C ? i % (int)C : 0;
+    const int32_t *labels = C ? y : NULL;
+    float loss;
+    for (int step = 0; step < 6; step++) {
+        GM_CK_OK(gm_tensor_fill_normal(real, data));
+        GM_CK_OK(gm_gan_train_step(gan, real, labels, NULL));
+        for (uint32_t c = 0; c < s->n_critic; c++) {
+            GM_CK_OK(gm_tensor_fill_normal(z, train));
+            join(gm_tensor_data(gin), gm_tensor_data(z), N, L, y, C);
+            GM_CK_OK(gm_net_forward(G, gin, fake));
+            GM_CK_OK(gm_net_zero_grad(D));
+            join(gm_tensor_data(din), gm_tensor_data(real), N, DATA, y, C);
+            GM_CK_OK(gm_net_forward(D, din, logits));
+            GM_CK_OK(gm_gan_d_loss(s->loss, logits, NULL, s->real_label, &loss, dlog, NULL));
+            GM_CK_OK(gm_net_backward(D, dlog, NULL));
+            join(gm_tensor_data(din), gm_tensor_data(fake), N, DATA, y, C);
+            GM_CK_OK(gm_net_forward(D, din, logits));
+            GM_CK_OK(gm_gan_d_loss(s->loss, NULL, logits, s->real_label, &loss, NULL, dlog));
+            GM_CK_OK(gm_net_backward(D, dlog, NULL));
+            GM_CK_OK(gm_optimizer_step(od, D));
+            if (s->clip > 0) {
+                size_t np = gm_net_param_count(D);
+                float *p = malloc(np * sizeof(float));
+                GM_CK_OK(gm_net_get_params(D, p, np));
+                for (size_t i = 0; i < np; i++) p[i] = fminf(s->clip, fmaxf(-s->clip, p[i]));
+                GM_CK_OK(gm_net_set_params(D, p, np));
+                free(p);
+            }
+        }
+        GM_CK_OK(gm_tensor_fill_normal(z, train));
+        join(gm_tensor_data(gin), gm_tensor_data(z), N, L, y, C);
+        GM_CK_OK(gm_net_forward(G, gin, fake));
+        GM_CK_OK(gm_net_zero_grad(G));
+        join(gm_tensor_data(din), gm_tensor_data(fake), N, DATA, y, C);
+        GM_CK_OK(gm_net_forward(D, din, logits));
+        GM_CK_OK(gm_gan_g_loss(s->loss, logits, &loss, dlog));
+        GM_CK_OK(gm_net_backward(D, dlog, dfake_in));
+        for (int i = 0; i < N; i++)
+            memcpy(gm_tensor_data(dfake) + i * DATA, gm_tensor_data(dfake_in) + i * (DATA + C),
+                   DATA * sizeof(float));
+        GM_CK_OK(gm_net_backward(G, dfake, NULL));
+        GM_CK_OK(gm_optimizer_step(og, G));
+        /* bit-identical after every step */
+        gm_net *pair[2][2] = {{gm_gan_generator(gan), G}, {gm_gan_discriminator(gan), D}};
+        for (int k = 0; k < 2; k++) {
+            size_t np = gm_net_param_count(pair[k][0]);
+            float *a = malloc(np * sizeof(float)), *b = malloc(np * sizeof(float));
+            GM_CK_OK(gm_net_get_params(pair[k][0], a, np));
+            GM_CK_OK(gm_net_get_params(pair[k][1], b, np));
+            ck_assert_msg(memcmp(a, b, np * sizeof(float)) == 0,
+                          "loss %d n_critic %u: %s differs after step %d", (int)s->loss,
+                          s->n_critic, k ? "D" : "G", step + 1);
+            free(a);
+            free(b);
+        }
+    }
+    ck_assert_uint_eq(gm_gan_step_count(gan), 6);
+    gm_tensor *all[] = {real, z, gin, fake, din, logits, dlog, dfake_in, dfake};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) gm_tensor_free(all[i]);
+    gm_optimizer_free(og);
+    gm_optimizer_free(od);
+    gm_net_free(G);
+    gm_net_free(D);
+    gm_rng_free(train);
+    gm_rng_free(data);
+    gm_gan_free(gan);
+}
+
+START_TEST(test_custom_loop_is_identical)
+{
+    const setup cases[] = {
+        {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 0, GM_OPT_ADAM},
+        {GM_GAN_MINIMAX, 1, 0.9f, 0.0f, 0, GM_OPT_SGD},
+        {GM_GAN_LEAST_SQUARES, 2, 0.9f, 0.0f, 3, GM_OPT_ADAM},
+        {GM_GAN_HINGE, 1, 1.0f, 0.0f, 2, GM_OPT_ADAMW},
+        {GM_GAN_WASSERSTEIN, 3, 1.0f, 0.05f, 0, GM_OPT_ADAM},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_custom_loop(&cases[i]);
+}
+END_TEST
+
+static void params_of(gm_gan *gan, float *dst, size_t cap, size_t *n)
+{
+    size_t a = gm_net_param_count(gm_gan_generator(gan));
+    size_t b = gm_net_param_count(gm_gan_discriminator(gan));
+    ck_assert_uint_le(a + b, cap);
+    GM_CK_OK(gm_net_get_params(gm_gan_generator(gan), dst, a));
+    GM_CK_OK(gm_net_get_params(gm_gan_discriminator(gan), dst + a, b));
+    *n = a + b;
+}
+
+START_TEST(test_seeds_and_sampling)
+{
+    setup s = {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 0, GM_OPT_ADAM};
+    gm_optimizer_options opt = opt_for(&s);
+    gm_gan *a = make_gan(&s, &opt), *b = make_gan(&s, &opt);
+    gm_tensor *real, *out1, *out2;
+    GM_CK_OK(gm_tensor_create(&real, 2, (size_t[]){N, DATA}));
+    GM_CK_OK(gm_tensor_create(&out1, 2, (size_t[]){5, DATA}));
+    GM_CK_OK(gm_tensor_create(&out2, 2, (size_t[]){5, DATA}));
+    GM_CK_OK(gm_tensor_fill(real, 0.5f));
+    for (int i = 0; i < 4; i++) {
+        GM_CK_OK(gm_gan_train_step(a, real, NULL, NULL));
+        /* sampling in between does not change the training trajectory */
+        GM_CK_OK(gm_gan_sample(a, 5, NULL, out1));
+        GM_CK_OK(gm_gan_train_step(b, real, NULL, NULL));
+    }
+    static float pa[4096], pb[4096];
+    size_t na, nb;
+    params_of(a, pa, 4096, &na);
+    params_of(b, pb, 4096, &nb);
+    ck_assert(na == nb && memcmp(pa, pb, na * sizeof(float)) == 0);
+    /* generate from given z is deterministic; sample draws new z */
+    float zv[10] = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, -0.8f, 0.9f, 1.0f};
+    gm_tensor *z;
+    GM_CK_OK(gm_tensor_wrap(&z, 2, (size_t[]){5, 2}, zv));
+    GM_CK_OK(gm_gan_generate(a, z, NULL, out1));
+    GM_CK_OK(gm_gan_generate(b, z, NULL, out2));
+    ck_assert(memcmp(gm_tensor_data(out1), gm_tensor_data(out2), 15 * sizeof(float)) == 0);
+    GM_CK_OK(gm_gan_sample(a, 5, NULL, out1));
+    GM_CK_OK(gm_gan_sample(a, 5, NULL, out2));
+    ck_assert(memcmp(gm_tensor_data(out1), gm_tensor_data(out2), 15 * sizeof(float)) != 0);
+    gm_tensor_free(z);
+    gm_tensor_free(real);
+    gm_tensor_free(out1);
+    gm_tensor_free(out2);
+    gm_gan_free(a);
+    gm_gan_free(b);
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+    setup s = {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 2, GM_OPT_ADAM};
+    gm_optimizer_options opt = opt_for(&s);
+    gm_gan *gan = make_gan(&s, &opt);
+    gm_tensor *real, *wrong, *nan, *out, *z;
+    GM_CK_OK(gm_tensor_create(&real, 2, (size_t[]){N, DATA}));
+    GM_CK_OK(gm_tensor_create(&wrong, 2, (size_t[]){N, DATA + 1}));
+    GM_CK_OK(gm_tensor_create(&nan, 2, (size_t[]){N, DATA}));
+    GM_CK_OK(gm_tensor_create(&out, 2, (size_t[]){N, DATA}));
+    GM_CK_OK(gm_tensor_create(&z, 2, (size_t[]){N, 3}));
+    gm_tensor_data(nan)[4] = NAN;
+    int32_t y[N] = {0, 1, 0, 1, 0, 1, 0, 1}, ybad[N] = {0, 1, 2, 1, 0, 1, 0, 1};
+    GM_CK_OK(gm_gan_train_step(gan, real, y, NULL));
+    static float before[4096], after[4096];
+    size_t nb, na;
+    params_of(gan, before, 4096, &nb);
+    GM_CK_ERR(GM_EINVAL, "gm_gan_train_step", gm_gan_train_step(NULL, real, y, NULL));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_train_step", gm_gan_train_step(gan, NULL, y, NULL));
+    GM_CK_ERR(GM_ESHAPE, "gm_gan_train_step", gm_gan_train_step(gan, wrong, y, NULL));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_train_step", gm_gan_train_step(gan, nan, y, NULL));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_train_step", gm_gan_train_step(gan, real, NULL, NULL));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_train_step", gm_gan_train_step(gan, real, ybad, NULL));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_sample", gm_gan_sample(gan, 0, y, out));
+    GM_CK_ERR(GM_ESHAPE, "gm_gan_sample", gm_gan_sample(gan, N, y, wrong));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_sample", gm_gan_sample(gan, N, NULL, out));
+    GM_CK_ERR(GM_ESHAPE, "gm_gan_generate", gm_gan_generate(gan, z, y, out));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_generate", gm_gan_generate(gan, NULL, y, out));
+    params_of(gan, after, 4096, &na);
+    ck_assert(na == nb && memcmp(before, after, na * sizeof(float)) == 0);
+    ck_assert_uint_eq(gm_gan_step_count(gan), 1);
+
+    /* create: every option out of range, nets kept by the caller */
+    gm_net *G = mlp(2, DATA, 1), *D = mlp(DATA, 1, 2), *empty;
+    GM_CK_OK(gm_net_create(&empty));
+    gm_gan_options o;
+    gm_gan *g2 = (gm_gan *)1;
+#define BAD(code, field, value)                                              \
+    do {                                                                     \
+        GM_CK_OK(gm_gan_options_init(&o));                                   \
+        o.latent = 2;                                                        \
+        o.field = value;                                                     \
+        GM_CK_ERR(code, "gm_gan_create", gm_gan_create(&g2, G, D, &o));      \
+        ck_assert_ptr_null(g2);                                              \
+    } while (0)
+    BAD(GM_EINVAL, latent, 0);
+    BAD(GM_EINVAL, loss, 9);
+    BAD(GM_EINVAL, n_critic, 0);
+    BAD(GM_EINVAL, real_label, 0.0f);
+    BAD(GM_EINVAL, real_label, NAN);
+    BAD(GM_EINVAL, weight_clip, -1.0f);
+    BAD(GM_EINVAL, weight_clip, INFINITY);
+    BAD(GM_EINVAL, num_classes, 1);
+    BAD(GM_EINVAL, size, 3);
+    BAD(GM_ESHAPE, latent, 5); /* G takes 2 inputs */
+#undef BAD
+    GM_CK_OK(gm_gan_options_init(&o));
+    o.latent = 2;
+    o.loss = GM_GAN_HINGE;
+    o.real_label = 0.9f;
+    GM_CK_ERR(GM_EINVAL, "gm_gan_create", gm_gan_create(&g2, G, D, &o));
+    o.loss = GM_GAN_NONSATURATING;
+    o.real_label = 1.0f;
+    GM_CK_ERR(GM_EINVAL, "gm_gan_create", gm_gan_create(&g2, G, G, &o));
+    GM_CK_ERR(GM_ESTATE, "gm_gan_create", gm_gan_create(&g2, G, empty, &o));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_create", gm_gan_create(&g2, NULL, D, &o));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_create", gm_gan_create(&g2, G, D, NULL));
+    /* D that does not take the data: caught on the first step */
+    gm_net *Dbad = mlp(DATA + 1, 1, 3);
+    GM_CK_OK(gm_gan_create(&g2, G, Dbad, &o));
+    GM_CK_ERR(GM_ESHAPE, "gm_gan_train_step", gm_gan_train_step(g2, real, NULL, NULL));
+    gm_gan_free(g2); /* frees G and Dbad */
+    gm_net_free(D);
+    gm_net_free(empty);
+    gm_tensor *all[] = {real, wrong, nan, out, z};
+    for (int i = 0; i < 5; i++) gm_tensor_free(all[i]);
+    gm_gan_free(gan);
+    gm_gan_free(NULL);
+}
+END_TEST
+
+int main(void)
+{
+    gm_set_num_threads(1);
+    Suite *s = suite_create("gan");
+    TCase *tc = tcase_create("gan");
+    tcase_add_test(tc, test_custom_loop_is_identical);
+    tcase_add_test(tc, test_seeds_and_sampling);
+    tcase_add_test(tc, test_bad_input);
+    suite_add_tcase(s, tc);
+    return gm_run_suite(s);
+}
