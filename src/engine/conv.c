@@ -284,29 +284,7 @@ static gm_status gm__conv_create(gm_layer **out, const gm__layer_vt *vt, size_t 
     const int transpose = vt->kind == GM_LAYER_CONV_TRANSPOSE2D;
     const double kk = (double)(kernel * kernel);
     const double fan_in = (transpose ? out_ch : in_ch) * kk, fan_out = (transpose ? in_ch : out_ch) * kk;
-    float *W = l->params;
-    switch (init) {
-    case GM_INIT_HE: {
-        gm_rng_normal(rng, W, nw);
-        const float s = (float)sqrt(2.0 / fan_in);
-        for (size_t i = 0; i < nw; i++) W[i] *= s;
-        break;
-    }
-    case GM_INIT_XAVIER: {
-        gm_rng_uniform(rng, W, nw);
-        const float a = (float)sqrt(6.0 / (fan_in + fan_out));
-        for (size_t i = 0; i < nw; i++) W[i] = (2.0f * W[i] - 1.0f) * a;
-        break;
-    }
-    case GM_INIT_TORCH: {
-        gm_rng_uniform(rng, l->params, l->nparams);
-        const float a = (float)(1.0 / sqrt(fan_in));
-        for (size_t i = 0; i < l->nparams; i++) l->params[i] = (2.0f * l->params[i] - 1.0f) * a;
-        break;
-    }
-    case GM_INIT_ZEROS:
-        break;
-    }
+    gm__init_weights(l->params, nw, out_ch, init, rng, fan_in, fan_out);
     *out = l;
     return GM_OK;
 }

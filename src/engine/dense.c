@@ -91,31 +91,8 @@ gm_status gm_dense_create(gm_layer **out, size_t in_features,
     GM_TRY(gm__layer_new(&l, &gm__dense_vt, nw + out_features, __func__));
     l->in_features = in_features;
     l->out_features = out_features;
-    float *W = l->params;
-    const double fan_in = (double)in_features, fan_out = (double)out_features;
-    switch (init) {
-    case GM_INIT_HE: {
-        gm_rng_normal(rng, W, nw);
-        const float s = (float)sqrt(2.0 / fan_in);
-        for (size_t i = 0; i < nw; i++) W[i] *= s;
-        break;
-    }
-    case GM_INIT_XAVIER: {
-        gm_rng_uniform(rng, W, nw);
-        const float a = (float)sqrt(6.0 / (fan_in + fan_out));
-        for (size_t i = 0; i < nw; i++) W[i] = (2.0f * W[i] - 1.0f) * a;
-        break;
-    }
-    case GM_INIT_TORCH: {
-        gm_rng_uniform(rng, l->params, l->nparams);
-        const float a = (float)(1.0 / sqrt(fan_in));
-        for (size_t i = 0; i < l->nparams; i++)
-            l->params[i] = (2.0f * l->params[i] - 1.0f) * a;
-        break;
-    }
-    case GM_INIT_ZEROS:
-        break;
-    }
+    gm__init_weights(l->params, nw, out_features, init, rng, (double)in_features,
+                     (double)out_features);
     *out = l;
     return GM_OK;
 }

@@ -140,6 +140,27 @@ static inline float gm__softplusf(float x)
     return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x)));
 }
 
+/* Initializes a layer's parameters: weights params[0..nw) by `init` with
+ * the given fans, biases params[nw..nw+nb) zero (GM_INIT_TORCH: weights
+ * and biases U(+-1/sqrt(fan_in)) in one draw). rng may be NULL for ZEROS. */
+void gm__init_weights(float *params, size_t nw, size_t nb, gm_init init, gm_rng *rng,
+                      double fan_in, double fan_out);
+
+/* What a two-net model (VAE, GAN) owns besides its nets: an optimizer per
+ * net, the training generator (seed, position 0) and the sampling /
+ * evaluation generator (seed, position 2^62), so previews never change
+ * training. */
+typedef struct gm__model_parts {
+    gm_optimizer *opt_a, *opt_b;
+    gm_rng *train_rng, *aux_rng;
+} gm__model_parts;
+
+/* Creates all four; on failure frees what was made and names fn. */
+gm_status gm__model_parts_init(gm__model_parts *p, const gm_net *a,
+                               const gm_optimizer_options *oa, const gm_net *b,
+                               const gm_optimizer_options *ob, uint64_t seed, const char *fn);
+void gm__model_parts_free(gm__model_parts *p);
+
 /* ---- Nets ------------------------------------------------------------ */
 struct gm_net {
     gm_layer **layers;

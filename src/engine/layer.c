@@ -1,4 +1,5 @@
 /* What every layer shares: allocation, queries, parameter access. */
+#include <math.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -39,6 +40,35 @@ const gm__layer_vt *gm__layer_vt_for(int32_t kind)
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if ((int32_t)all[i]->kind == kind) return all[i];
     return NULL;
+}
+
+void gm__init_weights(float *params, size_t nw, size_t nb, gm_init init, gm_rng *rng,
+                      double fan_in, double fan_out)
+{
+    float *W = params;
+    switch (init) {
+    case GM_INIT_HE: { /* W ~ N(0, 2 / fan_in) */
+        gm_rng_normal(rng, W, nw);
+        const float s = (float)sqrt(2.0 / fan_in);
+        for (size_t i = 0; i < nw; i++) W[i] *= s;
+        break;
+    }
+    case GM_INIT_XAVIER: { /* W ~ U(+-sqrt(6 / (fan_in + fan_out))) */
+        gm_rng_uniform(rng, W, nw);
+        const float a = (float)sqrt(6.0 / (fan_in + fan_out));
+        for (size_t i = 0; i < nw; i++) W[i] = (2.0f * W[i] - 1.0f) * a;
+        break;
+    }
+    case GM_INIT_TORCH: { /* W and b ~ U(+-1 / sqrt(fan_in)), one draw */
+        gm_rng_uniform(rng, params, nw + nb);
+        const float a = (float)(1.0 / sqrt(fan_in));
+        for (size_t i = 0; i < nw + nb; i++) params[i] = (2.0f * params[i] - 1.0f) * a;
+        return;
+    }
+    case GM_INIT_ZEROS:
+        break;
+    }
+    for (size_t i = 0; i < nb; i++) params[nw + i] = 0.0f;
 }
 
 void gm__layer_save_hyper(const gm_layer *l, gm__hyper *h)

@@ -8,16 +8,12 @@
 
 #include "engine/engine.h"
 
-/* Where the sampling generator starts in the seed's stream. */
-#define GM__GAN_AUX_POSITION ((uint64_t)1 << 62)
-
 struct gm_gan {
     gm_net *g, *d;
-    gm_optimizer *opt_g, *opt_d;
+    gm__model_parts parts; /* opt_a: G's, opt_b: D's optimizer */
     gm_gan_options o;
     size_t L, C, Dd;                       /* latent, classes, data values */
     size_t g_nd, g_shape[GM_MAX_DIMS];     /* G output per sample */
-    gm_rng *train_rng, *aux_rng;
     uint64_t steps;
     /* batch buffers for n samples and a D output of dw values each */
     size_t n, dw;
@@ -109,20 +105,12 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     memcpy(g->g_shape, gshape + 1, g->g_nd * sizeof(size_t));
     g->Dd = 1;
     for (size_t i = 0; i < g->g_nd; i++) g->Dd *= g->g_shape[i];
-    gm_status st = gm_optimizer_create(&g->opt_g, generator, &og);
-    if (st == GM_OK) st = gm_optimizer_create(&g->opt_d, discriminator, &od);
-    if (st == GM_OK) st = gm_rng_create(&g->train_rng, o.seed);
-    if (st == GM_OK) st = gm_rng_create(&g->aux_rng, o.seed);
+    gm_status st =
+        gm__model_parts_init(&g->parts, generator, &og, discriminator, &od, o.seed, __func__);
     if (st != GM_OK) {
-        st = GM_FAIL(st, "%s", gm_last_error());
-        gm_optimizer_free(g->opt_g);
-        gm_optimizer_free(g->opt_d);
-        gm_rng_free(g->train_rng);
-        gm_rng_free(g->aux_rng);
         gm__free(g);
         return st;
     }
-    gm_rng_set_state(g->aux_rng, o.seed, GM__GAN_AUX_POSITION);
     g->g = generator;
     g->d = discriminator;
     *out = g;
@@ -134,10 +122,7 @@ void gm_gan_free(gm_gan *gan)
     if (gan == NULL) return;
     gm_net_free(gan->g);
     gm_net_free(gan->d);
-    gm_optimizer_free(gan->opt_g);
-    gm_optimizer_free(gan->opt_d);
-    gm_rng_free(gan->train_rng);
-    gm_rng_free(gan->aux_rng);
+    gm__model_parts_free(&gan->parts);
     gm__free(gan->block);
     gm__free(gan);
 }
@@ -251,7 +236,7 @@ static gm_status gm__gan_d_phase(gm_gan *g, const gm_tensor *real, const int32_t
     gm_tensor logits, dlogits;
     gm__tensor_view(&logits, dnd, dshape, g->logits);
     gm__tensor_view(&dlogits, dnd, dshape, g->dlogits);
-    gm_rng_normal(g->train_rng, g->z, n * g->L); /* = gm_tensor_fill_normal on [n x L] */
+    gm_rng_normal(g->parts.train_rng, g->z, n * g->L); /* = gm_tensor_fill_normal on [n x L] */
     GM_TRY(gm__gan_generate(g, labels));
     GM_TRY(gm_net_zero_grad(g->d));
     float lr, lf;
@@ -268,7 +253,7 @@ static gm_status gm__gan_d_phase(gm_gan *g, const gm_tensor *real, const int32_t
     if (!isfinite(stats->d_loss) || !isfinite(gm__net_grad_sumsq(g->d)))
         return gm__set_error(GM_ENUMERIC, "gm_gan_train_step",
                              "the discriminator's loss or gradients are not finite");
-    GM_TRY(gm_optimizer_step(g->opt_d, g->d));
+    GM_TRY(gm_optimizer_step(g->parts.opt_b, g->d));
     if (g->o.weight_clip > 0.0f) {
         const float c = g->o.weight_clip;
         for (size_t i = 0; i < g->d->nparams; i++)
@@ -285,7 +270,7 @@ static gm_status gm__gan_g_phase(gm_gan *g, const gm_tensor *real, const int32_t
     gm_tensor logits, dlogits;
     gm__tensor_view(&logits, dnd, dshape, g->logits);
     gm__tensor_view(&dlogits, dnd, dshape, g->dlogits);
-    gm_rng_normal(g->train_rng, g->z, n * g->L); /* = gm_tensor_fill_normal on [n x L] */
+    gm_rng_normal(g->parts.train_rng, g->z, n * g->L); /* = gm_tensor_fill_normal on [n x L] */
     GM_TRY(gm__gan_generate(g, labels));
     GM_TRY(gm_net_zero_grad(g->g));
     gm_tensor in = gm__gan_d_input(g, real, g->fake, labels);
@@ -307,7 +292,7 @@ static gm_status gm__gan_g_phase(gm_gan *g, const gm_tensor *real, const int32_t
     if (!isfinite(stats->g_loss) || !isfinite(gm__net_grad_sumsq(g->g)))
         return gm__set_error(GM_ENUMERIC, "gm_gan_train_step",
                              "the generator's loss or gradients are not finite");
-    return gm_optimizer_step(g->opt_g, g->g);
+    return gm_optimizer_step(g->parts.opt_a, g->g);
 }
 
 gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
@@ -322,11 +307,11 @@ gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *l
     GM_TRY(gm__gan_prepare(gan, __func__, n, w));
     gm_gan_stats s = {0, 0, 0, 0};
     uint64_t seed, pos;
-    gm_rng_get_state(gan->train_rng, &seed, &pos);
+    gm_rng_get_state(gan->parts.train_rng, &seed, &pos);
     gm_status st = GM_OK;
     for (uint32_t c = 0; c < gan->o.n_critic && st == GM_OK; c++) {
         st = gm__gan_d_phase(gan, real, labels, dnd, dshape, &s);
-        if (st != GM_OK && c == 0) gm_rng_set_state(gan->train_rng, seed, pos);
+        if (st != GM_OK && c == 0) gm_rng_set_state(gan->parts.train_rng, seed, pos);
     }
     if (st == GM_OK) st = gm__gan_g_phase(gan, real, labels, dnd, dshape, &s);
     if (st != GM_OK) {
@@ -367,7 +352,7 @@ gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels, gm_tensor 
     GM_TRY(gm__gan_check_out(gan, __func__, out, n));
     GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
     GM_TRY(gm__gan_prepare(gan, __func__, n, gan->block ? gan->dw : 1));
-    gm_rng_normal(gan->aux_rng, gan->z, n * gan->L);
+    gm_rng_normal(gan->parts.aux_rng, gan->z, n * gan->L);
     return gm__gan_eval_generate(gan, labels, out);
 }
 

@@ -7,19 +7,14 @@
 
 #include "engine/engine.h"
 
-/* Where the sampling/evaluation generator starts in the seed's stream:
- * far from the training generator's position 0. */
-#define GM__VAE_AUX_POSITION ((uint64_t)1 << 62)
-
 struct gm_vae {
     gm_net *enc, *dec;
-    gm_optimizer *opt_enc, *opt_dec;
+    gm__model_parts parts; /* opt_a: encoder's, opt_b: decoder's optimizer */
     gm_vae_options o;
     gm_optimizer_options opt;
     size_t L, C, D, dec_w; /* latent, classes, data features, decoder width */
     size_t dec_nd, dec_shape[GM_MAX_DIMS]; /* decoder output per sample */
     size_t h_nd, h_shape[GM_MAX_DIMS];     /* encoder output of the last call */
-    gm_rng *train_rng, *aux_rng;
     uint64_t steps;
     /* batch buffers for n samples, views into one block */
     size_t n;
@@ -118,20 +113,11 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     v->D = learned ? w / 2 : w;
     v->dec_nd = dnd - 1;
     memcpy(v->dec_shape, dshape + 1, v->dec_nd * sizeof(size_t));
-    st = gm_optimizer_create(&v->opt_enc, encoder, &oo);
-    if (st == GM_OK) st = gm_optimizer_create(&v->opt_dec, decoder, &oo);
-    if (st == GM_OK) st = gm_rng_create(&v->train_rng, o.seed);
-    if (st == GM_OK) st = gm_rng_create(&v->aux_rng, o.seed);
+    st = gm__model_parts_init(&v->parts, encoder, &oo, decoder, &oo, o.seed, __func__);
     if (st != GM_OK) {
-        st = GM_FAIL(st, "%s", gm_last_error()); /* name this function */
-        gm_optimizer_free(v->opt_enc);
-        gm_optimizer_free(v->opt_dec);
-        gm_rng_free(v->train_rng);
-        gm_rng_free(v->aux_rng);
         gm__free(v);
         return st;
     }
-    gm_rng_set_state(v->aux_rng, o.seed, GM__VAE_AUX_POSITION);
     v->enc = encoder;
     v->dec = decoder;
     *out = v;
@@ -143,10 +129,7 @@ void gm_vae_free(gm_vae *vae)
     if (vae == NULL) return;
     gm_net_free(vae->enc);
     gm_net_free(vae->dec);
-    gm_optimizer_free(vae->opt_enc);
-    gm_optimizer_free(vae->opt_dec);
-    gm_rng_free(vae->train_rng);
-    gm_rng_free(vae->aux_rng);
+    gm__model_parts_free(&vae->parts);
     gm__free(vae->block);
     gm__free(vae);
 }
@@ -277,12 +260,12 @@ gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labe
     const size_t n = x->shape[0], L = v->L;
     GM_TRY(gm__vae_prepare(v, __func__, n));
     uint64_t seed, pos;
-    gm_rng_get_state(v->train_rng, &seed, &pos);
+    gm_rng_get_state(v->parts.train_rng, &seed, &pos);
     GM_TRY(gm_net_zero_grad(v->enc));
     GM_TRY(gm_net_zero_grad(v->dec));
     gm_status st = gm__vae_encode(v, x, labels);
     if (st != GM_OK) return st;
-    gm_tensor_fill_normal(&v->eps, v->train_rng);
+    gm_tensor_fill_normal(&v->eps, v->parts.train_rng);
     float rec = 0.0f, kl = 0.0f;
     const float beta =
         v->o.kl_warmup_steps == 0
@@ -319,11 +302,11 @@ gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labe
                          isfinite(gm__net_grad_sumsq(v->dec))))
         st = GM_FAIL(GM_ENUMERIC, "the gradients are not finite; nothing was changed");
     if (st != GM_OK) {
-        gm_rng_set_state(v->train_rng, seed, pos);
+        gm_rng_set_state(v->parts.train_rng, seed, pos);
         return st;
     }
-    st = gm_optimizer_step(v->opt_enc, v->enc);
-    if (st == GM_OK) st = gm_optimizer_step(v->opt_dec, v->dec);
+    st = gm_optimizer_step(v->parts.opt_a, v->enc);
+    if (st == GM_OK) st = gm_optimizer_step(v->parts.opt_b, v->dec);
     if (st != GM_OK) return GM_FAIL(GM_EINTERNAL, "optimizer step failed: %s", gm_last_error());
     v->steps++;
     if (stats) *stats = (gm_vae_stats){loss, rec, kl, beta};
@@ -352,7 +335,7 @@ static gm_status gm__vae_eval_pass(gm_vae *v, const gm_tensor *x, const int32_t 
                                    float *lq)
 {
     float rec = 0.0f, kl = 0.0f;
-    gm_tensor_fill_normal(&v->eps, v->aux_rng);
+    gm_tensor_fill_normal(&v->eps, v->parts.aux_rng);
     GM_TRY(gm_vae_reparameterize(&v->h, &v->eps, &v->z));
     GM_TRY(gm__vae_decode(v, labels));
     GM_TRY(gm_vae_recon_nll(v->o.likelihood, &v->dec_out, x, v->o.gaussian_logvar, &rec,
@@ -514,7 +497,7 @@ gm_status gm_vae_sample(gm_vae *vae, size_t n, const int32_t *labels, gm_tensor 
     GM_TRY(gm__vae_check_out(__func__, out, "out", n, vae->D));
     GM_TRY(gm__vae_check_labels(vae, __func__, labels, n));
     GM_TRY(gm__vae_prepare(vae, __func__, n));
-    gm_tensor_fill_normal(&vae->z, vae->aux_rng);
+    gm_tensor_fill_normal(&vae->z, vae->parts.aux_rng);
     return gm__vae_decode_mean(vae, labels, out);
 }
 
@@ -653,6 +636,6 @@ gm_status gm_vae_set_lr(gm_vae *vae, float lr)
     GM_CHECK_NULL(vae);
     GM_CHECK(isfinite(lr) && lr > 0.0f, GM_EINVAL, "lr must be finite and > 0, got %g",
              (double)lr);
-    GM_TRY(gm_optimizer_set_lr(vae->opt_enc, lr));
-    return gm_optimizer_set_lr(vae->opt_dec, lr);
+    GM_TRY(gm_optimizer_set_lr(vae->parts.opt_a, lr));
+    return gm_optimizer_set_lr(vae->parts.opt_b, lr);
 }
