@@ -120,6 +120,11 @@ static void check_custom_loop(const setup *s)
                 free(p);
             }
         }
+        /* D's gradients as the last D update left them: the generator
+         * update must not change them (gan.h) */
+        size_t nd = gm_net_param_count(D);
+        float *dgrads = malloc(nd * sizeof(float)), *gan_dgrads = malloc(nd * sizeof(float));
+        GM_CK_OK(gm_net_get_grads(D, dgrads, nd));
         GM_CK_OK(gm_tensor_fill_normal(z, train));
         join(gm_tensor_data(gin), gm_tensor_data(z), N, L, y, C);
         GM_CK_OK(gm_net_forward(G, gin, fake));
@@ -133,6 +138,11 @@ static void check_custom_loop(const setup *s)
                    DATA * sizeof(float));
         GM_CK_OK(gm_net_backward(G, dfake, NULL));
         GM_CK_OK(gm_optimizer_step(og, G));
+        GM_CK_OK(gm_net_get_grads(gm_gan_discriminator(gan), gan_dgrads, nd));
+        ck_assert_msg(memcmp(dgrads, gan_dgrads, nd * sizeof(float)) == 0,
+                      "loss %d: the generator update changed D's gradients", (int)s->loss);
+        free(dgrads);
+        free(gan_dgrads);
         /* bit-identical after every step */
         gm_net *pair[2][2] = {{gm_gan_generator(gan), G}, {gm_gan_discriminator(gan), D}};
         for (int k = 0; k < 2; k++) {

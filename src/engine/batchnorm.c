@@ -86,7 +86,7 @@ static void bn_backward(gm_layer *l, float *dx, const float *dy, const float *x,
                 sdyx += (double)dy[o + k] * xhat[o + k];
             }
         }
-        if (l->trainable) {
+        if (gm__layer_accumulates(l)) {
             l->grads[f] += (float)sdyx;
             l->grads[F + f] += (float)sdy;
         }

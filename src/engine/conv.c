@@ -156,7 +156,7 @@ static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *
     float *col = l->cache, *dcol = l->cache + K * S;
     for (size_t i = 0; i < n; i++) {
         const float *dyi = dy + i * O * S;
-        if (l->trainable) {
+        if (gm__layer_accumulates(l)) {
             float *dW = l->grads, *db = l->grads + O * K;
             gm__im2col(&g, x + i * l->in_dim, col);
             /* dW [O x Ckk] += dy [O x HoWo] col^T */
@@ -202,7 +202,7 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
     for (size_t i = 0; i < n; i++) {
         const float *dyi = dy + i * l->out_dim;
         gm__im2col(&g, dyi, dcol); /* dcol [Okk x HW] */
-        if (l->trainable) {
+        if (gm__layer_accumulates(l)) {
             float *dW = l->grads, *db = l->grads + C * K;
             /* dW [C x Okk] += x [C x HW] dcol^T */
             gm__sgemm(0, 1, C, K, S, 1.0f, x + i * l->in_dim, S, dcol, S, 1.0f, dW, K);

@@ -36,7 +36,7 @@ static void dense_backward(gm_layer *l, float *dx, const float *dy,
     (void)y;
     const size_t I = l->in_features, O = l->out_features;
     const float *W = l->params;
-    if (l->trainable) {
+    if (gm__layer_accumulates(l)) {
         float *dW = l->grads, *db = l->grads + O * I;
         /* dW [O x I] += dy^T [O x n] x [n x I] */
         gm__sgemm(1, 0, O, I, n, 1.0f, dy, O, x, I, 1.0f, dW, I);

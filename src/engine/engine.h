@@ -179,7 +179,21 @@ struct gm_net {
     float *work;                   /* the one block behind act/dbuf/caches */
     int have_forward;
     uint64_t forward_version;
+    int input_grads_only; /* set by gm__net_backward_input during its call */
 };
+
+/* Whether a layer's backward accumulates its parameter gradients: it is
+ * trainable and its net is not computing an input gradient only. */
+static inline int gm__layer_accumulates(const gm_layer *l)
+{
+    return l->trainable && !(l->owner && l->owner->input_grads_only);
+}
+
+/* gm_net_backward that writes dx (required) and leaves every parameter
+ * gradient as it is, with no GEMM for them: for differentiating through a
+ * net that is not being trained in this pass (a GAN's discriminator in the
+ * generator update, a VAE's decoder while inpainting). */
+gm_status gm__net_backward_input(gm_net *net, const gm_tensor *dy, gm_tensor *dx);
 
 /* Notes that the parameters of `net` changed (forward caches are stale). */
 static inline void gm__net_touch(gm_net *net) { net->version++; }

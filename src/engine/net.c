@@ -324,7 +324,7 @@ gm_status gm_net_backward(gm_net *net, const gm_tensor *dy, gm_tensor *dx)
     if (dx == NULL) {
         lowest = L;
         for (size_t i = 0; i < L; i++)
-            if (net->layers[i]->nparams && net->layers[i]->trainable) {
+            if (net->layers[i]->nparams && gm__layer_accumulates(net->layers[i])) {
                 lowest = i;
                 break;
             }
@@ -340,6 +340,14 @@ gm_status gm_net_backward(gm_net *net, const gm_tensor *dy, gm_tensor *dx)
         cur = next;
     }
     return GM_OK;
+}
+
+gm_status gm__net_backward_input(gm_net *net, const gm_tensor *dy, gm_tensor *dx)
+{
+    net->input_grads_only = 1;
+    gm_status st = gm_net_backward(net, dy, dx);
+    net->input_grads_only = 0;
+    return st;
 }
 
 gm_status gm_net_zero_grad(gm_net *net)

@@ -228,16 +228,25 @@ static gm_status gm__gan_check_real(gm_gan *g, const char *fn, const gm_tensor *
     return GM_OK;
 }
 
+/* What both phases start with: logit views in D's output shape, fresh z
+ * from the training generator (= gm_tensor_fill_normal on [n x L]) and
+ * fake = G(z | y). */
+static gm_status gm__gan_new_fake(gm_gan *g, const int32_t *labels, size_t dnd,
+                                  const size_t *dshape, gm_tensor *logits, gm_tensor *dlogits)
+{
+    gm__tensor_view(logits, dnd, dshape, g->logits);
+    gm__tensor_view(dlogits, dnd, dshape, g->dlogits);
+    gm_rng_normal(g->parts.train_rng, g->z, g->n * g->L);
+    return gm__gan_generate(g, labels);
+}
+
 /* One discriminator update on real and a fresh fake batch. */
 static gm_status gm__gan_d_phase(gm_gan *g, const gm_tensor *real, const int32_t *labels,
                                  size_t dnd, const size_t *dshape, gm_gan_stats *stats)
 {
     const size_t n = g->n, dw = g->dw;
     gm_tensor logits, dlogits;
-    gm__tensor_view(&logits, dnd, dshape, g->logits);
-    gm__tensor_view(&dlogits, dnd, dshape, g->dlogits);
-    gm_rng_normal(g->parts.train_rng, g->z, n * g->L); /* = gm_tensor_fill_normal on [n x L] */
-    GM_TRY(gm__gan_generate(g, labels));
+    GM_TRY(gm__gan_new_fake(g, labels, dnd, dshape, &logits, &dlogits));
     GM_TRY(gm_net_zero_grad(g->d));
     float lr, lf;
     gm_tensor in = gm__gan_d_input(g, real, real->data, labels);
@@ -268,19 +277,17 @@ static gm_status gm__gan_g_phase(gm_gan *g, const gm_tensor *real, const int32_t
 {
     const size_t n = g->n;
     gm_tensor logits, dlogits;
-    gm__tensor_view(&logits, dnd, dshape, g->logits);
-    gm__tensor_view(&dlogits, dnd, dshape, g->dlogits);
-    gm_rng_normal(g->parts.train_rng, g->z, n * g->L); /* = gm_tensor_fill_normal on [n x L] */
-    GM_TRY(gm__gan_generate(g, labels));
+    GM_TRY(gm__gan_new_fake(g, labels, dnd, dshape, &logits, &dlogits));
     GM_TRY(gm_net_zero_grad(g->g));
     gm_tensor in = gm__gan_d_input(g, real, g->fake, labels);
     GM_TRY(gm_net_forward(g->d, &in, &logits));
     stats->d_fake = gm__gan_mean_d(g, g->logits, n * g->dw);
     GM_TRY(gm_gan_g_loss(g->o.loss, &logits, &stats->g_loss, &dlogits));
-    /* the gradient for D's input, in the layout of D's input */
+    /* the gradient for D's input, in the layout of D's input; D's
+     * parameter gradients are not computed */
     gm_tensor din = in;
     din.data = g->dd_in;
-    GM_TRY(gm_net_backward(g->d, &dlogits, &din));
+    GM_TRY(gm__net_backward_input(g->d, &dlogits, &din));
     float *dfake = g->dd_in;
     if (g->C) {
         for (size_t i = 0; i < n; i++)

@@ -548,8 +548,8 @@ gm_status gm_vae_interpolate(gm_vae *vae, const gm_tensor *xa, const gm_tensor *
 /* MAP inpainting: Adam on z for sum_known -log p(x | z) + |z|^2 / 2, from
  * the encoder's mean of x with missing pixels at 0.5. Works in the
  * prepared buffers; `cur` holds m floats, `mom` 2 n L floats. The decoder
- * runs in evaluation mode with its layers frozen, so its parameter
- * gradients are not touched. */
+ * runs in evaluation mode and its backward computes the input gradient
+ * only, so its parameter gradients are not touched. */
 static gm_status gm__vae_inpaint(gm_vae *v, const gm_tensor *x, const gm_tensor *mask,
                                  size_t iterations, float *cur, float *mom)
 {
@@ -574,7 +574,7 @@ static gm_status gm__vae_inpaint(gm_vae *v, const gm_tensor *x, const gm_tensor 
                 v->ddec.data[i * W + k] *= keep;
                 if (W != D) v->ddec.data[i * W + D + k] *= keep;
             }
-        GM_TRY(gm_net_backward(v->dec, &v->ddec, &v->dz));
+        GM_TRY(gm__net_backward_input(v->dec, &v->ddec, &v->dz));
         const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
         for (size_t j = 0; j < n * L; j++) {
             const float g = v->dz.data[j] + v->z.data[j]; /* + prior */
@@ -606,20 +606,14 @@ gm_status gm_vae_inpaint(gm_vae *vae, const gm_tensor *x, const gm_tensor *mask,
     for (size_t i = 0; i < mask->numel; i++)
         GM_CHECK(mask->data[i] == 0.0f || mask->data[i] == 1.0f, GM_EINVAL,
                  "mask[%zu] must be 0 or 1, got %g", i, (double)mask->data[i]);
-    const size_t n = x->shape[0], m = x->numel, nl = vae->dec->n_layers;
+    const size_t n = x->shape[0], m = x->numel;
     GM_TRY(gm__vae_prepare(vae, __func__, n));
-    /* cur [m], Adam moments [2 n L], saved trainable flags [layers] */
-    size_t floats = m + 2 * n * vae->L + nl;
+    /* cur [m], then the Adam moments [2 n L] */
+    size_t floats = m + 2 * n * vae->L;
     float *cur = gm__malloc_array(floats, sizeof(float));
     GM_CHECK(cur != NULL, GM_ENOMEM, "cannot allocate %zu floats", floats);
-    float *flags = cur + m + 2 * n * vae->L;
-    for (size_t i = 0; i < nl; i++) {
-        flags[i] = (float)vae->dec->layers[i]->trainable;
-        vae->dec->layers[i]->trainable = 0;
-    }
     gm_status st;
     GM__VAE_EVAL(vae, st, gm__vae_inpaint(vae, x, mask, iterations, cur, cur + m));
-    for (size_t i = 0; i < nl; i++) vae->dec->layers[i]->trainable = flags[i] != 0.0f;
     if (st == GM_OK) memcpy(out->data, cur, m * sizeof(float));
     gm__free(cur);
     return st;
