@@ -2,13 +2,15 @@
  * gan_ring: an MLP GAN on a mixture of 8 Gaussians on a circle (radius 2,
  * std 0.02), the classic mode-collapse test.
  *
- *   gan_ring [--seed N] [--steps N] [--out FILE.png]
+ *   gan_ring [--seed N] [--steps N] [--out FILE.png] [--samples-out FILE]
  *
  * G: 2-128-128-2 ReLU; D: 2-128-128-1 LeakyReLU(0.2); non-saturating loss;
  * Adam lr 1e-3, betas 0.5 / 0.999; batch 256. Prints how many of the 8
  * modes the samples cover and the fraction of high-quality samples (within
  * 0.1 of a centre), writes a scatter plot, and exits 1 unless all 8 modes
- * are covered with at least 70% high-quality samples.
+ * are covered with at least 70% high-quality samples. --samples-out writes
+ * the 2500 evaluated samples as raw float32 (host order), so the bindings'
+ * versions can be compared with this one bit for bit.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -83,14 +85,16 @@ int main(int argc, char **argv)
 {
     unsigned long long seed = 1;
     long steps = 6000;
-    const char *png = "gan_ring.png";
+    const char *png = "gan_ring.png", *raw = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v && strcmp(argv[i], "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
         else if (v && strcmp(argv[i], "--steps") == 0) steps = atol(v), i++;
         else if (v && strcmp(argv[i], "--out") == 0) png = v, i++;
+        else if (v && strcmp(argv[i], "--samples-out") == 0) raw = v, i++;
         else {
-            fprintf(stderr, "usage: gan_ring [--seed N] [--steps N] [--out FILE.png]\n");
+            fprintf(stderr, "usage: gan_ring [--seed N] [--steps N] [--out FILE.png] "
+                            "[--samples-out FILE]\n");
             return 2;
         }
     }
@@ -129,6 +133,11 @@ int main(int argc, char **argv)
     CHECK(gm_tensor_create(&samples, 2, (size_t[]){N_EVAL, 2}));
     CHECK(gm_gan_sample(gan, N_EVAL, NULL, samples));
     const float *p = gm_tensor_data(samples);
+    FILE *f = raw ? fopen(raw, "wb") : NULL; /* raw float32, to compare bindings with */
+    if (raw && (!f || fwrite(p, sizeof(float), 2 * N_EVAL, f) != 2 * N_EVAL || fclose(f) != 0)) {
+        fprintf(stderr, "gan_ring: cannot write %s\n", raw);
+        return 1;
+    }
     size_t per_mode[8] = {0}, hq = 0;
     for (size_t i = 0; i < N_EVAL; i++)
         for (int k = 0; k < 8; k++) {

@@ -2,11 +2,14 @@
  * vae_fashion: the reference VAE recipe on Fashion-MNIST.
  *
  *   vae_fashion [--seed N] [--epochs N] [--data DIR] [--out DIR] [--train-limit N]
+ *               [--samples-out FILE]
  *
  * Encoder 784-400 ReLU, 400-40 (mu, logvar); decoder 20-400 ReLU, 400-784
  * logits; Bernoulli likelihood; Adam lr 1e-3; batch 128. Prints a line per
  * epoch and a last line of key=value pairs, and writes PNGs to --out:
  * samples.png, reconstructions.png, interpolation.png, inpainting.png.
+ * --samples-out writes the 64 samples' raw float32 values (host order), so
+ * the Python, Rust and C++ versions can be compared with this one bit for bit.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -90,12 +93,23 @@ static void write_png(const char *dir, const char *name, const gm_tensor *grid, 
     printf("wrote %s\n", path);
 }
 
+static void write_raw(const char *path, const gm_tensor *t)
+{
+    FILE *f = fopen(path, "wb");
+    size_t n = gm_tensor_numel(t);
+    if (!f || fwrite(gm_tensor_data_const(t), sizeof(float), n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "vae_fashion: cannot write %s\n", path);
+        exit(1);
+    }
+    printf("wrote %s\n", path);
+}
+
 int main(int argc, char **argv)
 {
     unsigned long long seed = 1;
     int epochs = 10;
     size_t train_limit = 0;
-    const char *data = "/usr/share/datasets/fashion-mnist", *out = "out";
+    const char *data = "/usr/share/datasets/fashion-mnist", *out = "out", *raw = NULL;
     for (int i = 1; i + 1 < argc + 1; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v && strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
@@ -103,9 +117,10 @@ int main(int argc, char **argv)
         else if (v && strcmp(a, "--data") == 0) data = v, i++;
         else if (v && strcmp(a, "--out") == 0) out = v, i++;
         else if (v && strcmp(a, "--train-limit") == 0) train_limit = strtoull(v, NULL, 10), i++;
+        else if (v && strcmp(a, "--samples-out") == 0) raw = v, i++;
         else {
             fprintf(stderr, "usage: vae_fashion [--seed N] [--epochs N] [--data DIR] "
-                            "[--out DIR] [--train-limit N]\n");
+                            "[--out DIR] [--train-limit N] [--samples-out FILE]\n");
             return 2;
         }
     }
@@ -183,6 +198,7 @@ int main(int argc, char **argv)
     CHECK(gm_tensor_create(&samples, 4, (size_t[]){64, 1, 28, 28}));
     CHECK(gm_vae_sample(vae, 64, NULL, samples));
     write_png(out, "samples.png", samples, 8, 8);
+    if (raw) write_raw(raw, samples);
 
     /* reconstructions: rows of 8 originals over their reconstructions */
     size_t idx[32];
