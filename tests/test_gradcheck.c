@@ -4,6 +4,7 @@
  * the upstream gradient is r. Sums are taken in double. */
 #include <stdlib.h>
 
+#include "engine/engine.h" /* the BLAS seam; spectral norm's u and v */
 #include "gm_test.h"
 
 #define EPS 1e-3f
@@ -463,6 +464,159 @@ START_TEST(test_batchnorm_statistics)
 }
 END_TEST
 
+/* ---- spectral normalization --------------------------------------------- */
+
+/* Runs `n` training forwards of net on a fixed random x (converging the
+ * power iteration of its spectrally normalized layers). */
+static void warm_up(gm_net *net, size_t ndim, const size_t *shape, int n)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 99));
+    gm_tensor *x = tensor_like(ndim, shape);
+    size_t ond, oshape[GM_MAX_DIMS];
+    GM_CK_OK(gm_net_output_shape(net, ndim, shape, &ond, oshape));
+    gm_tensor *y = tensor_like(ond, oshape);
+    GM_CK_OK(gm_rng_normal(rng, gm_tensor_data(x), gm_tensor_numel(x)));
+    GM_CK_OK(gm_net_set_training(net, 1));
+    for (int i = 0; i < n; i++) GM_CK_OK(gm_net_forward(net, x, y));
+    gm_tensor_free(x);
+    gm_tensor_free(y);
+    gm_rng_free(rng);
+}
+
+/* dense, conv2d and conv_transpose2d with spectral norm, in evaluation
+ * mode (u, v fixed, so W / sigma(W) is a fixed function of W), both before
+ * and after the power iteration converged. */
+START_TEST(test_spectral_norm)
+{
+    for (int kind = 0; kind < 3; kind++)
+        for (int warm = 0; warm <= 1; warm++) {
+            gm_rng *rng;
+            gm_net *net;
+            gm_layer *l;
+            GM_CK_OK(gm_rng_create(&rng, 900 + kind));
+            GM_CK_OK(gm_net_create(&net));
+            size_t shape[4], nd = 4;
+            if (kind == 0) {
+                GM_CK_OK(gm_dense_create(&l, 5, 4, GM_INIT_TORCH, rng));
+                nd = 2, shape[0] = 3, shape[1] = 5;
+            } else if (kind == 1) {
+                GM_CK_OK(gm_conv2d_create(&l, 2, 3, 3, 2, 1, GM_INIT_TORCH, rng));
+                memcpy(shape, (size_t[]){2, 2, 5, 4}, sizeof shape);
+            } else {
+                GM_CK_OK(gm_conv_transpose2d_create(&l, 3, 2, 4, 2, 1, GM_INIT_TORCH, rng));
+                memcpy(shape, (size_t[]){2, 3, 3, 2}, sizeof shape);
+            }
+            ck_assert_uint_eq(gm_layer_spectral_norm_iterations(l), 0);
+            GM_CK_OK(gm_layer_spectral_norm(l, 2, 1e-12f, rng));
+            ck_assert_uint_eq(gm_layer_spectral_norm_iterations(l), 2);
+            GM_CK_OK(gm_net_add(net, l));
+            if (warm) warm_up(net, nd, shape, 20);
+            GM_CK_OK(gm_net_set_training(net, 0));
+            check_net(net, nd, shape, 910 + kind);
+            gm_net_free(net);
+            gm_rng_free(rng);
+        }
+}
+END_TEST
+
+/* sigma converges to the largest singular value: dense weights with known
+ * singular values, and a transposed conv whose [out_ch x in_ch k k] matrix
+ * (torch's dim=1) has a different norm than its [in_ch x out_ch k k] one. */
+START_TEST(test_spectral_sigma)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 950));
+    /* dense 3 -> 2: W = [[3, 0, 0], [0, -4, 0]] has singular values 4, 3 */
+    gm_net *net;
+    gm_layer *l;
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_dense_create(&l, 3, 2, GM_INIT_ZEROS, NULL));
+    GM_CK_OK(gm_layer_spectral_norm(l, 1, 1e-12f, rng));
+    ck_assert_float_eq(gm_layer_spectral_sigma(l), 1.0f); /* before any forward */
+    GM_CK_OK(gm_layer_set_params(l, (float[]){3, 0, 0, 0, -4, 0, 0.5f, 0.5f}, 8));
+    GM_CK_OK(gm_net_add(net, l));
+    warm_up(net, 2, (size_t[]){2, 3}, 60);
+    ck_assert_float_eq_tol(gm_layer_spectral_sigma(l), 4.0f, 1e-4f);
+    /* y = W x / 4 + b for x = e2 */
+    gm_tensor *x, *y;
+    float xv[3] = {0, 1, 0}, yv[2];
+    GM_CK_OK(gm_tensor_wrap(&x, 2, (size_t[]){1, 3}, xv));
+    GM_CK_OK(gm_tensor_wrap(&y, 2, (size_t[]){1, 2}, yv));
+    GM_CK_OK(gm_net_set_training(net, 0));
+    GM_CK_OK(gm_net_forward(net, x, y));
+    ck_assert_float_eq_tol(yv[0], 0.5f, 1e-5f);
+    ck_assert_float_eq_tol(yv[1], -1.0f + 0.5f, 1e-4f);
+    gm_tensor_free(x);
+    gm_tensor_free(y);
+    gm_net_free(net);
+
+    /* conv_transpose2d 2 -> 2, k 1: W[c][o] = [[1, 1], [1, -1]] * 3 read
+     * with rows o has orthogonal rows of norm 3 sqrt 2: sigma 3 sqrt 2 either
+     * way; make it lopsided: W[c][o] = [[3, 0], [4, 0]]: rows o = (3, 4)
+     * and (0, 0): sigma 5 (the [c x o] reading has the same sigma, so also
+     * check the direction: u must be +-e_0 over o). */
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_conv_transpose2d_create(&l, 2, 2, 1, 1, 0, GM_INIT_ZEROS, NULL));
+    GM_CK_OK(gm_layer_spectral_norm(l, 3, 1e-12f, rng));
+    GM_CK_OK(gm_layer_set_params(l, (float[]){3, 0, 4, 0, 0, 0}, 6));
+    GM_CK_OK(gm_net_add(net, l));
+    warm_up(net, 4, (size_t[]){1, 2, 2, 2}, 10);
+    ck_assert_float_eq_tol(gm_layer_spectral_sigma(l), 5.0f, 1e-4f);
+    ck_assert_float_eq_tol(fabsf(l->state[0]), 1.0f, 1e-5f); /* u over the 2 out channels */
+    ck_assert_float_eq_tol(l->state[1], 0.0f, 1e-5f);
+    ck_assert_float_eq_tol(fabsf(l->state[2]), 0.6f, 1e-5f); /* v = (3, 4) / 5 over in channels */
+    ck_assert_float_eq_tol(fabsf(l->state[3]), 0.8f, 1e-5f);
+    gm_net_free(net);
+    gm_rng_free(rng);
+}
+END_TEST
+
+/* Bad input: each failure names the function and leaves the layer as it was. */
+START_TEST(test_spectral_norm_bad_input)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 960));
+    gm_layer *d, *r;
+    GM_CK_OK(gm_dense_create(&d, 3, 2, GM_INIT_HE, rng));
+    GM_CK_OK(gm_relu_create(&r));
+    uint64_t pos[2], pos2[2];
+    GM_CK_OK(gm_rng_get_state(rng, &pos[0], &pos[1]));
+    const char *fn = "gm_layer_spectral_norm";
+    GM_CK_ERR(GM_EINVAL, fn, gm_layer_spectral_norm(NULL, 1, 1e-12f, rng));
+    GM_CK_ERR(GM_EINVAL, fn, gm_layer_spectral_norm(d, 1, 1e-12f, NULL));
+    GM_CK_ERR(GM_EUNSUPPORTED, fn, gm_layer_spectral_norm(r, 1, 1e-12f, rng));
+    GM_CK_ERR(GM_EINVAL, fn, gm_layer_spectral_norm(d, 0, 1e-12f, rng));
+    GM_CK_ERR(GM_EINVAL, fn, gm_layer_spectral_norm(d, 101, 1e-12f, rng));
+    GM_CK_ERR(GM_EINVAL, fn, gm_layer_spectral_norm(d, 1, 0.0f, rng));
+    GM_CK_ERR(GM_EINVAL, fn, gm_layer_spectral_norm(d, 1, -1e-3f, rng));
+    GM_CK_ERR(GM_EINVAL, fn, gm_layer_spectral_norm(d, 1, NAN, rng));
+    GM_CK_ERR(GM_EINVAL, fn, gm_layer_spectral_norm(d, 1, INFINITY, rng));
+    GM_CK_ERR(GM_EINVAL, fn, gm_layer_spectral_norm(d, 1, 2.0f, rng));
+    ck_assert_uint_eq(gm_layer_spectral_norm_iterations(d), 0);
+    ck_assert_ptr_null(d->state);
+    GM_CK_OK(gm_rng_get_state(rng, &pos2[0], &pos2[1]));
+    ck_assert(pos[0] == pos2[0] && pos[1] == pos2[1]);
+    GM_CK_OK(gm_layer_spectral_norm(d, 1, 1e-12f, rng));
+    GM_CK_ERR(GM_ESTATE, fn, gm_layer_spectral_norm(d, 1, 1e-12f, rng));
+    ck_assert_uint_eq(gm_layer_spectral_norm_iterations(d), 1);
+    gm_net *net;
+    gm_layer *d2;
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_dense_create(&d2, 3, 2, GM_INIT_HE, rng));
+    GM_CK_OK(gm_net_add(net, d2));
+    GM_CK_ERR(GM_ESTATE, fn, gm_layer_spectral_norm(d2, 1, 1e-12f, rng));
+    ck_assert_uint_eq(gm_layer_spectral_norm_iterations(d2), 0);
+    ck_assert_uint_eq(gm_layer_spectral_norm_iterations(NULL), 0);
+    ck_assert_float_eq(gm_layer_spectral_sigma(NULL), 0.0f);
+    ck_assert_float_eq(gm_layer_spectral_sigma(d2), 0.0f);
+    gm_net_free(net);
+    gm_layer_free(d);
+    gm_layer_free(r);
+    gm_rng_free(rng);
+}
+END_TEST
+
 /* ---- losses ---------------------------------------------------------- */
 
 typedef gm_status (*loss_fn)(const gm_tensor *, const gm_tensor *, gm_reduction,
@@ -566,7 +720,6 @@ START_TEST(test_loss_softmax_xent)
 END_TEST
 
 /* The BLAS seam agrees with its loop reference for every transpose. */
-#include "engine/engine.h"
 START_TEST(test_sgemm_matches_reference)
 {
     gm_rng *rng;
@@ -610,6 +763,9 @@ int main(void)
     tcase_add_test(tc, test_conv_matches_direct_loops);
     tcase_add_test(tc, test_batchnorm);
     tcase_add_test(tc, test_batchnorm_statistics);
+    tcase_add_test(tc, test_spectral_norm);
+    tcase_add_test(tc, test_spectral_sigma);
+    tcase_add_test(tc, test_spectral_norm_bad_input);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("losses");
     tcase_add_test(tl, test_loss_mse);

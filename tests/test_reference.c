@@ -9,6 +9,7 @@
  * Each comparison prints its max abs / rel difference (as llm.c's
  * check_tensor does) and fails on |got - ref| > atol + rtol |ref|.
  */
+#include "engine/engine.h" /* layer state: spectral norm u, v; running statistics */
 #include "gm_test.h"
 
 #include <errno.h>
@@ -673,6 +674,81 @@ START_TEST(test_optim_run)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * Convolutions, batchnorm and spectral norm: the net of conv_case in
+ * make_reference.py, two training forwards, a backward, an eval forward. */
+START_TEST(test_conv_bn_spectral)
+{
+    fx_file fx;
+    fx_load(&fx, "reference_conv.txt");
+    printf("conv net:\n");
+    /* spectral norm on layers 0, 3 and 6, its u | v then set to torch's */
+    const size_t sn_at[3] = {0, 3, 6};
+    gm_rng *rng;
+    gm_net *net;
+    gm_layer *l[7];
+    GM_CK_OK(gm_rng_create(&rng, 1));
+    GM_CK_OK(gm_conv2d_create(&l[0], 2, 4, 3, 2, 1, GM_INIT_ZEROS, NULL));
+    GM_CK_OK(gm_batchnorm_create(&l[1], 4, 0.1f, 1e-5f));
+    GM_CK_OK(gm_leaky_relu_create(&l[2], 0.2f));
+    GM_CK_OK(gm_conv_transpose2d_create(&l[3], 4, 3, 4, 2, 1, GM_INIT_ZEROS, NULL));
+    GM_CK_OK(gm_tanh_create(&l[4]));
+    GM_CK_OK(gm_flatten_create(&l[5]));
+    GM_CK_OK(gm_dense_create(&l[6], 108, 5, GM_INIT_ZEROS, NULL));
+    GM_CK_OK(gm_net_create(&net));
+    for (size_t k = 0; k < 3; k++) {
+        gm_layer *sl = l[sn_at[k]];
+        GM_CK_OK(gm_layer_spectral_norm(sl, 1, 1e-12f, rng));
+        char name[16];
+        snprintf(name, sizeof name, "%zu", k);
+        memcpy(sl->state, fx_getf_n(&fx, "conv.uv0_%s", name, sl->nstate)->f,
+               sl->nstate * sizeof(float));
+    }
+    for (size_t i = 0; i < 7; i++) GM_CK_OK(gm_net_add(net, l[i]));
+    set_params(net, fx_get(&fx, "conv.params"));
+
+    const fx_rec *x = fx_get(&fx, "conv.x"), *y = fx_get(&fx, "conv.y"),
+                 *dy = fx_get(&fx, "conv.dy"), *dx = fx_get(&fx, "conv.dx"),
+                 *grads = fx_get_n(&fx, "conv.grads", gm_net_param_count(net));
+    gm_tensor *tx = fx_tensor(x), *tdy = fx_tensor(dy), *ty, *tdx;
+    GM_CK_OK(gm_tensor_create(&ty, y->ndim, y->shape));
+    GM_CK_OK(gm_tensor_create(&tdx, x->ndim, x->shape));
+    GM_CK_OK(gm_net_set_training(net, 1));
+    GM_CK_OK(gm_net_forward(net, tx, ty));
+    GM_CK_OK(gm_net_forward(net, tx, ty));
+    check_rec("second training forward y", gm_tensor_data(ty), y, NET_ATOL, NET_RTOL);
+    GM_CK_OK(gm_net_zero_grad(net));
+    GM_CK_OK(gm_net_backward(net, tdy, tdx));
+    float *g = malloc(grads->n * sizeof *g);
+    ck_assert_ptr_nonnull(g);
+    GM_CK_OK(gm_net_get_grads(net, g, grads->n));
+    check_rec("param grads", g, grads, NET_ATOL, NET_RTOL);
+    check_rec("dx", gm_tensor_data(tdx), dx, NET_ATOL, NET_RTOL);
+    for (size_t k = 0; k < 3; k++) {
+        gm_layer *sl = l[sn_at[k]];
+        char label[64], name[16];
+        snprintf(label, sizeof label, "u|v of layer %zu after 2 forwards", sn_at[k]);
+        snprintf(name, sizeof name, "%zu", k);
+        check_rec(label, sl->state, fx_getf_n(&fx, "conv.uv2_%s", name, sl->nstate), NET_ATOL,
+                  NET_RTOL);
+    }
+    check_rec("batchnorm running mean|var", l[1]->state,
+              fx_get_n(&fx, "conv.running", 8), NET_ATOL, NET_RTOL);
+    GM_CK_OK(gm_net_set_training(net, 0));
+    GM_CK_OK(gm_net_forward(net, tx, ty));
+    check_rec("evaluation forward y", gm_tensor_data(ty), fx_get(&fx, "conv.y_eval"), NET_ATOL,
+              NET_RTOL);
+    free(g);
+    gm_tensor_free(tx);
+    gm_tensor_free(ty);
+    gm_tensor_free(tdy);
+    gm_tensor_free(tdx);
+    gm_net_free(net);
+    gm_rng_free(rng);
+    fx_free(&fx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reference");
@@ -683,6 +759,7 @@ int main(void)
     tc = tcase_create("net");
     tcase_add_test(tc, test_net_mlp);
     tcase_add_test(tc, test_net_shapes);
+    tcase_add_test(tc, test_conv_bn_spectral);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("loss");

@@ -164,6 +164,40 @@ GM_API gm_status gm_conv_transpose2d_create(gm_layer **out, size_t in_channels,
 GM_API gm_status gm_batchnorm_create(gm_layer **out, size_t features,
                                      float momentum, float eps);
 
+/**
+ * Spectral normalization (Miyato et al. 2018), as
+ * torch.nn.utils.spectral_norm: from now on the layer computes with
+ * W / sigma(W), sigma the largest singular value of the weight read as a
+ * matrix with one row per output channel ([out x rest]; for a transposed
+ * convolution, [out_ch x in_ch k k], torch's dim=1). sigma is estimated by
+ * power iteration: each training forward runs `power_iterations` steps
+ * v = normalize(W^T u), u = normalize(W v), then sigma = u . W v; an
+ * evaluation forward uses u and v as they are. Gradients treat u and v as
+ * constants, as torch does. The parameters stay the raw W (torch's
+ * weight_orig) and the bias; u and v are layer state (kept by checkpoints).
+ * Call it on a new layer, before gm_net_add.
+ * @param layer             a dense, conv2d or conv_transpose2d layer the
+ *                          caller owns.
+ * @param power_iterations  1 .. 100 (torch's default: 1).
+ * @param eps               (0, 1], the floor of a norm in normalize
+ *                          (torch's default: 1e-12).
+ * @param rng               draws the initial u and v ~ normalize(N(0, I))
+ *                          (advanced; not kept).
+ * @return GM_OK; GM_EINVAL (NULL, a value out of range); GM_EUNSUPPORTED
+ *         (another layer type); GM_ESTATE (the layer is in a net, or
+ *         already normalized); GM_ENOMEM. On error the layer is unchanged.
+ */
+GM_API gm_status gm_layer_spectral_norm(gm_layer *layer, size_t power_iterations, float eps,
+                                        gm_rng *rng);
+
+/** Power iterations per training forward, or 0 if the layer (or NULL) is
+ *  not spectrally normalized. */
+GM_API size_t gm_layer_spectral_norm_iterations(const gm_layer *layer);
+
+/** The sigma the layer's last forward divided its weight by (1 before any
+ *  forward), or 0 if it is not spectrally normalized. */
+GM_API float gm_layer_spectral_sigma(const gm_layer *layer);
+
 /** Frees a layer that is not part of a net. NULL is ignored; a layer owned
  *  by a net is left alone (the net frees it). */
 GM_API void gm_layer_free(gm_layer *layer);

@@ -132,10 +132,9 @@ static size_t conv_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t
 /* y [O x HoWo] = W [O x Ckk] col [Ckk x HoWo] + b */
 static void conv_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
 {
-    (void)training;
     const gm__geom g = gm__conv_geom(l);
     const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo;
-    const float *W = l->params, *b = l->params + O * K;
+    const float *W = gm__sn_forward(l, training), *b = l->params + O * K;
     float *col = l->cache;
     for (size_t i = 0; i < n; i++) {
         float *yi = y + i * O * S;
@@ -152,12 +151,13 @@ static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *
     (void)y;
     const gm__geom g = gm__conv_geom(l);
     const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo;
-    const float *W = l->params;
+    const float *W = gm__sn_weight(l);
     float *col = l->cache, *dcol = l->cache + K * S;
+    const int acc = gm__layer_accumulates(l);
+    float *dW = acc ? gm__sn_grad_begin(l) : NULL, *db = l->grads + O * K;
     for (size_t i = 0; i < n; i++) {
         const float *dyi = dy + i * O * S;
-        if (gm__layer_accumulates(l)) {
-            float *dW = l->grads, *db = l->grads + O * K;
+        if (acc) {
             gm__im2col(&g, x + i * l->in_dim, col);
             /* dW [O x Ckk] += dy [O x HoWo] col^T */
             gm__sgemm(0, 1, O, K, S, 1.0f, dyi, S, col, S, 1.0f, dW, K);
@@ -171,15 +171,15 @@ static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *
             gm__col2im(&g, dcol, dx + i * l->in_dim);
         }
     }
+    if (acc) gm__sn_grad_end(l);
 }
 
 /* y = col2im(W^T x) + b: W [C x Okk] seen from the direct conv over y */
 static void convt_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
 {
-    (void)training;
     const gm__geom g = gm__conv_geom(l); /* g.C = out_ch, g.Ho x g.Wo = input area */
     const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, A = g.H * g.W;
-    const float *W = l->params, *b = l->params + C * K;
+    const float *W = gm__sn_forward(l, training), *b = l->params + C * K;
     float *col = l->cache;
     for (size_t i = 0; i < n; i++) {
         float *yi = y + i * l->out_dim;
@@ -197,13 +197,14 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
     (void)y;
     const gm__geom g = gm__conv_geom(l);
     const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, A = g.H * g.W;
-    const float *W = l->params;
+    const float *W = gm__sn_weight(l);
     float *dcol = l->cache;
+    const int acc = gm__layer_accumulates(l);
+    float *dW = acc ? gm__sn_grad_begin(l) : NULL, *db = l->grads + C * K;
     for (size_t i = 0; i < n; i++) {
         const float *dyi = dy + i * l->out_dim;
         gm__im2col(&g, dyi, dcol); /* dcol [Okk x HW] */
-        if (gm__layer_accumulates(l)) {
-            float *dW = l->grads, *db = l->grads + C * K;
+        if (acc) {
             /* dW [C x Okk] += x [C x HW] dcol^T */
             gm__sgemm(0, 1, C, K, S, 1.0f, x + i * l->in_dim, S, dcol, S, 1.0f, dW, K);
             for (size_t o = 0; o < g.C; o++)
@@ -212,6 +213,7 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
         /* dx [C x HW] = W [C x Okk] dcol [Okk x HW] */
         if (dx) gm__sgemm(0, 0, C, S, K, 1.0f, W, K, dcol, S, 0.0f, dx + i * l->in_dim, S);
     }
+    if (acc) gm__sn_grad_end(l);
 }
 
 static void conv_save(const gm_layer *l, gm__hyper *h)

@@ -23,9 +23,8 @@ static gm_status dense_shape(const gm_layer *l, const char *fn, size_t in_nd,
 static void dense_forward(gm_layer *l, float *y, const float *x, size_t n,
                           int training)
 {
-    (void)training;
     const size_t I = l->in_features, O = l->out_features;
-    const float *W = l->params, *b = l->params + O * I;
+    const float *W = gm__sn_forward(l, training), *b = l->params + O * I;
     for (size_t r = 0; r < n; r++) memcpy(y + r * O, b, O * sizeof(float));
     gm__sgemm(0, 1, n, O, I, 1.0f, x, I, W, I, 1.0f, y, O);
 }
@@ -35,11 +34,12 @@ static void dense_backward(gm_layer *l, float *dx, const float *dy,
 {
     (void)y;
     const size_t I = l->in_features, O = l->out_features;
-    const float *W = l->params;
+    const float *W = gm__sn_weight(l);
     if (gm__layer_accumulates(l)) {
-        float *dW = l->grads, *db = l->grads + O * I;
+        float *dW = gm__sn_grad_begin(l), *db = l->grads + O * I;
         /* dW [O x I] += dy^T [O x n] x [n x I] */
         gm__sgemm(1, 0, O, I, n, 1.0f, dy, O, x, I, 1.0f, dW, I);
+        gm__sn_grad_end(l);
         /* db [O] += column sums of dy */
         for (size_t r = 0; r < n; r++) {
             const float *row = dy + r * O;

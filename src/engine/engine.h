@@ -56,8 +56,8 @@ void gm__sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K,
 /* A layer's hyperparameters and layer-owned state, as a checkpoint stores
  * them: what its constructor needs to make the same layer again. */
 typedef struct gm__hyper {
-    uint64_t u[4]; /* sizes, seeds, counters */
-    float f[2];    /* reals: alpha, p */
+    uint64_t u[5]; /* sizes, seeds, counters; u[4]: spectral norm iterations */
+    float f[3];    /* reals: alpha, p; f[2]: spectral norm eps */
 } gm__hyper;
 
 typedef struct gm__layer_vt {
@@ -105,6 +105,12 @@ struct gm_layer {
     float momentum, eps;              /* batchnorm */
     size_t rndim, rshape[GM_MAX_DIMS - 1]; /* reshape */
     size_t in_ch, out_ch, kernel, stride, pad; /* convolutions */
+    /* spectral norm (dense, convolutions; spectral.c): 0 iterations = off.
+     * state holds u, v; sn_work the normalized weight, then a scratch
+     * gradient of the same size */
+    size_t sn_iters;
+    float sn_eps, sn_sigma;
+    float *sn_work;
 };
 
 /* Allocates a layer of type vt with nparams parameters (+ gradients), all
@@ -118,6 +124,23 @@ gm_status gm__simple_create(gm_layer **out, const gm__layer_vt *vt,
 /* vt->shape of layers that keep the per-sample shape. */
 gm_status gm__same_shape_fn(const gm_layer *l, const char *fn, size_t in_nd,
                             const size_t *in, size_t *out_nd, size_t *out);
+
+/* ---- Spectral normalization (spectral.c) ----------------------------- */
+/* 1 if l's kind can be spectrally normalized. */
+int gm__sn_supported(const gm_layer *l);
+/* Element count of l's weight (its parameters without the bias). */
+size_t gm__sn_weight_count(const gm_layer *l);
+/* Turns spectral norm on with zeroed u, v (a checkpoint loader fills them). */
+gm_status gm__sn_enable(gm_layer *l, size_t iters, float eps, const char *fn);
+/* The weight a forward computes with: l->params, or (spectral norm) W /
+ * sigma after the power iteration when training. */
+const float *gm__sn_forward(gm_layer *l, int training);
+/* The weight of the last forward, for the backward's input gradient. */
+const float *gm__sn_weight(const gm_layer *l);
+/* Where a backward accumulates the weight gradient: l->grads, or a zeroed
+ * scratch G that gm__sn_grad_end then folds into l->grads through W / sigma. */
+float *gm__sn_grad_begin(gm_layer *l);
+void gm__sn_grad_end(gm_layer *l);
 
 /* The vtable of a layer kind, or NULL for an unknown kind. */
 const gm__layer_vt *gm__layer_vt_for(int32_t kind);

@@ -75,6 +75,8 @@ void gm__layer_save_hyper(const gm_layer *l, gm__hyper *h)
 {
     memset(h, 0, sizeof *h);
     if (l->vt->save_hyper) l->vt->save_hyper(l, h);
+    h->u[4] = l->sn_iters;
+    h->f[2] = l->sn_eps;
 }
 
 void gm_layer_free(gm_layer *layer)
@@ -82,6 +84,7 @@ void gm_layer_free(gm_layer *layer)
     if (layer == NULL || layer->owner != NULL) return;
     gm__free(layer->params); /* params and grads are one block */
     gm__free(layer->state);
+    gm__free(layer->sn_work);
     gm__free(layer);
 }
 
