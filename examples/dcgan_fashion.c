@@ -1,17 +1,18 @@
 /*
- * dcgan_fashion: a DCGAN on Fashion-MNIST (images in [0, 1]).
+ * dcgan_fashion: a DCGAN on Fashion-MNIST, images scaled to [-1, 1].
  *
  *   dcgan_fashion [--seed N] [--epochs N] [--data DIR] [--out DIR] [--train-limit N]
  *
- * G: z (64) -> dense 64 x 7 x 7 -> BatchNorm -> ReLU
- *    -> ConvTranspose 64->32, k4 s2 p1 (14 x 14) -> BatchNorm -> ReLU
- *    -> ConvTranspose 32->1, k4 s2 p1 (28 x 28) -> sigmoid
- * D: Conv 1->32, k4 s2 p1 (14 x 14) -> LeakyReLU 0.2
- *    -> Conv 32->64, k4 s2 p1 (7 x 7) -> BatchNorm -> LeakyReLU 0.2
- *    -> flatten -> dense 3136 -> 1 (logit)
+ * G: z (100) -> dense 128 x 7 x 7 -> BatchNorm -> ReLU
+ *    -> ConvTranspose 128->64, k4 s2 p1 (14 x 14) -> BatchNorm -> ReLU
+ *    -> ConvTranspose 64->1, k4 s2 p1 (28 x 28) -> tanh
+ * D: Conv 1->64, k4 s2 p1 (14 x 14) -> LeakyReLU 0.2
+ *    -> Conv 64->128, k4 s2 p1 (7 x 7) -> BatchNorm -> LeakyReLU 0.2
+ *    -> flatten -> dense 6272 -> 1 (logit)
  * Non-saturating loss, Adam 2e-4, betas 0.5 / 0.999, batch 64. Prints the
- * losses as it goes and a last line of key=value pairs; writes
- * dcgan_samples.png (64 samples from a fixed z) after every epoch.
+ * losses every 100 steps and a last line of key=value pairs; after every
+ * epoch writes dcgan_samples.png (64 samples from a fixed z) and
+ * dcgan_epoch<N>.png.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -34,7 +35,7 @@
         }                                                                                  \
     } while (0)
 
-enum { D = 784, Z = 64, B = 64 };
+enum { D = 784, Z = 100, B = 64 };
 
 /* Creates a layer into `l` with `call`, then adds it to `net`. */
 #define ADD(net, call)                \
@@ -48,15 +49,15 @@ static gm_net *generator(gm_rng *rng)
     gm_net *g;
     gm_layer *l;
     CHECK(gm_net_create(&g));
-    ADD(g, gm_dense_create(&l, Z, 64 * 7 * 7, GM_INIT_HE, rng));
-    ADD(g, gm_reshape_create(&l, 3, (size_t[]){64, 7, 7}));
+    ADD(g, gm_dense_create(&l, Z, 128 * 7 * 7, GM_INIT_HE, rng));
+    ADD(g, gm_batchnorm_create(&l, 128 * 7 * 7, 0.1f, 1e-5f));
+    ADD(g, gm_relu_create(&l));
+    ADD(g, gm_reshape_create(&l, 3, (size_t[]){128, 7, 7}));
+    ADD(g, gm_conv_transpose2d_create(&l, 128, 64, 4, 2, 1, GM_INIT_HE, rng));
     ADD(g, gm_batchnorm_create(&l, 64, 0.1f, 1e-5f));
     ADD(g, gm_relu_create(&l));
-    ADD(g, gm_conv_transpose2d_create(&l, 64, 32, 4, 2, 1, GM_INIT_HE, rng));
-    ADD(g, gm_batchnorm_create(&l, 32, 0.1f, 1e-5f));
-    ADD(g, gm_relu_create(&l));
-    ADD(g, gm_conv_transpose2d_create(&l, 32, 1, 4, 2, 1, GM_INIT_XAVIER, rng));
-    ADD(g, gm_sigmoid_create(&l));
+    ADD(g, gm_conv_transpose2d_create(&l, 64, 1, 4, 2, 1, GM_INIT_XAVIER, rng));
+    ADD(g, gm_tanh_create(&l));
     return g;
 }
 
@@ -65,13 +66,13 @@ static gm_net *discriminator(gm_rng *rng)
     gm_net *d;
     gm_layer *l;
     CHECK(gm_net_create(&d));
-    ADD(d, gm_conv2d_create(&l, 1, 32, 4, 2, 1, GM_INIT_HE, rng));
+    ADD(d, gm_conv2d_create(&l, 1, 64, 4, 2, 1, GM_INIT_HE, rng));
     ADD(d, gm_leaky_relu_create(&l, 0.2f));
-    ADD(d, gm_conv2d_create(&l, 32, 64, 4, 2, 1, GM_INIT_HE, rng));
-    ADD(d, gm_batchnorm_create(&l, 64, 0.1f, 1e-5f));
+    ADD(d, gm_conv2d_create(&l, 64, 128, 4, 2, 1, GM_INIT_HE, rng));
+    ADD(d, gm_batchnorm_create(&l, 128, 0.1f, 1e-5f));
     ADD(d, gm_leaky_relu_create(&l, 0.2f));
     ADD(d, gm_flatten_create(&l));
-    ADD(d, gm_dense_create(&l, 64 * 7 * 7, 1, GM_INIT_XAVIER, rng));
+    ADD(d, gm_dense_create(&l, 128 * 7 * 7, 1, GM_INIT_XAVIER, rng));
     return d;
 }
 
@@ -111,6 +112,8 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", data);
     CHECK(gm_idx_load_images(&train, path, limit));
     const size_t n = gm_tensor_dim(train, 0), steps = n / B;
+    float *td = gm_tensor_data(train);
+    for (size_t k = 0; k < n * D; k++) td[k] = 2.0f * td[k] - 1.0f; /* [0, 1] -> [-1, 1] */
     printf("libgenmodel %s: DCGAN on Fashion-MNIST (%zu images), seed %llu\n", gm_version(), n,
            seed);
 
@@ -161,6 +164,10 @@ int main(int argc, char **argv)
         double secs = now() - t0;
         total += secs;
         CHECK(gm_gan_generate(gan, fixed_z, NULL, samples));
+        float *sd = gm_tensor_data(samples); /* tanh's [-1, 1] -> [0, 1] */
+        for (size_t k = 0; k < 64 * D; k++) sd[k] = 0.5f * (sd[k] + 1.0f);
+        snprintf(path, sizeof path, "%s/dcgan_epoch%d.png", out, e);
+        CHECK(gm_png_write_grid(path, samples, 8, 8, 2, 1.0f));
         snprintf(path, sizeof path, "%s/dcgan_samples.png", out);
         CHECK(gm_png_write_grid(path, samples, 8, 8, 2, 1.0f));
         printf("epoch %d: mean D loss %.3f, mean G loss %.3f, %.1f s (%.1f steps/s), wrote %s\n", e,

@@ -16,14 +16,14 @@ typedef struct {
     size_t C, H, W, k, s, p, Ho, Wo;
 } gm__geom;
 
-/* col [C k k x Ho Wo] = the k x k patches of x [C x H x W], zero outside. */
-static void gm__im2col(const gm__geom *g, const float *x, float *col)
+/* The k x k patches of x [C x H x W] as a [C k k x Ho Wo] block of a wider
+ * matrix: row r of the block starts at col + r ld. Zero outside the image. */
+static void gm__im2col(const gm__geom *g, const float *x, float *col, size_t ld)
 {
-    const size_t HoWo = g->Ho * g->Wo;
     for (size_t c = 0; c < g->C; c++)
         for (size_t ki = 0; ki < g->k; ki++)
             for (size_t kj = 0; kj < g->k; kj++) {
-                float *row = col + ((c * g->k + ki) * g->k + kj) * HoWo;
+                float *row = col + ((c * g->k + ki) * g->k + kj) * ld;
                 for (size_t oh = 0; oh < g->Ho; oh++) {
                     /* input row ih = oh s + ki - p, as a signed offset */
                     const ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
@@ -41,14 +41,14 @@ static void gm__im2col(const gm__geom *g, const float *x, float *col)
             }
 }
 
-/* x [C x H x W] += the patches in col, the adjoint of gm__im2col. */
-static void gm__col2im(const gm__geom *g, const float *col, float *x)
+/* x [C x H x W] += the patches in the block at col (row stride ld), the
+ * adjoint of gm__im2col. */
+static void gm__col2im(const gm__geom *g, const float *col, size_t ld, float *x)
 {
-    const size_t HoWo = g->Ho * g->Wo;
     for (size_t c = 0; c < g->C; c++)
         for (size_t ki = 0; ki < g->k; ki++)
             for (size_t kj = 0; kj < g->k; kj++) {
-                const float *row = col + ((c * g->k + ki) * g->k + kj) * HoWo;
+                const float *row = col + ((c * g->k + ki) * g->k + kj) * ld;
                 for (size_t oh = 0; oh < g->Ho; oh++) {
                     const ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
                     if (ih < 0 || ih >= (ptrdiff_t)g->H) continue;
@@ -60,6 +60,45 @@ static void gm__col2im(const gm__geom *g, const float *col, float *x)
                     }
                 }
             }
+}
+
+/* Batch layout [n x C x S] <-> channel-major [C x n S], where the GEMMs
+ * of a whole batch work. */
+static void gm__to_channel_major(const float *x, size_t n, size_t C, size_t S, float *t)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < C; c++)
+            memcpy(t + c * n * S + i * S, x + (i * C + c) * S, S * sizeof(float));
+}
+
+static void gm__from_channel_major(const float *t, size_t n, size_t C, size_t S, float *x)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < C; c++)
+            memcpy(x + (i * C + c) * S, t + c * n * S + i * S, S * sizeof(float));
+}
+
+/* y [n x O x S] = t [O x n S] + b[o], the permutation fused with the bias. */
+static void gm__from_channel_major_bias(const float *t, const float *b, size_t n, size_t O,
+                                        size_t S, float *y)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t o = 0; o < O; o++) {
+            const float *src = t + o * n * S + i * S;
+            float *dst = y + (i * O + o) * S;
+            const float bo = b[o];
+            for (size_t s = 0; s < S; s++) dst[s] = src[s] + bo;
+        }
+}
+
+/* db[o] += the sum of row o of t [O x m] */
+static void gm__row_sums_add(const float *t, size_t O, size_t m, float *db)
+{
+    for (size_t o = 0; o < O; o++) {
+        double sum = 0.0;
+        for (size_t j = 0; j < m; j++) sum += t[o * m + j];
+        db[o] += (float)sum;
+    }
 }
 
 static int gm__is_transpose(const gm_layer *l) { return l->vt->kind == GM_LAYER_CONV_TRANSPOSE2D; }
@@ -118,102 +157,112 @@ static gm_status conv_shape(const gm_layer *l, const char *fn, size_t in_nd, con
     return GM_OK;
 }
 
+/* Per-batch cache (the whole batch goes through one GEMM per product):
+ *   conv2d: col [C k k x n S] of the forward (kept for the weight
+ *           gradient), dcol of the same size, t [O x n S];
+ *   conv_transpose2d: x' [C x n S] of the forward (kept), col [O k k x n S],
+ *           t [C x n S];
+ * S the area of the direct convolution's output. Sizes fit: K S and n S
+ * were checked against 2^31 by the shape check and the net's batch check. */
 static size_t conv_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *in)
 {
-    (void)n;
     (void)in_nd;
     size_t out_nd, out[GM_MAX_DIMS - 1];
-    if (conv_shape(l, "", 3, in, &out_nd, out) != GM_OK) return 0;
-    /* one sample's patch matrix, and its gradient for conv2d */
-    if (gm__is_transpose(l)) return l->out_ch * l->kernel * l->kernel * in[1] * in[2];
-    return 2 * l->in_ch * l->kernel * l->kernel * out[1] * out[2];
+    if (conv_shape(l, __func__, 3, in, &out_nd, out) != GM_OK) return 0;
+    const size_t kk = l->kernel * l->kernel;
+    if (gm__is_transpose(l)) {
+        const size_t nS = n * in[1] * in[2];
+        return (2 * l->in_ch + l->out_ch * kk) * nS;
+    }
+    const size_t nS = n * out[1] * out[2];
+    return (2 * l->in_ch * kk + l->out_ch) * nS;
 }
 
-/* y [O x HoWo] = W [O x Ckk] col [Ckk x HoWo] + b */
+/* Y [O x n S] = W [O x Ckk] col [Ckk x n S]; y = Y + b in batch layout */
 static void conv_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
 {
     const gm__geom g = gm__conv_geom(l);
-    const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo;
+    const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
     const float *W = gm__sn_forward(l, training), *b = l->params + O * K;
-    float *col = l->cache;
-    for (size_t i = 0; i < n; i++) {
-        float *yi = y + i * O * S;
-        gm__im2col(&g, x + i * l->in_dim, col);
-        for (size_t o = 0; o < O; o++)
-            for (size_t s = 0; s < S; s++) yi[o * S + s] = b[o];
-        gm__sgemm(0, 0, O, S, K, 1.0f, W, K, col, S, 1.0f, yi, S);
-    }
+    float *col = l->cache, *t = l->cache + 2 * K * nS;
+    for (size_t i = 0; i < n; i++) gm__im2col(&g, x + i * l->in_dim, col + i * S, nS);
+    gm__sgemm(0, 0, O, nS, K, 1.0f, W, K, col, nS, 0.0f, t, nS);
+    gm__from_channel_major_bias(t, b, n, O, S, y);
 }
 
 static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *x,
                           const float *y, size_t n)
 {
+    (void)x;
     (void)y;
     const gm__geom g = gm__conv_geom(l);
-    const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo;
-    const float *W = gm__sn_weight(l);
-    float *col = l->cache, *dcol = l->cache + K * S;
-    const int acc = gm__layer_accumulates(l);
-    float *dW = acc ? gm__sn_grad_begin(l) : NULL, *db = l->grads + O * K;
-    for (size_t i = 0; i < n; i++) {
-        const float *dyi = dy + i * O * S;
-        if (acc) {
-            gm__im2col(&g, x + i * l->in_dim, col);
-            /* dW [O x Ckk] += dy [O x HoWo] col^T */
-            gm__sgemm(0, 1, O, K, S, 1.0f, dyi, S, col, S, 1.0f, dW, K);
-            for (size_t o = 0; o < O; o++)
-                for (size_t s = 0; s < S; s++) db[o] += dyi[o * S + s];
-        }
-        if (dx) {
-            /* dcol [Ckk x HoWo] = W^T dy; dx = col2im(dcol) */
-            gm__sgemm(1, 0, K, S, O, 1.0f, W, K, dyi, S, 0.0f, dcol, S);
-            memset(dx + i * l->in_dim, 0, l->in_dim * sizeof(float));
-            gm__col2im(&g, dcol, dx + i * l->in_dim);
-        }
+    const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
+    const float *W = gm__sn_weight(l), *col = l->cache;
+    float *dcol = l->cache + K * nS, *t = l->cache + 2 * K * nS;
+    gm__to_channel_major(dy, n, O, S, t); /* dY [O x n S] */
+    if (gm__layer_accumulates(l)) {
+        /* dW [O x Ckk] += dY col^T; db += row sums of dY */
+        gm__sgemm(0, 1, O, K, nS, 1.0f, t, nS, col, nS, 1.0f, gm__sn_grad_begin(l), K);
+        gm__sn_grad_end(l);
+        gm__row_sums_add(t, O, nS, l->grads + O * K);
     }
-    if (acc) gm__sn_grad_end(l);
+    if (dx) {
+        /* dcol [Ckk x n S] = W^T dY; dx = col2im(dcol) sample by sample */
+        gm__sgemm(1, 0, K, nS, O, 1.0f, W, K, t, nS, 0.0f, dcol, nS);
+        memset(dx, 0, n * l->in_dim * sizeof(float));
+        for (size_t i = 0; i < n; i++) gm__col2im(&g, dcol + i * S, nS, dx + i * l->in_dim);
+    }
 }
 
 /* y = col2im(W^T x) + b: W [C x Okk] seen from the direct conv over y */
 static void convt_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
 {
     const gm__geom g = gm__conv_geom(l); /* g.C = out_ch, g.Ho x g.Wo = input area */
-    const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, A = g.H * g.W;
+    const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S,
+                 A = g.H * g.W;
     const float *W = gm__sn_forward(l, training), *b = l->params + C * K;
-    float *col = l->cache;
+    float *xt = l->cache, *col = l->cache + C * nS;
+    gm__to_channel_major(x, n, C, S, xt); /* X [C x n S] */
+    /* col [Okk x n S] = W^T [Okk x C] X */
+    gm__sgemm(1, 0, K, nS, C, 1.0f, W, K, xt, nS, 0.0f, col, nS);
     for (size_t i = 0; i < n; i++) {
         float *yi = y + i * l->out_dim;
-        /* col [Okk x HW] = W^T [Okk x C] x [C x HW] */
-        gm__sgemm(1, 0, K, S, C, 1.0f, W, K, x + i * l->in_dim, S, 0.0f, col, S);
         for (size_t o = 0; o < g.C; o++)
             for (size_t a = 0; a < A; a++) yi[o * A + a] = b[o];
-        gm__col2im(&g, col, yi);
+        gm__col2im(&g, col + i * S, nS, yi);
     }
 }
 
 static void convt_backward(gm_layer *l, float *dx, const float *dy, const float *x,
                            const float *y, size_t n)
 {
+    (void)x;
     (void)y;
     const gm__geom g = gm__conv_geom(l);
-    const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, A = g.H * g.W;
-    const float *W = gm__sn_weight(l);
-    float *dcol = l->cache;
-    const int acc = gm__layer_accumulates(l);
-    float *dW = acc ? gm__sn_grad_begin(l) : NULL, *db = l->grads + C * K;
-    for (size_t i = 0; i < n; i++) {
-        const float *dyi = dy + i * l->out_dim;
-        gm__im2col(&g, dyi, dcol); /* dcol [Okk x HW] */
-        if (acc) {
-            /* dW [C x Okk] += x [C x HW] dcol^T */
-            gm__sgemm(0, 1, C, K, S, 1.0f, x + i * l->in_dim, S, dcol, S, 1.0f, dW, K);
-            for (size_t o = 0; o < g.C; o++)
-                for (size_t a = 0; a < A; a++) db[o] += dyi[o * A + a];
+    const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S,
+                 A = g.H * g.W;
+    const float *W = gm__sn_weight(l), *xt = l->cache;
+    float *dcol = l->cache + C * nS, *t = dcol + K * nS;
+    for (size_t i = 0; i < n; i++) gm__im2col(&g, dy + i * l->out_dim, dcol + i * S, nS);
+    if (gm__layer_accumulates(l)) {
+        /* dW [C x Okk] += X dcol^T; db[o] += sums of dy over samples and area */
+        gm__sgemm(0, 1, C, K, nS, 1.0f, xt, nS, dcol, nS, 1.0f, gm__sn_grad_begin(l), K);
+        gm__sn_grad_end(l);
+        float *db = l->grads + C * K;
+        for (size_t o = 0; o < g.C; o++) {
+            double sum = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                const float *p = dy + i * l->out_dim + o * A;
+                for (size_t a = 0; a < A; a++) sum += p[a];
+            }
+            db[o] += (float)sum;
         }
-        /* dx [C x HW] = W [C x Okk] dcol [Okk x HW] */
-        if (dx) gm__sgemm(0, 0, C, S, K, 1.0f, W, K, dcol, S, 0.0f, dx + i * l->in_dim, S);
     }
-    if (acc) gm__sn_grad_end(l);
+    if (dx) {
+        /* dX [C x n S] = W [C x Okk] dcol, back to batch layout */
+        gm__sgemm(0, 0, C, nS, K, 1.0f, W, K, dcol, nS, 0.0f, t, nS);
+        gm__from_channel_major(t, n, C, S, dx);
+    }
 }
 
 static void conv_save(const gm_layer *l, gm__hyper *h)

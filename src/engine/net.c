@@ -180,12 +180,18 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
         total += gm__pad16(m);
         if (m > dmax) dmax = m;
     }
-    for (size_t i = 0; i < L && ok; i++) {
+    /* layer caches can exceed 2^31 floats (a conv's patch matrix of a
+     * whole batch): sum them with an overflow check, which fails as memory */
+    int fits = 1;
+    for (size_t i = 0; i < L && ok && fits; i++) {
         const gm_layer *l = net->layers[i];
-        if (l->vt->cache_floats) total += gm__pad16(l->vt->cache_floats(l, n, bnd[i], bshape[i]));
+        size_t c = l->vt->cache_floats ? l->vt->cache_floats(l, n, bnd[i], bshape[i]) : 0;
+        fits = c <= SIZE_MAX / 4 - total;
+        total += gm__pad16(c);
     }
+    fits = fits && 2 * gm__pad16(dmax) <= SIZE_MAX / 4 - total;
     total += 2 * gm__pad16(dmax);
-    float *work = ok ? gm__malloc_array(total, sizeof(float)) : NULL;
+    float *work = ok && fits ? gm__malloc_array(total, sizeof(float)) : NULL;
     if (work == NULL) {
         gm__free(meta);
         if (!ok)
