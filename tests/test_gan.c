@@ -303,6 +303,24 @@ START_TEST(test_bad_input)
     gm_net *Dbad = mlp(DATA + 1, 1, 3);
     GM_CK_OK(gm_gan_create(&g2, G, Dbad, &o));
     GM_CK_ERR(GM_ESHAPE, "gm_gan_train_step", gm_gan_train_step(g2, real, NULL, NULL));
+    /* the GAN's nets: not a second model's, not freed or grown by the caller */
+    gm_gan *g3 = (gm_gan *)1;
+    GM_CK_ERR(GM_ESTATE, "gm_gan_create", gm_gan_create(&g3, G, D, &o));
+    ck_assert_ptr_null(g3);
+    GM_CK_ERR(GM_ESTATE, "gm_gan_create", gm_gan_create(&g3, D, gm_gan_discriminator(g2), &o));
+    gm_vae *v = (gm_vae *)1;
+    gm_vae_options vo;
+    GM_CK_OK(gm_vae_options_init(&vo));
+    vo.latent = 1;
+    GM_CK_ERR(GM_ESTATE, "gm_vae_create", gm_vae_create(&v, D, gm_gan_generator(g2), &vo));
+    ck_assert_ptr_null(v);
+    gm_net_free(gm_gan_generator(g2)); /* ignored: the GAN frees it */
+    gm_layer *extra;
+    GM_CK_OK(gm_relu_create(&extra));
+    const size_t nl = gm_net_num_layers(G);
+    GM_CK_ERR(GM_ESTATE, "gm_net_add", gm_net_add(gm_gan_generator(g2), extra));
+    ck_assert_uint_eq(gm_net_num_layers(G), nl);
+    gm_layer_free(extra);
     gm_gan_free(g2); /* frees G and Dbad */
     gm_net_free(D);
     gm_net_free(empty);

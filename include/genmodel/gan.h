@@ -127,7 +127,8 @@ GM_API gm_status gm_gan_options_init(gm_gan_options *opts);
  * columns joined when conditional) to N rows of logits (checked on first
  * use).
  * @return GM_OK; GM_EINVAL (NULL, the same net twice, a setting out of
- *         range); GM_ESTATE (a net without layers); GM_ESHAPE (G does not
+ *         range); GM_ESTATE (a net without layers, or one that already
+ *         belongs to a VAE or GAN); GM_ESHAPE (G does not
  *         take L + C inputs); GM_ENOMEM.
  */
 GM_API gm_status gm_gan_create(gm_gan **out, gm_net *generator,
@@ -172,7 +173,8 @@ GM_API gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z,
                                  const int32_t *labels, gm_tensor *out);
 
 /** The generator and the discriminator, borrowed (valid until the GAN is
- *  freed). NULL for NULL. */
+ *  freed). gm_net_free ignores them and gm_net_add refuses them. NULL for
+ *  NULL. */
 GM_API gm_net *gm_gan_generator(gm_gan *gan);
 GM_API gm_net *gm_gan_discriminator(gm_gan *gan);
 

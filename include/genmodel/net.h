@@ -33,7 +33,8 @@ typedef struct gm_net gm_net;
  *  @return GM_OK, GM_EINVAL (out NULL) or GM_ENOMEM. */
 GM_API gm_status gm_net_create(gm_net **out);
 
-/** Frees the net and every layer it owns. NULL is ignored. */
+/** Frees the net and every layer it owns. NULL is ignored, and so is a net
+ *  that belongs to a VAE or GAN (the model frees it). */
 GM_API void gm_net_free(gm_net *net);
 
 /**
@@ -41,7 +42,8 @@ GM_API void gm_net_free(gm_net *net);
  * failure the caller still owns it and the net is unchanged.
  * Shapes are checked on the first forward, when the input shape is known.
  * @return GM_OK; GM_EINVAL (NULL, or the layer already belongs to a net);
- *         GM_ENOMEM.
+ *         GM_ESTATE (the net belongs to a VAE or GAN, whose optimizers
+ *         are sized for its layers); GM_ENOMEM.
  */
 GM_API gm_status gm_net_add(gm_net *net, gm_layer *layer);
 

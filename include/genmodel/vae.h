@@ -173,7 +173,8 @@ GM_API gm_status gm_vae_options_init(gm_vae_options *opts);
  * checked on the first call that uses it.
  * @param opts  required (latent has no default).
  * @return GM_OK; GM_EINVAL (NULL, the same net twice, a setting out of
- *         range, bad size); GM_ESTATE (a net without layers);
+ *         range, bad size); GM_ESTATE (a net without layers, or one that
+ *         already belongs to a VAE or GAN);
  *         GM_ESHAPE (the decoder does not fit L + C); GM_ENOMEM.
  */
 GM_API gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
@@ -288,7 +289,8 @@ GM_API gm_status gm_vae_inpaint(gm_vae *vae, const gm_tensor *x,
                                 gm_tensor *out);
 
 /** The encoder and decoder, borrowed from the VAE (valid until it is
- *  freed), e.g. to read parameters. NULL for NULL. */
+ *  freed), e.g. to read parameters. gm_net_free ignores them and
+ *  gm_net_add refuses them. NULL for NULL. */
 GM_API gm_net *gm_vae_encoder(gm_vae *vae);
 GM_API gm_net *gm_vae_decoder(gm_vae *vae);
 

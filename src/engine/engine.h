@@ -203,7 +203,12 @@ struct gm_net {
     int have_forward;
     uint64_t forward_version;
     int input_grads_only; /* set by gm__net_backward_input during its call */
+    const void *model;    /* the VAE or GAN that owns the net, or NULL */
 };
+
+/* Checks that `net` (named `what` in the message) belongs to no model yet;
+ * GM_ESTATE otherwise. */
+gm_status gm__net_check_free(const char *fn, const gm_net *net, const char *what);
 
 /* Whether a layer's backward accumulates its parameter gradients: it is
  * trainable and its net is not computing an input gradient only. */

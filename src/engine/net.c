@@ -36,7 +36,7 @@ static void gm__net_free_workspace(gm_net *net)
 
 void gm_net_free(gm_net *net)
 {
-    if (net == NULL) return;
+    if (net == NULL || net->model != NULL) return; /* a model's net: the model frees it */
     for (size_t i = 0; i < net->n_layers; i++) {
         net->layers[i]->owner = NULL;
         net->layers[i]->params = NULL; /* views into net->params */
@@ -48,10 +48,18 @@ void gm_net_free(gm_net *net)
     gm__free(net);
 }
 
+gm_status gm__net_check_free(const char *fn, const gm_net *net, const char *what)
+{
+    if (net->model != NULL)
+        return gm__set_error(GM_ESTATE, fn, "the %s already belongs to a VAE or GAN", what);
+    return GM_OK;
+}
+
 gm_status gm_net_add(gm_net *net, gm_layer *layer)
 {
     GM_CHECK_NULL(net);
     GM_CHECK_NULL(layer);
+    GM_TRY(gm__net_check_free(__func__, net, "net")); /* its optimizers are sized already */
     GM_CHECK(layer->owner == NULL, GM_EINVAL,
              "the %s layer already belongs to a net", layer->vt->name);
     size_t total = net->nparams + layer->nparams, twice;

@@ -58,6 +58,8 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     GM_CHECK_NULL(generator);
     GM_CHECK_NULL(discriminator);
     GM_CHECK_NULL(opts);
+    GM_TRY(gm__net_check_free(__func__, generator, "generator"));
+    GM_TRY(gm__net_check_free(__func__, discriminator, "discriminator"));
     GM_CHECK(generator != discriminator, GM_EINVAL,
              "generator and discriminator must be two different nets");
     GM_CHECK(opts->size >= sizeof(gm_gan_options) && opts->size <= 4096, GM_EINVAL,
@@ -113,6 +115,7 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     }
     g->g = generator;
     g->d = discriminator;
+    generator->model = discriminator->model = g;
     *out = g;
     return GM_OK;
 }
@@ -120,6 +123,7 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
 void gm_gan_free(gm_gan *gan)
 {
     if (gan == NULL) return;
+    gan->g->model = gan->d->model = NULL;
     gm_net_free(gan->g);
     gm_net_free(gan->d);
     gm__model_parts_free(&gan->parts);

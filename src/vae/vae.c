@@ -76,6 +76,8 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     GM_CHECK_NULL(encoder);
     GM_CHECK_NULL(decoder);
     GM_CHECK(encoder != decoder, GM_EINVAL, "encoder and decoder must be two different nets");
+    GM_TRY(gm__net_check_free(__func__, encoder, "encoder"));
+    GM_TRY(gm__net_check_free(__func__, decoder, "decoder"));
     gm_vae_options o;
     GM_TRY(gm__vae_read_options(__func__, opts, &o));
     gm_optimizer_options oo;
@@ -120,6 +122,7 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     }
     v->enc = encoder;
     v->dec = decoder;
+    encoder->model = decoder->model = v;
     *out = v;
     return GM_OK;
 }
@@ -127,6 +130,7 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
 void gm_vae_free(gm_vae *vae)
 {
     if (vae == NULL) return;
+    vae->enc->model = vae->dec->model = NULL;
     gm_net_free(vae->enc);
     gm_net_free(vae->dec);
     gm__model_parts_free(&vae->parts);
