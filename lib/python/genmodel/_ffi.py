@@ -1,0 +1,302 @@
+"""Low-level layer: loads libgenmodel and declares every GM_API function.
+
+``lib`` is the ctypes.CDLL with argtypes/restype set for each function of
+the table ``API`` below; functions returning gm_status raise
+genmodel.Error subclasses through one errcheck. Adding a C function to the
+binding is one line in ``API``.
+
+Library search order (the first that loads wins):
+  1. $GENMODEL_LIBRARY, a file path (if set, it must load: nothing else is
+     tried, so a wrong path is not silently replaced by another library);
+  2. libgenmodel.so in $GENMODEL_BUILD_DIR, if set;
+  3. libgenmodel.so in the source tree's build directory (../../build
+     relative to lib/python);
+  4. the installed library: ctypes.util.find_library("genmodel"), then the
+     soname libgenmodel.so.1 through the dynamic loader's own search.
+"""
+import ctypes
+import ctypes.util
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_float, c_int, c_int32,
+                    c_size_t, c_uint32, c_uint64, c_void_p)
+from pathlib import Path
+
+from .errors import LibraryNotFound, error_for
+
+ABI_MAJOR = 1
+MAX_DIMS = 4
+
+
+# ---- opaque handles -------------------------------------------------------
+
+class gm_rng(Structure): pass
+class gm_tensor(Structure): pass
+class gm_layer(Structure): pass
+class gm_net(Structure): pass
+class gm_optimizer(Structure): pass
+class gm_vae(Structure): pass
+class gm_gan(Structure): pass
+
+
+# ---- structs, field for field as in the headers ----------------------------
+
+class _Struct(Structure):
+    def __repr__(self):
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in self._fields_)
+        return f"{type(self).__name__}({fields})"
+
+    def _asdict(self):
+        return {name: getattr(self, name) for name, _ in self._fields_}
+
+
+class gm_allocator(_Struct):
+    _fields_ = [("malloc_fn", CFUNCTYPE(c_void_p, c_void_p, c_size_t)),
+                ("realloc_fn", CFUNCTYPE(c_void_p, c_void_p, c_void_p, c_size_t)),
+                ("free_fn", CFUNCTYPE(None, c_void_p, c_void_p)),
+                ("user", c_void_p)]
+
+
+class gm_optimizer_options(_Struct):
+    """Fill with gm_optimizer_options_init (sets ``size``)."""
+    _fields_ = [("size", c_size_t), ("kind", c_int32), ("lr", c_float),
+                ("momentum", c_float), ("nesterov", c_int32), ("beta1", c_float),
+                ("beta2", c_float), ("eps", c_float), ("weight_decay", c_float),
+                ("clip_norm", c_float)]
+
+
+class gm_vae_options(_Struct):
+    _fields_ = [("size", c_size_t), ("latent", c_size_t), ("likelihood", c_int32),
+                ("gaussian_logvar", c_float), ("beta", c_float),
+                ("kl_warmup_steps", c_uint64),
+                ("optimizer", POINTER(gm_optimizer_options)), ("seed", c_uint64),
+                ("num_classes", c_size_t)]
+
+
+class gm_gan_options(_Struct):
+    _fields_ = [("size", c_size_t), ("latent", c_size_t), ("loss", c_int32),
+                ("n_critic", c_uint32), ("real_label", c_float), ("weight_clip", c_float),
+                ("g_optimizer", POINTER(gm_optimizer_options)),
+                ("d_optimizer", POINTER(gm_optimizer_options)), ("seed", c_uint64),
+                ("num_classes", c_size_t)]
+
+
+class gm_vae_stats(_Struct):
+    _fields_ = [("loss", c_float), ("recon", c_float), ("kl", c_float), ("beta", c_float)]
+
+
+class gm_gan_stats(_Struct):
+    _fields_ = [("d_loss", c_float), ("g_loss", c_float), ("d_real", c_float),
+                ("d_fake", c_float)]
+
+
+# ---- the function table ---------------------------------------------------
+
+STATUS = "gm_status"  # restype marker: c_int, checked by _check_status
+P = POINTER
+sz, f32, i32, u64, enum, cstr = c_size_t, c_float, c_int32, c_uint64, c_int, c_char_p
+RNG, TEN, LAY, NET, OPT, VAE, GAN = (P(t) for t in (
+    gm_rng, gm_tensor, gm_layer, gm_net, gm_optimizer, gm_vae, gm_gan))
+PF, PSZ, PI32 = P(c_float), P(c_size_t), P(c_int32)
+
+# name, restype, argtypes...
+API = [
+    # core.h
+    ("gm_status_string", cstr, enum),
+    ("gm_last_error", cstr),
+    ("gm_clear_error", None),
+    ("gm_version", cstr),
+    ("gm_version_number", c_uint32),
+    ("gm_set_num_threads", STATUS, c_int),
+    ("gm_get_num_threads", c_int),
+    ("gm_set_allocator", STATUS, P(gm_allocator)),
+    ("gm_live_allocations", sz),
+    ("gm_rng_create", STATUS, P(RNG), u64),
+    ("gm_rng_free", None, RNG),
+    ("gm_rng_seed", STATUS, RNG, u64),
+    ("gm_rng_uniform", STATUS, RNG, PF, sz),
+    ("gm_rng_normal", STATUS, RNG, PF, sz),
+    ("gm_rng_get_state", STATUS, RNG, P(u64), P(u64)),
+    ("gm_rng_set_state", STATUS, RNG, u64, u64),
+    # tensor.h
+    ("gm_tensor_create", STATUS, P(TEN), sz, PSZ),
+    ("gm_tensor_from_data", STATUS, P(TEN), sz, PSZ, PF),
+    ("gm_tensor_wrap", STATUS, P(TEN), sz, PSZ, PF),
+    ("gm_tensor_free", None, TEN),
+    ("gm_tensor_ndim", sz, TEN),
+    ("gm_tensor_dim", sz, TEN, sz),
+    ("gm_tensor_numel", sz, TEN),
+    ("gm_tensor_shape", STATUS, TEN, PSZ, PSZ),
+    ("gm_tensor_data", PF, TEN),
+    ("gm_tensor_data_const", PF, TEN),
+    ("gm_tensor_copy_out", STATUS, TEN, PF, sz),
+    ("gm_tensor_copy_in", STATUS, TEN, PF, sz),
+    ("gm_tensor_fill", STATUS, TEN, f32),
+    ("gm_tensor_fill_normal", STATUS, TEN, RNG),
+    ("gm_tensor_fill_uniform", STATUS, TEN, RNG),
+    ("gm_tensor_reshape", STATUS, TEN, sz, PSZ),
+    # layer.h
+    ("gm_dense_create", STATUS, P(LAY), sz, sz, enum, RNG),
+    ("gm_relu_create", STATUS, P(LAY)),
+    ("gm_leaky_relu_create", STATUS, P(LAY), f32),
+    ("gm_sigmoid_create", STATUS, P(LAY)),
+    ("gm_tanh_create", STATUS, P(LAY)),
+    ("gm_softplus_create", STATUS, P(LAY)),
+    ("gm_elu_create", STATUS, P(LAY), f32),
+    ("gm_dropout_create", STATUS, P(LAY), f32, u64),
+    ("gm_reshape_create", STATUS, P(LAY), sz, PSZ),
+    ("gm_flatten_create", STATUS, P(LAY)),
+    ("gm_conv2d_create", STATUS, P(LAY), sz, sz, sz, sz, sz, enum, RNG),
+    ("gm_conv_transpose2d_create", STATUS, P(LAY), sz, sz, sz, sz, sz, enum, RNG),
+    ("gm_batchnorm_create", STATUS, P(LAY), sz, f32, f32),
+    ("gm_layer_spectral_norm", STATUS, LAY, sz, f32, RNG),
+    ("gm_layer_spectral_norm_iterations", sz, LAY),
+    ("gm_layer_spectral_sigma", f32, LAY),
+    ("gm_layer_free", None, LAY),
+    ("gm_layer_get_kind", enum, LAY),
+    ("gm_layer_name", cstr, LAY),
+    ("gm_layer_param_count", sz, LAY),
+    ("gm_layer_get_params", STATUS, LAY, PF, sz),
+    ("gm_layer_set_params", STATUS, LAY, PF, sz),
+    ("gm_layer_get_grads", STATUS, LAY, PF, sz),
+    # net.h
+    ("gm_net_create", STATUS, P(NET)),
+    ("gm_net_free", None, NET),
+    ("gm_net_add", STATUS, NET, LAY),
+    ("gm_net_num_layers", sz, NET),
+    ("gm_net_layer", LAY, NET, sz),
+    ("gm_net_output_shape", STATUS, NET, sz, PSZ, PSZ, PSZ),
+    ("gm_net_forward", STATUS, NET, TEN, TEN),
+    ("gm_net_backward", STATUS, NET, TEN, TEN),
+    ("gm_net_zero_grad", STATUS, NET),
+    ("gm_net_set_training", STATUS, NET, c_int),
+    ("gm_net_is_training", c_int, NET),
+    ("gm_net_set_trainable", STATUS, NET, sz, c_int),
+    ("gm_net_param_count", sz, NET),
+    ("gm_net_get_params", STATUS, NET, PF, sz),
+    ("gm_net_set_params", STATUS, NET, PF, sz),
+    ("gm_net_get_grads", STATUS, NET, PF, sz),
+    ("gm_net_set_grads", STATUS, NET, PF, sz),
+    ("gm_net_grad_norm", STATUS, NET, PF),
+    ("gm_net_clip_grad_norm", STATUS, NET, f32, PF),
+    # loss.h
+    ("gm_loss_mse", STATUS, TEN, TEN, enum, PF, TEN),
+    ("gm_loss_bce_logits", STATUS, TEN, TEN, enum, PF, TEN),
+    ("gm_loss_softmax_xent", STATUS, TEN, PI32, sz, enum, PF, TEN, PSZ),
+    # optim.h
+    ("gm_optimizer_options_init", STATUS, P(gm_optimizer_options), enum),
+    ("gm_optimizer_create", STATUS, P(OPT), NET, P(gm_optimizer_options)),
+    ("gm_optimizer_free", None, OPT),
+    ("gm_optimizer_step", STATUS, OPT, NET),
+    ("gm_optimizer_set_lr", STATUS, OPT, f32),
+    ("gm_optimizer_get_lr", f32, OPT),
+    ("gm_optimizer_step_count", u64, OPT),
+    ("gm_optimizer_reset", STATUS, OPT),
+    # vae.h
+    ("gm_vae_reparameterize", STATUS, TEN, TEN, TEN),
+    ("gm_vae_reparameterize_backward", STATUS, TEN, TEN, TEN, TEN),
+    ("gm_vae_kl", STATUS, TEN, PF, PF, TEN, f32),
+    ("gm_vae_recon_nll", STATUS, enum, TEN, TEN, f32, PF, PF, TEN),
+    ("gm_vae_log_normal", STATUS, TEN, TEN, PF),
+    ("gm_vae_logmeanexp", STATUS, TEN, PF, PF, TEN),
+    ("gm_vae_options_init", STATUS, P(gm_vae_options)),
+    ("gm_vae_create", STATUS, P(VAE), NET, NET, P(gm_vae_options)),
+    ("gm_vae_free", None, VAE),
+    ("gm_vae_train_step", STATUS, VAE, TEN, PI32, P(gm_vae_stats)),
+    ("gm_vae_elbo", STATUS, VAE, TEN, PI32, P(gm_vae_stats)),
+    ("gm_vae_iwae", STATUS, VAE, TEN, PI32, sz, PF),
+    ("gm_vae_encode", STATUS, VAE, TEN, PI32, TEN, TEN),
+    ("gm_vae_decode", STATUS, VAE, TEN, PI32, TEN),
+    ("gm_vae_reconstruct", STATUS, VAE, TEN, PI32, TEN),
+    ("gm_vae_sample", STATUS, VAE, sz, PI32, TEN),
+    ("gm_vae_interpolate", STATUS, VAE, TEN, TEN, PI32, TEN),
+    ("gm_vae_inpaint", STATUS, VAE, TEN, TEN, sz, TEN),
+    ("gm_vae_encoder", NET, VAE),
+    ("gm_vae_decoder", NET, VAE),
+    ("gm_vae_step_count", u64, VAE),
+    ("gm_vae_set_lr", STATUS, VAE, f32),
+    # gan.h
+    ("gm_gan_d_loss", STATUS, enum, TEN, TEN, f32, PF, TEN, TEN),
+    ("gm_gan_g_loss", STATUS, enum, TEN, PF, TEN),
+    ("gm_gan_options_init", STATUS, P(gm_gan_options)),
+    ("gm_gan_create", STATUS, P(GAN), NET, NET, P(gm_gan_options)),
+    ("gm_gan_free", None, GAN),
+    ("gm_gan_train_step", STATUS, GAN, TEN, PI32, P(gm_gan_stats)),
+    ("gm_gan_sample", STATUS, GAN, sz, PI32, TEN),
+    ("gm_gan_generate", STATUS, GAN, TEN, PI32, TEN),
+    ("gm_gan_generator", NET, GAN),
+    ("gm_gan_discriminator", NET, GAN),
+    ("gm_gan_step_count", u64, GAN),
+    # io.h
+    ("gm_idx_load_images", STATUS, P(TEN), cstr, sz),
+    ("gm_idx_load_labels", STATUS, cstr, sz, PI32, sz, PSZ),
+    ("gm_png_write_grid", STATUS, cstr, TEN, sz, sz, sz, f32),
+]
+
+
+# ---- loading ----------------------------------------------------------------
+
+def _candidates():
+    """(description, path-or-name) pairs in search order."""
+    env = os.environ.get("GENMODEL_LIBRARY")
+    if env:
+        return [("$GENMODEL_LIBRARY", env)]
+    out = []
+    build = os.environ.get("GENMODEL_BUILD_DIR")
+    if build:
+        out.append(("$GENMODEL_BUILD_DIR", os.path.join(build, "libgenmodel.so")))
+    tree = Path(__file__).resolve().parents[3] / "build" / "libgenmodel.so"
+    out.append(("source tree build", str(tree)))
+    found = ctypes.util.find_library("genmodel")
+    out.append(("ctypes.util.find_library('genmodel')", found or "(nothing found)"))
+    out.append(("dynamic loader search", f"libgenmodel.so.{ABI_MAJOR}"))
+    return out
+
+
+def _load():
+    tried = []
+    for where, path in _candidates():
+        if path == "(nothing found)" or (os.sep in path and not os.path.exists(path)):
+            tried.append(f"  {where}: {path}: not found")
+            continue
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append(f"  {where}: {path}: {e}")
+    raise LibraryNotFound("cannot load libgenmodel; looked in:\n" + "\n".join(tried)
+                          + "\nset GENMODEL_LIBRARY to the path of libgenmodel.so")
+
+
+def _check_status(result, func, args):
+    if result != 0:
+        msg = lib.gm_last_error().decode("utf-8", "replace")
+        if func.__name__ not in msg:
+            msg = f"{func.__name__}: {msg}" if msg else func.__name__
+        raise error_for(result, msg, func.__name__)
+    return result
+
+
+def _missing(name):
+    def stub(*args):
+        raise error_for(-9, f"{name}: not in the loaded libgenmodel ({path})", name)
+    stub.__name__ = name
+    return stub
+
+
+lib, path = _load()
+missing = []  # table functions the loaded (older) library does not export
+for name, restype, *argtypes in API:
+    try:
+        fn = getattr(lib, name)
+    except AttributeError:
+        missing.append(name)
+        setattr(lib, name, _missing(name))
+        continue
+    fn.argtypes = argtypes
+    if restype is STATUS:
+        fn.restype, fn.errcheck = c_int, _check_status
+    else:
+        fn.restype = restype
+
+if lib.gm_version_number() // 10000 != ABI_MAJOR:
+    raise LibraryNotFound(f"{path} is libgenmodel {lib.gm_version().decode()}, "
+                          f"this binding needs ABI version {ABI_MAJOR}")

@@ -1,0 +1,328 @@
+"""VAEs and GANs: the gm_vae / gm_gan objects and their loss modules."""
+import contextlib
+import enum
+import math
+from ctypes import POINTER, byref, c_float, pointer
+
+from . import _ffi
+from ._core import Handle, labels_arg, new_floats, output, ptr, result, tensor_arg
+from ._ffi import lib
+from .nn import Net, enum_arg, options_arg, set_fields
+
+VAEStats = _ffi.gm_vae_stats
+GANStats = _ffi.gm_gan_stats
+
+
+class Likelihood(enum.IntEnum):
+    BERNOULLI = 0
+    GAUSSIAN_FIXED = 1
+    GAUSSIAN_LEARNED = 2
+
+
+class GANLoss(enum.IntEnum):
+    NONSATURATING = 0
+    MINIMAX = 1
+    LEAST_SQUARES = 2
+    HINGE = 3
+    WASSERSTEIN = 4
+
+
+class _Model(Handle):
+    """Shared by VAE and GAN: creation from two nets and sampling."""
+
+    def _init(self, create, nets, opts):
+        for net in nets:
+            net._check_owned(create.__name__)
+        out = POINTER(self._ctype)()
+        create(byref(out), nets[0]._p, nets[1]._p, byref(opts))
+        Handle.__init__(self, out)
+        for net in nets:  # only on success: on failure the caller keeps them
+            net._transfer(self)
+        self.latent, self.num_classes = opts.latent, opts.num_classes
+
+    def _net(self, getter):
+        return Net._borrow(getter(self._p), self)
+
+    def _sample_shape(self, net):
+        """Per-sample output shape of `net` on latents (+ one-hot labels)."""
+        return net.output_shape((1, self.latent + self.num_classes))[1:]
+
+    def _from_latents(self, fn, z, labels, out, what):
+        with contextlib.ExitStack() as s:
+            tz = tensor_arg(s, z, what)
+            n = tz.shape[0]
+            to, arr = output(s, None if out is not None else (n,) + self.sample_shape, out)
+            fn(self._p, tz._p, labels_arg(labels, n, what), to._p)
+            return result(to, arr)
+
+    def _sample(self, fn, n, labels, out, what):
+        with contextlib.ExitStack() as s:
+            to, arr = output(s, None if out is not None else (n,) + self.sample_shape, out)
+            fn(self._p, n, labels_arg(labels, n, what), to._p)
+            return result(to, arr)
+
+    @staticmethod
+    def _options(struct, init, fields, enums):
+        lib_fields = dict(fields)
+        for name, cls in enums.items():
+            if name in lib_fields:
+                lib_fields[name] = enum_arg(cls, lib_fields[name])
+        init(byref(struct))
+        return set_fields(struct, lib_fields, "option")
+
+
+# ---- VAE --------------------------------------------------------------------------------
+
+class VAE(_Model):
+    """A variational autoencoder from an encoder and a decoder Net.
+
+    VAE(encoder, decoder, latent, likelihood=..., gaussian_logvar=...,
+    beta=..., kl_warmup_steps=..., seed=..., num_classes=...,
+    optimizer=None | gm_optimizer_options | dict(kind=..., lr=...)):
+    options not given keep gm_vae_options_init's defaults. On success the
+    VAE owns both nets (their Net objects become borrowed views); on failure
+    (InvalidArgument, StateError, ShapeError) the caller keeps them.
+    Methods take Tensors or float32 arrays (borrowed during the call),
+    `labels` (N int32, conditional VAEs only), and return numpy arrays
+    (Tensors without numpy) unless `out` is given.
+    """
+    _ctype, _free = _ffi.gm_vae, "gm_vae_free"
+
+    def __init__(self, encoder, decoder, latent, *, optimizer=None, **options):
+        opts = self._options(_ffi.gm_vae_options(), lib.gm_vae_options_init,
+                             dict(options, latent=latent), {"likelihood": Likelihood})
+        opt = options_arg(optimizer)
+        if opt is not None:
+            opts.optimizer = pointer(opt)  # copied by gm_vae_create
+        self._init(lib.gm_vae_create, (encoder, decoder), opts)
+        self.likelihood = Likelihood(opts.likelihood)
+        shape = self._sample_shape(self.decoder)
+        if self.likelihood == Likelihood.GAUSSIAN_LEARNED:
+            shape = (math.prod(shape) // 2,)
+        self.sample_shape = shape
+
+    @property
+    def encoder(self):
+        """The encoder Net, borrowed from the VAE."""
+        return self._net(lib.gm_vae_encoder)
+
+    @property
+    def decoder(self):
+        return self._net(lib.gm_vae_decoder)
+
+    @property
+    def step_count(self):
+        return lib.gm_vae_step_count(self._p)
+
+    def set_lr(self, lr):
+        lib.gm_vae_set_lr(self._p, lr)
+
+    def _stats(self, fn, x, labels, what):
+        with contextlib.ExitStack() as s:
+            tx = tensor_arg(s, x, what)
+            stats = VAEStats()
+            fn(self._p, tx._p, labels_arg(labels, tx.shape[0], what), byref(stats))
+            return stats
+
+    def train_step(self, x, labels=None):
+        """One update on the batch x; returns VAEStats (loss, recon, kl, beta).
+        NumericError leaves the model unchanged."""
+        return self._stats(lib.gm_vae_train_step, x, labels, "VAE.train_step")
+
+    def elbo(self, x, labels=None):
+        """VAEStats of x without an update (stats.loss: negative ELBO)."""
+        return self._stats(lib.gm_vae_elbo, x, labels, "VAE.elbo")
+
+    def iwae(self, x, k, labels=None):
+        """Importance-weighted estimate of -log p(x), K samples, batch mean."""
+        with contextlib.ExitStack() as s:
+            tx = tensor_arg(s, x, "VAE.iwae")
+            nll = c_float()
+            lib.gm_vae_iwae(self._p, tx._p, labels_arg(labels, tx.shape[0], "VAE.iwae"), k,
+                            byref(nll))
+            return nll.value
+
+    def encode(self, x, labels=None):
+        """(mu, logvar), each [N x latent]."""
+        with contextlib.ExitStack() as s:
+            tx = tensor_arg(s, x, "VAE.encode")
+            n = tx.shape[0]
+            (tm, mu), (tl, lv) = output(s, (n, self.latent)), output(s, (n, self.latent))
+            lib.gm_vae_encode(self._p, tx._p, labels_arg(labels, n, "VAE.encode"), tm._p, tl._p)
+            return result(tm, mu), result(tl, lv)
+
+    def decode(self, z, labels=None, out=None):
+        """The data mean for latents z [N x latent]; shape (N,) + sample_shape."""
+        return self._from_latents(lib.gm_vae_decode, z, labels, out, "VAE.decode")
+
+    def sample(self, n, labels=None, out=None):
+        """n samples from the prior (the VAE's own sampling generator)."""
+        return self._sample(lib.gm_vae_sample, n, labels, out, "VAE.sample")
+
+    def reconstruct(self, x, labels=None, out=None):
+        """decode(mu(x)), in x's shape."""
+        with contextlib.ExitStack() as s:
+            tx = tensor_arg(s, x, "VAE.reconstruct")
+            to, arr = output(s, None if out is not None else tx.shape, out)
+            lib.gm_vae_reconstruct(self._p, tx._p,
+                                   labels_arg(labels, tx.shape[0], "VAE.reconstruct"), to._p)
+            return result(to, arr)
+
+    def interpolate(self, xa, xb, steps=10, labels=None, out=None):
+        """`steps` decodings between the latent means of xa and xb (one sample
+        each); shape (steps,) + xa's per-sample shape. labels: 2 or None."""
+        with contextlib.ExitStack() as s:
+            ta, tb = tensor_arg(s, xa, "VAE.interpolate"), tensor_arg(s, xb, "VAE.interpolate")
+            shape = None if out is not None else (steps,) + ta.shape[1:]
+            to, arr = output(s, shape, out)
+            lib.gm_vae_interpolate(self._p, ta._p, tb._p,
+                                   labels_arg(labels, 2, "VAE.interpolate"), to._p)
+            return result(to, arr)
+
+    def inpaint(self, x, mask, iterations=100, out=None):
+        """x with its mask-0 pixels filled from the model, in x's shape.
+        Unsupported for a conditional VAE."""
+        with contextlib.ExitStack() as s:
+            tx, tm = tensor_arg(s, x, "VAE.inpaint"), tensor_arg(s, mask, "VAE.inpaint")
+            to, arr = output(s, None if out is not None else tx.shape, out)
+            lib.gm_vae_inpaint(self._p, tx._p, tm._p, iterations, to._p)
+            return result(to, arr)
+
+
+# ---- the reparameterization / ELBO module -----------------------------------------------
+
+def reparameterize(h, eps, out=None):
+    """z = mu + exp(logvar / 2) eps for h [N x 2L], eps [N x L]."""
+    with contextlib.ExitStack() as s:
+        th, te = tensor_arg(s, h, "reparameterize"), tensor_arg(s, eps, "reparameterize")
+        to, arr = output(s, None if out is not None else te.shape, out)
+        lib.gm_vae_reparameterize(th._p, te._p, to._p)
+        return result(to, arr)
+
+
+def reparameterize_backward(h, eps, dz, dh):
+    """Adds the gradient through reparameterize() to dh (a writable float32
+    array or Tensor of h's shape, modified in place)."""
+    with contextlib.ExitStack() as s:
+        ts = [tensor_arg(s, t, "reparameterize_backward") for t in (h, eps, dz, dh)]
+        lib.gm_vae_reparameterize_backward(*(t._p for t in ts))
+
+
+def kl_divergence(h, dh=None, scale=1.0):
+    """(batch mean, per-sample values) of KL(q(z|x) || N(0, I)) from h
+    [N x 2L]; with dh, adds scale * d mean / d h to it in place."""
+    with contextlib.ExitStack() as s:
+        th, tdh = tensor_arg(s, h, "kl_divergence"), tensor_arg(s, dh, "kl_divergence")
+        mean, (each, ce) = c_float(), new_floats(th.shape[0])
+        lib.gm_vae_kl(th._p, byref(mean), ce, ptr(tdh), scale)
+        return mean.value, each
+
+
+def recon_nll(likelihood, out, x, gaussian_logvar=0.0, grad=False):
+    """(batch mean, per-sample values, d mean / d out or None) of
+    -log p(x | decoder output `out`)."""
+    with contextlib.ExitStack() as s:
+        to, tx = tensor_arg(s, out, "recon_nll"), tensor_arg(s, x, "recon_nll")
+        tg, arr = output(s, to.shape) if grad else (None, None)
+        mean, (each, ce) = c_float(), new_floats(to.shape[0])
+        lib.gm_vae_recon_nll(enum_arg(Likelihood, likelihood), to._p, tx._p, gaussian_logvar,
+                             byref(mean), ce, ptr(tg))
+        return mean.value, each, (result(tg, arr) if grad else None)
+
+
+def log_normal(z, h=None):
+    """Per-sample log N(z; mu, exp(logvar)) (h [N x 2L]) or log N(z; 0, I)."""
+    with contextlib.ExitStack() as s:
+        tz, th = tensor_arg(s, z, "log_normal"), tensor_arg(s, h, "log_normal")
+        each, ce = new_floats(tz.shape[0])
+        lib.gm_vae_log_normal(tz._p, ptr(th), ce)
+        return each
+
+
+def logmeanexp(logw, grad=False):
+    """(mean, per-row bounds, gradient or None) of log mean_k exp(logw[i, k])."""
+    with contextlib.ExitStack() as s:
+        tw = tensor_arg(s, logw, "logmeanexp")
+        tg, arr = output(s, tw.shape) if grad else (None, None)
+        mean, (each, ce) = c_float(), new_floats(tw.shape[0])
+        lib.gm_vae_logmeanexp(tw._p, byref(mean), ce, ptr(tg))
+        return mean.value, each, (result(tg, arr) if grad else None)
+
+
+# ---- GAN ------------------------------------------------------------------------------------
+
+class GAN(_Model):
+    """A GAN from a generator and a discriminator Net.
+
+    GAN(generator, discriminator, latent, loss=..., n_critic=...,
+    real_label=..., weight_clip=..., seed=..., num_classes=...,
+    g_optimizer=..., d_optimizer=...): as VAE for options, ownership and
+    errors.
+    """
+    _ctype, _free = _ffi.gm_gan, "gm_gan_free"
+
+    def __init__(self, generator, discriminator, latent, *, g_optimizer=None, d_optimizer=None,
+                 **options):
+        opts = self._options(_ffi.gm_gan_options(), lib.gm_gan_options_init,
+                             dict(options, latent=latent), {"loss": GANLoss})
+        g_opt, d_opt = options_arg(g_optimizer), options_arg(d_optimizer)
+        if g_opt is not None:
+            opts.g_optimizer = pointer(g_opt)
+        if d_opt is not None:
+            opts.d_optimizer = pointer(d_opt)
+        self._init(lib.gm_gan_create, (generator, discriminator), opts)
+        self.sample_shape = self._sample_shape(self.generator)
+
+    @property
+    def generator(self):
+        """The generator Net, borrowed from the GAN."""
+        return self._net(lib.gm_gan_generator)
+
+    @property
+    def discriminator(self):
+        return self._net(lib.gm_gan_discriminator)
+
+    @property
+    def step_count(self):
+        return lib.gm_gan_step_count(self._p)
+
+    def train_step(self, real, labels=None):
+        """One alternating update; returns GANStats (d_loss, g_loss, d_real,
+        d_fake). NumericError: see gm_gan_train_step."""
+        with contextlib.ExitStack() as s:
+            tr = tensor_arg(s, real, "GAN.train_step")
+            stats = GANStats()
+            lib.gm_gan_train_step(self._p, tr._p,
+                                  labels_arg(labels, tr.shape[0], "GAN.train_step"), byref(stats))
+            return stats
+
+    def sample(self, n, labels=None, out=None):
+        """n samples (the GAN's own sampling generator), G in eval mode."""
+        return self._sample(lib.gm_gan_sample, n, labels, out, "GAN.sample")
+
+    def generate(self, z, labels=None, out=None):
+        """G(z) for latents z [N x latent], in eval mode."""
+        return self._from_latents(lib.gm_gan_generate, z, labels, out, "GAN.generate")
+
+
+def gan_d_loss(family, real=None, fake=None, real_label=1.0, grad=False):
+    """Discriminator loss: (loss, d loss/d real or None, d loss/d fake or None)."""
+    with contextlib.ExitStack() as s:
+        tr, tf = tensor_arg(s, real, "gan_d_loss"), tensor_arg(s, fake, "gan_d_loss")
+        gr, ar = output(s, tr.shape) if grad and tr is not None else (None, None)
+        gf, af = output(s, tf.shape) if grad and tf is not None else (None, None)
+        loss = c_float()
+        lib.gm_gan_d_loss(enum_arg(GANLoss, family), ptr(tr), ptr(tf), real_label, byref(loss),
+                          ptr(gr), ptr(gf))
+        return (loss.value, None if gr is None else result(gr, ar),
+                None if gf is None else result(gf, af))
+
+
+def gan_g_loss(family, fake, grad=False):
+    """Generator loss: (loss, d loss/d fake or None)."""
+    with contextlib.ExitStack() as s:
+        tf = tensor_arg(s, fake, "gan_g_loss")
+        gf, af = output(s, tf.shape) if grad else (None, None)
+        loss = c_float()
+        lib.gm_gan_g_loss(enum_arg(GANLoss, family), tf._p, byref(loss), ptr(gf))
+        return loss.value, (result(gf, af) if grad else None)

@@ -1,0 +1,175 @@
+//! Generative adversarial networks (gan.h): the adversarial losses and [`Gan`].
+use crate::nn::adopt_nets;
+use crate::vae::net_ref;
+use crate::{
+    c_enum, check, handle, labels_ptr, opt_mut_ptr, opt_ptr, sys, Error, Handle, Net, NetRef, OptimizerOptions, Result,
+    TensorRef,
+};
+use std::ptr;
+
+c_enum!(
+    /// Loss families (`gm_gan_loss`).
+    GanLoss: sys::gm_gan_loss {
+        NonSaturating = sys::GM_GAN_NONSATURATING, Minimax = sys::GM_GAN_MINIMAX,
+        LeastSquares = sys::GM_GAN_LEAST_SQUARES, Hinge = sys::GM_GAN_HINGE, Wasserstein = sys::GM_GAN_WASSERSTEIN,
+    }
+);
+
+/// Statistics of a train step (the C struct).
+pub type GanStats = sys::gm_gan_stats;
+
+/// GAN settings; `Default` is the library's (`gm_gan_options_init`), with
+/// `latent` 0, which must be set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GanOptions {
+    pub latent: usize,
+    pub loss: GanLoss,
+    pub n_critic: u32,
+    pub real_label: f32,
+    pub weight_clip: f32,
+    /// `None`: Adam, lr 2e-4, betas 0.5 / 0.999.
+    pub g_optimizer: Option<OptimizerOptions>,
+    pub d_optimizer: Option<OptimizerOptions>,
+    pub seed: u64,
+    pub num_classes: usize,
+}
+
+fn raw_defaults() -> sys::gm_gan_options {
+    let mut o = sys::gm_gan_options {
+        size: 0,
+        latent: 0,
+        loss: 0,
+        n_critic: 0,
+        real_label: 0.0,
+        weight_clip: 0.0,
+        g_optimizer: ptr::null(),
+        d_optimizer: ptr::null(),
+        seed: 0,
+        num_classes: 0,
+    };
+    unsafe { sys::gm_gan_options_init(&mut o) }; // cannot fail: valid pointer
+    o
+}
+
+impl Default for GanOptions {
+    fn default() -> Self {
+        let o = raw_defaults();
+        GanOptions {
+            latent: o.latent,
+            loss: GanLoss::from_raw(o.loss as _).unwrap_or(GanLoss::NonSaturating),
+            n_critic: o.n_critic,
+            real_label: o.real_label,
+            weight_clip: o.weight_clip,
+            g_optimizer: None,
+            d_optimizer: None,
+            seed: o.seed,
+            num_classes: o.num_classes,
+        }
+    }
+}
+
+impl GanOptions {
+    /// The C struct; it points into `self`'s optimizer settings.
+    fn raw(&self) -> sys::gm_gan_options {
+        sys::gm_gan_options {
+            latent: self.latent,
+            loss: self.loss.raw() as i32,
+            n_critic: self.n_critic,
+            real_label: self.real_label,
+            weight_clip: self.weight_clip,
+            g_optimizer: self.g_optimizer.as_ref().map_or(ptr::null(), |o| o),
+            d_optimizer: self.d_optimizer.as_ref().map_or(ptr::null(), |o| o),
+            seed: self.seed,
+            num_classes: self.num_classes,
+            ..raw_defaults()
+        }
+    }
+}
+
+handle!(
+    /// A generator and a discriminator trained with alternating updates; owns both nets.
+    Gan / GanRef: gm_gan, gm_gan_free
+);
+
+impl Gan {
+    /// Makes a GAN that owns both nets; on failure they are dropped (use
+    /// [`Gan::try_new`] to get them back).
+    pub fn new(generator: Net, discriminator: Net, opts: &GanOptions) -> Result<Gan> {
+        Gan::try_new(generator, discriminator, opts).map_err(|(e, ..)| e)
+    }
+
+    /// As [`Gan::new`], but a failure hands the unchanged nets back.
+    pub fn try_new(generator: Net, discriminator: Net, opts: &GanOptions) -> Result<Gan, (Error, Net, Net)> {
+        let raw = opts.raw();
+        adopt_nets(generator, discriminator, |out, g, d| unsafe { sys::gm_gan_create(out, g, d, &raw) }).map(Gan)
+    }
+}
+
+impl GanRef {
+    /// One alternating update on the real batch (labels: N of them if conditional).
+    pub fn train_step(&mut self, real: &TensorRef, labels: Option<&[i32]>) -> Result<GanStats> {
+        let l = labels_ptr("gm_gan_train_step", labels, real.dim(0))?;
+        let mut st = GanStats::default();
+        check(unsafe { sys::gm_gan_train_step(self.as_mut_ptr(), real.as_ptr(), l, &mut st) }).map(|_| st)
+    }
+    /// `n` new samples into `out`.
+    pub fn sample(&mut self, n: usize, labels: Option<&[i32]>, out: &mut TensorRef) -> Result<()> {
+        let l = labels_ptr("gm_gan_sample", labels, n)?;
+        check(unsafe { sys::gm_gan_sample(self.as_mut_ptr(), n, l, out.as_mut_ptr()) })
+    }
+    /// G(z) for given latents `z` [N x L].
+    pub fn generate(&mut self, z: &TensorRef, labels: Option<&[i32]>, out: &mut TensorRef) -> Result<()> {
+        let l = labels_ptr("gm_gan_generate", labels, z.dim(0))?;
+        check(unsafe { sys::gm_gan_generate(self.as_mut_ptr(), z.as_ptr(), l, out.as_mut_ptr()) })
+    }
+
+    // The getters take a non-const gm_gan but do not change it.
+    pub fn generator(&self) -> &NetRef {
+        unsafe { net_ref(sys::gm_gan_generator(self.as_ptr().cast_mut())) }
+    }
+    pub fn discriminator(&self) -> &NetRef {
+        unsafe { net_ref(sys::gm_gan_discriminator(self.as_ptr().cast_mut())) }
+    }
+    pub fn generator_mut(&mut self) -> &mut NetRef {
+        unsafe { net_ref(sys::gm_gan_generator(self.as_mut_ptr())) }
+    }
+    pub fn discriminator_mut(&mut self) -> &mut NetRef {
+        unsafe { net_ref(sys::gm_gan_discriminator(self.as_mut_ptr())) }
+    }
+
+    /// Number of completed train steps.
+    pub fn step_count(&self) -> u64 {
+        unsafe { sys::gm_gan_step_count(self.as_ptr()) }
+    }
+}
+
+/// Discriminator loss on real and/or generated logits, with the gradients
+/// written into `d_real` / `d_fake` if given.
+pub fn d_loss(
+    family: GanLoss,
+    real: Option<&TensorRef>,
+    fake: Option<&TensorRef>,
+    real_label: f32,
+    d_real: Option<&mut TensorRef>,
+    d_fake: Option<&mut TensorRef>,
+) -> Result<f32> {
+    let mut loss = 0.0;
+    check(unsafe {
+        sys::gm_gan_d_loss(
+            family.raw(),
+            opt_ptr(real),
+            opt_ptr(fake),
+            real_label,
+            &mut loss,
+            opt_mut_ptr(d_real),
+            opt_mut_ptr(d_fake),
+        )
+    })
+    .map(|_| loss)
+}
+
+/// Generator loss on the discriminator's logits for generated data.
+pub fn g_loss(family: GanLoss, fake: &TensorRef, d_fake: Option<&mut TensorRef>) -> Result<f32> {
+    let mut loss = 0.0;
+    check(unsafe { sys::gm_gan_g_loss(family.raw(), fake.as_ptr(), &mut loss, opt_mut_ptr(d_fake)) }).map(|_| loss)
+}

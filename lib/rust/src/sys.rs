@@ -1,0 +1,295 @@
+//! Raw declarations of every `GM_API` function, type and constant of
+//! `include/genmodel/*.h`, in header order. No safety is added here: see the
+//! crate root for the safe layer. `tests/header_coverage.rs` checks this file
+//! against the headers (every function declared, struct fields in the same
+//! order, enum and macro constants with the same values).
+//!
+//! C enums are mirrored as integer type aliases plus constants (as bindgen's
+//! "constified" enums), never as Rust enums: the library may return values
+//! that are not variants (gm_layer_get_kind(NULL) returns 0, and new status
+//! codes may be appended), which would be undefined behaviour in a Rust enum.
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, c_int, c_uint, c_void};
+use std::marker::{PhantomData, PhantomPinned};
+
+macro_rules! opaque {
+    ($($name:ident),* $(,)?) => {$(
+        /// Opaque C object; only used behind pointers.
+        #[repr(C)]
+        pub struct $name {
+            _data: [u8; 0],
+            _marker: PhantomData<(*mut u8, PhantomPinned)>,
+        }
+    )*};
+}
+
+macro_rules! constants {
+    ($ty:ty: $($name:ident = $value:expr),* $(,)?) => { $(pub const $name: $ty = $value;)* };
+}
+
+opaque!(gm_rng, gm_tensor, gm_layer, gm_net, gm_optimizer, gm_vae, gm_gan);
+
+// ---- core.h ---------------------------------------------------------------
+
+constants!(u32: GM_VERSION_MAJOR = 1, GM_VERSION_MINOR = 0, GM_VERSION_PATCH = 0);
+pub const GM_VERSION_NUMBER: u32 = GM_VERSION_MAJOR * 10000 + GM_VERSION_MINOR * 100 + GM_VERSION_PATCH;
+pub const GM_VERSION_STRING: &str = "1.0.0";
+
+pub type gm_status = c_int;
+constants!(gm_status: GM_OK = 0, GM_EINVAL = -1, GM_ESHAPE = -2, GM_ENOMEM = -3, GM_EIO = -4,
+    GM_EFORMAT = -5, GM_ESTATE = -6, GM_ENUMERIC = -7, GM_EVERSION = -8, GM_EUNSUPPORTED = -9,
+    GM_EINTERNAL = -100);
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct gm_allocator {
+    pub malloc_fn: Option<unsafe extern "C" fn(user: *mut c_void, size: usize) -> *mut c_void>,
+    pub realloc_fn: Option<unsafe extern "C" fn(user: *mut c_void, ptr: *mut c_void, size: usize) -> *mut c_void>,
+    pub free_fn: Option<unsafe extern "C" fn(user: *mut c_void, ptr: *mut c_void)>,
+    pub user: *mut c_void,
+}
+
+// ---- tensor.h -------------------------------------------------------------
+
+pub const GM_MAX_DIMS: usize = 4;
+
+// ---- layer.h --------------------------------------------------------------
+
+pub type gm_layer_kind = c_uint;
+constants!(gm_layer_kind: GM_LAYER_DENSE = 1, GM_LAYER_RELU = 2, GM_LAYER_LEAKY_RELU = 3,
+    GM_LAYER_SIGMOID = 4, GM_LAYER_TANH = 5, GM_LAYER_SOFTPLUS = 6, GM_LAYER_ELU = 7,
+    GM_LAYER_DROPOUT = 8, GM_LAYER_RESHAPE = 9, GM_LAYER_FLATTEN = 10, GM_LAYER_CONV2D = 11,
+    GM_LAYER_CONV_TRANSPOSE2D = 12, GM_LAYER_BATCHNORM = 13);
+
+pub type gm_init = c_uint;
+constants!(gm_init: GM_INIT_HE = 0, GM_INIT_XAVIER = 1, GM_INIT_TORCH = 2, GM_INIT_ZEROS = 3);
+
+// ---- loss.h ---------------------------------------------------------------
+
+pub type gm_reduction = c_uint;
+constants!(gm_reduction: GM_REDUCE_BATCH_MEAN = 0, GM_REDUCE_MEAN = 1, GM_REDUCE_SUM = 2);
+
+// ---- optim.h --------------------------------------------------------------
+
+pub type gm_optimizer_kind = c_uint;
+constants!(gm_optimizer_kind: GM_OPT_SGD = 0, GM_OPT_ADAM = 1, GM_OPT_ADAMW = 2);
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct gm_optimizer_options {
+    pub size: usize,
+    pub kind: i32,
+    pub lr: f32,
+    pub momentum: f32,
+    pub nesterov: i32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub clip_norm: f32,
+}
+
+// ---- vae.h ----------------------------------------------------------------
+
+pub type gm_likelihood = c_uint;
+constants!(gm_likelihood: GM_LIKELIHOOD_BERNOULLI = 0, GM_LIKELIHOOD_GAUSSIAN_FIXED = 1,
+    GM_LIKELIHOOD_GAUSSIAN_LEARNED = 2);
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct gm_vae_options {
+    pub size: usize,
+    pub latent: usize,
+    pub likelihood: i32,
+    pub gaussian_logvar: f32,
+    pub beta: f32,
+    pub kl_warmup_steps: u64,
+    pub optimizer: *const gm_optimizer_options,
+    pub seed: u64,
+    pub num_classes: usize,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct gm_vae_stats {
+    pub loss: f32,
+    pub recon: f32,
+    pub kl: f32,
+    pub beta: f32,
+}
+
+// ---- gan.h ----------------------------------------------------------------
+
+pub type gm_gan_loss = c_uint;
+constants!(gm_gan_loss: GM_GAN_NONSATURATING = 0, GM_GAN_MINIMAX = 1, GM_GAN_LEAST_SQUARES = 2,
+    GM_GAN_HINGE = 3, GM_GAN_WASSERSTEIN = 4);
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct gm_gan_options {
+    pub size: usize,
+    pub latent: usize,
+    pub loss: i32,
+    pub n_critic: u32,
+    pub real_label: f32,
+    pub weight_clip: f32,
+    pub g_optimizer: *const gm_optimizer_options,
+    pub d_optimizer: *const gm_optimizer_options,
+    pub seed: u64,
+    pub num_classes: usize,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct gm_gan_stats {
+    pub d_loss: f32,
+    pub g_loss: f32,
+    pub d_real: f32,
+    pub d_fake: f32,
+}
+
+// ---- io.h -----------------------------------------------------------------
+
+pub const GM_PNG_MAX_SIDE: usize = 65536;
+
+extern "C" {
+    // core.h
+    pub fn gm_status_string(status: gm_status) -> *const c_char;
+    pub fn gm_last_error() -> *const c_char;
+    pub fn gm_clear_error();
+    pub fn gm_version() -> *const c_char;
+    pub fn gm_version_number() -> u32;
+    pub fn gm_set_num_threads(n: c_int) -> gm_status;
+    pub fn gm_get_num_threads() -> c_int;
+    pub fn gm_set_allocator(allocator: *const gm_allocator) -> gm_status;
+    pub fn gm_live_allocations() -> usize;
+    pub fn gm_rng_create(out: *mut *mut gm_rng, seed: u64) -> gm_status;
+    pub fn gm_rng_free(rng: *mut gm_rng);
+    pub fn gm_rng_seed(rng: *mut gm_rng, seed: u64) -> gm_status;
+    pub fn gm_rng_uniform(rng: *mut gm_rng, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_rng_normal(rng: *mut gm_rng, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_rng_get_state(rng: *const gm_rng, seed: *mut u64, position: *mut u64) -> gm_status;
+    pub fn gm_rng_set_state(rng: *mut gm_rng, seed: u64, position: u64) -> gm_status;
+
+    // tensor.h
+    pub fn gm_tensor_create(out: *mut *mut gm_tensor, ndim: usize, shape: *const usize) -> gm_status;
+    pub fn gm_tensor_from_data(out: *mut *mut gm_tensor, ndim: usize, shape: *const usize, data: *const f32) -> gm_status;
+    pub fn gm_tensor_wrap(out: *mut *mut gm_tensor, ndim: usize, shape: *const usize, data: *mut f32) -> gm_status;
+    pub fn gm_tensor_free(t: *mut gm_tensor);
+    pub fn gm_tensor_ndim(t: *const gm_tensor) -> usize;
+    pub fn gm_tensor_dim(t: *const gm_tensor, i: usize) -> usize;
+    pub fn gm_tensor_numel(t: *const gm_tensor) -> usize;
+    pub fn gm_tensor_shape(t: *const gm_tensor, ndim: *mut usize, shape: *mut usize) -> gm_status;
+    pub fn gm_tensor_data(t: *mut gm_tensor) -> *mut f32;
+    pub fn gm_tensor_data_const(t: *const gm_tensor) -> *const f32;
+    pub fn gm_tensor_copy_out(t: *const gm_tensor, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_tensor_copy_in(t: *mut gm_tensor, src: *const f32, n: usize) -> gm_status;
+    pub fn gm_tensor_fill(t: *mut gm_tensor, value: f32) -> gm_status;
+    pub fn gm_tensor_fill_normal(t: *mut gm_tensor, rng: *mut gm_rng) -> gm_status;
+    pub fn gm_tensor_fill_uniform(t: *mut gm_tensor, rng: *mut gm_rng) -> gm_status;
+    pub fn gm_tensor_reshape(t: *mut gm_tensor, ndim: usize, shape: *const usize) -> gm_status;
+
+    // layer.h
+    pub fn gm_dense_create(out: *mut *mut gm_layer, in_features: usize, out_features: usize, init: gm_init, rng: *mut gm_rng) -> gm_status;
+    pub fn gm_relu_create(out: *mut *mut gm_layer) -> gm_status;
+    pub fn gm_leaky_relu_create(out: *mut *mut gm_layer, alpha: f32) -> gm_status;
+    pub fn gm_sigmoid_create(out: *mut *mut gm_layer) -> gm_status;
+    pub fn gm_tanh_create(out: *mut *mut gm_layer) -> gm_status;
+    pub fn gm_softplus_create(out: *mut *mut gm_layer) -> gm_status;
+    pub fn gm_elu_create(out: *mut *mut gm_layer, alpha: f32) -> gm_status;
+    pub fn gm_dropout_create(out: *mut *mut gm_layer, p: f32, seed: u64) -> gm_status;
+    pub fn gm_reshape_create(out: *mut *mut gm_layer, ndim: usize, shape: *const usize) -> gm_status;
+    pub fn gm_flatten_create(out: *mut *mut gm_layer) -> gm_status;
+    pub fn gm_conv2d_create(out: *mut *mut gm_layer, in_channels: usize, out_channels: usize, kernel: usize, stride: usize, padding: usize, init: gm_init, rng: *mut gm_rng) -> gm_status;
+    pub fn gm_conv_transpose2d_create(out: *mut *mut gm_layer, in_channels: usize, out_channels: usize, kernel: usize, stride: usize, padding: usize, init: gm_init, rng: *mut gm_rng) -> gm_status;
+    pub fn gm_batchnorm_create(out: *mut *mut gm_layer, features: usize, momentum: f32, eps: f32) -> gm_status;
+    pub fn gm_layer_spectral_norm(layer: *mut gm_layer, power_iterations: usize, eps: f32, rng: *mut gm_rng) -> gm_status;
+    pub fn gm_layer_spectral_norm_iterations(layer: *const gm_layer) -> usize;
+    pub fn gm_layer_spectral_sigma(layer: *const gm_layer) -> f32;
+    pub fn gm_layer_free(layer: *mut gm_layer);
+    pub fn gm_layer_get_kind(layer: *const gm_layer) -> gm_layer_kind;
+    pub fn gm_layer_name(layer: *const gm_layer) -> *const c_char;
+    pub fn gm_layer_param_count(layer: *const gm_layer) -> usize;
+    pub fn gm_layer_get_params(layer: *const gm_layer, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_layer_set_params(layer: *mut gm_layer, src: *const f32, n: usize) -> gm_status;
+    pub fn gm_layer_get_grads(layer: *const gm_layer, dst: *mut f32, n: usize) -> gm_status;
+
+    // net.h
+    pub fn gm_net_create(out: *mut *mut gm_net) -> gm_status;
+    pub fn gm_net_free(net: *mut gm_net);
+    pub fn gm_net_add(net: *mut gm_net, layer: *mut gm_layer) -> gm_status;
+    pub fn gm_net_num_layers(net: *const gm_net) -> usize;
+    pub fn gm_net_layer(net: *mut gm_net, i: usize) -> *mut gm_layer;
+    pub fn gm_net_output_shape(net: *const gm_net, in_ndim: usize, in_shape: *const usize, out_ndim: *mut usize, out_shape: *mut usize) -> gm_status;
+    pub fn gm_net_forward(net: *mut gm_net, x: *const gm_tensor, y: *mut gm_tensor) -> gm_status;
+    pub fn gm_net_backward(net: *mut gm_net, dy: *const gm_tensor, dx: *mut gm_tensor) -> gm_status;
+    pub fn gm_net_zero_grad(net: *mut gm_net) -> gm_status;
+    pub fn gm_net_set_training(net: *mut gm_net, training: c_int) -> gm_status;
+    pub fn gm_net_is_training(net: *const gm_net) -> c_int;
+    pub fn gm_net_set_trainable(net: *mut gm_net, i: usize, trainable: c_int) -> gm_status;
+    pub fn gm_net_param_count(net: *const gm_net) -> usize;
+    pub fn gm_net_get_params(net: *const gm_net, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_net_set_params(net: *mut gm_net, src: *const f32, n: usize) -> gm_status;
+    pub fn gm_net_get_grads(net: *const gm_net, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_net_set_grads(net: *mut gm_net, src: *const f32, n: usize) -> gm_status;
+    pub fn gm_net_grad_norm(net: *const gm_net, norm: *mut f32) -> gm_status;
+    pub fn gm_net_clip_grad_norm(net: *mut gm_net, max_norm: f32, norm_before: *mut f32) -> gm_status;
+
+    // loss.h
+    pub fn gm_loss_mse(pred: *const gm_tensor, target: *const gm_tensor, reduction: gm_reduction, loss: *mut f32, grad: *mut gm_tensor) -> gm_status;
+    pub fn gm_loss_bce_logits(logits: *const gm_tensor, target: *const gm_tensor, reduction: gm_reduction, loss: *mut f32, grad: *mut gm_tensor) -> gm_status;
+    pub fn gm_loss_softmax_xent(logits: *const gm_tensor, labels: *const i32, n_labels: usize, reduction: gm_reduction, loss: *mut f32, grad: *mut gm_tensor, correct: *mut usize) -> gm_status;
+
+    // optim.h
+    pub fn gm_optimizer_options_init(opts: *mut gm_optimizer_options, kind: gm_optimizer_kind) -> gm_status;
+    pub fn gm_optimizer_create(out: *mut *mut gm_optimizer, net: *const gm_net, opts: *const gm_optimizer_options) -> gm_status;
+    pub fn gm_optimizer_free(opt: *mut gm_optimizer);
+    pub fn gm_optimizer_step(opt: *mut gm_optimizer, net: *mut gm_net) -> gm_status;
+    pub fn gm_optimizer_set_lr(opt: *mut gm_optimizer, lr: f32) -> gm_status;
+    pub fn gm_optimizer_get_lr(opt: *const gm_optimizer) -> f32;
+    pub fn gm_optimizer_step_count(opt: *const gm_optimizer) -> u64;
+    pub fn gm_optimizer_reset(opt: *mut gm_optimizer) -> gm_status;
+
+    // vae.h
+    pub fn gm_vae_reparameterize(h: *const gm_tensor, eps: *const gm_tensor, z: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_reparameterize_backward(h: *const gm_tensor, eps: *const gm_tensor, dz: *const gm_tensor, dh: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_kl(h: *const gm_tensor, mean: *mut f32, each: *mut f32, dh: *mut gm_tensor, scale: f32) -> gm_status;
+    pub fn gm_vae_recon_nll(likelihood: gm_likelihood, out: *const gm_tensor, x: *const gm_tensor, gaussian_logvar: f32, mean: *mut f32, each: *mut f32, dout: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_log_normal(z: *const gm_tensor, h: *const gm_tensor, each: *mut f32) -> gm_status;
+    pub fn gm_vae_logmeanexp(logw: *const gm_tensor, mean: *mut f32, each: *mut f32, dlogw: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_options_init(opts: *mut gm_vae_options) -> gm_status;
+    pub fn gm_vae_create(out: *mut *mut gm_vae, encoder: *mut gm_net, decoder: *mut gm_net, opts: *const gm_vae_options) -> gm_status;
+    pub fn gm_vae_free(vae: *mut gm_vae);
+    pub fn gm_vae_train_step(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, stats: *mut gm_vae_stats) -> gm_status;
+    pub fn gm_vae_elbo(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, stats: *mut gm_vae_stats) -> gm_status;
+    pub fn gm_vae_iwae(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, k: usize, nll: *mut f32) -> gm_status;
+    pub fn gm_vae_encode(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, mu: *mut gm_tensor, logvar: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_decode(vae: *mut gm_vae, z: *const gm_tensor, labels: *const i32, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_reconstruct(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_sample(vae: *mut gm_vae, n: usize, labels: *const i32, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_interpolate(vae: *mut gm_vae, xa: *const gm_tensor, xb: *const gm_tensor, labels: *const i32, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_inpaint(vae: *mut gm_vae, x: *const gm_tensor, mask: *const gm_tensor, iterations: usize, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_vae_encoder(vae: *mut gm_vae) -> *mut gm_net;
+    pub fn gm_vae_decoder(vae: *mut gm_vae) -> *mut gm_net;
+    pub fn gm_vae_step_count(vae: *const gm_vae) -> u64;
+    pub fn gm_vae_set_lr(vae: *mut gm_vae, lr: f32) -> gm_status;
+
+    // gan.h
+    pub fn gm_gan_d_loss(family: gm_gan_loss, real: *const gm_tensor, fake: *const gm_tensor, real_label: f32, loss: *mut f32, d_real: *mut gm_tensor, d_fake: *mut gm_tensor) -> gm_status;
+    pub fn gm_gan_g_loss(family: gm_gan_loss, fake: *const gm_tensor, loss: *mut f32, d_fake: *mut gm_tensor) -> gm_status;
+    pub fn gm_gan_options_init(opts: *mut gm_gan_options) -> gm_status;
+    pub fn gm_gan_create(out: *mut *mut gm_gan, generator: *mut gm_net, discriminator: *mut gm_net, opts: *const gm_gan_options) -> gm_status;
+    pub fn gm_gan_free(gan: *mut gm_gan);
+    pub fn gm_gan_train_step(gan: *mut gm_gan, real: *const gm_tensor, labels: *const i32, stats: *mut gm_gan_stats) -> gm_status;
+    pub fn gm_gan_sample(gan: *mut gm_gan, n: usize, labels: *const i32, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_gan_generate(gan: *mut gm_gan, z: *const gm_tensor, labels: *const i32, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_gan_generator(gan: *mut gm_gan) -> *mut gm_net;
+    pub fn gm_gan_discriminator(gan: *mut gm_gan) -> *mut gm_net;
+    pub fn gm_gan_step_count(gan: *const gm_gan) -> u64;
+
+    // io.h
+    pub fn gm_idx_load_images(out: *mut *mut gm_tensor, path: *const c_char, max_items: usize) -> gm_status;
+    pub fn gm_idx_load_labels(path: *const c_char, max_items: usize, dst: *mut i32, capacity: usize, count: *mut usize) -> gm_status;
+    pub fn gm_png_write_grid(path: *const c_char, images: *const gm_tensor, rows: usize, cols: usize, padding: usize, pad_value: f32) -> gm_status;
+}

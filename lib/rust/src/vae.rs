@@ -1,0 +1,257 @@
+//! Variational autoencoders (vae.h): the ELBO module and [`Vae`].
+use crate::nn::adopt_nets;
+use crate::{
+    c_enum, check, check_len, handle, labels_ptr, opt_mut_ptr, opt_ptr, sys, Error, Handle, Net, NetRef,
+    OptimizerOptions, Result, TensorRef,
+};
+use std::ptr;
+
+c_enum!(
+    /// The decoder's output distribution (`gm_likelihood`).
+    Likelihood: sys::gm_likelihood {
+        Bernoulli = sys::GM_LIKELIHOOD_BERNOULLI, GaussianFixed = sys::GM_LIKELIHOOD_GAUSSIAN_FIXED,
+        GaussianLearned = sys::GM_LIKELIHOOD_GAUSSIAN_LEARNED,
+    }
+);
+
+/// Per-sample statistics of a step or an evaluation (the C struct).
+pub type VaeStats = sys::gm_vae_stats;
+
+/// VAE settings; `Default` is the library's (`gm_vae_options_init`), with
+/// `latent` 0, which must be set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VaeOptions {
+    pub latent: usize,
+    pub likelihood: Likelihood,
+    pub gaussian_logvar: f32,
+    pub beta: f32,
+    pub kl_warmup_steps: u64,
+    /// Both nets' optimizer settings; `None`: Adam, lr 1e-3.
+    pub optimizer: Option<OptimizerOptions>,
+    pub seed: u64,
+    pub num_classes: usize,
+}
+
+fn raw_defaults() -> sys::gm_vae_options {
+    let mut o = sys::gm_vae_options {
+        size: 0,
+        latent: 0,
+        likelihood: 0,
+        gaussian_logvar: 0.0,
+        beta: 0.0,
+        kl_warmup_steps: 0,
+        optimizer: ptr::null(),
+        seed: 0,
+        num_classes: 0,
+    };
+    unsafe { sys::gm_vae_options_init(&mut o) }; // cannot fail: valid pointer
+    o
+}
+
+impl Default for VaeOptions {
+    fn default() -> Self {
+        let o = raw_defaults();
+        VaeOptions {
+            latent: o.latent,
+            likelihood: Likelihood::from_raw(o.likelihood as _).unwrap_or(Likelihood::Bernoulli),
+            gaussian_logvar: o.gaussian_logvar,
+            beta: o.beta,
+            kl_warmup_steps: o.kl_warmup_steps,
+            optimizer: None,
+            seed: o.seed,
+            num_classes: o.num_classes,
+        }
+    }
+}
+
+impl VaeOptions {
+    /// The C struct; it points into `self.optimizer`.
+    fn raw(&self) -> sys::gm_vae_options {
+        sys::gm_vae_options {
+            latent: self.latent,
+            likelihood: self.likelihood.raw() as i32,
+            gaussian_logvar: self.gaussian_logvar,
+            beta: self.beta,
+            kl_warmup_steps: self.kl_warmup_steps,
+            optimizer: self.optimizer.as_ref().map_or(ptr::null(), |o| o),
+            seed: self.seed,
+            num_classes: self.num_classes,
+            ..raw_defaults()
+        }
+    }
+}
+
+handle!(
+    /// An encoder and a decoder net trained as a VAE; owns both nets.
+    Vae / VaeRef: gm_vae, gm_vae_free
+);
+
+impl Vae {
+    /// Makes a VAE that owns `encoder` and `decoder`; on failure they are
+    /// dropped (use [`Vae::try_new`] to get them back).
+    pub fn new(encoder: Net, decoder: Net, opts: &VaeOptions) -> Result<Vae> {
+        Vae::try_new(encoder, decoder, opts).map_err(|(e, ..)| e)
+    }
+
+    /// As [`Vae::new`], but a failure hands the unchanged nets back.
+    pub fn try_new(encoder: Net, decoder: Net, opts: &VaeOptions) -> Result<Vae, (Error, Net, Net)> {
+        let raw = opts.raw();
+        adopt_nets(encoder, decoder, |out, e, d| unsafe { sys::gm_vae_create(out, e, d, &raw) }).map(Vae)
+    }
+}
+
+impl VaeRef {
+    fn ptr(&mut self) -> *mut sys::gm_vae {
+        self.as_mut_ptr()
+    }
+
+    /// One training update on the batch `x` (labels: N of them if conditional).
+    pub fn train_step(&mut self, x: &TensorRef, labels: Option<&[i32]>) -> Result<VaeStats> {
+        let l = labels_ptr("gm_vae_train_step", labels, x.dim(0))?;
+        let mut st = VaeStats::default();
+        check(unsafe { sys::gm_vae_train_step(self.ptr(), x.as_ptr(), l, &mut st) }).map(|_| st)
+    }
+    /// Negative ELBO of `x` without an update.
+    pub fn elbo(&mut self, x: &TensorRef, labels: Option<&[i32]>) -> Result<VaeStats> {
+        let l = labels_ptr("gm_vae_elbo", labels, x.dim(0))?;
+        let mut st = VaeStats::default();
+        check(unsafe { sys::gm_vae_elbo(self.ptr(), x.as_ptr(), l, &mut st) }).map(|_| st)
+    }
+    /// Importance-weighted estimate of -log p(x), K = `k` samples per input.
+    pub fn iwae(&mut self, x: &TensorRef, labels: Option<&[i32]>, k: usize) -> Result<f32> {
+        let l = labels_ptr("gm_vae_iwae", labels, x.dim(0))?;
+        let mut nll = 0.0;
+        check(unsafe { sys::gm_vae_iwae(self.ptr(), x.as_ptr(), l, k, &mut nll) }).map(|_| nll)
+    }
+    /// The posterior's mean (and log-variance) for `x`.
+    pub fn encode(
+        &mut self,
+        x: &TensorRef,
+        labels: Option<&[i32]>,
+        mu: &mut TensorRef,
+        logvar: Option<&mut TensorRef>,
+    ) -> Result<()> {
+        let l = labels_ptr("gm_vae_encode", labels, x.dim(0))?;
+        check(unsafe { sys::gm_vae_encode(self.ptr(), x.as_ptr(), l, mu.as_mut_ptr(), opt_mut_ptr(logvar)) })
+    }
+    /// The data's mean for latents `z`.
+    pub fn decode(&mut self, z: &TensorRef, labels: Option<&[i32]>, out: &mut TensorRef) -> Result<()> {
+        let l = labels_ptr("gm_vae_decode", labels, z.dim(0))?;
+        check(unsafe { sys::gm_vae_decode(self.ptr(), z.as_ptr(), l, out.as_mut_ptr()) })
+    }
+    /// decode(mu(x)) into `out` (x's shape).
+    pub fn reconstruct(&mut self, x: &TensorRef, labels: Option<&[i32]>, out: &mut TensorRef) -> Result<()> {
+        let l = labels_ptr("gm_vae_reconstruct", labels, x.dim(0))?;
+        check(unsafe { sys::gm_vae_reconstruct(self.ptr(), x.as_ptr(), l, out.as_mut_ptr()) })
+    }
+    /// `n` new samples into `out` (first dimension n).
+    pub fn sample(&mut self, n: usize, labels: Option<&[i32]>, out: &mut TensorRef) -> Result<()> {
+        let l = labels_ptr("gm_vae_sample", labels, n)?;
+        check(unsafe { sys::gm_vae_sample(self.ptr(), n, l, out.as_mut_ptr()) })
+    }
+    /// Decodes the line between the latent means of `xa` and `xb` (labels: a's, b's).
+    pub fn interpolate(
+        &mut self,
+        xa: &TensorRef,
+        xb: &TensorRef,
+        labels: Option<&[i32]>,
+        out: &mut TensorRef,
+    ) -> Result<()> {
+        let l = labels_ptr("gm_vae_interpolate", labels, 2)?;
+        check(unsafe { sys::gm_vae_interpolate(self.ptr(), xa.as_ptr(), xb.as_ptr(), l, out.as_mut_ptr()) })
+    }
+    /// Fills the pixels where `mask` is 0 from the model.
+    pub fn inpaint(&mut self, x: &TensorRef, mask: &TensorRef, iterations: usize, out: &mut TensorRef) -> Result<()> {
+        check(unsafe { sys::gm_vae_inpaint(self.ptr(), x.as_ptr(), mask.as_ptr(), iterations, out.as_mut_ptr()) })
+    }
+
+    // The getters take a non-const gm_vae but do not change it.
+    pub fn encoder(&self) -> &NetRef {
+        unsafe { net_ref(sys::gm_vae_encoder(self.as_ptr().cast_mut())) }
+    }
+    pub fn decoder(&self) -> &NetRef {
+        unsafe { net_ref(sys::gm_vae_decoder(self.as_ptr().cast_mut())) }
+    }
+    pub fn encoder_mut(&mut self) -> &mut NetRef {
+        unsafe { net_ref(sys::gm_vae_encoder(self.ptr())) }
+    }
+    pub fn decoder_mut(&mut self) -> &mut NetRef {
+        unsafe { net_ref(sys::gm_vae_decoder(self.ptr())) }
+    }
+
+    /// Number of successful train steps.
+    pub fn step_count(&self) -> u64 {
+        unsafe { sys::gm_vae_step_count(self.as_ptr()) }
+    }
+    /// Changes both optimizers' learning rate.
+    pub fn set_lr(&mut self, lr: f32) -> Result<()> {
+        check(unsafe { sys::gm_vae_set_lr(self.ptr(), lr) })
+    }
+}
+
+/// A net lent out by a VAE or GAN (never NULL for a live owner).
+pub(crate) unsafe fn net_ref<'a>(p: *mut sys::gm_net) -> &'a mut NetRef {
+    NetRef::from_ptr(p).expect("libgenmodel lent out a NULL net")
+}
+
+// ---- the reparameterization / ELBO module ---------------------------------
+
+/// Checks an optional per-sample output of the batch size `n`.
+fn each_ptr(func: &str, each: Option<&mut [f32]>, n: usize) -> Result<*mut f32> {
+    each.map_or(Ok(ptr::null_mut()), |e| check_len(func, "each", e.len(), n).map(|_| e.as_mut_ptr()))
+}
+
+/// z = mu + exp(logvar / 2) * eps.
+pub fn vae_reparameterize(h: &TensorRef, eps: &TensorRef, z: &mut TensorRef) -> Result<()> {
+    check(unsafe { sys::gm_vae_reparameterize(h.as_ptr(), eps.as_ptr(), z.as_mut_ptr()) })
+}
+
+/// Backward of [`vae_reparameterize`]: adds to `dh`.
+pub fn vae_reparameterize_backward(h: &TensorRef, eps: &TensorRef, dz: &TensorRef, dh: &mut TensorRef) -> Result<()> {
+    check(unsafe { sys::gm_vae_reparameterize_backward(h.as_ptr(), eps.as_ptr(), dz.as_ptr(), dh.as_mut_ptr()) })
+}
+
+/// Mean KL to the prior; `each` (N values), `dh += scale * d(mean)/dh`.
+pub fn vae_kl(h: &TensorRef, each: Option<&mut [f32]>, dh: Option<&mut TensorRef>, scale: f32) -> Result<f32> {
+    let each = each_ptr("gm_vae_kl", each, h.dim(0))?;
+    let mut mean = 0.0;
+    check(unsafe { sys::gm_vae_kl(h.as_ptr(), &mut mean, each, opt_mut_ptr(dh), scale) }).map(|_| mean)
+}
+
+/// Mean reconstruction negative log-likelihood; `dout` is written.
+pub fn vae_recon_nll(
+    likelihood: Likelihood,
+    out: &TensorRef,
+    x: &TensorRef,
+    gaussian_logvar: f32,
+    each: Option<&mut [f32]>,
+    dout: Option<&mut TensorRef>,
+) -> Result<f32> {
+    let each = each_ptr("gm_vae_recon_nll", each, out.dim(0))?;
+    let mut mean = 0.0;
+    check(unsafe {
+        sys::gm_vae_recon_nll(
+            likelihood.raw(),
+            out.as_ptr(),
+            x.as_ptr(),
+            gaussian_logvar,
+            &mut mean,
+            each,
+            opt_mut_ptr(dout),
+        )
+    })
+    .map(|_| mean)
+}
+
+/// log N(z; mu, exp(logvar)) per sample (or log N(z; 0, I) with `h` None) into `each`.
+pub fn vae_log_normal(z: &TensorRef, h: Option<&TensorRef>, each: &mut [f32]) -> Result<()> {
+    let each = each_ptr("gm_vae_log_normal", Some(each), z.dim(0))?;
+    check(unsafe { sys::gm_vae_log_normal(z.as_ptr(), opt_ptr(h), each) })
+}
+
+/// Mean of log(1/K sum_k exp(logw_ik)) over the rows of `logw` [N x K].
+pub fn vae_logmeanexp(logw: &TensorRef, each: Option<&mut [f32]>, dlogw: Option<&mut TensorRef>) -> Result<f32> {
+    let each = each_ptr("gm_vae_logmeanexp", each, logw.dim(0))?;
+    let mut mean = 0.0;
+    check(unsafe { sys::gm_vae_logmeanexp(logw.as_ptr(), &mut mean, each, opt_mut_ptr(dlogw)) }).map(|_| mean)
+}
