@@ -2121,6 +2121,124 @@ START_TEST(test_bad_eval_functions)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Data-parallel split: compute / sum / apply                            */
+/* ------------------------------------------------------------------ */
+
+/* Copies v's gradient buffer out (n floats). */
+static float *grads_of(gm_vae *v, size_t *n)
+{
+    float *g;
+    GM_CK_OK(gm_vae_grads(v, &g, n));
+    float *c = malloc((*n + 1) * sizeof(float));
+    ck_assert_ptr_nonnull(c);
+    memcpy(c, g, *n * sizeof(float));
+    return c;
+}
+
+/* Workers A (rows 0..5) and B (rows 5..12) of batches of 12, gradients
+ * summed between them, equal one VAE trained on the whole batches; a
+ * whole-batch compute + apply is gm_vae_train_step bit for bit. */
+START_TEST(test_data_parallel)
+{
+    const arch a = {10, 3, 4, 16, GM_LIKELIHOOD_BERNOULLI, 61};
+    const size_t N = 12, cut = 5, D = a.D;
+    gm_vae_options o = opts_for(&a);
+    o.seed = 5;
+    gm_vae *ref = make_vae(&a, &o), *wa = make_vae(&a, &o), *wb = make_vae(&a, &o),
+           *one = make_vae(&a, &o);
+    float *data = make_data(3 * N, D, 62, 0);
+    int32_t *labels = make_labels(3 * N, a.C, 63);
+    for (int step = 0; step < 3; step++) {
+        const float *x = data + step * N * D;
+        const int32_t *y = labels + step * N;
+        gm_tensor *all, *xa, *xb;
+        GM_CK_OK(gm_tensor_wrap(&all, 2, (size_t[]){N, D}, (float *)x));
+        GM_CK_OK(gm_tensor_wrap(&xa, 2, (size_t[]){cut, D}, (float *)x));
+        GM_CK_OK(gm_tensor_wrap(&xb, 2, (size_t[]){N - cut, D}, (float *)x + cut * D));
+        gm_vae_stats sr, s1, sa, sb;
+        GM_CK_OK(gm_vae_train_step(ref, all, y, &sr));
+        GM_CK_OK(gm_vae_compute_grads(one, all, y, 0, N, &s1));
+        GM_CK_OK(gm_vae_apply_grads(one));
+        ck_assert(memcmp(&sr, &s1, sizeof sr) == 0);
+        GM_CK_OK(gm_vae_compute_grads(wa, xa, y, 0, N, &sa));
+        GM_CK_OK(gm_vae_compute_grads(wb, xb, y + cut, cut, N, &sb));
+        /* the shards' statistics average to the batch's */
+        ck_assert_float_eq_tol((sa.loss * cut + sb.loss * (N - cut)) / N, sr.loss,
+                               1e-4f * fabsf(sr.loss));
+        size_t n, nb;
+        float *ga, *gb, *gsum = grads_of(wa, &n);
+        float *other = grads_of(wb, &nb);
+        ck_assert_uint_eq(n, nb);
+        ck_assert_uint_eq(n, gm_net_param_count(gm_vae_encoder(wa)) +
+                                 gm_net_param_count(gm_vae_decoder(wa)));
+        for (size_t i = 0; i < n; i++) gsum[i] += other[i]; /* the all-reduce */
+        GM_CK_OK(gm_vae_grads(wa, &ga, &n));
+        GM_CK_OK(gm_vae_grads(wb, &gb, &n));
+        memcpy(ga, gsum, n * sizeof(float));
+        memcpy(gb, gsum, n * sizeof(float));
+        GM_CK_OK(gm_vae_apply_grads(wa));
+        GM_CK_OK(gm_vae_apply_grads(wb));
+        free(gsum);
+        free(other);
+        gm_tensor_free(all);
+        gm_tensor_free(xa);
+        gm_tensor_free(xb);
+    }
+    snap r = snap_take(ref), s1 = snap_take(one), sa = snap_take(wa), sb = snap_take(wb);
+    ck_assert_msg(snap_equal(&r, &s1), "compute + apply on the whole batch != train_step");
+    ck_assert_msg(snap_equal(&sa, &sb), "the workers' replicas differ");
+    ck_assert_uint_eq(sa.steps, 3);
+    for (size_t i = 0; i < r.ne; i++) ck_assert_float_eq_tol(sa.enc[i], r.enc[i], 2e-5f);
+    for (size_t i = 0; i < r.nd; i++) ck_assert_float_eq_tol(sa.dec[i], r.dec[i], 2e-5f);
+    snap_free(&r);
+    snap_free(&s1);
+    snap_free(&sa);
+    snap_free(&sb);
+
+    /* bad input: the model and the buffer stay as they were */
+    gm_tensor *x5;
+    GM_CK_OK(gm_tensor_wrap(&x5, 2, (size_t[]){cut, D}, data));
+    snap before = snap_take(wa);
+    size_t n;
+    float *g0 = grads_of(wa, &n), *g;
+    const char *cg = "gm_vae_compute_grads", *ag = "gm_vae_apply_grads";
+    GM_CK_ERR(GM_ESTATE, ag, gm_vae_apply_grads(wa)); /* applied already */
+    GM_CK_ERR(GM_EINVAL, cg, gm_vae_compute_grads(wa, x5, labels, 8, 12, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_vae_compute_grads(wa, x5, labels, 0, 4, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_vae_compute_grads(wa, x5, labels, SIZE_MAX, 3, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_vae_compute_grads(wa, x5, NULL, 0, 12, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_vae_compute_grads(NULL, x5, labels, 0, 12, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_vae_compute_grads(wa, NULL, labels, 0, 12, NULL));
+    GM_CK_ERR(GM_EINVAL, "gm_vae_grads", gm_vae_grads(NULL, &g, &n));
+    GM_CK_ERR(GM_EINVAL, "gm_vae_grads", gm_vae_grads(wa, NULL, &n));
+    GM_CK_ERR(GM_EINVAL, "gm_vae_grads", gm_vae_grads(wa, &g, NULL));
+    GM_CK_ERR(GM_EINVAL, ag, gm_vae_apply_grads(NULL));
+    float *g1 = grads_of(wa, &n);
+    ck_assert(memcmp(g0, g1, n * sizeof(float)) == 0);
+    check_unchanged(wa, &before, "bad compute/apply calls");
+    /* a non-finite value in the buffer: the apply changes nothing */
+    GM_CK_OK(gm_vae_compute_grads(wa, x5, labels, 0, 12, NULL));
+    GM_CK_OK(gm_vae_grads(wa, &g, &n));
+    g[n / 2] = NAN;
+    GM_CK_ERR(GM_ENUMERIC, ag, gm_vae_apply_grads(wa));
+    check_unchanged(wa, &before, "a NaN gradient");
+    g[n / 2] = 0.0f;
+    GM_CK_OK(gm_vae_apply_grads(wa));
+    ck_assert_uint_eq(gm_vae_step_count(wa), 4);
+    snap_free(&before);
+    free(g0);
+    free(g1);
+    gm_tensor_free(x5);
+    free(data);
+    free(labels);
+    gm_vae_free(ref);
+    gm_vae_free(wa);
+    gm_vae_free(wb);
+    gm_vae_free(one);
+}
+END_TEST
+
 int main(void)
 {
     gm_set_num_threads(1);
@@ -2142,6 +2260,7 @@ int main(void)
     tcase_add_test(model, test_eval_functions);
     tcase_add_test(model, test_eval_gaussian_and_conditional);
     tcase_add_test(model, test_eval_does_not_disturb_training);
+    tcase_add_test(model, test_data_parallel);
     suite_add_tcase(s, model);
     TCase *bad = tcase_create("bad_input");
     tcase_add_test(bad, test_bad_elbo_module);

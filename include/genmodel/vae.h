@@ -207,6 +207,64 @@ typedef struct gm_vae_stats {
 GM_API gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x,
                                    const int32_t *labels, gm_vae_stats *stats);
 
+/*
+ * Data-parallel training: gm_vae_train_step split in two, so that an
+ * outside engine (MPI_Allreduce, a thread pool) can sum gradients between
+ * the halves. Each worker holds rows [offset, offset + N) of a batch of
+ * `total` rows:
+ *
+ *     gm_vae_compute_grads(vae, shard, labels, offset, total, &stats);
+ *     gm_vae_grads(vae, &g, &n);
+ *     MPI_Allreduce(MPI_IN_PLACE, g, n, MPI_FLOAT, MPI_SUM, comm);
+ *     gm_vae_apply_grads(vae);
+ *
+ * With replicas made from the same seed, the summed gradient is that of
+ * gm_vae_train_step on the whole batch (to float rounding: the sums are
+ * taken in another order), because every worker draws the batch's noise
+ * as one [total x L] block and uses its own rows. After the apply every
+ * replica holds the same parameters. Layers whose output depends on the
+ * batch (batchnorm) see the shard only, as in other frameworks' data
+ * parallelism without synchronized batch statistics.
+ */
+
+/**
+ * Forward and backward of one step on a shard: the VAE's gradient buffer
+ * (gm_vae_grads) receives the shard's share N / total of the batch-mean
+ * gradient; parameters and optimizer state do not change, the training
+ * generator advances past the whole batch's noise.
+ * @param x, labels  the shard: N = x's first dimension rows, as for
+ *                   gm_vae_train_step.
+ * @param offset, total  the shard's first row in the batch, and the batch
+ *                   size: offset + N <= total <= 2^31 - 1. (0, N) is a
+ *                   whole batch: then the buffer holds the gradient
+ *                   gm_vae_train_step would apply.
+ * @param stats      NULL or the shard's statistics (means over its rows).
+ * @return as gm_vae_train_step, and GM_EINVAL for offset/total. On error
+ *         the buffer and the model are unchanged.
+ */
+GM_API gm_status gm_vae_compute_grads(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
+                                      size_t offset, size_t total, gm_vae_stats *stats);
+
+/**
+ * The VAE's gradient buffer: the encoder's parameter gradients, then the
+ * decoder's (gm_net_get_grads order), *n floats in all. The buffer is
+ * borrowed, valid until gm_vae_free, and may be changed in place between
+ * gm_vae_compute_grads and gm_vae_apply_grads (an all-reduce sums it).
+ * @return GM_OK; GM_EINVAL (NULL).
+ */
+GM_API gm_status gm_vae_grads(gm_vae *vae, float **grads, size_t *n);
+
+/**
+ * One optimizer update from the gradient buffer, which must hold the
+ * gradients of a gm_vae_compute_grads not applied yet (possibly summed
+ * over workers). Counts as a training step (gm_vae_step_count, KL warm-up).
+ * @return GM_OK; GM_EINVAL (NULL); GM_ESTATE (no gm_vae_compute_grads
+ *         since the last update); GM_ENUMERIC (a gradient in the buffer is
+ *         not finite: nothing changes).
+ * Threading (all three): as every call on one VAE, one thread at a time.
+ */
+GM_API gm_status gm_vae_apply_grads(gm_vae *vae);
+
 /**
  * Negative ELBO of x without an update (evaluation mode, one sample of
  * eps per input from the VAE's evaluation generator, which is separate

@@ -97,6 +97,22 @@ gm_status gm_rng_normal(gm_rng *rng, float *dst, size_t n)
     return GM_OK;
 }
 
+void gm__rng_normal_slice(const gm_rng *rng, uint64_t first, float *dst, size_t n)
+{
+    float z[4];
+    uint64_t block = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t k = first + i; /* element k lives in block k / 4, slot k % 4 */
+        if (k / 4 != block) {
+            block = k / 4;
+            gm__normal4(rng->seed, 0, rng->position + block, z);
+        }
+        dst[i] = z[k % 4];
+    }
+}
+
+void gm__rng_skip(gm_rng *rng, uint64_t n) { rng->position += (n + 3) / 4; }
+
 gm_status gm_rng_get_state(const gm_rng *rng, uint64_t *seed,
                            uint64_t *position)
 {

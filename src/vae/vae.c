@@ -16,6 +16,11 @@ struct gm_vae {
     size_t dec_nd, dec_shape[GM_MAX_DIMS]; /* decoder output per sample */
     size_t h_nd, h_shape[GM_MAX_DIMS];     /* encoder output of the last call */
     uint64_t steps;
+    /* data-parallel training: the encoder's then the decoder's gradients
+     * of the last gm_vae_compute_grads, and whether they await an apply */
+    float *flat;
+    size_t nflat;
+    int pending;
     /* batch buffers for n samples, views into one block */
     size_t n;
     float *block;
@@ -115,8 +120,15 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     v->D = learned ? w / 2 : w;
     v->dec_nd = dnd - 1;
     memcpy(v->dec_shape, dshape + 1, v->dec_nd * sizeof(size_t));
+    v->nflat = encoder->nparams + decoder->nparams;
+    v->flat = gm__calloc_array(v->nflat ? v->nflat : 1, sizeof(float));
+    if (v->flat == NULL) {
+        gm__free(v);
+        return GM_FAIL(GM_ENOMEM, "cannot allocate %zu gradients", v->nflat);
+    }
     st = gm__model_parts_init(&v->parts, encoder, &oo, decoder, &oo, o.seed, __func__);
     if (st != GM_OK) {
+        gm__free(v->flat);
         gm__free(v);
         return st;
     }
@@ -135,6 +147,7 @@ void gm_vae_free(gm_vae *vae)
     gm_net_free(vae->dec);
     gm__model_parts_free(&vae->parts);
     gm__free(vae->block);
+    gm__free(vae->flat);
     gm__free(vae);
 }
 
@@ -255,21 +268,33 @@ static gm_status gm__vae_decode(gm_vae *v, const int32_t *labels)
         gm_net_set_training((v)->dec, td_);                                        \
     } while (0)
 
-gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
-                            gm_vae_stats *stats)
+/* y *= s */
+static void gm__scale(float *y, size_t n, float s)
 {
-    GM_CHECK_NULL(vae);
-    gm_vae *v = vae;
-    GM_TRY(gm__vae_check_x(v, __func__, x, labels));
+    for (size_t i = 0; i < n; i++) y[i] *= s;
+}
+
+/* Forward and backward of one step on x, rows offset .. offset + n of a
+ * batch of `total` whose noise eps the training generator draws as one
+ * [total x L] block (and is advanced past): the nets' gradients receive
+ * x's share n / total of the batch-mean gradient. On error the generator
+ * is restored and the parameters are untouched. */
+static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
+                               const int32_t *labels, size_t offset, size_t total,
+                               gm_vae_stats *out)
+{
+    GM_TRY(gm__vae_check_x(v, fn, x, labels));
     const size_t n = x->shape[0], L = v->L;
-    GM_TRY(gm__vae_prepare(v, __func__, n));
+    GM_TRY(gm__vae_prepare(v, fn, n));
     uint64_t seed, pos;
     gm_rng_get_state(v->parts.train_rng, &seed, &pos);
     GM_TRY(gm_net_zero_grad(v->enc));
     GM_TRY(gm_net_zero_grad(v->dec));
     gm_status st = gm__vae_encode(v, x, labels);
     if (st != GM_OK) return st;
-    gm_tensor_fill_normal(&v->eps, v->parts.train_rng);
+    gm__rng_normal_slice(v->parts.train_rng, (uint64_t)offset * L, v->eps.data, n * L);
+    gm__rng_skip(v->parts.train_rng, (uint64_t)total * L);
+    const float share = (float)((double)n / (double)total);
     float rec = 0.0f, kl = 0.0f;
     const float beta =
         v->o.kl_warmup_steps == 0
@@ -283,11 +308,15 @@ gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labe
                               &v->ddec);
     if (st == GM_OK) st = gm_vae_kl(&v->h, &kl, NULL, &v->dh, beta);
     if (st == GM_EINVAL) /* the inputs were checked: a value overflowed inside */
-        st = GM_FAIL(GM_ENUMERIC, "%s", gm_last_error());
+        st = gm__set_error(GM_ENUMERIC, fn, "%s", gm_last_error());
     const float loss = rec + beta * kl;
     if (st == GM_OK && !isfinite(loss))
-        st = GM_FAIL(GM_ENUMERIC, "the loss is not finite (recon %g, kl %g)", (double)rec,
-                     (double)kl);
+        st = gm__set_error(GM_ENUMERIC, fn, "the loss is not finite (recon %g, kl %g)",
+                           (double)rec, (double)kl);
+    if (st == GM_OK && n != total) { /* the shard's part of the batch mean */
+        gm__scale(v->ddec.data, v->ddec.numel, share);
+        gm__scale(v->dh.data, v->dh.numel, share);
+    }
     /* dz: the first L columns of the decoder's input gradient */
     gm_tensor *dz = v->C ? &v->ddec_in : &v->dz;
     if (st == GM_OK) st = gm_net_backward(v->dec, &v->ddec, dz);
@@ -304,17 +333,83 @@ gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labe
     }
     if (st == GM_OK && !(isfinite(gm__net_grad_sumsq(v->enc)) &&
                          isfinite(gm__net_grad_sumsq(v->dec))))
-        st = GM_FAIL(GM_ENUMERIC, "the gradients are not finite; nothing was changed");
+        st = gm__set_error(GM_ENUMERIC, fn, "the gradients are not finite; nothing was changed");
     if (st != GM_OK) {
         gm_rng_set_state(v->parts.train_rng, seed, pos);
         return st;
     }
-    st = gm_optimizer_step(v->parts.opt_a, v->enc);
-    if (st == GM_OK) st = gm_optimizer_step(v->parts.opt_b, v->dec);
-    if (st != GM_OK) return GM_FAIL(GM_EINTERNAL, "optimizer step failed: %s", gm_last_error());
-    v->steps++;
-    if (stats) *stats = (gm_vae_stats){loss, rec, kl, beta};
+    *out = (gm_vae_stats){loss, rec, kl, beta};
     return GM_OK;
+}
+
+/* The optimizers' step from the nets' gradients. */
+static gm_status gm__vae_update(gm_vae *v, const char *fn)
+{
+    gm_status st = gm_optimizer_step(v->parts.opt_a, v->enc);
+    if (st == GM_OK) st = gm_optimizer_step(v->parts.opt_b, v->dec);
+    if (st != GM_OK)
+        return gm__set_error(GM_EINTERNAL, fn, "optimizer step failed: %s", gm_last_error());
+    v->steps++;
+    v->pending = 0;
+    return GM_OK;
+}
+
+gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
+                            gm_vae_stats *stats)
+{
+    GM_CHECK_NULL(vae);
+    GM_CHECK_NULL(x);
+    gm_vae_stats s;
+    GM_TRY(gm__vae_grads(vae, __func__, x, labels, 0, x->shape[0], &s));
+    GM_TRY(gm__vae_update(vae, __func__));
+    if (stats) *stats = s;
+    return GM_OK;
+}
+
+gm_status gm_vae_compute_grads(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
+                               size_t offset, size_t total, gm_vae_stats *stats)
+{
+    GM_CHECK_NULL(vae);
+    GM_CHECK_NULL(x);
+    const size_t n = x->shape[0];
+    GM_CHECK(total >= n && offset <= total - n, GM_EINVAL,
+             "the shard's rows [offset, offset + N) = [%zu, %zu + %zu) must lie in [0, total = "
+             "%zu)",
+             offset, offset, n, total);
+    GM_CHECK(total <= GM__BLAS_MAX, GM_EINVAL, "total must be <= %zu, got %zu", GM__BLAS_MAX,
+             total);
+    gm_vae_stats s;
+    GM_TRY(gm__vae_grads(vae, __func__, x, labels, offset, total, &s));
+    float *p = vae->flat;
+    GM_TRY(gm_net_get_grads(vae->enc, p, vae->enc->nparams));
+    GM_TRY(gm_net_get_grads(vae->dec, p + vae->enc->nparams, vae->dec->nparams));
+    vae->pending = 1;
+    if (stats) *stats = s;
+    return GM_OK;
+}
+
+gm_status gm_vae_grads(gm_vae *vae, float **grads, size_t *n)
+{
+    GM_CHECK_NULL(vae);
+    GM_CHECK_NULL(grads);
+    GM_CHECK_NULL(n);
+    *grads = vae->flat;
+    *n = vae->nflat;
+    return GM_OK;
+}
+
+gm_status gm_vae_apply_grads(gm_vae *vae)
+{
+    GM_CHECK_NULL(vae);
+    GM_CHECK(vae->pending, GM_ESTATE,
+             "no gradients to apply: call gm_vae_compute_grads first (once per apply)");
+    const size_t bad = gm__find_nonfinite(vae->flat, vae->nflat);
+    GM_CHECK(bad == vae->nflat, GM_ENUMERIC,
+             "gradient %zu is not finite (%g); nothing was changed", bad,
+             bad < vae->nflat ? (double)vae->flat[bad] : 0.0);
+    GM_TRY(gm_net_set_grads(vae->enc, vae->flat, vae->enc->nparams));
+    GM_TRY(gm_net_set_grads(vae->dec, vae->flat + vae->enc->nparams, vae->dec->nparams));
+    return gm__vae_update(vae, __func__);
 }
 
 /* Mean of the data distribution from the decoder output: sigmoid of the
