@@ -331,6 +331,104 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* One training step as compute / sum / apply over workers holding rows
+ * [cuts[w], cuts[w + 1]) of real (the all-reduce done by hand). */
+static void split_step(gm_gan **workers, size_t nw, const size_t *cuts, const float *real,
+                       const int32_t *labels, uint32_t n_critic)
+{
+    const size_t total = cuts[nw];
+    for (uint32_t c = 0; c <= n_critic; c++) {
+        const gm_gan_part part = c < n_critic ? GM_GAN_DISCRIMINATOR : GM_GAN_GENERATOR;
+        float *sum = NULL, *g;
+        size_t n = 0;
+        for (size_t w = 0; w < nw; w++) {
+            gm_tensor *x;
+            GM_CK_OK(gm_tensor_wrap(&x, 2, (size_t[]){cuts[w + 1] - cuts[w], DATA},
+                                    (float *)real + cuts[w] * DATA));
+            GM_CK_OK(gm_gan_compute_grads(workers[w], part, x, labels ? labels + cuts[w] : NULL,
+                                          cuts[w], total, NULL));
+            gm_tensor_free(x);
+            GM_CK_OK(gm_gan_grads(workers[w], part, &g, &n));
+            if (sum == NULL) sum = calloc(n, sizeof(float));
+            for (size_t i = 0; i < n; i++) sum[i] += g[i];
+        }
+        for (size_t w = 0; w < nw; w++) {
+            GM_CK_OK(gm_gan_grads(workers[w], part, &g, &n));
+            memcpy(g, sum, n * sizeof(float));
+            GM_CK_OK(gm_gan_apply_grads(workers[w], part));
+        }
+        free(sum);
+    }
+}
+
+/* Two workers with summed gradients follow one GAN trained on the whole
+ * batch; a one-worker split step is gm_gan_train_step bit for bit. */
+START_TEST(test_data_parallel)
+{
+    setup s = {GM_GAN_NONSATURATING, 2, 0.9f, 0.0f, 2, GM_OPT_ADAM};
+    gm_optimizer_options opt = opt_for(&s);
+    gm_gan *ref = make_gan(&s, &opt), *one = make_gan(&s, &opt), *wa = make_gan(&s, &opt),
+           *wb = make_gan(&s, &opt);
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 5));
+    float real[N * DATA];
+    int32_t y[N] = {0, 1, 1, 0, 1, 0, 0, 1};
+    for (int step = 0; step < 4; step++) {
+        GM_CK_OK(gm_rng_normal(rng, real, N * DATA));
+        gm_tensor *x;
+        GM_CK_OK(gm_tensor_wrap(&x, 2, (size_t[]){N, DATA}, real));
+        GM_CK_OK(gm_gan_train_step(ref, x, y, NULL));
+        gm_tensor_free(x);
+        split_step(&one, 1, (size_t[]){0, N}, real, y, s.n_critic);
+        split_step((gm_gan *[]){wa, wb}, 2, (size_t[]){0, 3, N}, real, y, s.n_critic);
+    }
+    static float pr[4096], p1[4096], pa[4096], pb[4096];
+    size_t nr, n1, na, nb;
+    params_of(ref, pr, 4096, &nr);
+    params_of(one, p1, 4096, &n1);
+    params_of(wa, pa, 4096, &na);
+    params_of(wb, pb, 4096, &nb);
+    ck_assert(nr == n1 && nr == na && nr == nb);
+    ck_assert_msg(memcmp(pr, p1, nr * sizeof(float)) == 0, "one-worker split != train_step");
+    ck_assert_msg(memcmp(pa, pb, na * sizeof(float)) == 0, "the workers' replicas differ");
+    for (size_t i = 0; i < nr; i++) ck_assert_float_eq_tol(pa[i], pr[i], 2e-5f);
+    ck_assert_uint_eq(gm_gan_step_count(wa), 4);
+    ck_assert_uint_eq(gm_gan_step_count(one), 4);
+
+    /* bad input leaves the model and its buffers unchanged */
+    gm_tensor *x;
+    GM_CK_OK(gm_tensor_wrap(&x, 2, (size_t[]){3, DATA}, real));
+    const char *cg = "gm_gan_compute_grads", *ag = "gm_gan_apply_grads";
+    float *g;
+    size_t n;
+    GM_CK_ERR(GM_ESTATE, ag, gm_gan_apply_grads(wa, GM_GAN_GENERATOR));
+    GM_CK_ERR(GM_ESTATE, ag, gm_gan_apply_grads(wa, GM_GAN_DISCRIMINATOR));
+    GM_CK_ERR(GM_EINVAL, ag, gm_gan_apply_grads(wa, (gm_gan_part)2));
+    GM_CK_ERR(GM_EINVAL, ag, gm_gan_apply_grads(NULL, GM_GAN_GENERATOR));
+    GM_CK_ERR(GM_EINVAL, cg, gm_gan_compute_grads(wa, (gm_gan_part)-1, x, y, 0, N, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_gan_compute_grads(wa, GM_GAN_GENERATOR, x, y, 6, N, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_gan_compute_grads(wa, GM_GAN_GENERATOR, x, y, 0, 2, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_gan_compute_grads(wa, GM_GAN_GENERATOR, x, NULL, 0, N, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_gan_compute_grads(wa, GM_GAN_GENERATOR, NULL, y, 0, N, NULL));
+    GM_CK_ERR(GM_EINVAL, cg, gm_gan_compute_grads(NULL, GM_GAN_GENERATOR, x, y, 0, N, NULL));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_grads", gm_gan_grads(wa, (gm_gan_part)3, &g, &n));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_grads", gm_gan_grads(wa, GM_GAN_GENERATOR, NULL, &n));
+    GM_CK_ERR(GM_EINVAL, "gm_gan_grads", gm_gan_grads(NULL, GM_GAN_GENERATOR, &g, &n));
+    GM_CK_OK(gm_gan_compute_grads(wa, GM_GAN_DISCRIMINATOR, x, y, 0, N, NULL));
+    GM_CK_OK(gm_gan_grads(wa, GM_GAN_DISCRIMINATOR, &g, &n));
+    g[0] = INFINITY;
+    GM_CK_ERR(GM_ENUMERIC, ag, gm_gan_apply_grads(wa, GM_GAN_DISCRIMINATOR));
+    params_of(wa, pa, 4096, &na);
+    ck_assert(memcmp(pa, pb, na * sizeof(float)) == 0);
+    gm_tensor_free(x);
+    gm_rng_free(rng);
+    gm_gan_free(ref);
+    gm_gan_free(one);
+    gm_gan_free(wa);
+    gm_gan_free(wb);
+}
+END_TEST
+
 int main(void)
 {
     gm_set_num_threads(1);
@@ -339,6 +437,7 @@ int main(void)
     tcase_add_test(tc, test_custom_loop_is_identical);
     tcase_add_test(tc, test_seeds_and_sampling);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_data_parallel);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
 }

@@ -160,6 +160,69 @@ typedef struct gm_gan_stats {
 GM_API gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real,
                                    const int32_t *labels, gm_gan_stats *stats);
 
+/*
+ * Data-parallel training: gm_gan_train_step split into its phases, each
+ * computed, summed by an outside engine (MPI_Allreduce) and applied. Each
+ * worker holds rows [offset, offset + N) of a batch of `total` rows; one
+ * training step is
+ *
+ *     repeat n_critic times:
+ *         gm_gan_compute_grads(gan, GM_GAN_DISCRIMINATOR, shard, labels,
+ *                              offset, total, &stats);
+ *         gm_gan_grads(gan, GM_GAN_DISCRIMINATOR, &g, &n);  all-reduce g (sum);
+ *         gm_gan_apply_grads(gan, GM_GAN_DISCRIMINATOR);
+ *     the same with GM_GAN_GENERATOR.
+ *
+ * Every worker draws the batch's z as one [total x L] block and uses its
+ * rows, so with replicas made from the same seed the summed gradients are
+ * those of gm_gan_train_step on the whole batch (to float rounding), and
+ * a whole-batch split step (offset 0, total N) is gm_gan_train_step bit
+ * for bit. Batchnorm layers see the shard only.
+ */
+
+/** The two nets of a GAN, for the data-parallel calls. */
+typedef enum gm_gan_part {
+    GM_GAN_DISCRIMINATOR = 0,
+    GM_GAN_GENERATOR = 1
+} gm_gan_part;
+
+/**
+ * One phase's gradients on a shard, into the part's gradient buffer (its
+ * share N / total of the batch-mean gradient); no parameter or optimizer
+ * state changes. The discriminator phase draws fresh z and scores real
+ * and G(z); the generator phase draws fresh z and differentiates the G
+ * loss through D.
+ * @param real     the shard's real data (the generator phase uses only
+ *                 its shape and N; labels are the G phase's labels too).
+ * @param offset, total  offset + N <= total <= 2^31 - 1.
+ * @param stats    NULL or receives the phase's fields (d_loss and d_real,
+ *                 or g_loss and d_fake; the others are 0).
+ * @return as gm_gan_train_step, and GM_EINVAL for part, offset or total.
+ *         On error nothing changes (the generators included).
+ */
+GM_API gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
+                                      const int32_t *labels, size_t offset, size_t total,
+                                      gm_gan_stats *stats);
+
+/**
+ * A part's gradient buffer: its net's parameter gradients in
+ * gm_net_get_grads order, *n floats. Borrowed, valid until gm_gan_free;
+ * may be changed in place before gm_gan_apply_grads (an all-reduce).
+ * @return GM_OK; GM_EINVAL (NULL, part).
+ */
+GM_API gm_status gm_gan_grads(gm_gan *gan, gm_gan_part part, float **grads, size_t *n);
+
+/**
+ * One optimizer update of a part from its buffer (then D's weight
+ * clipping, if set); a generator update completes a training step
+ * (gm_gan_step_count).
+ * @return GM_OK; GM_EINVAL (NULL, part); GM_ESTATE (no compute of that part
+ *         since its last update); GM_ENUMERIC (a non-finite value in the
+ *         buffer: nothing changes).
+ * Threading (all three): as every call on one GAN, one thread at a time.
+ */
+GM_API gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part);
+
 /**
  * n new samples: z from the GAN's sampling generator (separate from the
  * training one), G in evaluation mode. out: n samples of G's output size.

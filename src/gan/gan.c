@@ -15,6 +15,10 @@ struct gm_gan {
     size_t L, C, Dd;                       /* latent, classes, data values */
     size_t g_nd, g_shape[GM_MAX_DIMS];     /* G output per sample */
     uint64_t steps;
+    /* data-parallel training: the gradient buffers of D and G (index
+     * gm_gan_part) and whether each awaits an apply */
+    float *flat[2];
+    int pending[2];
     /* batch buffers for n samples and a D output of dw values each */
     size_t n, dw;
     float *block;
@@ -107,9 +111,15 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     memcpy(g->g_shape, gshape + 1, g->g_nd * sizeof(size_t));
     g->Dd = 1;
     for (size_t i = 0; i < g->g_nd; i++) g->Dd *= g->g_shape[i];
-    gm_status st =
-        gm__model_parts_init(&g->parts, generator, &og, discriminator, &od, o.seed, __func__);
+    g->flat[GM_GAN_DISCRIMINATOR] = gm__calloc_array(discriminator->nparams + 1, sizeof(float));
+    g->flat[GM_GAN_GENERATOR] = gm__calloc_array(generator->nparams + 1, sizeof(float));
+    gm_status st = g->flat[0] && g->flat[1]
+                       ? gm__model_parts_init(&g->parts, generator, &og, discriminator, &od,
+                                              o.seed, __func__)
+                       : GM_FAIL(GM_ENOMEM, "cannot allocate the gradient buffers");
     if (st != GM_OK) {
+        gm__free(g->flat[0]);
+        gm__free(g->flat[1]);
         gm__free(g);
         return st;
     }
@@ -128,6 +138,8 @@ void gm_gan_free(gm_gan *gan)
     gm_net_free(gan->d);
     gm__model_parts_free(&gan->parts);
     gm__free(gan->block);
+    gm__free(gan->flat[0]);
+    gm__free(gan->flat[1]);
     gm__free(gan);
 }
 
@@ -232,61 +244,77 @@ static gm_status gm__gan_check_real(gm_gan *g, const char *fn, const gm_tensor *
     return GM_OK;
 }
 
+/* One phase's batch: the shard real (rows offset .. offset + n of a batch
+ * of total), its labels, and D's output shape for it. */
+typedef struct gm__gan_batch {
+    const gm_tensor *real;
+    const int32_t *labels;
+    size_t offset, total;
+    size_t dnd, dshape[GM_MAX_DIMS];
+    const char *fn; /* the public function, for messages */
+} gm__gan_batch;
+
 /* What both phases start with: logit views in D's output shape, fresh z
  * from the training generator (= gm_tensor_fill_normal on [n x L]) and
  * fake = G(z | y). */
-static gm_status gm__gan_new_fake(gm_gan *g, const int32_t *labels, size_t dnd,
-                                  const size_t *dshape, gm_tensor *logits, gm_tensor *dlogits)
+static gm_status gm__gan_new_fake(gm_gan *g, const gm__gan_batch *b, gm_tensor *logits,
+                                  gm_tensor *dlogits)
 {
-    gm__tensor_view(logits, dnd, dshape, g->logits);
-    gm__tensor_view(dlogits, dnd, dshape, g->dlogits);
-    gm_rng_normal(g->parts.train_rng, g->z, g->n * g->L);
-    return gm__gan_generate(g, labels);
+    gm__tensor_view(logits, b->dnd, b->dshape, g->logits);
+    gm__tensor_view(dlogits, b->dnd, b->dshape, g->dlogits);
+    /* the shard's rows of the batch's [total x L] noise */
+    gm__rng_normal_slice(g->parts.train_rng, (uint64_t)b->offset * g->L, g->z, g->n * g->L);
+    gm__rng_skip(g->parts.train_rng, (uint64_t)b->total * g->L);
+    return gm__gan_generate(g, b->labels);
 }
 
-/* One discriminator update on real and a fresh fake batch. */
-static gm_status gm__gan_d_phase(gm_gan *g, const gm_tensor *real, const int32_t *labels,
-                                 size_t dnd, const size_t *dshape, gm_gan_stats *stats)
+/* Multiplies the logit gradients by the shard's share of the batch mean. */
+static void gm__gan_share(const gm_gan *g, const gm__gan_batch *b, gm_tensor *dlogits)
+{
+    if (b->total == g->n) return;
+    const float s = (float)((double)g->n / (double)b->total);
+    for (size_t i = 0; i < dlogits->numel; i++) dlogits->data[i] *= s;
+}
+
+/* The discriminator's gradients on real and a fresh fake batch (D's
+ * parameters untouched). */
+static gm_status gm__gan_d_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
 {
     const size_t n = g->n, dw = g->dw;
     gm_tensor logits, dlogits;
-    GM_TRY(gm__gan_new_fake(g, labels, dnd, dshape, &logits, &dlogits));
+    GM_TRY(gm__gan_new_fake(g, b, &logits, &dlogits));
     GM_TRY(gm_net_zero_grad(g->d));
     float lr, lf;
-    gm_tensor in = gm__gan_d_input(g, real, real->data, labels);
+    gm_tensor in = gm__gan_d_input(g, b->real, b->real->data, b->labels);
     GM_TRY(gm_net_forward(g->d, &in, &logits));
     stats->d_real = gm__gan_mean_d(g, g->logits, n * dw);
     GM_TRY(gm_gan_d_loss(g->o.loss, &logits, NULL, g->o.real_label, &lr, &dlogits, NULL));
+    gm__gan_share(g, b, &dlogits);
     GM_TRY(gm_net_backward(g->d, &dlogits, NULL));
-    in = gm__gan_d_input(g, real, g->fake, labels);
+    in = gm__gan_d_input(g, b->real, g->fake, b->labels);
     GM_TRY(gm_net_forward(g->d, &in, &logits));
     GM_TRY(gm_gan_d_loss(g->o.loss, NULL, &logits, g->o.real_label, &lf, NULL, &dlogits));
+    gm__gan_share(g, b, &dlogits);
     GM_TRY(gm_net_backward(g->d, &dlogits, NULL));
     stats->d_loss = lr + lf;
     if (!isfinite(stats->d_loss) || !isfinite(gm__net_grad_sumsq(g->d)))
-        return gm__set_error(GM_ENUMERIC, "gm_gan_train_step",
+        return gm__set_error(GM_ENUMERIC, b->fn,
                              "the discriminator's loss or gradients are not finite");
-    GM_TRY(gm_optimizer_step(g->parts.opt_b, g->d));
-    if (g->o.weight_clip > 0.0f) {
-        const float c = g->o.weight_clip;
-        for (size_t i = 0; i < g->d->nparams; i++)
-            g->d->params[i] = fminf(c, fmaxf(-c, g->d->params[i]));
-    }
     return GM_OK;
 }
 
-/* One generator update through the discriminator. */
-static gm_status gm__gan_g_phase(gm_gan *g, const gm_tensor *real, const int32_t *labels,
-                                 size_t dnd, const size_t *dshape, gm_gan_stats *stats)
+/* The generator's gradients through the discriminator (no D gradients). */
+static gm_status gm__gan_g_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
 {
     const size_t n = g->n;
     gm_tensor logits, dlogits;
-    GM_TRY(gm__gan_new_fake(g, labels, dnd, dshape, &logits, &dlogits));
+    GM_TRY(gm__gan_new_fake(g, b, &logits, &dlogits));
     GM_TRY(gm_net_zero_grad(g->g));
-    gm_tensor in = gm__gan_d_input(g, real, g->fake, labels);
+    gm_tensor in = gm__gan_d_input(g, b->real, g->fake, b->labels);
     GM_TRY(gm_net_forward(g->d, &in, &logits));
     stats->d_fake = gm__gan_mean_d(g, g->logits, n * g->dw);
     GM_TRY(gm_gan_g_loss(g->o.loss, &logits, &stats->g_loss, &dlogits));
+    gm__gan_share(g, b, &dlogits);
     /* the gradient for D's input, in the layout of D's input; D's
      * parameter gradients are not computed */
     gm_tensor din = in;
@@ -301,38 +329,132 @@ static gm_status gm__gan_g_phase(gm_gan *g, const gm_tensor *real, const int32_t
     gm_tensor dy = gm__gan_view(dfake, n, g->g_nd, g->g_shape);
     GM_TRY(gm_net_backward(g->g, &dy, NULL));
     if (!isfinite(stats->g_loss) || !isfinite(gm__net_grad_sumsq(g->g)))
-        return gm__set_error(GM_ENUMERIC, "gm_gan_train_step",
-                             "the generator's loss or gradients are not finite");
-    return gm_optimizer_step(g->parts.opt_a, g->g);
+        return gm__set_error(GM_ENUMERIC, b->fn, "the generator's loss or gradients are not finite");
+    return GM_OK;
+}
+
+/* The optimizer update of one part from its net's gradients (and D's
+ * weight clipping); a generator update completes a training step. */
+static gm_status gm__gan_update(gm_gan *g, gm_gan_part part)
+{
+    gm_net *net = part == GM_GAN_GENERATOR ? g->g : g->d;
+    GM_TRY(gm_optimizer_step(part == GM_GAN_GENERATOR ? g->parts.opt_a : g->parts.opt_b, net));
+    if (part == GM_GAN_DISCRIMINATOR && g->o.weight_clip > 0.0f) {
+        const float c = g->o.weight_clip;
+        for (size_t i = 0; i < net->nparams; i++) net->params[i] = fminf(c, fmaxf(-c, net->params[i]));
+    }
+    if (part == GM_GAN_GENERATOR) g->steps++;
+    g->pending[part] = 0;
+    return GM_OK;
+}
+
+/* Validates a shard and sizes the buffers for it. */
+static gm_status gm__gan_begin(gm_gan *g, const char *fn, const gm_tensor *real,
+                               const int32_t *labels, size_t offset, size_t total,
+                               gm__gan_batch *b)
+{
+    GM_TRY(gm__gan_check_real(g, fn, real, labels, &b->dnd, b->dshape));
+    const size_t n = real->shape[0];
+    if (!(total >= n && offset <= total - n && total <= GM__BLAS_MAX))
+        return gm__set_error(GM_EINVAL, fn,
+                             "the shard's rows [offset, offset + N) = [%zu, %zu + %zu) must lie "
+                             "in [0, total = %zu), total <= %zu",
+                             offset, offset, n, total, GM__BLAS_MAX);
+    size_t w = 1; /* D output values per sample */
+    for (size_t i = 1; i < b->dnd; i++) w *= b->dshape[i];
+    GM_TRY(gm__gan_prepare(g, fn, n, w));
+    b->real = real;
+    b->labels = labels;
+    b->offset = offset;
+    b->total = total;
+    b->fn = fn;
+    return GM_OK;
+}
+
+/* Prefixes the last error with fn unless a callee named fn already. */
+static gm_status gm__gan_own_error(gm_status st, const char *fn)
+{
+    if (st != GM_OK && strncmp(gm_last_error(), fn, strlen(fn)) != 0)
+        st = gm__set_error(st, fn, "%s", gm_last_error());
+    return st;
 }
 
 gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
                             gm_gan_stats *stats)
 {
     GM_CHECK_NULL(gan);
-    size_t dnd, dshape[GM_MAX_DIMS];
-    GM_TRY(gm__gan_check_real(gan, __func__, real, labels, &dnd, dshape));
-    const size_t n = real->shape[0];
-    size_t w = 1; /* D output values per sample */
-    for (size_t i = 1; i < dnd; i++) w *= dshape[i];
-    GM_TRY(gm__gan_prepare(gan, __func__, n, w));
+    GM_CHECK_NULL(real);
+    gm__gan_batch b;
+    GM_TRY(gm__gan_begin(gan, __func__, real, labels, 0, real->shape[0], &b));
     gm_gan_stats s = {0, 0, 0, 0};
     uint64_t seed, pos;
     gm_rng_get_state(gan->parts.train_rng, &seed, &pos);
     gm_status st = GM_OK;
     for (uint32_t c = 0; c < gan->o.n_critic && st == GM_OK; c++) {
-        st = gm__gan_d_phase(gan, real, labels, dnd, dshape, &s);
+        st = gm__gan_d_grads(gan, &b, &s);
+        if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_DISCRIMINATOR);
         if (st != GM_OK && c == 0) gm_rng_set_state(gan->parts.train_rng, seed, pos);
     }
-    if (st == GM_OK) st = gm__gan_g_phase(gan, real, labels, dnd, dshape, &s);
-    if (st != GM_OK) {
-        if (strncmp(gm_last_error(), __func__, strlen(__func__)) != 0)
-            st = GM_FAIL(st, "%s", gm_last_error());
-        return st;
-    }
-    gan->steps++;
+    if (st == GM_OK) st = gm__gan_g_grads(gan, &b, &s);
+    if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_GENERATOR);
+    GM_TRY(gm__gan_own_error(st, __func__));
     if (stats) *stats = s;
     return GM_OK;
+}
+
+gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
+                               const int32_t *labels, size_t offset, size_t total,
+                               gm_gan_stats *stats)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK_NULL(real);
+    GM_CHECK(part == GM_GAN_DISCRIMINATOR || part == GM_GAN_GENERATOR, GM_EINVAL,
+             "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d", (int)part);
+    gm__gan_batch b;
+    GM_TRY(gm__gan_begin(gan, __func__, real, labels, offset, total, &b));
+    uint64_t seed, pos;
+    gm_rng_get_state(gan->parts.train_rng, &seed, &pos);
+    gm_gan_stats s = {0, 0, 0, 0};
+    gm_net *net = part == GM_GAN_GENERATOR ? gan->g : gan->d;
+    gm_status st = part == GM_GAN_GENERATOR ? gm__gan_g_grads(gan, &b, &s)
+                                            : gm__gan_d_grads(gan, &b, &s);
+    if (st == GM_OK) st = gm_net_get_grads(net, gan->flat[part], net->nparams);
+    if (st != GM_OK) {
+        gm_rng_set_state(gan->parts.train_rng, seed, pos);
+        return gm__gan_own_error(st, __func__);
+    }
+    gan->pending[part] = 1;
+    if (stats) *stats = s;
+    return GM_OK;
+}
+
+gm_status gm_gan_grads(gm_gan *gan, gm_gan_part part, float **grads, size_t *n)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK_NULL(grads);
+    GM_CHECK_NULL(n);
+    GM_CHECK(part == GM_GAN_DISCRIMINATOR || part == GM_GAN_GENERATOR, GM_EINVAL,
+             "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d", (int)part);
+    *grads = gan->flat[part];
+    *n = (part == GM_GAN_GENERATOR ? gan->g : gan->d)->nparams;
+    return GM_OK;
+}
+
+gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK(part == GM_GAN_DISCRIMINATOR || part == GM_GAN_GENERATOR, GM_EINVAL,
+             "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d", (int)part);
+    GM_CHECK(gan->pending[part], GM_ESTATE,
+             "no %s gradients to apply: call gm_gan_compute_grads first (once per apply)",
+             part == GM_GAN_GENERATOR ? "generator" : "discriminator");
+    gm_net *net = part == GM_GAN_GENERATOR ? gan->g : gan->d;
+    const size_t bad = gm__find_nonfinite(gan->flat[part], net->nparams);
+    GM_CHECK(bad == net->nparams, GM_ENUMERIC,
+             "gradient %zu is not finite (%g); nothing was changed", bad,
+             bad < net->nparams ? (double)gan->flat[part][bad] : 0.0);
+    GM_TRY(gm_net_set_grads(net, gan->flat[part], net->nparams));
+    return gm__gan_own_error(gm__gan_update(gan, part), __func__);
 }
 
 /* Checks an output: n samples of the generator's output size. */
