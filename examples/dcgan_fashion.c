@@ -44,6 +44,27 @@ enum { D = 784, Z = 100, B = 64 };
         CHECK(gm_net_add((net), l));  \
     } while (0)
 
+/* The DCGAN paper's initialization of a conv layer with `nbias` biases:
+ * weights ~ N(0, 0.02^2), biases 0. */
+static void dcgan_init(gm_layer *l, size_t nbias, gm_rng *rng)
+{
+    const size_t n = gm_layer_param_count(l);
+    float *p = malloc(n * sizeof *p);
+    if (p == NULL) exit(1);
+    CHECK(gm_rng_normal(rng, p, n - nbias));
+    for (size_t i = 0; i < n; i++) p[i] = i < n - nbias ? 0.02f * p[i] : 0.0f;
+    CHECK(gm_layer_set_params(l, p, n));
+    free(p);
+}
+
+/* ADD for a conv layer with `nbias` biases, DCGAN-initialized. */
+#define ADD_CONV(net, call, nbias)    \
+    do {                              \
+        CHECK(call);                  \
+        dcgan_init(l, (nbias), rng);  \
+        CHECK(gm_net_add((net), l));  \
+    } while (0)
+
 static gm_net *generator(gm_rng *rng)
 {
     gm_net *g;
@@ -53,10 +74,10 @@ static gm_net *generator(gm_rng *rng)
     ADD(g, gm_batchnorm_create(&l, 128 * 7 * 7, 0.1f, 1e-5f));
     ADD(g, gm_relu_create(&l));
     ADD(g, gm_reshape_create(&l, 3, (size_t[]){128, 7, 7}));
-    ADD(g, gm_conv_transpose2d_create(&l, 128, 64, 4, 2, 1, GM_INIT_HE, rng));
+    ADD_CONV(g, gm_conv_transpose2d_create(&l, 128, 64, 4, 2, 1, GM_INIT_ZEROS, NULL), 64);
     ADD(g, gm_batchnorm_create(&l, 64, 0.1f, 1e-5f));
     ADD(g, gm_relu_create(&l));
-    ADD(g, gm_conv_transpose2d_create(&l, 64, 1, 4, 2, 1, GM_INIT_XAVIER, rng));
+    ADD_CONV(g, gm_conv_transpose2d_create(&l, 64, 1, 4, 2, 1, GM_INIT_ZEROS, NULL), 1);
     ADD(g, gm_tanh_create(&l));
     return g;
 }
@@ -66,9 +87,9 @@ static gm_net *discriminator(gm_rng *rng)
     gm_net *d;
     gm_layer *l;
     CHECK(gm_net_create(&d));
-    ADD(d, gm_conv2d_create(&l, 1, 64, 4, 2, 1, GM_INIT_HE, rng));
+    ADD_CONV(d, gm_conv2d_create(&l, 1, 64, 4, 2, 1, GM_INIT_ZEROS, NULL), 64);
     ADD(d, gm_leaky_relu_create(&l, 0.2f));
-    ADD(d, gm_conv2d_create(&l, 64, 128, 4, 2, 1, GM_INIT_HE, rng));
+    ADD_CONV(d, gm_conv2d_create(&l, 64, 128, 4, 2, 1, GM_INIT_ZEROS, NULL), 128);
     ADD(d, gm_batchnorm_create(&l, 128, 0.1f, 1e-5f));
     ADD(d, gm_leaky_relu_create(&l, 0.2f));
     ADD(d, gm_flatten_create(&l));
@@ -157,9 +178,11 @@ int main(int argc, char **argv)
             finite &= isfinite(st.d_loss) && isfinite(st.g_loss);
             dsum += st.d_loss;
             gsum += st.g_loss;
-            if ((s + 1) % 100 == 0)
+            if ((s + 1) % 100 == 0) {
                 printf("epoch %d step %4zu/%zu  D loss %.3f  G loss %.3f  D(x) %.2f  D(G(z)) %.2f\n",
                        e, s + 1, steps, st.d_loss, st.g_loss, st.d_real, st.d_fake);
+                fflush(stdout);
+            }
         }
         double secs = now() - t0;
         total += secs;

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The library's main job on real data: trains the reference VAE on
 # Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian package
-# dataset-fashion-mnist), prints per-epoch metrics and writes PNG sample
-# grids.
+# dataset-fashion-mnist), the ring GAN and one epoch of the DCGAN, prints
+# their metrics and writes PNG sample grids.
 #
 #   scripts/demo.sh [vae_fashion options...]
 #       e.g. scripts/demo.sh --seed 7 --epochs 3
 #
-# Installs missing packages (scripts/deps.sh), builds build/ and runs
-# build/examples/vae_fashion --out $GM_OUT_DIR (default out/) with the
-# given options; the output is also kept in $GM_OUT_DIR/vae_fashion.log.
+# Installs missing packages (scripts/deps.sh), builds build/ and runs, with
+# --out $GM_OUT_DIR (default out/):
+#   build/examples/vae_fashion [options]   ~3 minutes on 2 cores
+#   build/examples/gan_ring                ~20 seconds
+#   build/examples/dcgan_fashion           one epoch, ~4 minutes
+# Each one's output is also kept in $GM_OUT_DIR/<name>.log.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,16 +33,27 @@ if [ "${CI:-}" = true ] || [ ! -t 1 ]; then
 fi
 echo "--- configure build/"
 cmake -S . -B build "${cmake_args[@]}" >/dev/null
-echo "--- build vae_fashion"
-cmake --build build --parallel "$jobs" --target example_vae_fashion
+echo "--- build the examples"
+cmake --build build --parallel "$jobs" --target example_vae_fashion example_gan_ring \
+    example_dcgan_fashion
 
 mkdir -p "$out_dir"
-log=$out_dir/vae_fashion.log
-echo "--- run build/examples/vae_fashion --out $out_dir $*"
-start=$(date +%s)
-build/examples/vae_fashion --out "$out_dir" "$@" 2>&1 | tee "$log"
-echo "--- done in $(($(date +%s) - start))s"
-echo "pictures: $out_dir/samples.png (new samples), $out_dir/reconstructions.png"
+# run NAME ARGS...: runs build/examples/NAME, its output also in $out_dir/NAME.log
+run() {
+    local name=$1
+    shift
+    echo "--- run build/examples/$name $*"
+    local start
+    start=$(date +%s)
+    "build/examples/$name" "$@" 2>&1 | tee "$out_dir/$name.log"
+    echo "--- $name done in $(($(date +%s) - start))s"
+}
+run vae_fashion --out "$out_dir" "$@"
+run gan_ring --out "$out_dir/gan_ring.png"
+run dcgan_fashion --epochs 1 --out "$out_dir"
+echo "pictures: $out_dir/samples.png (VAE samples), $out_dir/reconstructions.png"
 echo "          (test images over their reconstructions), $out_dir/interpolation.png"
-echo "          (latent interpolation), $out_dir/inpainting.png (originals, damaged, repaired)"
-echo "log:      $log"
+echo "          (latent interpolation), $out_dir/inpainting.png (originals, damaged, repaired),"
+echo "          $out_dir/gan_ring.png (ring GAN samples in black, the 8 modes in red),"
+echo "          $out_dir/dcgan_samples.png (DCGAN samples after one epoch, fixed noise)"
+echo "logs:     $out_dir/{vae_fashion,gan_ring,dcgan_fashion}.log"

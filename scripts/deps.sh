@@ -22,6 +22,8 @@ packages=(
     check                 # the C test framework (pkg-config: check)
     dataset-fashion-mnist # /usr/share/datasets/fashion-mnist, for the demo
     python3-numpy         # the Python bindings' tests
+    libopenmpi-dev        # the MPI data-parallel example (pkg-config: ompi-c)
+    openmpi-bin           # mpirun, for its 2-rank test
 )
 packages+=("$@")
 
