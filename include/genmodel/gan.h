@@ -160,6 +160,21 @@ typedef struct gm_gan_stats {
 GM_API gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real,
                                    const int32_t *labels, gm_gan_stats *stats);
 
+/** gm_gan_fit's progress callback: as gm_vae_fit_callback, with the mean
+ *  of the GAN's step statistics since the previous call. */
+typedef int (*gm_gan_fit_callback)(void *user, const gm_fit_progress *progress,
+                                   const gm_gan_stats *mean);
+
+/**
+ * Trains for opts->epochs shuffled passes over the real data with
+ * gm_gan_train_step on consecutive batches; everything else as gm_vae_fit.
+ * @param data    [N x ...] real samples as gm_gan_train_step takes them.
+ * @param labels  NULL, or N labels for a conditional GAN.
+ */
+GM_API gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
+                            const gm_fit_options *opts, gm_gan_fit_callback callback,
+                            void *user);
+
 /*
  * Data-parallel training: gm_gan_train_step split into its phases, each
  * computed, summed by an outside engine (MPI_Allreduce) and applied. Each

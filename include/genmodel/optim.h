@@ -96,6 +96,35 @@ GM_API uint64_t gm_optimizer_step_count(const gm_optimizer *opt);
  *  @return GM_OK or GM_EINVAL. */
 GM_API gm_status gm_optimizer_reset(gm_optimizer *opt);
 
+/* ---- fit: epochs over an in-memory data set (gm_vae_fit, gm_gan_fit) --- */
+
+/** How a fit call walks the data. Initialize with gm_fit_options_init. */
+typedef struct gm_fit_options {
+    size_t size;        /**< sizeof(gm_fit_options), set by the init */
+    uint32_t epochs;    /**< passes over the data, >= 1 (default 1) */
+    size_t batch;       /**< samples per step, 1 .. N (default 128, or N
+                             if smaller); a last partial batch is dropped */
+    uint64_t every;     /**< call the callback every this many steps, >= 1
+                             (default 100), and after each epoch's last */
+    uint64_t shuffle_seed; /**< each epoch's order is a shuffle drawn from
+                             this seed (default 0); the model's own
+                             generators are not used for it */
+} gm_fit_options;
+
+/** Fills opts with the defaults. @return GM_OK or GM_EINVAL (NULL). */
+GM_API gm_status gm_fit_options_init(gm_fit_options *opts);
+
+/** Where a fit is, as its callback sees it. */
+typedef struct gm_fit_progress {
+    uint32_t epoch;           /**< current epoch, 1 .. epochs */
+    uint32_t epochs;          /**< epochs of this fit call */
+    uint64_t epoch_step;      /**< steps done in this epoch, 1 .. steps_per_epoch */
+    uint64_t steps_per_epoch; /**< floor(N / batch) */
+    uint64_t step;            /**< steps done by this fit call */
+    uint64_t steps_averaged;  /**< steps the callback's mean statistics cover */
+    double seconds;           /**< wall time since the fit call started */
+} gm_fit_progress;
+
 #ifdef __cplusplus
 }
 #endif

@@ -207,6 +207,35 @@ typedef struct gm_vae_stats {
 GM_API gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x,
                                    const int32_t *labels, gm_vae_stats *stats);
 
+/**
+ * Called by gm_vae_fit every opts->every steps and after each epoch, with
+ * the mean of the step statistics since the previous call. Return 0 to go
+ * on, non-zero to stop training after this step (gm_vae_fit then returns
+ * GM_OK). It may read the VAE (sample, evaluate) but must not free it.
+ */
+typedef int (*gm_vae_fit_callback)(void *user, const gm_fit_progress *progress,
+                                   const gm_vae_stats *mean);
+
+/**
+ * Trains for opts->epochs passes over data: each epoch shuffles the N
+ * samples (from opts->shuffle_seed), then runs gm_vae_train_step on
+ * consecutive batches of opts->batch.
+ * @param data      [N x ...] samples, as gm_vae_train_step takes them (all
+ *                  checked first: finite, in range, fitting the encoder).
+ * @param labels    NULL for an unconditional VAE, else N labels (checked
+ *                  first).
+ * @param opts      NULL for the defaults (gm_fit_options_init).
+ * @param callback  NULL or the progress callback; `user` is passed to it.
+ * @return GM_OK (also when the callback stopped it); the errors of
+ *         gm_vae_train_step (the model keeps the steps done before the
+ *         failing one); GM_EINVAL for bad options; GM_ENOMEM (a batch
+ *         buffer, allocated once per call).
+ * Threading: as gm_vae_train_step.
+ */
+GM_API gm_status gm_vae_fit(gm_vae *vae, const gm_tensor *data, const int32_t *labels,
+                            const gm_fit_options *opts, gm_vae_fit_callback callback,
+                            void *user);
+
 /*
  * Data-parallel training: gm_vae_train_step split in two, so that an
  * outside engine (MPI_Allreduce, a thread pool) can sum gradients between

@@ -184,6 +184,20 @@ gm_status gm__model_parts_init(gm__model_parts *p, const gm_net *a,
                                const gm_optimizer_options *ob, uint64_t seed, const char *fn);
 void gm__model_parts_free(gm__model_parts *p);
 
+/* ---- fit (fit.c) ------------------------------------------------------ */
+/* A model's train step for gm__fit: up to GM__FIT_STATS statistics out. */
+#define GM__FIT_STATS 4
+typedef gm_status (*gm__fit_step)(void *model, const gm_tensor *x, const int32_t *labels,
+                                  float stats[GM__FIT_STATS]);
+/* The model's adapter to its public callback type: the means of stats. */
+typedef int (*gm__fit_report)(void *user, const gm_fit_progress *p,
+                              const float mean[GM__FIT_STATS]);
+/* The epoch loop of gm_vae_fit / gm_gan_fit (fn): data and labels were
+ * checked by the caller; report may be NULL. */
+gm_status gm__fit(const char *fn, void *model, gm__fit_step step, const gm_tensor *data,
+                  const int32_t *labels, const gm_fit_options *opts, gm__fit_report report,
+                  void *user);
+
 /* ---- Nets ------------------------------------------------------------ */
 struct gm_net {
     gm_layer **layers;

@@ -402,6 +402,39 @@ gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *l
     return GM_OK;
 }
 
+/* gm_gan_fit's adapters to the generic epoch loop (engine/fit.c) */
+static gm_status gm__gan_fit_step(void *m, const gm_tensor *x, const int32_t *labels,
+                                  float v[GM__FIT_STATS])
+{
+    gm_gan_stats s;
+    GM_TRY(gm_gan_train_step(m, x, labels, &s));
+    v[0] = s.d_loss, v[1] = s.g_loss, v[2] = s.d_real, v[3] = s.d_fake;
+    return GM_OK;
+}
+
+typedef struct {
+    gm_gan_fit_callback cb;
+    void *user;
+} gm__gan_fit_cb;
+
+static int gm__gan_fit_report(void *u, const gm_fit_progress *p, const float m[GM__FIT_STATS])
+{
+    const gm__gan_fit_cb *c = u;
+    const gm_gan_stats s = {m[0], m[1], m[2], m[3]};
+    return c->cb(c->user, p, &s);
+}
+
+gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
+                     const gm_fit_options *opts, gm_gan_fit_callback callback, void *user)
+{
+    GM_CHECK_NULL(gan);
+    size_t dnd, dshape[GM_MAX_DIMS];
+    GM_TRY(gm__gan_check_real(gan, __func__, data, labels, &dnd, dshape)); /* all of it */
+    gm__gan_fit_cb c = {callback, user};
+    return gm__fit(__func__, gan, gm__gan_fit_step, data, labels, opts,
+                   callback ? gm__gan_fit_report : NULL, &c);
+}
+
 gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
                                const int32_t *labels, size_t offset, size_t total,
                                gm_gan_stats *stats)

@@ -366,6 +366,38 @@ gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labe
     return GM_OK;
 }
 
+/* gm_vae_fit's adapters to the generic epoch loop (engine/fit.c) */
+static gm_status gm__vae_fit_step(void *m, const gm_tensor *x, const int32_t *labels,
+                                  float v[GM__FIT_STATS])
+{
+    gm_vae_stats s;
+    GM_TRY(gm_vae_train_step(m, x, labels, &s));
+    v[0] = s.loss, v[1] = s.recon, v[2] = s.kl, v[3] = s.beta;
+    return GM_OK;
+}
+
+typedef struct {
+    gm_vae_fit_callback cb;
+    void *user;
+} gm__vae_fit_cb;
+
+static int gm__vae_fit_report(void *u, const gm_fit_progress *p, const float m[GM__FIT_STATS])
+{
+    const gm__vae_fit_cb *c = u;
+    const gm_vae_stats s = {m[0], m[1], m[2], m[3]};
+    return c->cb(c->user, p, &s);
+}
+
+gm_status gm_vae_fit(gm_vae *vae, const gm_tensor *data, const int32_t *labels,
+                     const gm_fit_options *opts, gm_vae_fit_callback callback, void *user)
+{
+    GM_CHECK_NULL(vae);
+    GM_TRY(gm__vae_check_x(vae, __func__, data, labels)); /* all of it, before any step */
+    gm__vae_fit_cb c = {callback, user};
+    return gm__fit(__func__, vae, gm__vae_fit_step, data, labels, opts,
+                   callback ? gm__vae_fit_report : NULL, &c);
+}
+
 gm_status gm_vae_compute_grads(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
                                size_t offset, size_t total, gm_vae_stats *stats)
 {

@@ -1,0 +1,124 @@
+/* The epoch loop behind gm_vae_fit and gm_gan_fit: shuffled batches of an
+ * in-memory data set through a model's train step, with a progress
+ * callback. The model side is two function pointers (gm__fit_step,
+ * gm__fit_report), so this file knows nothing of VAEs or GANs. */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine.h"
+
+gm_status gm_fit_options_init(gm_fit_options *opts)
+{
+    GM_CHECK_NULL(opts);
+    memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
+    opts->epochs = 1;
+    opts->batch = 128;
+    opts->every = 100;
+    return GM_OK;
+}
+
+static double gm__now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* order[0 .. n) = a permutation drawn from (seed, epoch): Fisher-Yates
+ * with j = floor(r (i + 1) / 2^32) for a 32-bit Philox word r. */
+static void gm__shuffle(size_t *order, size_t n, uint64_t seed, uint32_t epoch)
+{
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    uint32_t r[4];
+    for (size_t i = n; i-- > 1;) {
+        const size_t k = n - 1 - i; /* draw index */
+        if (k % 4 == 0) gm__philox(seed, epoch, k / 4, r);
+        const size_t j = (size_t)(((uint64_t)r[k % 4] * (uint64_t)(i + 1)) >> 32);
+        const size_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+gm_status gm__fit(const char *fn, void *model, gm__fit_step step, const gm_tensor *data,
+                  const int32_t *labels, const gm_fit_options *opts, gm__fit_report report,
+                  void *user)
+{
+    gm_fit_options o;
+    gm_fit_options_init(&o);
+    if (opts != NULL) {
+        if (opts->size < sizeof o || opts->size > 4096)
+            return gm__set_error(GM_EINVAL, fn, "opts->size must be sizeof(gm_fit_options) = "
+                                 "%zu, got %zu", sizeof o, opts->size);
+        memcpy(&o, opts, sizeof o);
+    }
+    const size_t n = data->shape[0], per = data->numel / n;
+    if (opts == NULL && o.batch > n) o.batch = n;
+    if (o.epochs < 1)
+        return gm__set_error(GM_EINVAL, fn, "opts->epochs must be >= 1, got %u", o.epochs);
+    if (o.batch < 1 || o.batch > n)
+        return gm__set_error(GM_EINVAL, fn, "opts->batch must be in [1, N = %zu], got %zu", n,
+                             o.batch);
+    if (o.every < 1)
+        return gm__set_error(GM_EINVAL, fn, "opts->every must be >= 1, got %llu",
+                             (unsigned long long)o.every);
+    /* the batch tensor, its labels and the order: one block */
+    size_t xbytes, obytes, lbytes = labels ? o.batch * sizeof(int32_t) : 0;
+    if (!gm__mul_ok(o.batch, per * sizeof(float), &xbytes) ||
+        !gm__mul_ok(n, sizeof(size_t), &obytes) || xbytes > SIZE_MAX / 2 - obytes - lbytes)
+        return gm__set_error(GM_ENOMEM, fn, "the batch buffers are too large");
+    char *block = gm__malloc(obytes + xbytes + lbytes + 1);
+    if (block == NULL)
+        return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu bytes of batch buffers",
+                             obytes + xbytes + lbytes);
+    size_t *order = (size_t *)(void *)block;
+    float *xb = (float *)(void *)(block + obytes);
+    int32_t *lb = labels ? (int32_t *)(void *)(block + obytes + xbytes) : NULL;
+    size_t shape[GM_MAX_DIMS];
+    memcpy(shape, data->shape, data->ndim * sizeof *shape);
+    shape[0] = o.batch;
+    gm_tensor x;
+    gm__tensor_view(&x, data->ndim, shape, xb);
+
+    gm_fit_progress p = {0, o.epochs, 0, n / o.batch, 0, 0, 0.0};
+    const double t0 = gm__now();
+    double sum[GM__FIT_STATS] = {0};
+    gm_status st = GM_OK;
+    int stop = 0;
+    for (uint32_t e = 1; e <= o.epochs && st == GM_OK && !stop; e++) {
+        gm__shuffle(order, n, o.shuffle_seed, e);
+        p.epoch = e;
+        for (uint64_t s = 0; s < p.steps_per_epoch && !stop; s++) {
+            const size_t *idx = order + s * o.batch;
+            for (size_t i = 0; i < o.batch; i++) {
+                memcpy(xb + i * per, data->data + idx[i] * per, per * sizeof(float));
+                if (lb) lb[i] = labels[idx[i]];
+            }
+            float v[GM__FIT_STATS] = {0};
+            st = step(model, &x, lb, v);
+            if (st != GM_OK) {
+                st = gm__set_error(st, fn, "epoch %u, step %llu: %s", e,
+                                   (unsigned long long)s + 1, gm_last_error());
+                break;
+            }
+            for (int k = 0; k < GM__FIT_STATS; k++) sum[k] += v[k];
+            p.step++;
+            p.epoch_step = s + 1;
+            p.steps_averaged++;
+            if (report != NULL && (p.epoch_step % o.every == 0 || s + 1 == p.steps_per_epoch)) {
+                float mean[GM__FIT_STATS];
+                for (int k = 0; k < GM__FIT_STATS; k++) {
+                    mean[k] = (float)(sum[k] / (double)p.steps_averaged);
+                    sum[k] = 0.0;
+                }
+                p.seconds = gm__now() - t0;
+                stop = report(user, &p, mean) != 0;
+                p.steps_averaged = 0;
+            }
+        }
+    }
+    gm__free(block);
+    return st;
+}
