@@ -9,10 +9,11 @@
  * D: Conv 1->64, k4 s2 p1 (14 x 14) -> LeakyReLU 0.2
  *    -> Conv 64->128, k4 s2 p1 (7 x 7) -> BatchNorm -> LeakyReLU 0.2
  *    -> flatten -> dense 6272 -> 1 (logit)
- * Non-saturating loss, Adam 2e-4, betas 0.5 / 0.999, batch 64. Prints the
- * losses every 100 steps and a last line of key=value pairs; after every
- * epoch writes dcgan_samples.png (64 samples from a fixed z) and
- * dcgan_epoch<N>.png.
+ * Non-saturating loss, Adam 2e-4, betas 0.5 / 0.999, batch 64; the convs
+ * start from the DCGAN paper's N(0, 0.02). Trains with gm_gan_fit, whose
+ * callback prints progress (one live line on a terminal, else a line per
+ * 100 steps) and after every epoch writes dcgan_samples.png (64 samples
+ * from a fixed z) and dcgan_epoch<N>.png; a last line of key=value pairs.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <genmodel/genmodel.h>
 
@@ -104,6 +106,42 @@ static double now(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
+/* What the progress callback needs, and what it reports back. */
+typedef struct {
+    gm_gan *gan;
+    gm_tensor *fixed_z, *samples;
+    const char *out;
+    int live;             /* stdout is a terminal: one line, rewritten */
+    int finite;           /* every mean loss so far was finite */
+    float d_loss, g_loss; /* the mean losses of the last report of an epoch */
+} progress;
+
+static int on_progress(void *user, const gm_fit_progress *p, const gm_gan_stats *m)
+{
+    progress *pr = user;
+    pr->finite &= isfinite(m->d_loss) && isfinite(m->g_loss);
+    printf("%sepoch %u/%u step %4llu/%llu  D loss %.3f  G loss %.3f  D(x) %.2f  D(G(z)) %.2f  "
+           "%.1f steps/s%s",
+           pr->live ? "\r" : "", p->epoch, p->epochs, (unsigned long long)p->epoch_step,
+           (unsigned long long)p->steps_per_epoch, m->d_loss, m->g_loss, m->d_real, m->d_fake,
+           p->step / p->seconds, pr->live ? "" : "\n");
+    if (p->epoch_step == p->steps_per_epoch) { /* the epoch's end */
+        char path[1024];
+        CHECK(gm_gan_generate(pr->gan, pr->fixed_z, NULL, pr->samples));
+        float *sd = gm_tensor_data(pr->samples); /* tanh's [-1, 1] -> [0, 1] */
+        for (size_t k = 0; k < gm_tensor_numel(pr->samples); k++) sd[k] = 0.5f * (sd[k] + 1.0f);
+        snprintf(path, sizeof path, "%s/dcgan_epoch%u.png", pr->out, p->epoch);
+        CHECK(gm_png_write_grid(path, pr->samples, 8, 8, 2, 1.0f));
+        snprintf(path, sizeof path, "%s/dcgan_samples.png", pr->out);
+        CHECK(gm_png_write_grid(path, pr->samples, 8, 8, 2, 1.0f));
+        printf("%swrote %s\n", pr->live ? "\n" : "", path);
+        pr->d_loss = m->d_loss;
+        pr->g_loss = m->g_loss;
+    }
+    fflush(stdout);
+    return !pr->finite; /* stop on a non-finite loss */
+}
+
 int main(int argc, char **argv)
 {
     unsigned long long seed = 1;
@@ -132,7 +170,7 @@ int main(int argc, char **argv)
     gm_tensor *train;
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", data);
     CHECK(gm_idx_load_images(&train, path, limit));
-    const size_t n = gm_tensor_dim(train, 0), steps = n / B;
+    const size_t n = gm_tensor_dim(train, 0);
     float *td = gm_tensor_data(train);
     for (size_t k = 0; k < n * D; k++) td[k] = 2.0f * td[k] - 1.0f; /* [0, 1] -> [-1, 1] */
     printf("libgenmodel %s: DCGAN on Fashion-MNIST (%zu images), seed %llu\n", gm_version(), n,
@@ -147,66 +185,30 @@ int main(int argc, char **argv)
     gm_gan *gan;
     CHECK(gm_gan_create(&gan, generator(rng), discriminator(rng), &o));
 
-    gm_tensor *x, *fixed_z, *samples;
-    CHECK(gm_tensor_create(&x, 4, (size_t[]){B, 1, 28, 28}));
+    gm_tensor *fixed_z, *samples;
     CHECK(gm_tensor_create(&fixed_z, 2, (size_t[]){64, Z}));
     CHECK(gm_tensor_fill_normal(fixed_z, rng));
     CHECK(gm_tensor_create(&samples, 4, (size_t[]){64, 1, 28, 28}));
-    size_t *order = malloc(n * sizeof *order);
-    float *u = malloc(n * sizeof *u);
-    if (!order || !u) return 1;
-    for (size_t i = 0; i < n; i++) order[i] = i;
-    gm_gan_stats st = {0};
-    double total = 0, dsum = 0, gsum = 0;
-    int finite = 1;
-    for (int e = 1; e <= epochs; e++) {
-        CHECK(gm_rng_uniform(rng, u, n));
-        for (size_t i = n - 1; i > 0; i--) {
-            size_t j = (size_t)(u[i] * (float)(i + 1));
-            if (j > i) j = i;
-            size_t t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        double t0 = now();
-        dsum = gsum = 0;
-        for (size_t s = 0; s < steps; s++) {
-            for (size_t i = 0; i < B; i++)
-                memcpy(gm_tensor_data(x) + i * D, gm_tensor_data_const(train) + order[s * B + i] * D,
-                       D * sizeof(float));
-            CHECK(gm_gan_train_step(gan, x, NULL, &st));
-            finite &= isfinite(st.d_loss) && isfinite(st.g_loss);
-            dsum += st.d_loss;
-            gsum += st.g_loss;
-            if ((s + 1) % 100 == 0) {
-                printf("epoch %d step %4zu/%zu  D loss %.3f  G loss %.3f  D(x) %.2f  D(G(z)) %.2f\n",
-                       e, s + 1, steps, st.d_loss, st.g_loss, st.d_real, st.d_fake);
-                fflush(stdout);
-            }
-        }
-        double secs = now() - t0;
-        total += secs;
-        CHECK(gm_gan_generate(gan, fixed_z, NULL, samples));
-        float *sd = gm_tensor_data(samples); /* tanh's [-1, 1] -> [0, 1] */
-        for (size_t k = 0; k < 64 * D; k++) sd[k] = 0.5f * (sd[k] + 1.0f);
-        snprintf(path, sizeof path, "%s/dcgan_epoch%d.png", out, e);
-        CHECK(gm_png_write_grid(path, samples, 8, 8, 2, 1.0f));
-        snprintf(path, sizeof path, "%s/dcgan_samples.png", out);
-        CHECK(gm_png_write_grid(path, samples, 8, 8, 2, 1.0f));
-        printf("epoch %d: mean D loss %.3f, mean G loss %.3f, %.1f s (%.1f steps/s), wrote %s\n", e,
-               dsum / steps, gsum / steps, secs, steps / secs, path);
-        fflush(stdout);
-    }
+    /* gm_gan_fit runs the epochs; the callback prints progress (a live
+     * line on a terminal) and writes the sample grid after each epoch */
+    progress pr = {gan, fixed_z, samples, out, isatty(STDOUT_FILENO), 1, 0, 0};
+    gm_fit_options fo;
+    CHECK(gm_fit_options_init(&fo));
+    fo.epochs = (uint32_t)epochs;
+    fo.batch = B;
+    fo.every = pr.live ? 10 : 100;
+    fo.shuffle_seed = seed;
+    const double t0 = now();
+    CHECK(gm_gan_fit(gan, train, NULL, &fo, on_progress, &pr));
+    const double total = now() - t0;
+    const uint64_t done = gm_gan_step_count(gan);
     printf("epochs=%d seed=%llu d_loss=%.3f g_loss=%.3f losses_finite=%d seconds=%.1f "
            "steps_per_second=%.2f\n",
-           epochs, seed, dsum / steps, gsum / steps, finite, total, epochs * steps / total);
-    free(order);
-    free(u);
-    gm_tensor_free(x);
+           epochs, seed, pr.d_loss, pr.g_loss, pr.finite, total, done / total);
     gm_tensor_free(fixed_z);
     gm_tensor_free(samples);
     gm_tensor_free(train);
     gm_gan_free(gan);
     gm_rng_free(rng);
-    return finite ? 0 : 1;
+    return pr.finite ? 0 : 1;
 }
