@@ -18,7 +18,7 @@
  *
  * A train step is exactly (a custom loop built from the exported functions
  * gives bit-identical parameters):
- *     zero both nets' gradients
+ *     zero both nets' gradients, and dh (the ELBO functions add into it)
  *     h   = encoder(x)            (x joined with one_hot(label) if classes)
  *     eps = gm_tensor_fill_normal on [N x L] from the training generator
  *     z   = gm_vae_reparameterize(h, eps)
@@ -29,8 +29,13 @@
  *     gm_vae_reparameterize_backward(h, eps, dz, dh)
  *     encoder backward(dh)
  *     optimizer step on the encoder, then on the decoder
- * The training generator is gm_rng_create(options.seed) and nothing else
- * draws from it.
+ * where beta_t = beta min(1, (t + 1) / kl_warmup_steps) at step t (beta
+ * without warm-up). Before the optimizer steps, the loss and both nets'
+ * gradients are checked to be finite (else nothing changes). See
+ * examples/custom_loop.c. The training generator is
+ * gm_rng_create(options.seed) and nothing else draws from it; sampling and
+ * evaluation draw from a second generator of the same seed at position
+ * 2^62.
  */
 #ifndef GENMODEL_VAE_H
 #define GENMODEL_VAE_H
