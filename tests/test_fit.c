@@ -144,6 +144,7 @@ START_TEST(test_vae_fit_schedule)
     GM_CK_OK(gm_fit_options_init(&o));
     ck_assert_uint_eq(o.size, sizeof o);
     ck_assert_uint_eq(o.epochs, 1);
+    ck_assert_uint_eq(o.batch, 0); /* min(128, N) */
     o.epochs = 2;
     o.batch = 3;
     o.every = 2;
@@ -209,6 +210,10 @@ START_TEST(test_gan_fit)
     log_t stop = {.stop_at = 2};
     GM_CK_OK(gm_gan_fit(b, t, NULL, &o, gan_cb, &stop));
     ck_assert_uint_eq(gm_gan_step_count(b), 6 + 4);
+    /* default batch: min(128, N) = N, one step an epoch */
+    GM_CK_OK(gm_fit_options_init(&o));
+    GM_CK_OK(gm_gan_fit(b, t, NULL, &o, NULL, NULL));
+    ck_assert_uint_eq(gm_gan_step_count(b), 6 + 4 + 1);
     gm_gan_free(a);
     gm_gan_free(b);
     gm_tensor_free(t);
@@ -244,7 +249,6 @@ START_TEST(test_fit_bad_input)
         BOTH(GM_EINVAL, &o, t, NULL);     \
     } while (0)
     BAD(epochs, 0);
-    BAD(batch, 0);
     BAD(batch, N + 1);
     BAD(every, 0);
     BAD(size, 8);

@@ -161,7 +161,8 @@ GM_API gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real,
                                    const int32_t *labels, gm_gan_stats *stats);
 
 /** gm_gan_fit's progress callback: as gm_vae_fit_callback, with the mean
- *  of the GAN's step statistics since the previous call. */
+ *  of the GAN's step statistics since the previous call. It may sample
+ *  and generate and read parameters; it must not train or free the GAN. */
 typedef int (*gm_gan_fit_callback)(void *user, const gm_fit_progress *progress,
                                    const gm_gan_stats *mean);
 

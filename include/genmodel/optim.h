@@ -102,10 +102,12 @@ GM_API gm_status gm_optimizer_reset(gm_optimizer *opt);
 typedef struct gm_fit_options {
     size_t size;        /**< sizeof(gm_fit_options), set by the init */
     uint32_t epochs;    /**< passes over the data, >= 1 (default 1) */
-    size_t batch;       /**< samples per step, 1 .. N (default 128, or N
-                             if smaller); a last partial batch is dropped */
-    uint64_t every;     /**< call the callback every this many steps, >= 1
-                             (default 100), and after each epoch's last */
+    size_t batch;       /**< samples per step, 1 .. N; 0 (the default)
+                             means min(128, N). An epoch's last partial
+                             batch is dropped. */
+    uint64_t every;     /**< call the callback after every this many
+                             steps of an epoch, >= 1 (default 100), and
+                             after each epoch's last step */
     uint64_t shuffle_seed; /**< each epoch's order is a shuffle drawn from
                              this seed (default 0); the model's own
                              generators are not used for it */

@@ -216,7 +216,10 @@ GM_API gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x,
  * Called by gm_vae_fit every opts->every steps and after each epoch, with
  * the mean of the step statistics since the previous call. Return 0 to go
  * on, non-zero to stop training after this step (gm_vae_fit then returns
- * GM_OK). It may read the VAE (sample, evaluate) but must not free it.
+ * GM_OK). It may sample and evaluate (gm_vae_sample, _elbo, _iwae,
+ * _encode, _decode, _reconstruct, _interpolate, _inpaint), read parameters
+ * and call gm_vae_set_lr; it must not train (train_step, fit,
+ * compute/apply) or free the VAE.
  */
 typedef int (*gm_vae_fit_callback)(void *user, const gm_fit_progress *progress,
                                    const gm_vae_stats *mean);

@@ -14,7 +14,7 @@ gm_status gm_fit_options_init(gm_fit_options *opts)
     memset(opts, 0, sizeof *opts);
     opts->size = sizeof *opts;
     opts->epochs = 1;
-    opts->batch = 128;
+    opts->batch = 0; /* min(128, N) */
     opts->every = 100;
     return GM_OK;
 }
@@ -55,7 +55,7 @@ gm_status gm__fit(const char *fn, void *model, gm__fit_step step, const gm_tenso
         memcpy(&o, opts, sizeof o);
     }
     const size_t n = data->shape[0], per = data->numel / n;
-    if (opts == NULL && o.batch > n) o.batch = n;
+    if (o.batch == 0) o.batch = n < 128 ? n : 128;
     if (o.epochs < 1)
         return gm__set_error(GM_EINVAL, fn, "opts->epochs must be >= 1, got %u", o.epochs);
     if (o.batch < 1 || o.batch > n)
