@@ -33,6 +33,11 @@ Conventions
     the library in place (Tensors when numpy is missing), or `out=`.
   * Threading: one object is used by one thread at a time (the C rule);
     the GIL is released during C calls.
+  * Training loops: VAE.fit / GAN.fit run epochs over an in-memory data set
+    with a Python progress callback (truthy return stops; an exception in
+    it stops training and is re-raised by fit). Data parallelism:
+    compute_grads on each replica's shard, sum the zero-copy grads() views
+    in place (an all-reduce), then apply_grads.
 
 The raw functions, with argtypes for every GM_API function, are in
 genmodel.lib (see genmodel._ffi).
@@ -44,9 +49,9 @@ from .errors import (Error, FileError, FormatError, InternalError, InvalidArgume
                      LibraryNotFound, NumericError, OutOfMemory, ShapeError, StateError, Status,
                      Unsupported, VersionError)
 from .io import load_idx_images, load_idx_labels, write_png_grid
-from .models import (GAN, GANLoss, GANStats, VAE, VAEStats, Likelihood, gan_d_loss, gan_g_loss,
-                     kl_divergence, log_normal, logmeanexp, recon_nll, reparameterize,
-                     reparameterize_backward)
+from .models import (GAN, GANLoss, GANStats, VAE, VAEStats, FitProgress, GanPart, Likelihood,
+                     fit_options, gan_d_loss, gan_g_loss, kl_divergence, log_normal, logmeanexp,
+                     recon_nll, reparameterize, reparameterize_backward)
 from .nn import (Init, Layer, LayerKind, Net, Optimizer, OptimizerKind, Reduction,
                  batchnorm, bce_logits_loss, conv2d, conv_transpose2d, dense, dropout, elu,
                  flatten, leaky_relu, mse_loss, optimizer_options, relu, reshape, sigmoid,

@@ -1,5 +1,6 @@
 """Handles, buffers, tensors, the random generator and library-wide calls."""
 import array
+import contextlib
 import ctypes
 import math
 import weakref
@@ -123,11 +124,29 @@ class Handle:
         self._ptr = None
         self._owner = None
 
+    @contextlib.contextmanager
+    def _in_use(self, what):
+        """Marks the handle as used by a running C call that calls back into
+        Python (gm_vae_fit, ...): close() raises StateError until it ends,
+        since the C side still holds the pointer."""
+        self._p
+        self._busy = getattr(self, "_busy", ()) + (what,)
+        try:
+            yield self
+        finally:
+            self._busy = self._busy[:-1]
+
     def close(self):
         """Frees the handle if owned (and invalidates borrowed children);
-        for a borrowed handle, only drops it. Idempotent."""
+        for a borrowed handle, only drops it. Idempotent. StateError while
+        a C call that calls back into Python uses it (inside a fit
+        callback)."""
         if self._ptr is None:
             return
+        busy = getattr(self, "_busy", ())
+        if busy:
+            raise StateError(f"{type(self).__name__} cannot be closed while {busy[-1]} "
+                             f"is using it (inside its callback)", function=busy[-1])
         fin = self._finalizer
         self._invalidate()
         if fin is not None:
@@ -206,6 +225,23 @@ def new_floats(n):
     is available, else an array.array('f'); both share the ctypes memory."""
     buf = np.empty(n, np.float32) if np is not None else array.array("f", bytes(4 * n))
     return buf, (c_float * n).from_buffer(buf)
+
+
+def borrowed_floats(p, n, owner):
+    """A zero-copy view of n floats at the C pointer p that the library
+    lends out (valid while `owner` lives): a writable 1-D numpy float32
+    array if numpy is available, else a ctypes array (c_float * n). The
+    view keeps `owner` (the Python object) alive, but cannot stop an
+    explicit owner.close(): after that it must not be used."""
+    addr = ctypes.cast(p, ctypes.c_void_p).value
+    if not addr:
+        if n:
+            raise StateError("the library lent out a NULL buffer")
+        buf = (c_float * 0)()
+    else:
+        buf = (c_float * n).from_address(addr)
+    buf._owner = owner  # the numpy array's base is a memoryview of buf
+    return buf if np is None else np.ctypeslib.as_array(buf)
 
 
 def labels_arg(labels, n, what):

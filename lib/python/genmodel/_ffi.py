@@ -17,8 +17,8 @@ Library search order (the first that loads wins):
 import ctypes
 import ctypes.util
 import os
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_float, c_int, c_int32,
-                    c_size_t, c_uint32, c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int,
+                    c_int32, c_size_t, c_uint32, c_uint64, c_void_p)
 from pathlib import Path
 
 from .errors import LibraryNotFound, error_for
@@ -87,6 +87,27 @@ class gm_vae_stats(_Struct):
 class gm_gan_stats(_Struct):
     _fields_ = [("d_loss", c_float), ("g_loss", c_float), ("d_real", c_float),
                 ("d_fake", c_float)]
+
+
+class gm_fit_options(_Struct):
+    """Fill with gm_fit_options_init (sets ``size``)."""
+    _fields_ = [("size", c_size_t), ("epochs", c_uint32), ("batch", c_size_t),
+                ("every", c_uint64), ("shuffle_seed", c_uint64)]
+
+
+class gm_fit_progress(_Struct):
+    _fields_ = [("epoch", c_uint32), ("epochs", c_uint32), ("epoch_step", c_uint64),
+                ("steps_per_epoch", c_uint64), ("step", c_uint64),
+                ("steps_averaged", c_uint64), ("seconds", c_double)]
+
+
+# ---- callback types -----------------------------------------------------------
+
+# int (*)(void *user, const gm_fit_progress *progress, const gm_X_stats *mean)
+gm_vae_fit_callback = CFUNCTYPE(c_int, c_void_p, POINTER(gm_fit_progress),
+                                POINTER(gm_vae_stats))
+gm_gan_fit_callback = CFUNCTYPE(c_int, c_void_p, POINTER(gm_fit_progress),
+                                POINTER(gm_gan_stats))
 
 
 # ---- the function table ---------------------------------------------------
@@ -191,6 +212,7 @@ API = [
     ("gm_optimizer_get_lr", f32, OPT),
     ("gm_optimizer_step_count", u64, OPT),
     ("gm_optimizer_reset", STATUS, OPT),
+    ("gm_fit_options_init", STATUS, P(gm_fit_options)),
     # vae.h
     ("gm_vae_reparameterize", STATUS, TEN, TEN, TEN),
     ("gm_vae_reparameterize_backward", STATUS, TEN, TEN, TEN, TEN),
@@ -202,6 +224,10 @@ API = [
     ("gm_vae_create", STATUS, P(VAE), NET, NET, P(gm_vae_options)),
     ("gm_vae_free", None, VAE),
     ("gm_vae_train_step", STATUS, VAE, TEN, PI32, P(gm_vae_stats)),
+    ("gm_vae_fit", STATUS, VAE, TEN, PI32, P(gm_fit_options), gm_vae_fit_callback, c_void_p),
+    ("gm_vae_compute_grads", STATUS, VAE, TEN, PI32, sz, sz, P(gm_vae_stats)),
+    ("gm_vae_grads", STATUS, VAE, P(PF), PSZ),
+    ("gm_vae_apply_grads", STATUS, VAE),
     ("gm_vae_elbo", STATUS, VAE, TEN, PI32, P(gm_vae_stats)),
     ("gm_vae_iwae", STATUS, VAE, TEN, PI32, sz, PF),
     ("gm_vae_encode", STATUS, VAE, TEN, PI32, TEN, TEN),
@@ -221,6 +247,10 @@ API = [
     ("gm_gan_create", STATUS, P(GAN), NET, NET, P(gm_gan_options)),
     ("gm_gan_free", None, GAN),
     ("gm_gan_train_step", STATUS, GAN, TEN, PI32, P(gm_gan_stats)),
+    ("gm_gan_fit", STATUS, GAN, TEN, PI32, P(gm_fit_options), gm_gan_fit_callback, c_void_p),
+    ("gm_gan_compute_grads", STATUS, GAN, enum, TEN, PI32, sz, sz, P(gm_gan_stats)),
+    ("gm_gan_grads", STATUS, GAN, enum, P(PF), PSZ),
+    ("gm_gan_apply_grads", STATUS, GAN, enum),
     ("gm_gan_sample", STATUS, GAN, sz, PI32, TEN),
     ("gm_gan_generate", STATUS, GAN, TEN, PI32, TEN),
     ("gm_gan_generator", NET, GAN),

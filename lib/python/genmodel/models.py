@@ -1,16 +1,20 @@
 """VAEs and GANs: the gm_vae / gm_gan objects and their loss modules."""
 import contextlib
+import ctypes
 import enum
 import math
-from ctypes import POINTER, byref, c_float, pointer
+import operator
+from ctypes import POINTER, byref, c_float, c_size_t, pointer
 
 from . import _ffi
-from ._core import Handle, labels_arg, new_floats, output, ptr, result, tensor_arg
+from ._core import (Handle, Tensor, borrowed_floats, labels_arg, new_floats, output, ptr,
+                    result, tensor_arg)
 from ._ffi import lib
 from .nn import Net, enum_arg, options_arg, set_fields
 
 VAEStats = _ffi.gm_vae_stats
 GANStats = _ffi.gm_gan_stats
+FitProgress = _ffi.gm_fit_progress
 
 
 class Likelihood(enum.IntEnum):
@@ -27,8 +31,32 @@ class GANLoss(enum.IntEnum):
     WASSERSTEIN = 4
 
 
+class GanPart(enum.IntEnum):
+    """The two nets of a GAN, for the data-parallel calls (gm_gan_part)."""
+    DISCRIMINATOR = 0
+    GENERATOR = 1
+
+
+_FIT_FIELDS = {"epochs": 32, "batch": 8 * ctypes.sizeof(c_size_t), "every": 64,
+               "shuffle_seed": 64}
+
+
+def fit_options(**fields):
+    """A gm_fit_options struct: gm_fit_options_init's defaults, then
+    `fields` (epochs, batch, every, shuffle_seed). Negative or too large
+    values raise ValueError here (ctypes would wrap them silently)."""
+    opts = _ffi.gm_fit_options()
+    lib.gm_fit_options_init(byref(opts))
+    for name, value in fields.items():
+        bits = _FIT_FIELDS.get(name)
+        if bits is not None and not 0 <= operator.index(value) < 1 << bits:
+            raise ValueError(f"fit option {name} = {value} is out of range [0, 2^{bits})")
+    return set_fields(opts, fields, "fit option")
+
+
 class _Model(Handle):
-    """Shared by VAE and GAN: creation from two nets and sampling."""
+    """Shared by VAE and GAN: creation from two nets, sampling, fit and the
+    data-parallel calls."""
 
     def _init(self, create, nets, opts):
         for net in nets:
@@ -60,6 +88,50 @@ class _Model(Handle):
             to, arr = output(s, None if out is not None else (n,) + self.sample_shape, out)
             fn(self._p, n, labels_arg(labels, n, what), to._p)
             return result(to, arr)
+
+    def _fit(self, fn, cb_type, stats_type, what, data, labels, callback, fields):
+        """gm_X_fit with a Python callback (progress, mean_stats) -> truthy
+        to stop. The callback gets copies (valid after it returns). An
+        exception raised in it does not unwind through C: the trampoline
+        records it and returns 1 (stop), and it is re-raised here once the
+        C call has returned."""
+        if callback is not None and not callable(callback):
+            raise TypeError(f"{what}: callback must be callable, got {type(callback).__name__}")
+        opts = fit_options(**fields)
+        raised = []
+
+        def trampoline(user, progress, mean):
+            if raised:  # cannot happen (1 stops the fit); never call again
+                return 1
+            try:
+                p = FitProgress.from_buffer_copy(progress.contents)
+                m = stats_type.from_buffer_copy(mean.contents)
+                return 1 if callback(p, m) else 0
+            except BaseException as e:  # noqa: B902 -- KeyboardInterrupt too
+                raised.append(e)
+                return 1
+
+        c_callback = cb_type(trampoline) if callback is not None else cb_type()
+        with contextlib.ExitStack() as s:
+            tx = tensor_arg(s, data, what)
+            lab = labels_arg(labels, tx.shape[0], what)
+            s.enter_context(self._in_use(what))
+            if isinstance(data, Tensor):
+                s.enter_context(data._in_use(what))
+            try:
+                fn(self._p, tx._p, lab, byref(opts), c_callback, None)
+            finally:
+                del c_callback  # alive until here: the C call has returned
+        if raised:
+            err = raised[0]
+            raised.clear()  # no reference cycle through the traceback
+            raise err
+
+    def _grads_view(self, fn, *args):
+        """The model's gradient buffer, borrowed (see VAE.grads)."""
+        p, n = POINTER(c_float)(), c_size_t()
+        fn(self._p, *args, byref(p), byref(n))
+        return borrowed_floats(p, n.value, self)
 
     @staticmethod
     def _options(struct, init, fields, enums):
@@ -128,6 +200,55 @@ class VAE(_Model):
         """One update on the batch x; returns VAEStats (loss, recon, kl, beta).
         NumericError leaves the model unchanged."""
         return self._stats(lib.gm_vae_train_step, x, labels, "VAE.train_step")
+
+    def fit(self, data, labels=None, epochs=1, batch=0, every=100, shuffle_seed=0,
+            callback=None):
+        """Trains for `epochs` shuffled passes over data [N x ...] (labels: N
+        int32 for a conditional VAE): epochs * (N // batch) train steps, a
+        last partial batch dropped (batch <= N; 0 means min(128, N)). callback(progress,
+        mean) -- a FitProgress and the VAEStats averaged since the previous
+        call -- runs when an epoch's step count is a multiple of `every` and
+        after each epoch's last step; a truthy return stops training (fit
+        then returns normally). The callback may read the VAE (sample,
+        elbo, ...) but cannot close it (StateError). An exception raised
+        by the callback stops training and is re-raised here; the model
+        keeps the steps done before it. Errors of a step: as train_step
+        (the steps done before stay applied)."""
+        self._fit(lib.gm_vae_fit, _ffi.gm_vae_fit_callback, VAEStats, "VAE.fit", data, labels,
+                  callback, dict(epochs=epochs, batch=batch, every=every,
+                                 shuffle_seed=shuffle_seed))
+
+    def compute_grads(self, x, labels=None, offset=0, total=None):
+        """Data parallelism, step 1 of 3: forward and backward on a shard x
+        (rows [offset, offset + N) of a batch of `total` rows; total=None:
+        N, the whole batch) into the VAE's gradient buffer (grads()), which
+        receives the shard's share N / total of the batch-mean gradient.
+        Parameters do not change. Returns the shard's VAEStats. Replicas
+        made from the same seeds draw the same noise for the batch, so the
+        sum of their buffers is the gradient train_step would use."""
+        with contextlib.ExitStack() as s:
+            tx = tensor_arg(s, x, "VAE.compute_grads")
+            n = tx.shape[0]
+            stats = VAEStats()
+            lib.gm_vae_compute_grads(self._p, tx._p, labels_arg(labels, n, "VAE.compute_grads"),
+                                     offset, n if total is None else total, byref(stats))
+            return stats
+
+    def grads(self):
+        """Step 2 of 3: the VAE's gradient buffer (the encoder's parameter
+        gradients, then the decoder's), borrowed without a copy: a writable
+        1-D numpy float32 array (a ctypes c_float array without numpy) over
+        the library's memory. Sum the replicas' buffers into it in place
+        (an all-reduce); the next apply_grads() reads exactly this memory.
+        The view keeps this VAE object alive but is only valid while the
+        VAE is open: do not use it after close()."""
+        return self._grads_view(lib.gm_vae_grads)
+
+    def apply_grads(self):
+        """Step 3 of 3: one optimizer update from the buffer; counts as a
+        train step. StateError without a compute_grads since the last
+        apply; NumericError (nothing changes) for a non-finite value."""
+        lib.gm_vae_apply_grads(self._p)
 
     def elbo(self, x, labels=None):
         """VAEStats of x without an update (stats.loss: negative ELBO)."""
@@ -295,6 +416,47 @@ class GAN(_Model):
             lib.gm_gan_train_step(self._p, tr._p,
                                   labels_arg(labels, tr.shape[0], "GAN.train_step"), byref(stats))
             return stats
+
+    def fit(self, data, labels=None, epochs=1, batch=0, every=100, shuffle_seed=0,
+            callback=None):
+        """Trains for `epochs` shuffled passes over the real data with
+        train_step; callback(progress, mean GANStats) and everything else as
+        VAE.fit."""
+        self._fit(lib.gm_gan_fit, _ffi.gm_gan_fit_callback, GANStats, "GAN.fit", data, labels,
+                  callback, dict(epochs=epochs, batch=batch, every=every,
+                                 shuffle_seed=shuffle_seed))
+
+    def compute_grads(self, part, real, labels=None, offset=0, total=None):
+        """Data parallelism: one phase's gradients (part: GanPart or its
+        name) on a shard `real` (rows [offset, offset + N) of a batch of
+        `total`; None: N) into the part's buffer (grads(part)); nothing else
+        changes. A training step is, on every replica: n_critic times
+        compute_grads / sum grads / apply_grads for DISCRIMINATOR, then the
+        same once for GENERATOR. Returns GANStats with the phase's fields
+        (d_loss and d_real, or g_loss and d_fake; the others 0)."""
+        part = enum_arg(GanPart, part)
+        with contextlib.ExitStack() as s:
+            tr = tensor_arg(s, real, "GAN.compute_grads")
+            n = tr.shape[0]
+            stats = GANStats()
+            lib.gm_gan_compute_grads(self._p, part, tr._p,
+                                     labels_arg(labels, n, "GAN.compute_grads"), offset,
+                                     n if total is None else total, byref(stats))
+            return stats
+
+    def grads(self, part):
+        """The part's gradient buffer, borrowed without a copy (a writable
+        numpy float32 view, or a ctypes array without numpy): valid only
+        while the GAN is open, and what the next apply_grads(part) reads.
+        See VAE.grads."""
+        return self._grads_view(lib.gm_gan_grads, enum_arg(GanPart, part))
+
+    def apply_grads(self, part):
+        """One optimizer update of the part from its buffer (then weight
+        clipping of D, if set); a GENERATOR update completes a train step.
+        StateError without a compute of that part; NumericError (nothing
+        changes) for a non-finite value."""
+        lib.gm_gan_apply_grads(self._p, enum_arg(GanPart, part))
 
     def sample(self, n, labels=None, out=None):
         """n samples (the GAN's own sampling generator), G in eval mode."""

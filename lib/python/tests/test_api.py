@@ -11,7 +11,8 @@ from pathlib import Path
 from support import INCLUDE, gm, run_python
 
 _ffi = gm._ffi
-SCALARS = {"size_t": ctypes.c_size_t, "float": ctypes.c_float, "int": ctypes.c_int,
+SCALARS = {"size_t": ctypes.c_size_t, "float": ctypes.c_float, "double": ctypes.c_double,
+           "int": ctypes.c_int,
            "int32_t": ctypes.c_int32, "uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64}
 
 
@@ -39,6 +40,8 @@ def ctype_of(decl):
     base = words[0]
     if base == "void" and stars == 0:
         return None
+    if base == "void" and stars == 1:
+        return ctypes.c_void_p
     if base == "char" and stars == 1:
         return ctypes.c_char_p
     if base in SCALARS:
@@ -63,6 +66,27 @@ class HeaderBinding(unittest.TestCase):
         self.assertGreater(len(DECLS), 100)
         self.assertIn("gm_vae_create", DECLS)
         self.assertIn("gm_status", ENUMS)
+        self.assertIn("gm_gan_part", ENUMS)
+
+    def test_callback_types_match_typedefs(self):
+        """Each function-pointer typedef is a CFUNCTYPE in _ffi with the
+        typedef's return and parameter types."""
+        found = 0
+        for m in re.finditer(r"typedef\s+([^;{}()]*?)\(\s*\*\s*(\w+)\s*\)\s*\(([^;]*?)\)\s*;",
+                             TEXT, re.S):
+            ret, name, arglist = m.groups()
+            found += 1
+            cb = getattr(_ffi, name)
+            want = [ctype_of(re.sub(r"\w+\s*$", "", p)) for p in params(arglist)]
+            self.assertEqual(list(cb._argtypes_), want, name)
+            self.assertEqual(cb._restype_, ctype_of(ret), name)
+        self.assertGreaterEqual(found, 2)
+
+    def test_enums_mirrored(self):
+        self.assertEqual({m.name: m.value for m in gm.GanPart},
+                         {"DISCRIMINATOR": 0, "GENERATOR": 1})
+        for m in gm.GanPart:
+            self.assertRegex(TEXT, rf"GM_GAN_{m.name}\s*=\s*{m.value}\b")
 
     def test_every_function_is_declared(self):
         table = {entry[0] for entry in _ffi.API}
@@ -114,6 +138,9 @@ class Structs(unittest.TestCase):
             opts = cls()
             init(ctypes.byref(opts))
             self.assertEqual(opts.size, ctypes.sizeof(cls), cls.__name__)
+        opts = gm.fit_options()
+        self.assertEqual(opts.size, ctypes.sizeof(_ffi.gm_fit_options))
+        self.assertEqual((opts.epochs, opts.batch, opts.every, opts.shuffle_seed), (1, 0, 100, 0))
         opts = gm.optimizer_options("adamw")
         self.assertEqual(opts.size, ctypes.sizeof(_ffi.gm_optimizer_options))
         self.assertAlmostEqual(opts.weight_decay, 0.01, places=6)

@@ -13,6 +13,10 @@ def small_vae_nets(rng, d=6, latent=2):
     return enc, dec
 
 
+def _raise_runtime_error(progress, mean):
+    raise RuntimeError("from a fit callback")
+
+
 class Freeing(unittest.TestCase):
     def setUp(self):
         gc.collect()
@@ -105,6 +109,41 @@ class Freeing(unittest.TestCase):
             self.assertEqual(gan.generator.param_count, 12)
             disc = gan.discriminator
         self.assertTrue(g.closed and d.closed and disc.closed)
+        self.assertBack()
+
+    def test_model_owned_net_is_not_freed_by_gm_net_free(self):
+        """net.h: gm_net_free ignores a net owned by a VAE or GAN (the
+        binding never calls it for one; this checks the C guarantee)."""
+        with gm.Rng(1) as rng:
+            enc, dec = small_vae_nets(rng)
+        with gm.VAE(enc, dec, latent=2) as vae:
+            count = gm.live_allocations()
+            gm.lib.gm_net_free(vae.encoder._p)
+            self.assertEqual(gm.live_allocations(), count)
+            vae.train_step([[0.5] * 6] * 4)
+        self.assertBack()
+
+    def test_parallel_and_fit_free_everything(self):
+        with gm.Rng(1) as rng:
+            enc, dec = small_vae_nets(rng)
+            g = gm.Net([gm.dense(2, 4, rng=rng)])
+            d = gm.Net([gm.dense(4, 1, rng=rng)])
+        x = [[0.25] * 6] * 4
+        vae, gan = gm.VAE(enc, dec, latent=2), gm.GAN(g, d, latent=2)
+        vae.compute_grads(x)
+        views = [vae.grads(), gan.grads("generator")]
+        vae.apply_grads()
+        vae.fit(x, batch=2, callback=lambda p, m: None)
+        with self.assertRaises(RuntimeError):
+            vae.fit(x, batch=2, every=1, callback=_raise_runtime_error)
+        with self.assertRaises(gm.InvalidArgument):
+            gan.fit([[0.1] * 4] * 4, batch=5)              # fails before any step
+        gan.fit([[0.1] * 4] * 4, batch=2)
+        del vae, gan, enc, dec, g, d                         # the views keep the models
+        gc.collect()
+        self.assertGreater(gm.live_allocations(), self.start)
+        del views
+        gc.collect()
         self.assertBack()
 
     def test_garbage_collection_fallback(self):

@@ -58,6 +58,23 @@ with gm.Rng(2) as rng:
         assert isinstance(s, gm.Tensor) and s.shape == (3, 4)
         s.close()
 
+        # the gradient buffer is a ctypes array over the C memory
+        vae.compute_grads(x[:3], offset=0, total=8)
+        g = vae.grads()
+        import ctypes
+        assert isinstance(g, ctypes.Array) and g._type_ is ctypes.c_float, type(g)
+        assert len(g) == enc.param_count + dec.param_count
+        g[0] = 7.0
+        assert vae.grads()[0] == 7.0
+        mv = memoryview(g)
+        assert mv.format == "<f" and not mv.readonly
+        vae.apply_grads()
+
+        # fit on lists, with a callback
+        calls = []
+        vae.fit(x, epochs=2, batch=4, callback=lambda p, m: calls.append(p.step))
+        assert calls == [2, 4] and vae.step_count == 5 + 1 + 4, (calls, vae.step_count)
+
 # data files come back as Tensors
 images = gm.load_idx_images("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", 3)
 assert isinstance(images, gm.Tensor) and images.shape == (3, 1, 28, 28)

@@ -1,9 +1,9 @@
 //! Generative adversarial networks (gan.h): the adversarial losses and [`Gan`].
-use crate::nn::adopt_nets;
+use crate::nn::{adopt_nets, fit_opts_ptr};
 use crate::vae::net_ref;
 use crate::{
-    c_enum, check, handle, labels_ptr, opt_mut_ptr, opt_ptr, sys, Error, Handle, Net, NetRef, OptimizerOptions, Result,
-    TensorRef,
+    c_enum, check, fit_with, handle, labels_ptr, lent_slice, opt_mut_ptr, opt_ptr, sys, Error, FitOptions, FitProgress,
+    Handle, Net, NetRef, OptimizerOptions, Result, TensorRef,
 };
 use std::ptr;
 
@@ -13,6 +13,11 @@ c_enum!(
         NonSaturating = sys::GM_GAN_NONSATURATING, Minimax = sys::GM_GAN_MINIMAX,
         LeastSquares = sys::GM_GAN_LEAST_SQUARES, Hinge = sys::GM_GAN_HINGE, Wasserstein = sys::GM_GAN_WASSERSTEIN,
     }
+);
+
+c_enum!(
+    /// The two nets of a GAN, for the data-parallel calls (`gm_gan_part`).
+    GanPart: sys::gm_gan_part { Discriminator = sys::GM_GAN_DISCRIMINATOR, Generator = sys::GM_GAN_GENERATOR }
 );
 
 /// Statistics of a train step (the C struct).
@@ -112,6 +117,68 @@ impl GanRef {
         let mut st = GanStats::default();
         check(unsafe { sys::gm_gan_train_step(self.as_mut_ptr(), real.as_ptr(), l, &mut st) }).map(|_| st)
     }
+
+    /// Trains for `opts.epochs` shuffled passes over the real data with
+    /// [`train_step`](Self::train_step); the callback gets the mean GAN
+    /// statistics. Everything else as [`VaeRef::fit`](crate::VaeRef::fit).
+    pub fn fit<F>(
+        &mut self,
+        data: &TensorRef,
+        labels: Option<&[i32]>,
+        opts: Option<&FitOptions>,
+        mut callback: F,
+    ) -> Result<()>
+    where
+        F: FnMut(&FitProgress, &GanStats) -> bool,
+    {
+        let l = labels_ptr("gm_gan_fit", labels, data.dim(0))?;
+        let raw = opts.map(FitOptions::raw);
+        let gan = self.as_mut_ptr();
+        fit_with(&mut callback, |cb, user| unsafe {
+            sys::gm_gan_fit(gan, data.as_ptr(), l, fit_opts_ptr(&raw), Some(cb), user)
+        })
+    }
+
+    /// Data parallelism: one phase's gradients on a shard `real` (rows
+    /// `offset .. offset + N` of a batch of `total`) into `part`'s buffer
+    /// ([`grads`](Self::grads)); nothing else changes. One training step is,
+    /// on every replica: `n_critic` times compute / sum the buffers / apply
+    /// for [`GanPart::Discriminator`], then once for [`GanPart::Generator`].
+    /// Returns the phase's statistics (d_loss and d_real, or g_loss and
+    /// d_fake; the others 0).
+    pub fn compute_grads(
+        &mut self,
+        part: GanPart,
+        real: &TensorRef,
+        labels: Option<&[i32]>,
+        offset: usize,
+        total: usize,
+    ) -> Result<GanStats> {
+        let l = labels_ptr("gm_gan_compute_grads", labels, real.dim(0))?;
+        let mut st = GanStats::default();
+        check(unsafe {
+            sys::gm_gan_compute_grads(self.as_mut_ptr(), part.raw(), real.as_ptr(), l, offset, total, &mut st)
+        })
+        .map(|_| st)
+    }
+    /// `part`'s gradient buffer (its net's parameter gradients), lent without
+    /// a copy and borrowing the GAN mutably; what the next
+    /// [`apply_grads`](Self::apply_grads) of that part reads.
+    pub fn grads(&mut self, part: GanPart) -> &mut [f32] {
+        let (mut p, mut n) = (ptr::null_mut(), 0);
+        unsafe {
+            sys::gm_gan_grads(self.as_mut_ptr(), part.raw(), &mut p, &mut n); // cannot fail: valid part, no NULL
+            lent_slice(p, n)
+        }
+    }
+    /// One optimizer update of `part` from its buffer (then D's weight
+    /// clipping, if set); a generator update completes a train step. `State`
+    /// without a compute of that part since its last update; `Numeric`
+    /// (nothing changes) for a non-finite value.
+    pub fn apply_grads(&mut self, part: GanPart) -> Result<()> {
+        check(unsafe { sys::gm_gan_apply_grads(self.as_mut_ptr(), part.raw()) })
+    }
+
     /// `n` new samples into `out`.
     pub fn sample(&mut self, n: usize, labels: Option<&[i32]>, out: &mut TensorRef) -> Result<()> {
         let l = labels_ptr("gm_gan_sample", labels, n)?;

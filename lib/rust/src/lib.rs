@@ -62,6 +62,35 @@
 //! println!("{}", encoder.param_count());
 //! # }
 //! ```
+//!
+//! Data parallelism: [`VaeRef::compute_grads`] on each replica's shard, sum
+//! the buffers lent by [`VaeRef::grads`] (an all-reduce, in place), then
+//! [`VaeRef::apply_grads`]; the same per [`GanPart`] on a GAN. The lent
+//! buffer borrows the model mutably, so it cannot be held across another
+//! call on it:
+//! ```compile_fail
+//! # fn f(mut vae: genmodel::Vae) -> genmodel::Result<()> {
+//! let g = vae.grads();
+//! vae.apply_grads()?;
+//! g[0] = 0.0;
+//! # Ok(()) }
+//! ```
+//! nor outlive it:
+//! ```compile_fail
+//! # fn f(mut vae: genmodel::Vae) {
+//! let g = vae.grads();
+//! drop(vae);
+//! g[0] = 0.0;
+//! # }
+//! ```
+//! [`VaeRef::fit`] / [`GanRef::fit`] run epochs with a progress closure
+//! (`true` stops; a panic in it is resumed after the C call returns). The
+//! closure cannot reach the model, which `fit` borrows mutably:
+//! ```compile_fail
+//! # fn f(mut vae: genmodel::Vae, x: &genmodel::TensorRef) {
+//! let _ = vae.fit(x, None, None, |_, _| vae.step_count() > 10);
+//! # }
+//! ```
 
 #[rustfmt::skip] // one line per C declaration, in header order
 pub mod sys;
@@ -71,19 +100,20 @@ mod io;
 mod nn;
 mod vae;
 
-pub use gan::{d_loss as gan_d_loss, g_loss as gan_g_loss, Gan, GanLoss, GanOptions, GanRef, GanStats};
+pub use gan::{d_loss as gan_d_loss, g_loss as gan_g_loss, Gan, GanLoss, GanOptions, GanPart, GanRef, GanStats};
 pub use io::{idx_load_images, idx_load_labels, png_write_grid};
 pub use nn::{
-    loss_bce_logits, loss_mse, loss_softmax_xent, Init, Layer, LayerKind, LayerRef, Net, NetRef, Optimizer,
-    OptimizerKind, OptimizerOptions, OptimizerRef, Reduction,
+    loss_bce_logits, loss_mse, loss_softmax_xent, FitOptions, FitProgress, Init, Layer, LayerKind, LayerRef, Net,
+    NetRef, Optimizer, OptimizerKind, OptimizerOptions, OptimizerRef, Reduction,
 };
 pub use vae::{
     vae_kl, vae_log_normal, vae_logmeanexp, vae_recon_nll, vae_reparameterize, vae_reparameterize_backward, Likelihood,
     Vae, VaeOptions, VaeRef, VaeStats,
 };
 
+use std::any::Any;
 use std::cell::UnsafeCell;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
@@ -211,6 +241,63 @@ pub(crate) fn opt_ptr<T: Handle + ?Sized>(t: Option<&T>) -> *const T::Raw {
 /// The C pointer of an optional writable handle, or NULL.
 pub(crate) fn opt_mut_ptr<T: Handle + ?Sized>(t: Option<&mut T>) -> *mut T::Raw {
     t.map_or(ptr::null_mut(), |t| t.as_mut_ptr())
+}
+
+/// A gradient buffer the library lends out (`gm_vae_grads`, `gm_gan_grads`)
+/// as a slice; the caller ties it to a `&mut` borrow of the model.
+///
+/// # Safety
+/// `p` points to `n` floats that stay valid and unaliased for `'a`.
+pub(crate) unsafe fn lent_slice<'a>(p: *mut f32, n: usize) -> &'a mut [f32] {
+    if p.is_null() || n == 0 {
+        &mut []
+    } else {
+        std::slice::from_raw_parts_mut(p, n)
+    }
+}
+
+/// The C signature of a fit callback for statistics `S` (`gm_vae_fit_callback`
+/// without the `Option`).
+pub(crate) type FitTrampoline<S> = unsafe extern "C" fn(*mut c_void, *const sys::gm_fit_progress, *const S) -> c_int;
+
+/// Runs a `gm_X_fit` call (`call(trampoline, user)`) with a Rust closure as
+/// its progress callback. A panic in the closure must not unwind into C: the
+/// trampoline catches it, returns 1 (stop), and it is resumed here once the
+/// C call has returned (the model keeps the steps done before it).
+pub(crate) fn fit_with<S>(
+    callback: &mut dyn FnMut(&FitProgress, &S) -> bool,
+    call: impl FnOnce(FitTrampoline<S>, *mut c_void) -> sys::gm_status,
+) -> Result<()> {
+    struct State<'a, S> {
+        callback: &'a mut dyn FnMut(&FitProgress, &S) -> bool,
+        panic: Option<Box<dyn Any + Send + 'static>>,
+    }
+    unsafe extern "C" fn trampoline<S>(
+        user: *mut c_void,
+        progress: *const sys::gm_fit_progress,
+        mean: *const S,
+    ) -> c_int {
+        // SAFETY: `user` is the State below, alive and not otherwise used
+        // during the C call; the library passes valid progress and mean.
+        let state = &mut *user.cast::<State<'_, S>>();
+        if state.panic.is_some() {
+            return 1; // stopped already (the library does not call again)
+        }
+        let (progress, mean) = (&*progress, &*mean);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (state.callback)(progress, mean))) {
+            Ok(stop) => c_int::from(stop),
+            Err(payload) => {
+                state.panic = Some(payload);
+                1
+            }
+        }
+    }
+    let mut state = State { callback, panic: None };
+    let code = call(trampoline::<S>, (&mut state as *mut State<'_, S>).cast());
+    if let Some(payload) = state.panic.take() {
+        std::panic::resume_unwind(payload);
+    }
+    check(code)
 }
 
 unsafe fn static_str(p: *const c_char) -> &'static str {

@@ -282,6 +282,59 @@ impl Default for OptimizerOptions {
     }
 }
 
+/// How `fit` walks the data (`gm_fit_options` without its `size`). `Default`
+/// is the library's (`gm_fit_options_init`): 1 epoch, batch 0 (meaning
+/// min(128, N)), the callback every 100 steps of an epoch and after its
+/// last, shuffle seed 0. An explicit batch must be at most N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FitOptions {
+    /// Passes over the data, >= 1.
+    pub epochs: u32,
+    /// Samples per step, 1 ..= N; a last partial batch is dropped.
+    pub batch: usize,
+    /// The callback runs when an epoch's step count is a multiple of this
+    /// (>= 1), and after each epoch's last step.
+    pub every: u64,
+    /// Each epoch's order is a shuffle drawn from this seed.
+    pub shuffle_seed: u64,
+}
+
+fn fit_defaults() -> sys::gm_fit_options {
+    let mut o = sys::gm_fit_options { size: 0, epochs: 0, batch: 0, every: 0, shuffle_seed: 0 };
+    unsafe { sys::gm_fit_options_init(&mut o) }; // cannot fail: valid pointer
+    o
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        let o = fit_defaults();
+        FitOptions { epochs: o.epochs, batch: o.batch, every: o.every, shuffle_seed: o.shuffle_seed }
+    }
+}
+
+impl FitOptions {
+    /// The C struct (with `size` set).
+    pub fn raw(&self) -> sys::gm_fit_options {
+        sys::gm_fit_options {
+            epochs: self.epochs,
+            batch: self.batch,
+            every: self.every,
+            shuffle_seed: self.shuffle_seed,
+            ..fit_defaults()
+        }
+    }
+}
+
+/// Where a fit is, as its callback sees it (the C struct): epoch (1-based)
+/// of epochs, epoch_step of steps_per_epoch, step (this fit call's),
+/// steps_averaged (the steps the mean statistics cover) and seconds.
+pub type FitProgress = sys::gm_fit_progress;
+
+/// The `opts` pointer of a fit call: NULL for `None`.
+pub(crate) fn fit_opts_ptr(raw: &Option<sys::gm_fit_options>) -> *const sys::gm_fit_options {
+    raw.as_ref().map_or(ptr::null(), |r| r)
+}
+
 handle!(
     /// An optimizer for one net's parameters (it refuses to step another net).
     Optimizer / OptimizerRef: gm_optimizer, gm_optimizer_free

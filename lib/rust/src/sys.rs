@@ -90,6 +90,28 @@ pub struct gm_optimizer_options {
     pub clip_norm: f32,
 }
 
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct gm_fit_options {
+    pub size: usize,
+    pub epochs: u32,
+    pub batch: usize,
+    pub every: u64,
+    pub shuffle_seed: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct gm_fit_progress {
+    pub epoch: u32,
+    pub epochs: u32,
+    pub epoch_step: u64,
+    pub steps_per_epoch: u64,
+    pub step: u64,
+    pub steps_averaged: u64,
+    pub seconds: f64,
+}
+
 // ---- vae.h ----------------------------------------------------------------
 
 pub type gm_likelihood = c_uint;
@@ -118,6 +140,9 @@ pub struct gm_vae_stats {
     pub kl: f32,
     pub beta: f32,
 }
+
+pub type gm_vae_fit_callback =
+    Option<unsafe extern "C" fn(user: *mut c_void, progress: *const gm_fit_progress, mean: *const gm_vae_stats) -> c_int>;
 
 // ---- gan.h ----------------------------------------------------------------
 
@@ -148,6 +173,12 @@ pub struct gm_gan_stats {
     pub d_real: f32,
     pub d_fake: f32,
 }
+
+pub type gm_gan_fit_callback =
+    Option<unsafe extern "C" fn(user: *mut c_void, progress: *const gm_fit_progress, mean: *const gm_gan_stats) -> c_int>;
+
+pub type gm_gan_part = c_uint;
+constants!(gm_gan_part: GM_GAN_DISCRIMINATOR = 0, GM_GAN_GENERATOR = 1);
 
 // ---- io.h -----------------------------------------------------------------
 
@@ -250,6 +281,7 @@ extern "C" {
     pub fn gm_optimizer_get_lr(opt: *const gm_optimizer) -> f32;
     pub fn gm_optimizer_step_count(opt: *const gm_optimizer) -> u64;
     pub fn gm_optimizer_reset(opt: *mut gm_optimizer) -> gm_status;
+    pub fn gm_fit_options_init(opts: *mut gm_fit_options) -> gm_status;
 
     // vae.h
     pub fn gm_vae_reparameterize(h: *const gm_tensor, eps: *const gm_tensor, z: *mut gm_tensor) -> gm_status;
@@ -262,6 +294,10 @@ extern "C" {
     pub fn gm_vae_create(out: *mut *mut gm_vae, encoder: *mut gm_net, decoder: *mut gm_net, opts: *const gm_vae_options) -> gm_status;
     pub fn gm_vae_free(vae: *mut gm_vae);
     pub fn gm_vae_train_step(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, stats: *mut gm_vae_stats) -> gm_status;
+    pub fn gm_vae_fit(vae: *mut gm_vae, data: *const gm_tensor, labels: *const i32, opts: *const gm_fit_options, callback: gm_vae_fit_callback, user: *mut c_void) -> gm_status;
+    pub fn gm_vae_compute_grads(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, offset: usize, total: usize, stats: *mut gm_vae_stats) -> gm_status;
+    pub fn gm_vae_grads(vae: *mut gm_vae, grads: *mut *mut f32, n: *mut usize) -> gm_status;
+    pub fn gm_vae_apply_grads(vae: *mut gm_vae) -> gm_status;
     pub fn gm_vae_elbo(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, stats: *mut gm_vae_stats) -> gm_status;
     pub fn gm_vae_iwae(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, k: usize, nll: *mut f32) -> gm_status;
     pub fn gm_vae_encode(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, mu: *mut gm_tensor, logvar: *mut gm_tensor) -> gm_status;
@@ -282,6 +318,10 @@ extern "C" {
     pub fn gm_gan_create(out: *mut *mut gm_gan, generator: *mut gm_net, discriminator: *mut gm_net, opts: *const gm_gan_options) -> gm_status;
     pub fn gm_gan_free(gan: *mut gm_gan);
     pub fn gm_gan_train_step(gan: *mut gm_gan, real: *const gm_tensor, labels: *const i32, stats: *mut gm_gan_stats) -> gm_status;
+    pub fn gm_gan_fit(gan: *mut gm_gan, data: *const gm_tensor, labels: *const i32, opts: *const gm_fit_options, callback: gm_gan_fit_callback, user: *mut c_void) -> gm_status;
+    pub fn gm_gan_compute_grads(gan: *mut gm_gan, part: gm_gan_part, real: *const gm_tensor, labels: *const i32, offset: usize, total: usize, stats: *mut gm_gan_stats) -> gm_status;
+    pub fn gm_gan_grads(gan: *mut gm_gan, part: gm_gan_part, grads: *mut *mut f32, n: *mut usize) -> gm_status;
+    pub fn gm_gan_apply_grads(gan: *mut gm_gan, part: gm_gan_part) -> gm_status;
     pub fn gm_gan_sample(gan: *mut gm_gan, n: usize, labels: *const i32, out: *mut gm_tensor) -> gm_status;
     pub fn gm_gan_generate(gan: *mut gm_gan, z: *const gm_tensor, labels: *const i32, out: *mut gm_tensor) -> gm_status;
     pub fn gm_gan_generator(gan: *mut gm_gan) -> *mut gm_net;

@@ -1,8 +1,8 @@
 //! Variational autoencoders (vae.h): the ELBO module and [`Vae`].
-use crate::nn::adopt_nets;
+use crate::nn::{adopt_nets, fit_opts_ptr};
 use crate::{
-    c_enum, check, check_len, handle, labels_ptr, opt_mut_ptr, opt_ptr, sys, Error, Handle, Net, NetRef,
-    OptimizerOptions, Result, TensorRef,
+    c_enum, check, check_len, fit_with, handle, labels_ptr, lent_slice, opt_mut_ptr, opt_ptr, sys, Error, FitOptions,
+    FitProgress, Handle, Net, NetRef, OptimizerOptions, Result, TensorRef,
 };
 use std::ptr;
 
@@ -111,6 +111,76 @@ impl VaeRef {
         let mut st = VaeStats::default();
         check(unsafe { sys::gm_vae_train_step(self.ptr(), x.as_ptr(), l, &mut st) }).map(|_| st)
     }
+
+    /// Trains for `opts.epochs` shuffled passes over `data` (N samples; labels:
+    /// N of them if conditional), with [`train_step`](Self::train_step) on
+    /// consecutive batches: epochs * (N / batch) steps, a last partial batch
+    /// dropped. `opts`: `None` for the library's defaults (batch 0 = min(128, N)).
+    ///
+    /// `callback(progress, mean)` runs when an epoch's step count is a
+    /// multiple of `opts.every` and after each epoch's last step, with the
+    /// statistics averaged since the previous call; returning `true` stops
+    /// training (`fit` then returns `Ok`). A panic in the callback stops
+    /// training and is resumed once the C call has returned; the VAE keeps
+    /// the steps done before and stays usable. Errors: those of `train_step`
+    /// (the steps done before stay applied) and `Inval` for bad options; the
+    /// data and labels are checked before any step.
+    pub fn fit<F>(
+        &mut self,
+        data: &TensorRef,
+        labels: Option<&[i32]>,
+        opts: Option<&FitOptions>,
+        mut callback: F,
+    ) -> Result<()>
+    where
+        F: FnMut(&FitProgress, &VaeStats) -> bool,
+    {
+        let l = labels_ptr("gm_vae_fit", labels, data.dim(0))?;
+        let raw = opts.map(FitOptions::raw);
+        let vae = self.ptr();
+        fit_with(&mut callback, |cb, user| unsafe {
+            sys::gm_vae_fit(vae, data.as_ptr(), l, fit_opts_ptr(&raw), Some(cb), user)
+        })
+    }
+
+    /// Data parallelism, step 1 of 3: forward and backward on a shard `x`,
+    /// rows `offset .. offset + N` of a batch of `total` rows (`0, N`: the
+    /// whole batch), into the gradient buffer ([`grads`](Self::grads)),
+    /// which receives the shard's share N / total of the batch-mean gradient.
+    /// Parameters do not change. Returns the shard's statistics. Replicas
+    /// made from the same seeds draw the same noise for the batch, so the sum
+    /// of their buffers is the gradient `train_step` would apply.
+    pub fn compute_grads(
+        &mut self,
+        x: &TensorRef,
+        labels: Option<&[i32]>,
+        offset: usize,
+        total: usize,
+    ) -> Result<VaeStats> {
+        let l = labels_ptr("gm_vae_compute_grads", labels, x.dim(0))?;
+        let mut st = VaeStats::default();
+        check(unsafe { sys::gm_vae_compute_grads(self.ptr(), x.as_ptr(), l, offset, total, &mut st) }).map(|_| st)
+    }
+    /// Step 2 of 3: the gradient buffer (the encoder's parameter gradients,
+    /// then the decoder's), lent by the library without a copy: sum the
+    /// replicas' buffers into it (an all-reduce) before
+    /// [`apply_grads`](Self::apply_grads), which reads exactly this memory.
+    /// The slice borrows the VAE mutably, so it cannot outlive it nor be
+    /// held across another call on it.
+    pub fn grads(&mut self) -> &mut [f32] {
+        let (mut p, mut n) = (ptr::null_mut(), 0);
+        unsafe {
+            sys::gm_vae_grads(self.ptr(), &mut p, &mut n); // cannot fail: no NULL
+            lent_slice(p, n)
+        }
+    }
+    /// Step 3 of 3: one optimizer update from the buffer; counts as a train
+    /// step. `State` without a `compute_grads` since the last update;
+    /// `Numeric` (nothing changes) for a non-finite value in the buffer.
+    pub fn apply_grads(&mut self) -> Result<()> {
+        check(unsafe { sys::gm_vae_apply_grads(self.ptr()) })
+    }
+
     /// Negative ELBO of `x` without an update.
     pub fn elbo(&mut self, x: &TensorRef, labels: Option<&[i32]>) -> Result<VaeStats> {
         let l = labels_ptr("gm_vae_elbo", labels, x.dim(0))?;

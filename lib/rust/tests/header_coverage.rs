@@ -53,7 +53,12 @@ fn typedefs(text: &str) -> Vec<(&str, &str, &str)> {
             _ => ("", semi),
         };
         let name_part = if body.is_empty() { &rest[..end] } else { &rest[rest.find('}').unwrap()..end] };
-        out.push((kind, idents(name_part).last().unwrap(), body));
+        // a function-pointer typedef, `R (*NAME)(params)`, is named after "(*"
+        let name = match name_part.find("(*") {
+            Some(i) if body.is_empty() => idents(&name_part[i..]).next().unwrap(),
+            _ => idents(name_part).last().unwrap(),
+        };
+        out.push((kind, name, body));
         rest = &rest[end..];
     }
     out
@@ -115,6 +120,10 @@ fn every_public_type_is_mirrored() {
     let text = headers();
     let names: BTreeSet<&str> = typedefs(&text).into_iter().map(|t| t.1).collect();
     assert!(names.len() >= 19, "parsed only {names:?}");
+    for name in ["gm_vae_fit_callback", "gm_gan_fit_callback", "gm_gan_part", "gm_fit_options", "gm_fit_progress"] {
+        assert!(names.contains(name), "the typedef parser missed {name}: {names:?}");
+    }
+    assert!(names.iter().all(|n| n.starts_with("gm_")), "a typedef parsed under a wrong name: {names:?}");
     let missing: Vec<_> = names.iter().filter(|n| !idents(SYS).any(|w| w == **n)).collect();
     assert!(missing.is_empty(), "public types missing from src/sys.rs: {missing:?}");
 }
@@ -136,6 +145,60 @@ fn struct_fields_match_in_order() {
         let rust = sys_struct_fields(name).unwrap_or_else(|| panic!("struct {name} missing from src/sys.rs"));
         assert_eq!(rust, c_fields, "fields of {name}");
     }
+}
+
+/// `pub type NAME = Option<unsafe extern "C" fn(a: A, b: B) -> R>;` in sys.rs:
+/// (parameter types, return type), spaces removed.
+fn sys_callback(name: &str) -> Option<(Vec<String>, String)> {
+    let start = SYS.find(&format!("pub type {name} ="))?;
+    let decl: String = SYS[start..start + SYS[start..].find(';')?].split_whitespace().collect();
+    let params = &decl[decl.find("fn(")? + 3..decl.rfind(")->")?];
+    let ret = decl[decl.rfind(")->")? + 3..].trim_end_matches('>').to_string();
+    Some((params.split(',').map(|p| p.split_once(':').map_or(p, |(_, t)| t).to_string()).collect(), ret))
+}
+
+/// The Rust spelling sys.rs uses for a C parameter type.
+fn rust_type(c: &str) -> String {
+    let words: Vec<&str> = idents(c).collect();
+    let stars = c.matches('*').count();
+    let is_const = words.contains(&"const");
+    let base = match *words.iter().rfind(|w| **w != "const").unwrap() {
+        "void" => "c_void",
+        "int" => "c_int",
+        other => other,
+    };
+    let mut t = base.to_string();
+    for i in 0..stars {
+        t = format!("{}{t}", if i == 0 && is_const { "*const" } else { "*mut" });
+    }
+    t
+}
+
+#[test]
+fn callback_typedefs_match() {
+    let text = headers();
+    let mut n = 0;
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("typedef ") {
+        rest = &rest[i + "typedef ".len()..];
+        let decl = &rest[..rest.find(';').unwrap()];
+        let Some(p) = decl.find("(*") else { continue };
+        if decl.contains('{') {
+            continue;
+        }
+        let name = idents(&decl[p..]).next().unwrap();
+        let args = &decl[decl[p..].find(")(").unwrap() + p + 2..decl.rfind(')').unwrap()];
+        let want: Vec<String> = args
+            .split(',')
+            .map(|a| rust_type(&a[..a.rfind(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap() + 1]))
+            .collect();
+        let (got, got_ret) =
+            sys_callback(name).unwrap_or_else(|| panic!("callback type {name} missing from src/sys.rs"));
+        assert_eq!(got, want, "parameters of {name}");
+        assert_eq!(got_ret, rust_type(&decl[..p]), "return type of {name}");
+        n += 1;
+    }
+    assert!(n >= 2, "parsed only {n} callback typedefs");
 }
 
 #[test]
@@ -186,5 +249,6 @@ fn options_struct_sizes_match_the_library() {
         );
         assert_eq!(c_size(|o| sys::gm_vae_options_init(o)), size_of::<sys::gm_vae_options>());
         assert_eq!(c_size(|o| sys::gm_gan_options_init(o)), size_of::<sys::gm_gan_options>());
+        assert_eq!(c_size(|o| sys::gm_fit_options_init(o)), size_of::<sys::gm_fit_options>());
     }
 }

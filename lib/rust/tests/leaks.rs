@@ -35,6 +35,19 @@ fn exercise() -> Result<()> {
     let mut real = Tensor::new(&[4, 2])?;
     real.fill_normal(&mut rng)?;
     gan.train_step(&real, None)?;
+    // the data-parallel calls and fit, also stopped by a panic
+    vae.compute_grads(&x, None, 0, 8)?;
+    vae.grads()[0] += 1.0;
+    vae.apply_grads()?;
+    vae.fit(&x, None, Some(&FitOptions { batch: 2, ..Default::default() }), |_, _| false)?;
+    let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        vae.fit(&x, None, None, |_, _| -> bool { std::panic::panic_any("stop") })
+    }));
+    assert!(stopped.is_err());
+    assert!(vae.fit(&x, None, Some(&FitOptions { batch: 5, ..Default::default() }), |_, _| false).is_err()); // batch 5 > 4
+    gan.compute_grads(GanPart::Discriminator, &real, None, 0, 4)?;
+    gan.apply_grads(GanPart::Discriminator)?;
+    gan.fit(&real, None, Some(&FitOptions { batch: 2, every: 1, ..Default::default() }), |p, _| p.step == 1)?;
     // a net with an optimizer, a layer never added, failed calls
     let mut net = mlp(&[3, 4], &mut rng)?;
     let mut opt = Optimizer::new(&net, None)?;
