@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""The DCGAN of examples/dcgan_fashion.c in PyTorch: the reference it is
+compared with, for speed (bench/) and for sample quality after an epoch.
+
+    /usr/bin/python3 bench/ref/dcgan28.py [--epochs N] [--steps N]
+        [--threads N] [--seed N] [--data DIR] [--png FILE]
+
+Same recipe: Fashion-MNIST in [-1, 1]; G: z100 -> dense 6272 -> BatchNorm
+-> ReLU -> 128x7x7 -> ConvT(128->64, k4 s2 p1) -> BatchNorm -> ReLU ->
+ConvT(64->1) -> tanh; D: Conv(1->64) -> LeakyReLU 0.2 -> Conv(64->128) ->
+BatchNorm -> LeakyReLU 0.2 -> flatten -> dense 1; non-saturating loss
+(BCE with logits), Adam 2e-4 (0.5, 0.999), batch 64; one D update on
+real + fake, then one G update on fresh z, as gm_gan_train_step does.
+Prints a last line of key=value pairs (steps_per_second, peak_rss_mb).
+Uses only Debian's python3-torch and python3-numpy.
+"""
+import argparse
+import gzip
+import resource
+import struct
+import time
+import zlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def load_images(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic, n, rows, cols = struct.unpack(">IIII", data[:16])
+    assert magic == 2051, path
+    x = np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, 1, rows, cols)
+    return torch.from_numpy(x.astype(np.float32) / 255.0)
+
+
+def write_png_grid(path, images, rows, cols, pad=2):
+    """images: [N x 1 x H x W] in [0, 1] -> one 8-bit grayscale PNG."""
+    n, _, h, w = images.shape
+    H, W = rows * h + (rows + 1) * pad, cols * w + (cols + 1) * pad
+    canvas = np.ones((H, W), dtype=np.float32)
+    for i in range(min(n, rows * cols)):
+        r, c = divmod(i, cols)
+        y0, x0 = pad + r * (h + pad), pad + c * (w + pad)
+        canvas[y0:y0 + h, x0:x0 + w] = images[i, 0]
+    px = np.floor(255.0 * np.clip(canvas, 0.0, 1.0) + 0.5).astype(np.uint8)
+    raw = b"".join(b"\x00" + px[y].tobytes() for y in range(H))
+
+    def chunk(tag, body):
+        return (struct.pack(">I", len(body)) + tag + body +
+                struct.pack(">I", zlib.crc32(tag + body) & 0xffffffff))
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" +
+                chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 0, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+class Reshape(nn.Module):
+    def forward(self, x):
+        return x.reshape(x.shape[0], 128, 7, 7)
+
+
+def generator():
+    return nn.Sequential(
+        nn.Linear(100, 6272), nn.BatchNorm1d(6272), nn.ReLU(), Reshape(),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
+
+
+def discriminator():
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(6272, 1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=0, help="stop after N steps (0: epochs)")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--png", default="")
+    a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    x_all = load_images(a.data + "/train-images-idx3-ubyte.gz") * 2.0 - 1.0
+    n, B, Z = x_all.shape[0], 64, 100
+    G, D = generator(), discriminator()
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    fixed_z = torch.randn(64, Z)
+    ones, zeros = torch.ones(B, 1), torch.zeros(B, 1)
+    steps_per_epoch = n // B
+    total = a.steps if a.steps > 0 else a.epochs * steps_per_epoch
+    step, t_train = 0, 0.0
+    while step < total:
+        order = torch.randperm(n)
+        t0 = time.perf_counter()
+        for s in range(steps_per_epoch):
+            if step >= total:
+                break
+            real = x_all[order[s * B:(s + 1) * B]]
+            # D: real and fake
+            fake = G(torch.randn(B, Z))
+            d_loss = (F.binary_cross_entropy_with_logits(D(real), ones) +
+                      F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            # G: non-saturating, fresh z
+            g_loss = F.binary_cross_entropy_with_logits(D(G(torch.randn(B, Z))), ones)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            step += 1
+            if step % 100 == 0:
+                print("step %5d  D loss %.3f  G loss %.3f" % (step, d_loss.item(), g_loss.item()),
+                      flush=True)
+        t_train += time.perf_counter() - t0
+    if a.png:
+        G.eval()
+        with torch.no_grad():
+            write_png_grid(a.png, (G(fixed_z).numpy() + 1.0) / 2.0, 8, 8)
+        print("wrote %s" % a.png)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print("impl=torch-%s threads=%d steps=%d seconds=%.2f steps_per_second=%.3f "
+          "peak_rss_mb=%.1f" % (torch.__version__, torch.get_num_threads(), step, t_train,
+                                step / t_train, rss))
+
+
+if __name__ == "__main__":
+    main()
