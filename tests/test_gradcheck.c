@@ -383,6 +383,82 @@ START_TEST(test_conv_matches_direct_loops)
 }
 END_TEST
 
+/* Bad settings and inputs that do not fit: an error naming the function,
+ * no layer made, and a net whose forward fails keeps its parameters. */
+START_TEST(test_conv_bad_input)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 880));
+    typedef gm_status (*mk)(gm_layer **, size_t, size_t, size_t, size_t, size_t, gm_init,
+                            gm_rng *);
+    const mk make[2] = {gm_conv2d_create, gm_conv_transpose2d_create};
+    const char *name[2] = {"gm_conv2d_create", "gm_conv_transpose2d_create"};
+    /* {in, out, kernel, stride, padding, init} */
+    static const size_t bad[][6] = {{0, 2, 3, 1, 0, 0},     {2, 0, 3, 1, 0, 0},
+                                    {65537, 2, 3, 1, 0, 0}, {2, 65537, 3, 1, 0, 0},
+                                    {2, 2, 0, 1, 0, 0},     {2, 2, 65, 1, 0, 0},
+                                    {2, 2, 3, 0, 0, 0},     {2, 2, 3, 65, 0, 0},
+                                    {2, 2, 3, 1, 3, 0},     {2, 2, 3, 1, 0, 9}};
+    for (int k = 0; k < 2; k++) {
+        for (size_t c = 0; c < sizeof bad / sizeof *bad; c++) {
+            gm_layer *l = (gm_layer *)1;
+            const size_t *b = bad[c];
+            GM_CK_ERR(GM_EINVAL, name[k], make[k](&l, b[0], b[1], b[2], b[3], b[4], (gm_init)b[5], rng));
+            ck_assert_ptr_null(l);
+        }
+        gm_layer *l = (gm_layer *)1;
+        GM_CK_ERR(GM_EINVAL, name[k], make[k](NULL, 2, 2, 3, 1, 0, GM_INIT_HE, rng));
+        GM_CK_ERR(GM_EINVAL, name[k], make[k](&l, 2, 2, 3, 1, 0, GM_INIT_HE, NULL));
+        ck_assert_ptr_null(l);
+    }
+    /* inputs that do not fit: kernel larger than the padded image, wrong
+     * channels, wrong rank, a transposed conv with no output; batchnorm
+     * with the wrong feature count */
+    struct {
+        int transpose;
+        size_t in, out, k, s, p;
+        size_t nd, shape[4];
+    } shapes[] = {{0, 2, 3, 5, 1, 0, 4, {1, 2, 4, 4}},
+                  {0, 2, 3, 3, 1, 1, 4, {1, 3, 8, 8}},
+                  {0, 2, 3, 3, 1, 1, 2, {1, 8}},
+                  {1, 2, 3, 2, 1, 1, 4, {1, 2, 1, 1}}};
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        gm_net *net;
+        gm_layer *l;
+        GM_CK_OK(gm_net_create(&net));
+        GM_CK_OK(make[shapes[c].transpose](&l, shapes[c].in, shapes[c].out, shapes[c].k,
+                                           shapes[c].s, shapes[c].p, GM_INIT_HE, rng));
+        GM_CK_OK(gm_net_add(net, l));
+        size_t np = gm_net_param_count(net), ond, oshape[GM_MAX_DIMS];
+        float *before = malloc(np * sizeof *before), *after = malloc(np * sizeof *after);
+        GM_CK_OK(gm_net_get_params(net, before, np));
+        gm_tensor *x = tensor_like(shapes[c].nd, shapes[c].shape), *y = tensor_like(2, (size_t[]){1, 1});
+        GM_CK_ERR(GM_ESHAPE, "gm_net_output_shape",
+                  gm_net_output_shape(net, shapes[c].nd, shapes[c].shape, &ond, oshape));
+        GM_CK_ERR(GM_ESHAPE, "gm_net_forward", gm_net_forward(net, x, y));
+        GM_CK_OK(gm_net_get_params(net, after, np));
+        ck_assert(memcmp(before, after, np * sizeof *before) == 0);
+        free(before);
+        free(after);
+        gm_tensor_free(x);
+        gm_tensor_free(y);
+        gm_net_free(net);
+    }
+    gm_net *net;
+    gm_layer *bn;
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_batchnorm_create(&bn, 4, 0.1f, 1e-5f));
+    GM_CK_OK(gm_net_add(net, bn));
+    size_t ond, oshape[GM_MAX_DIMS];
+    GM_CK_ERR(GM_ESHAPE, "gm_net_output_shape",
+              gm_net_output_shape(net, 2, (size_t[]){3, 5}, &ond, oshape));
+    GM_CK_ERR(GM_ESHAPE, "gm_net_output_shape",
+              gm_net_output_shape(net, 4, (size_t[]){3, 5, 2, 2}, &ond, oshape));
+    gm_net_free(net);
+    gm_rng_free(rng);
+}
+END_TEST
+
 /* ---- batch normalization ----------------------------------------------- */
 
 /* dense -> batchnorm(features) -> dense, and conv -> batchnorm(channels)
@@ -761,6 +837,7 @@ int main(void)
     tcase_add_test(tc, test_conv2d);
     tcase_add_test(tc, test_conv_transpose2d);
     tcase_add_test(tc, test_conv_matches_direct_loops);
+    tcase_add_test(tc, test_conv_bad_input);
     tcase_add_test(tc, test_batchnorm);
     tcase_add_test(tc, test_batchnorm_statistics);
     tcase_add_test(tc, test_spectral_norm);
