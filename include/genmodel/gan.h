@@ -171,6 +171,7 @@ typedef int (*gm_gan_fit_callback)(void *user, const gm_fit_progress *progress,
  * gm_gan_train_step on consecutive batches; everything else as gm_vae_fit.
  * @param data    [N x ...] real samples as gm_gan_train_step takes them.
  * @param labels  NULL, or N labels for a conditional GAN.
+ * Ownership: data, labels and opts are only read during the call.
  */
 GM_API gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
                             const gm_fit_options *opts, gm_gan_fit_callback callback,
@@ -208,8 +209,9 @@ typedef enum gm_gan_part {
  * state changes. The discriminator phase draws fresh z and scores real
  * and G(z); the generator phase draws fresh z and differentiates the G
  * loss through D.
- * @param real     the shard's real data (the generator phase uses only
- *                 its shape and N; labels are the G phase's labels too).
+ * @param real     the shard's real data, only read (the generator phase
+ *                 uses its shape and N, though its values are checked too;
+ *                 labels are the G phase's labels too).
  * @param offset, total  offset + N <= total <= 2^31 - 1.
  * @param stats    NULL or receives the phase's fields (d_loss and d_real,
  *                 or g_loss and d_fake; the others are 0).

@@ -234,6 +234,8 @@ typedef int (*gm_vae_fit_callback)(void *user, const gm_fit_progress *progress,
  *                  first).
  * @param opts      NULL for the defaults (gm_fit_options_init).
  * @param callback  NULL or the progress callback; `user` is passed to it.
+ * Ownership: data, labels and opts are only read during the call (batches
+ * are copied into a buffer the call allocates and frees); nothing is kept.
  * @return GM_OK (also when the callback stopped it); the errors of
  *         gm_vae_train_step (the model keeps the steps done before the
  *         failing one); GM_EINVAL for bad options; GM_ENOMEM (a batch
@@ -270,7 +272,7 @@ GM_API gm_status gm_vae_fit(gm_vae *vae, const gm_tensor *data, const int32_t *l
  * gradient; parameters and optimizer state do not change, the training
  * generator advances past the whole batch's noise.
  * @param x, labels  the shard: N = x's first dimension rows, as for
- *                   gm_vae_train_step.
+ *                   gm_vae_train_step; only read, not kept.
  * @param offset, total  the shard's first row in the batch, and the batch
  *                   size: offset + N <= total <= 2^31 - 1. (0, N) is a
  *                   whole batch: then the buffer holds the gradient

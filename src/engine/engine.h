@@ -35,6 +35,12 @@ size_t gm__find_nonfinite(const float *x, size_t n);
 
 /* Checks n labels against C classes: required iff C > 0, each in [0, C). */
 gm_status gm__check_labels(const char *fn, const int32_t *labels, size_t n, size_t C);
+/* Data parallelism: checks that a shard of n rows at `offset` lies in a
+ * batch of `total` rows (total <= GM__BLAS_MAX); GM_EINVAL otherwise. */
+gm_status gm__check_shard(const char *fn, size_t n, size_t offset, size_t total);
+/* Checks a model's gradient buffer before an apply: GM_ENUMERIC naming the
+ * first non-finite value. */
+gm_status gm__check_grad_buffer(const char *fn, const float *g, size_t n);
 /* dst row i (d + C floats) = [src row i (d floats) | one_hot(labels[i])]. */
 void gm__join_one_hot(float *dst, const float *src, size_t n, size_t d,
                       const int32_t *labels, size_t C);

@@ -211,6 +211,25 @@ gm_status gm__check_labels(const char *fn, const int32_t *labels, size_t n, size
     return GM_OK;
 }
 
+gm_status gm__check_shard(const char *fn, size_t n, size_t offset, size_t total)
+{
+    if (!(total >= n && offset <= total - n && total <= GM__BLAS_MAX))
+        return gm__set_error(GM_EINVAL, fn,
+                             "the shard's rows [offset, offset + N) = [%zu, %zu + %zu) must lie "
+                             "in [0, total = %zu), total <= %zu",
+                             offset, offset, n, total, GM__BLAS_MAX);
+    return GM_OK;
+}
+
+gm_status gm__check_grad_buffer(const char *fn, const float *g, size_t n)
+{
+    const size_t bad = gm__find_nonfinite(g, n);
+    if (bad != n)
+        return gm__set_error(GM_ENUMERIC, fn, "gradient %zu is not finite (%g); nothing was changed",
+                             bad, (double)g[bad]);
+    return GM_OK;
+}
+
 void gm__join_one_hot(float *dst, const float *src, size_t n, size_t d, const int32_t *labels,
                       size_t C)
 {

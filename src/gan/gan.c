@@ -355,11 +355,7 @@ static gm_status gm__gan_begin(gm_gan *g, const char *fn, const gm_tensor *real,
 {
     GM_TRY(gm__gan_check_real(g, fn, real, labels, &b->dnd, b->dshape));
     const size_t n = real->shape[0];
-    if (!(total >= n && offset <= total - n && total <= GM__BLAS_MAX))
-        return gm__set_error(GM_EINVAL, fn,
-                             "the shard's rows [offset, offset + N) = [%zu, %zu + %zu) must lie "
-                             "in [0, total = %zu), total <= %zu",
-                             offset, offset, n, total, GM__BLAS_MAX);
+    GM_TRY(gm__check_shard(fn, n, offset, total));
     size_t w = 1; /* D output values per sample */
     for (size_t i = 1; i < b->dnd; i++) w *= b->dshape[i];
     GM_TRY(gm__gan_prepare(g, fn, n, w));
@@ -435,14 +431,19 @@ gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
                    callback ? gm__gan_fit_report : NULL, &c);
 }
 
+/* Returns GM_EINVAL from the calling function unless part is a gm_gan_part
+ * (a macro, so the compiler sees the bound on the index that follows). */
+#define GM__GAN_CHECK_PART(part)                                                    \
+    GM_CHECK((part) == GM_GAN_DISCRIMINATOR || (part) == GM_GAN_GENERATOR, GM_EINVAL, \
+             "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d", (int)(part))
+
 gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
                                const int32_t *labels, size_t offset, size_t total,
                                gm_gan_stats *stats)
 {
     GM_CHECK_NULL(gan);
     GM_CHECK_NULL(real);
-    GM_CHECK(part == GM_GAN_DISCRIMINATOR || part == GM_GAN_GENERATOR, GM_EINVAL,
-             "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d", (int)part);
+    GM__GAN_CHECK_PART(part);
     gm__gan_batch b;
     GM_TRY(gm__gan_begin(gan, __func__, real, labels, offset, total, &b));
     uint64_t seed, pos;
@@ -466,8 +467,7 @@ gm_status gm_gan_grads(gm_gan *gan, gm_gan_part part, float **grads, size_t *n)
     GM_CHECK_NULL(gan);
     GM_CHECK_NULL(grads);
     GM_CHECK_NULL(n);
-    GM_CHECK(part == GM_GAN_DISCRIMINATOR || part == GM_GAN_GENERATOR, GM_EINVAL,
-             "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d", (int)part);
+    GM__GAN_CHECK_PART(part);
     *grads = gan->flat[part];
     *n = (part == GM_GAN_GENERATOR ? gan->g : gan->d)->nparams;
     return GM_OK;
@@ -476,16 +476,12 @@ gm_status gm_gan_grads(gm_gan *gan, gm_gan_part part, float **grads, size_t *n)
 gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part)
 {
     GM_CHECK_NULL(gan);
-    GM_CHECK(part == GM_GAN_DISCRIMINATOR || part == GM_GAN_GENERATOR, GM_EINVAL,
-             "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d", (int)part);
+    GM__GAN_CHECK_PART(part);
     GM_CHECK(gan->pending[part], GM_ESTATE,
              "no %s gradients to apply: call gm_gan_compute_grads first (once per apply)",
              part == GM_GAN_GENERATOR ? "generator" : "discriminator");
     gm_net *net = part == GM_GAN_GENERATOR ? gan->g : gan->d;
-    const size_t bad = gm__find_nonfinite(gan->flat[part], net->nparams);
-    GM_CHECK(bad == net->nparams, GM_ENUMERIC,
-             "gradient %zu is not finite (%g); nothing was changed", bad,
-             bad < net->nparams ? (double)gan->flat[part][bad] : 0.0);
+    GM_TRY(gm__check_grad_buffer(__func__, gan->flat[part], net->nparams));
     GM_TRY(gm_net_set_grads(net, gan->flat[part], net->nparams));
     return gm__gan_own_error(gm__gan_update(gan, part), __func__);
 }

@@ -403,13 +403,7 @@ gm_status gm_vae_compute_grads(gm_vae *vae, const gm_tensor *x, const int32_t *l
 {
     GM_CHECK_NULL(vae);
     GM_CHECK_NULL(x);
-    const size_t n = x->shape[0];
-    GM_CHECK(total >= n && offset <= total - n, GM_EINVAL,
-             "the shard's rows [offset, offset + N) = [%zu, %zu + %zu) must lie in [0, total = "
-             "%zu)",
-             offset, offset, n, total);
-    GM_CHECK(total <= GM__BLAS_MAX, GM_EINVAL, "total must be <= %zu, got %zu", GM__BLAS_MAX,
-             total);
+    GM_TRY(gm__check_shard(__func__, x->shape[0], offset, total));
     gm_vae_stats s;
     GM_TRY(gm__vae_grads(vae, __func__, x, labels, offset, total, &s));
     float *p = vae->flat;
@@ -435,10 +429,7 @@ gm_status gm_vae_apply_grads(gm_vae *vae)
     GM_CHECK_NULL(vae);
     GM_CHECK(vae->pending, GM_ESTATE,
              "no gradients to apply: call gm_vae_compute_grads first (once per apply)");
-    const size_t bad = gm__find_nonfinite(vae->flat, vae->nflat);
-    GM_CHECK(bad == vae->nflat, GM_ENUMERIC,
-             "gradient %zu is not finite (%g); nothing was changed", bad,
-             bad < vae->nflat ? (double)vae->flat[bad] : 0.0);
+    GM_TRY(gm__check_grad_buffer(__func__, vae->flat, vae->nflat));
     GM_TRY(gm_net_set_grads(vae->enc, vae->flat, vae->enc->nparams));
     GM_TRY(gm_net_set_grads(vae->dec, vae->flat + vae->enc->nparams, vae->dec->nparams));
     return gm__vae_update(vae, __func__);
