@@ -153,9 +153,13 @@ typedef struct gm_gan_stats {
  * @param stats   NULL or receives the step's statistics.
  * @return GM_OK; GM_EINVAL (NULL, labels, non-finite data); GM_ESHAPE
  *         (real does not fit G's output or D); GM_ENOMEM; GM_ENUMERIC (a
- *         loss or gradient is not finite: the phase that saw it changed
- *         nothing, but D updates of earlier critic iterations of this call
- *         stay applied).
+ *         loss or gradient is not finite, in any critic iteration or the
+ *         generator phase). On any error the GAN is exactly as before the
+ *         call: D updates of earlier critic iterations are undone, and
+ *         parameters, optimizer moments and step counts, batchnorm running
+ *         statistics, spectral-norm vectors, dropout streams and the
+ *         training generator are put back, so the caller can lower the
+ *         learning rates (gm_gan_set_lr) and go on.
  */
 GM_API gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real,
                                    const int32_t *labels, gm_gan_stats *stats);
@@ -261,6 +265,21 @@ GM_API gm_net *gm_gan_discriminator(gm_gan *gan);
 
 /** Number of completed train steps, 0 for NULL. */
 GM_API uint64_t gm_gan_step_count(const gm_gan *gan);
+
+/**
+ * Copies the GAN's settings into *opts as gm_vae_get_options does; the
+ * optimizer pointers are set to NULL.
+ * @return GM_OK; GM_EINVAL (NULL, size out of range; *opts unchanged).
+ */
+GM_API gm_status gm_gan_get_options(const gm_gan *gan, gm_gan_options *opts);
+
+/**
+ * Sets the learning rate of one part's optimizer from the next update on
+ * (e.g. lower it after GM_ENUMERIC). Not while another thread uses the GAN.
+ * @return GM_OK; GM_EINVAL (NULL, part not a gm_gan_part, lr not finite
+ *         and > 0; nothing changes).
+ */
+GM_API gm_status gm_gan_set_lr(gm_gan *gan, gm_gan_part part, float lr);
 
 #ifdef __cplusplus
 }

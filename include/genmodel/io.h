@@ -8,6 +8,9 @@
  *
  * Grids of images are written as PNG pictures through libpng.
  *
+ * Checkpoints save and load a whole net, VAE or GAN (see "Checkpoints"
+ * below for the format and its guarantees).
+ *
  * Threading: these functions keep no state; they may run on several
  * threads at once.
  */
@@ -16,6 +19,9 @@
 
 #include "core.h"
 #include "tensor.h"
+#include "net.h"
+#include "vae.h"
+#include "gan.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -94,6 +100,83 @@ GM_API gm_status gm_idx_load_labels(const char *path, size_t max_items,
 GM_API gm_status gm_png_write_grid(const char *path, const gm_tensor *images,
                                    size_t rows, size_t cols, size_t padding,
                                    float pad_value);
+
+/* ---- Checkpoints --------------------------------------------------------- */
+/*
+ * A checkpoint holds everything needed to go on training exactly where a
+ * model stopped: the architecture (layer kinds and hyperparameters), the
+ * parameters, layer state (batchnorm running statistics, spectral-norm
+ * vectors, dropout stream positions), trainable flags and training mode;
+ * for a VAE or GAN also the options, both optimizers (settings, moments,
+ * step counts), both random generators and the step count. Training N
+ * steps, saving, loading (in the same or another process) and training M
+ * more gives parameters byte-identical to training N + M steps straight.
+ *
+ * Format (version 1): the 8 bytes "GMCKPT\r\n", a little-endian header
+ * (format version, model kind, section count), then sections, each with a
+ * tag, a byte length and the CRC-32 (zlib) of its payload. Every number is
+ * written little-endian whatever the host. A reader of version V refuses
+ * files of a later version with GM_EFORMAT.
+ *
+ * Saving writes "<path>.tmp-XXXXXX" in the same directory, flushes and
+ * fsyncs it, renames it over `path` and fsyncs the directory: a crash or
+ * kill during a save leaves the previous file whole. Loading checks every
+ * count against fixed bounds and against the bytes left in the file before
+ * allocating anything: a truncated, corrupt, hostile or future-version
+ * file gives GM_EFORMAT with a message naming the section and the value.
+ *
+ * Threading: save only reads the model (no other thread may change it
+ * meanwhile); load makes a new object. Different objects may be saved or
+ * loaded on different threads at once.
+ */
+
+/** Magic bytes that start every checkpoint. */
+#define GM_CHECKPOINT_MAGIC "GMCKPT\r\n"
+/** The checkpoint format version this library writes (and the newest it reads). */
+#define GM_CHECKPOINT_VERSION 1u
+
+/**
+ * Saves a net (architecture, parameters, layer state, trainable flags,
+ * training mode). Gradients and activations are not saved.
+ * @param net   only read; the caller keeps ownership.
+ * @param path  file to write or replace atomically (see above).
+ * @return GM_OK; GM_EINVAL (NULL, empty path); GM_ESTATE (a net without
+ *         layers); GM_EIO (cannot create, write, sync or rename; the
+ *         message carries the system's reason; `path` is left as it was);
+ *         GM_ENOMEM.
+ */
+GM_API gm_status gm_net_save(const gm_net *net, const char *path);
+
+/**
+ * Loads a net saved by gm_net_save (a VAE or GAN file is refused).
+ * @param[out] out  the new net, owned by the caller (gm_net_free); NULL on
+ *                  failure.
+ * @return GM_OK; GM_EINVAL (NULL); GM_EIO (cannot open or read);
+ *         GM_EFORMAT (not a net checkpoint, a later version, truncated,
+ *         a CRC mismatch, a value out of range); GM_ENOMEM.
+ */
+GM_API gm_status gm_net_load(gm_net **out, const char *path);
+
+/**
+ * Saves a VAE with both nets, optimizers, generators, options and step
+ * count. Refused with GM_ESTATE while gradients of gm_vae_compute_grads
+ * await gm_vae_apply_grads. Errors as gm_net_save.
+ */
+GM_API gm_status gm_vae_save(const gm_vae *vae, const char *path);
+
+/** Loads a VAE saved by gm_vae_save; errors as gm_net_load. The new VAE
+ *  owns its nets, as one from gm_vae_create. */
+GM_API gm_status gm_vae_load(gm_vae **out, const char *path);
+
+/**
+ * Saves a GAN with both nets, optimizers, generators, options and step
+ * count. Refused with GM_ESTATE while computed gradients await
+ * gm_gan_apply_grads. Errors as gm_net_save.
+ */
+GM_API gm_status gm_gan_save(const gm_gan *gan, const char *path);
+
+/** Loads a GAN saved by gm_gan_save; errors as gm_net_load. */
+GM_API gm_status gm_gan_load(gm_gan **out, const char *path);
 
 #ifdef __cplusplus
 }

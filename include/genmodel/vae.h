@@ -205,9 +205,12 @@ typedef struct gm_vae_stats {
  * @return GM_OK; GM_EINVAL (NULL, labels missing or out of range, x not
  *         finite or outside [0, 1] for Bernoulli); GM_ESHAPE (x or the
  *         encoder output do not fit); GM_ENUMERIC (the loss or a gradient
- *         is not finite: parameters, optimizer state and generator are
- *         left exactly as before); GM_ENOMEM (buffers for a new batch
- *         size). On any error the model is unchanged.
+ *         is not finite: parameters, optimizer state, step count, layer
+ *         state (batchnorm running statistics, spectral-norm vectors,
+ *         dropout streams) and generator are left exactly as before, so
+ *         the caller can lower the learning rate with gm_vae_set_lr and go
+ *         on); GM_ENOMEM (buffers for a new batch size). On any error the
+ *         model is unchanged.
  */
 GM_API gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x,
                                    const int32_t *labels, gm_vae_stats *stats);
@@ -393,6 +396,16 @@ GM_API gm_net *gm_vae_decoder(gm_vae *vae);
 
 /** Number of successful train steps, 0 for NULL. */
 GM_API uint64_t gm_vae_step_count(const gm_vae *vae);
+
+/**
+ * Copies the VAE's settings (as given to gm_vae_create, or read from a
+ * checkpoint) into *opts, whose `size` the caller sets (gm_vae_options_init
+ * does); bytes past the fields this library knows, up to size, are zeroed.
+ * `optimizer` is set to NULL (the settings were copied at creation).
+ * @return GM_OK; GM_EINVAL (NULL, size smaller than this library's struct
+ *         or above 4096; *opts unchanged).
+ */
+GM_API gm_status gm_vae_get_options(const gm_vae *vae, gm_vae_options *opts);
 
 /** Changes both optimizers' learning rate.
  *  @return GM_OK or GM_EINVAL (NULL, lr not finite or <= 0). */

@@ -34,6 +34,11 @@ gm_status gm__set_error(gm_status st, const char *fn, const char *fmt, ...)
         if (gm_try_st_ != GM_OK) return gm_try_st_;                          \
     } while (0)
 
+/* Checks the size field of an options struct the library fills: at least
+ * `known` (the struct this library has) and at most 4096. GM_EINVAL names
+ * fn and the struct `name`. */
+gm_status gm__check_options_size(const char *fn, const char *name, size_t size, size_t known);
+
 /* Allocation through the installed allocator. gm__malloc_array and
  * gm__calloc_array fail (NULL) when n * size overflows. They set no
  * error message: callers report GM_ENOMEM with their own name. */

@@ -175,6 +175,40 @@ static inline float gm__softplusf(float x)
 void gm__init_weights(float *params, size_t nw, size_t nb, gm_init init, gm_rng *rng,
                       double fan_in, double fan_out);
 
+/* ---- Optimizers (optim.c) ------------------------------------------- */
+struct gm_optimizer {
+    gm_optimizer_options o;
+    uint64_t net_id;
+    size_t n;
+    float *m, *v; /* one block; v unused (NULL) by SGD */
+    uint64_t t;
+};
+/* Floats of optimizer state per parameter: 1 (SGD momentum) or 2 (Adam). */
+static inline size_t gm__optimizer_slots(const gm_optimizer *o) { return o->v ? 2 : 1; }
+
+/* ---- Snapshots (snapshot.c) ------------------------------------------ */
+/* What a failed train step must put back so that it changes nothing: the
+ * nets' layer state (batchnorm running statistics, spectral-norm vectors,
+ * dropout stream positions, modes) and, for nets updated before the step
+ * can fail (a GAN's discriminator), their parameters and optimizer state.
+ * The buffer is sized once for the nets, which a model owns and so cannot
+ * change shape; taking and restoring allocate nothing. */
+typedef struct gm__snapshot {
+    gm_net *net[2];
+    gm_optimizer *opt[2]; /* non-NULL: also the net's parameters and this state */
+    float *f;             /* floats: state, parameters, moments */
+    uint64_t *u;          /* per layer: dropout step; per optimizer: t */
+    size_t nf, nu;
+} gm__snapshot;
+
+/* Sizes s for nets a and b (b may be NULL) with the optimizers oa, ob
+ * (NULL: layer state only). GM_ENOMEM named fn. */
+gm_status gm__snapshot_init(gm__snapshot *s, gm_net *a, gm_optimizer *oa, gm_net *b,
+                            gm_optimizer *ob, const char *fn);
+void gm__snapshot_take(gm__snapshot *s);
+void gm__snapshot_restore(gm__snapshot *s);
+void gm__snapshot_free(gm__snapshot *s);
+
 /* What a two-net model (VAE, GAN) owns besides its nets: an optimizer per
  * net, the training generator (seed, position 0) and the sampling /
  * evaluation generator (seed, position 2^62), so previews never change

@@ -5,14 +5,6 @@
 
 #include "engine/engine.h"
 
-struct gm_optimizer {
-    gm_optimizer_options o;
-    uint64_t net_id;
-    size_t n;
-    float *m, *v; /* one block; v unused by SGD */
-    uint64_t t;
-};
-
 /* Size of the first published version of the struct. */
 #define GM__OPT_V1_SIZE sizeof(gm_optimizer_options)
 

@@ -7,6 +7,7 @@
 #include <genmodel/gan.h>
 
 #include "engine/engine.h"
+#include "io/checkpoint.h"
 
 struct gm_gan {
     gm_net *g, *d;
@@ -19,6 +20,9 @@ struct gm_gan {
      * gm_gan_part) and whether each awaits an apply */
     float *flat[2];
     int pending[2];
+    /* a step's starting point, put back if it fails: layer state of both
+     * nets, D's parameters and optimizer (D is updated before G's part) */
+    gm__snapshot snap;
     /* batch buffers for n samples and a D output of dw values each */
     size_t n, dw;
     float *block;
@@ -117,6 +121,11 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
                        ? gm__model_parts_init(&g->parts, generator, &og, discriminator, &od,
                                               o.seed, __func__)
                        : GM_FAIL(GM_ENOMEM, "cannot allocate the gradient buffers");
+    if (st == GM_OK) {
+        st = gm__snapshot_init(&g->snap, generator, NULL, discriminator, g->parts.opt_b,
+                               __func__);
+        if (st != GM_OK) gm__model_parts_free(&g->parts);
+    }
     if (st != GM_OK) {
         gm__free(g->flat[0]);
         gm__free(g->flat[1]);
@@ -137,6 +146,7 @@ void gm_gan_free(gm_gan *gan)
     gm_net_free(gan->g);
     gm_net_free(gan->d);
     gm__model_parts_free(&gan->parts);
+    gm__snapshot_free(&gan->snap);
     gm__free(gan->block);
     gm__free(gan->flat[0]);
     gm__free(gan->flat[1]);
@@ -278,7 +288,7 @@ static void gm__gan_share(const gm_gan *g, const gm__gan_batch *b, gm_tensor *dl
 
 /* The discriminator's gradients on real and a fresh fake batch (D's
  * parameters untouched). */
-static gm_status gm__gan_d_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
+static gm_status gm__gan_d_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
 {
     const size_t n = g->n, dw = g->dw;
     gm_tensor logits, dlogits;
@@ -304,7 +314,7 @@ static gm_status gm__gan_d_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats
 }
 
 /* The generator's gradients through the discriminator (no D gradients). */
-static gm_status gm__gan_g_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
+static gm_status gm__gan_g_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
 {
     const size_t n = g->n;
     gm_tensor logits, dlogits;
@@ -331,6 +341,24 @@ static gm_status gm__gan_g_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats
     if (!isfinite(stats->g_loss) || !isfinite(gm__net_grad_sumsq(g->g)))
         return gm__set_error(GM_ENUMERIC, b->fn, "the generator's loss or gradients are not finite");
     return GM_OK;
+}
+
+/* The inputs were checked before a pass: a GM_EINVAL inside it (a loss or
+ * net refusing a non-finite value) means a value overflowed. */
+static gm_status gm__gan_numeric(gm_status st, const char *fn)
+{
+    if (st != GM_EINVAL) return st;
+    return gm__set_error(GM_ENUMERIC, fn, "a value is not finite: %s", gm_last_error());
+}
+
+static gm_status gm__gan_d_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
+{
+    return gm__gan_numeric(gm__gan_d_pass(g, b, stats), b->fn);
+}
+
+static gm_status gm__gan_g_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
+{
+    return gm__gan_numeric(gm__gan_g_pass(g, b, stats), b->fn);
 }
 
 /* The optimizer update of one part from its net's gradients (and D's
@@ -385,14 +413,18 @@ gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *l
     gm_gan_stats s = {0, 0, 0, 0};
     uint64_t seed, pos;
     gm_rng_get_state(gan->parts.train_rng, &seed, &pos);
+    gm__snapshot_take(&gan->snap);
     gm_status st = GM_OK;
     for (uint32_t c = 0; c < gan->o.n_critic && st == GM_OK; c++) {
         st = gm__gan_d_grads(gan, &b, &s);
         if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_DISCRIMINATOR);
-        if (st != GM_OK && c == 0) gm_rng_set_state(gan->parts.train_rng, seed, pos);
     }
     if (st == GM_OK) st = gm__gan_g_grads(gan, &b, &s);
     if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_GENERATOR);
+    if (st != GM_OK) { /* the step changes nothing: D's updates are undone */
+        gm_rng_set_state(gan->parts.train_rng, seed, pos);
+        gm__snapshot_restore(&gan->snap);
+    }
     GM_TRY(gm__gan_own_error(st, __func__));
     if (stats) *stats = s;
     return GM_OK;
@@ -448,6 +480,7 @@ gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *r
     GM_TRY(gm__gan_begin(gan, __func__, real, labels, offset, total, &b));
     uint64_t seed, pos;
     gm_rng_get_state(gan->parts.train_rng, &seed, &pos);
+    gm__snapshot_take(&gan->snap);
     gm_gan_stats s = {0, 0, 0, 0};
     gm_net *net = part == GM_GAN_GENERATOR ? gan->g : gan->d;
     gm_status st = part == GM_GAN_GENERATOR ? gm__gan_g_grads(gan, &b, &s)
@@ -455,6 +488,7 @@ gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *r
     if (st == GM_OK) st = gm_net_get_grads(net, gan->flat[part], net->nparams);
     if (st != GM_OK) {
         gm_rng_set_state(gan->parts.train_rng, seed, pos);
+        gm__snapshot_restore(&gan->snap);
         return gm__gan_own_error(st, __func__);
     }
     gan->pending[part] = 1;
@@ -540,3 +574,38 @@ gm_net *gm_gan_generator(gm_gan *gan) { return gan ? gan->g : NULL; }
 gm_net *gm_gan_discriminator(gm_gan *gan) { return gan ? gan->d : NULL; }
 
 uint64_t gm_gan_step_count(const gm_gan *gan) { return gan ? gan->steps : 0; }
+
+gm_status gm_gan_set_lr(gm_gan *gan, gm_gan_part part, float lr)
+{
+    GM_CHECK_NULL(gan);
+    GM__GAN_CHECK_PART(part);
+    return gm__gan_own_error(
+        gm_optimizer_set_lr(part == GM_GAN_GENERATOR ? gan->parts.opt_a : gan->parts.opt_b, lr),
+        __func__);
+}
+
+void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts)
+{
+    gm_gan *g = (gm_gan *)gan; /* the checkpoint code restores through it */
+    *mv = (gm__model_view){.net = {g->g, g->d},
+                           .opt = {g->parts.opt_a, g->parts.opt_b},
+                           .train_rng = g->parts.train_rng,
+                           .aux_rng = g->parts.aux_rng,
+                           .steps = &g->steps,
+                           .pending = g->pending[0] || g->pending[1]};
+    *opts = g->o;
+}
+
+gm_status gm_gan_get_options(const gm_gan *gan, gm_gan_options *opts)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK_NULL(opts);
+    GM_TRY(gm__check_options_size(__func__, "opts", opts->size, sizeof *opts));
+    const size_t size = opts->size;
+    memset(opts, 0, size);
+    gm_gan_options *o = opts;
+    *o = gan->o;
+    o->g_optimizer = o->d_optimizer = NULL;
+    o->size = size;
+    return GM_OK;
+}

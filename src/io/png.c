@@ -5,9 +5,7 @@
  * temporary file. Rows are made one at a time, so memory stays at one row
  * plus libpng's own state whatever the picture size.
  *
- * The file is written as "<path>.tmp-XXXXXX" (created with O_EXCL, mode
- * 0666 less the umask, as fopen would; mkstemp would make it 0600), synced
- * and renamed over path, then the directory is synced (best effort). */
+ * The file is replaced atomically through io/atomic.h. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -22,10 +20,8 @@
 
 #include "core/internal.h"
 #include "engine/engine.h"
+#include "io/atomic.h"
 
-#define GM__PNG_SUFFIX ".tmp-XXXXXX"
-#define GM__PNG_SUFFIX_X 5 /* the X's start after ".tmp-" */
-#define GM__PNG_TRIES 100  /* temporary names tried before giving up */
 #define GM__PNG_BUF 16384  /* bytes buffered between write(2) calls */
 
 /* The picture: the images, the grid geometry and the padding byte. */
@@ -203,50 +199,6 @@ static gm_status gm__png_encode(gm__png_out *o, const gm__png_grid *g,
 
 /* ---- the file ------------------------------------------------------------------ */
 
-/* Creates tmp = "<path>.tmp-XXXXXX" (the X's replaced) with O_EXCL, trying
- * new names while they exist. Returns the descriptor, or -1 with errno.
- * The names mix the time, the process id and the buffer's address (unique
- * among the threads of the process) through Philox: no shared state. */
-static int gm__png_open_temp(char *tmp, size_t path_len)
-{
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    struct timespec ts = {0, 0};
-    (void)clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t key = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^
-                   ((uint64_t)getpid() << 40);
-    char *x = tmp + path_len + GM__PNG_SUFFIX_X;
-    for (uint64_t attempt = 0; attempt < GM__PNG_TRIES; attempt++) {
-        uint32_t r[4];
-        gm__philox(key, (uint64_t)(uintptr_t)tmp, attempt, r);
-        for (size_t i = 0; i < 6; i++)
-            x[i] = abc[(r[i / 2] >> (16 * (i % 2))) % (sizeof abc - 1)];
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST) return fd;
-    }
-    errno = EEXIST;
-    return -1;
-}
-
-/* Syncs the directory holding path, so the rename lasts; best effort: the
- * new file is in place already. buf has room for path. */
-static void gm__png_sync_dir(const char *path, char *buf)
-{
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL) {
-        strcpy(buf, ".");
-    } else {
-        size_t k = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(buf, path, k);
-        buf[k] = '\0';
-    }
-    int fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        (void)close(fd);
-    }
-}
-
 /* count * size + (count + 1) * padding into *out if at most
  * GM_PNG_MAX_SIDE; 0 otherwise. */
 static int gm__png_side(size_t count, size_t size, size_t padding, size_t *out)
@@ -297,44 +249,22 @@ gm_status gm_png_write_grid(const char *path, const gm_tensor *images, size_t ro
              bad / (g.c * g.h * g.w), (double)images->data[bad]);
     g.pad = gm__png_byte(pad_value);
 
-    size_t path_len = strlen(path), tmp_size;
-    GM_CHECK(path_len < SIZE_MAX - sizeof GM__PNG_SUFFIX, GM_EINVAL, "path is too long");
-    tmp_size = path_len + sizeof GM__PNG_SUFFIX;
     unsigned char *row = gm__malloc(g.width * g.c);
-    char *tmp = gm__malloc(tmp_size);
-    gm__png_out o = {.png = NULL, .info = NULL, .fd = -1};
-    gm_status st = GM_OK;
-    if (row == NULL || tmp == NULL) {
-        st = row == NULL ? GM_FAIL(GM_ENOMEM, "cannot allocate a row of %zu bytes",
-                                   g.width * g.c)
-                         : GM_FAIL(GM_ENOMEM, "cannot allocate a file name of %zu bytes",
-                                   tmp_size);
-        goto done;
-    }
-    memcpy(tmp, path, path_len);
-    memcpy(tmp + path_len, GM__PNG_SUFFIX, sizeof GM__PNG_SUFFIX);
-    o.fd = gm__png_open_temp(tmp, path_len);
-    if (o.fd < 0) {
-        st = GM_FAIL(GM_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-        goto done;
-    }
+    GM_CHECK(row != NULL, GM_ENOMEM, "cannot allocate a row of %zu bytes", g.width * g.c);
+    gm__atomic_file f;
+    gm_status st = gm__atomic_open(&f, path, __func__);
+    if (st != GM_OK) goto done;
+    gm__png_out o = {.png = NULL, .info = NULL, .fd = f.fd};
     st = gm__png_encode(&o, &g, row, __func__, path);
     if (st == GM_OK) {
         int e = gm__png_drain(&o);
-        if (e != 0) st = GM_FAIL(GM_EIO, "cannot write '%s': %s", tmp, strerror(e));
+        if (e != 0) st = GM_FAIL(GM_EIO, "cannot write '%s': %s", f.tmp, strerror(e));
     }
-    if (st == GM_OK && fsync(o.fd) != 0)
-        st = GM_FAIL(GM_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
-    if (close(o.fd) != 0 && errno != EINTR && st == GM_OK)
-        st = GM_FAIL(GM_EIO, "cannot close '%s': %s", tmp, strerror(errno));
-    if (st == GM_OK && rename(tmp, path) != 0)
-        st = GM_FAIL(GM_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-    if (st != GM_OK)
-        (void)unlink(tmp);
+    if (st == GM_OK)
+        st = gm__atomic_commit(&f, __func__);
     else
-        gm__png_sync_dir(path, tmp);
+        gm__atomic_abort(&f);
 done:
-    gm__free(tmp);
     gm__free(row);
     return st;
 }

@@ -6,6 +6,7 @@
 #include <genmodel/vae.h>
 
 #include "engine/engine.h"
+#include "io/checkpoint.h"
 
 struct gm_vae {
     gm_net *enc, *dec;
@@ -21,6 +22,7 @@ struct gm_vae {
     float *flat;
     size_t nflat;
     int pending;
+    gm__snapshot snap; /* layer state before a step, put back if it fails */
     /* batch buffers for n samples, views into one block */
     size_t n;
     float *block;
@@ -123,10 +125,15 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     v->nflat = encoder->nparams + decoder->nparams;
     v->flat = gm__calloc_array(v->nflat ? v->nflat : 1, sizeof(float));
     if (v->flat == NULL) {
+        const size_t nflat = v->nflat;
         gm__free(v);
-        return GM_FAIL(GM_ENOMEM, "cannot allocate %zu gradients", v->nflat);
+        return GM_FAIL(GM_ENOMEM, "cannot allocate %zu gradients", nflat);
     }
     st = gm__model_parts_init(&v->parts, encoder, &oo, decoder, &oo, o.seed, __func__);
+    if (st == GM_OK) {
+        st = gm__snapshot_init(&v->snap, encoder, NULL, decoder, NULL, __func__);
+        if (st != GM_OK) gm__model_parts_free(&v->parts);
+    }
     if (st != GM_OK) {
         gm__free(v->flat);
         gm__free(v);
@@ -146,6 +153,7 @@ void gm_vae_free(gm_vae *vae)
     gm_net_free(vae->enc);
     gm_net_free(vae->dec);
     gm__model_parts_free(&vae->parts);
+    gm__snapshot_free(&vae->snap);
     gm__free(vae->block);
     gm__free(vae->flat);
     gm__free(vae);
@@ -278,7 +286,8 @@ static void gm__scale(float *y, size_t n, float s)
  * batch of `total` whose noise eps the training generator draws as one
  * [total x L] block (and is advanced past): the nets' gradients receive
  * x's share n / total of the batch-mean gradient. On error the generator
- * is restored and the parameters are untouched. */
+ * and the layer state (batchnorm statistics, dropout streams) are put back
+ * and the parameters are untouched. */
 static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
                                const int32_t *labels, size_t offset, size_t total,
                                gm_vae_stats *out)
@@ -288,10 +297,14 @@ static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
     GM_TRY(gm__vae_prepare(v, fn, n));
     uint64_t seed, pos;
     gm_rng_get_state(v->parts.train_rng, &seed, &pos);
+    gm__snapshot_take(&v->snap);
     GM_TRY(gm_net_zero_grad(v->enc));
     GM_TRY(gm_net_zero_grad(v->dec));
     gm_status st = gm__vae_encode(v, x, labels);
-    if (st != GM_OK) return st;
+    if (st != GM_OK) {
+        gm__snapshot_restore(&v->snap);
+        return st;
+    }
     gm__rng_normal_slice(v->parts.train_rng, (uint64_t)offset * L, v->eps.data, n * L);
     gm__rng_skip(v->parts.train_rng, (uint64_t)total * L);
     const float share = (float)((double)n / (double)total);
@@ -336,6 +349,7 @@ static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
         st = gm__set_error(GM_ENUMERIC, fn, "the gradients are not finite; nothing was changed");
     if (st != GM_OK) {
         gm_rng_set_state(v->parts.train_rng, seed, pos);
+        gm__snapshot_restore(&v->snap);
         return st;
     }
     *out = (gm_vae_stats){loss, rec, kl, beta};
@@ -754,4 +768,30 @@ gm_status gm_vae_set_lr(gm_vae *vae, float lr)
              (double)lr);
     GM_TRY(gm_optimizer_set_lr(vae->parts.opt_a, lr));
     return gm_optimizer_set_lr(vae->parts.opt_b, lr);
+}
+
+void gm__vae_model_view(const gm_vae *vae, gm__model_view *mv, gm_vae_options *opts)
+{
+    gm_vae *v = (gm_vae *)vae; /* the checkpoint code restores through it */
+    *mv = (gm__model_view){.net = {v->enc, v->dec},
+                           .opt = {v->parts.opt_a, v->parts.opt_b},
+                           .train_rng = v->parts.train_rng,
+                           .aux_rng = v->parts.aux_rng,
+                           .steps = &v->steps,
+                           .pending = v->pending};
+    *opts = v->o;
+}
+
+gm_status gm_vae_get_options(const gm_vae *vae, gm_vae_options *opts)
+{
+    GM_CHECK_NULL(vae);
+    GM_CHECK_NULL(opts);
+    GM_TRY(gm__check_options_size(__func__, "opts", opts->size, sizeof *opts));
+    const size_t size = opts->size;
+    memset(opts, 0, size);
+    gm_vae_options *o = opts;
+    *o = vae->o;
+    o->optimizer = NULL;
+    o->size = size;
+    return GM_OK;
 }

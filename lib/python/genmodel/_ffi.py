@@ -240,6 +240,7 @@ API = [
     ("gm_vae_decoder", NET, VAE),
     ("gm_vae_step_count", u64, VAE),
     ("gm_vae_set_lr", STATUS, VAE, f32),
+    ("gm_vae_get_options", STATUS, VAE, P(gm_vae_options)),
     # gan.h
     ("gm_gan_d_loss", STATUS, enum, TEN, TEN, f32, PF, TEN, TEN),
     ("gm_gan_g_loss", STATUS, enum, TEN, PF, TEN),
@@ -256,10 +257,18 @@ API = [
     ("gm_gan_generator", NET, GAN),
     ("gm_gan_discriminator", NET, GAN),
     ("gm_gan_step_count", u64, GAN),
+    ("gm_gan_set_lr", STATUS, GAN, enum, f32),
+    ("gm_gan_get_options", STATUS, GAN, P(gm_gan_options)),
     # io.h
     ("gm_idx_load_images", STATUS, P(TEN), cstr, sz),
     ("gm_idx_load_labels", STATUS, cstr, sz, PI32, sz, PSZ),
     ("gm_png_write_grid", STATUS, cstr, TEN, sz, sz, sz, f32),
+    ("gm_net_save", STATUS, NET, cstr),
+    ("gm_net_load", STATUS, P(NET), cstr),
+    ("gm_vae_save", STATUS, VAE, cstr),
+    ("gm_vae_load", STATUS, P(VAE), cstr),
+    ("gm_gan_save", STATUS, GAN, cstr),
+    ("gm_gan_load", STATUS, P(GAN), cstr),
 ]
 
 

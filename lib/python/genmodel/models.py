@@ -4,6 +4,7 @@ import ctypes
 import enum
 import math
 import operator
+import os
 from ctypes import POINTER, byref, c_float, c_size_t, pointer
 
 from . import _ffi
@@ -67,6 +68,21 @@ class _Model(Handle):
         for net in nets:  # only on success: on failure the caller keeps them
             net._transfer(self)
         self.latent, self.num_classes = opts.latent, opts.num_classes
+
+    @classmethod
+    def _load(cls, path, loader, get_options, options):
+        """A model from a checkpoint, with the attributes __init__ sets."""
+        self = cls._create(loader, os.fsencode(path))
+        get_options(self._p, byref(options))
+        self.latent, self.num_classes = options.latent, options.num_classes
+        return self
+
+    def save(self, path):
+        """Writes the whole model (nets, optimizers, generators, options,
+        step count) to path atomically; loading it and training on gives
+        the same parameters as never stopping. StateError while computed
+        gradients await an apply."""
+        self._save_fn(self._p, os.fsencode(path))
 
     def _net(self, getter):
         return Net._borrow(getter(self._p), self)
@@ -159,6 +175,7 @@ class VAE(_Model):
     (Tensors without numpy) unless `out` is given.
     """
     _ctype, _free = _ffi.gm_vae, "gm_vae_free"
+    _save_fn = staticmethod(lambda p, path: lib.gm_vae_save(p, path))
 
     def __init__(self, encoder, decoder, latent, *, optimizer=None, **options):
         opts = self._options(_ffi.gm_vae_options(), lib.gm_vae_options_init,
@@ -167,7 +184,10 @@ class VAE(_Model):
         if opt is not None:
             opts.optimizer = pointer(opt)  # copied by gm_vae_create
         self._init(lib.gm_vae_create, (encoder, decoder), opts)
-        self.likelihood = Likelihood(opts.likelihood)
+        self._set_shapes(Likelihood(opts.likelihood))
+
+    def _set_shapes(self, likelihood):
+        self.likelihood = likelihood
         shape = self._sample_shape(self.decoder)
         if self.likelihood == Likelihood.GAUSSIAN_LEARNED:
             shape = (math.prod(shape) // 2,)
@@ -188,6 +208,22 @@ class VAE(_Model):
 
     def set_lr(self, lr):
         lib.gm_vae_set_lr(self._p, lr)
+
+    @classmethod
+    def load(cls, path):
+        """A VAE from a checkpoint written by save (gm_vae_load)."""
+        opts = _ffi.gm_vae_options()
+        lib.gm_vae_options_init(byref(opts))
+        self = cls._load(path, lib.gm_vae_load, lib.gm_vae_get_options, opts)
+        self._set_shapes(Likelihood(opts.likelihood))
+        return self
+
+    def options(self):
+        """The VAE's settings (a gm_vae_options copy; optimizer is NULL)."""
+        opts = _ffi.gm_vae_options()
+        lib.gm_vae_options_init(byref(opts))
+        lib.gm_vae_get_options(self._p, byref(opts))
+        return opts
 
     def _stats(self, fn, x, labels, what):
         with contextlib.ExitStack() as s:
@@ -381,6 +417,7 @@ class GAN(_Model):
     errors.
     """
     _ctype, _free = _ffi.gm_gan, "gm_gan_free"
+    _save_fn = staticmethod(lambda p, path: lib.gm_gan_save(p, path))
 
     def __init__(self, generator, discriminator, latent, *, g_optimizer=None, d_optimizer=None,
                  **options):
@@ -406,6 +443,26 @@ class GAN(_Model):
     @property
     def step_count(self):
         return lib.gm_gan_step_count(self._p)
+
+    def set_lr(self, part, lr):
+        """Sets one part's learning rate (GanPart), e.g. after a NumericError."""
+        lib.gm_gan_set_lr(self._p, enum_arg(GanPart, part), lr)
+
+    @classmethod
+    def load(cls, path):
+        """A GAN from a checkpoint written by save (gm_gan_load)."""
+        opts = _ffi.gm_gan_options()
+        lib.gm_gan_options_init(byref(opts))
+        self = cls._load(path, lib.gm_gan_load, lib.gm_gan_get_options, opts)
+        self.sample_shape = self._sample_shape(self.generator)
+        return self
+
+    def options(self):
+        """The GAN's settings (a gm_gan_options copy; optimizers are NULL)."""
+        opts = _ffi.gm_gan_options()
+        lib.gm_gan_options_init(byref(opts))
+        lib.gm_gan_get_options(self._p, byref(opts))
+        return opts
 
     def train_step(self, real, labels=None):
         """One alternating update; returns GANStats (d_loss, g_loss, d_real,

@@ -1,5 +1,6 @@
 """Layers, sequential nets, optimizers and losses."""
 import contextlib
+import os
 import enum
 from ctypes import POINTER, byref, c_float, c_size_t
 
@@ -205,6 +206,20 @@ class Net(Handle):
         self = super()._borrow(ptr, owner)
         self._in_shape = None
         return self
+
+    @classmethod
+    def load(cls, path):
+        """A new Net from a checkpoint written by save (gm_net_load):
+        FormatError for a corrupt, truncated or foreign file, FileError if
+        it cannot be read."""
+        self = cls._create(lib.gm_net_load, os.fsencode(path))
+        self._in_shape = None
+        return self
+
+    def save(self, path):
+        """Writes the net (layers, parameters, layer state) to path,
+        atomically (gm_net_save)."""
+        lib.gm_net_save(self._p, os.fsencode(path))
 
     def add(self, layer):
         """Appends a layer the caller owns (InvalidArgument if it is already

@@ -58,7 +58,13 @@ fn raw_defaults() -> sys::gm_gan_options {
 
 impl Default for GanOptions {
     fn default() -> Self {
-        let o = raw_defaults();
+        GanOptions::from_raw(&raw_defaults())
+    }
+}
+
+impl GanOptions {
+    /// The settings of a C struct (optimizer settings are not carried).
+    fn from_raw(o: &sys::gm_gan_options) -> Self {
         GanOptions {
             latent: o.latent,
             loss: GanLoss::from_raw(o.loss as _).unwrap_or(GanLoss::NonSaturating),
@@ -97,6 +103,14 @@ handle!(
 );
 
 impl Gan {
+    /// Loads a model written by [`GanRef::save`]; training it on gives the
+    /// same parameters as never stopping. `Format` for a corrupt,
+    /// truncated, foreign or future-version file, `Io` if it cannot be read.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Gan> {
+        let path = crate::io::c_path("gm_gan_load", path.as_ref())?;
+        Gan::create(|o| unsafe { sys::gm_gan_load(o, path.as_ptr()) })
+    }
+
     /// Makes a GAN that owns both nets; on failure they are dropped (use
     /// [`Gan::try_new`] to get them back).
     pub fn new(generator: Net, discriminator: Net, opts: &GanOptions) -> Result<Gan> {
@@ -207,6 +221,25 @@ impl GanRef {
     /// Number of completed train steps.
     pub fn step_count(&self) -> u64 {
         unsafe { sys::gm_gan_step_count(self.as_ptr()) }
+    }
+
+    /// Changes one part's learning rate (e.g. after a `Numeric` error).
+    pub fn set_lr(&mut self, part: GanPart, lr: f32) -> Result<()> {
+        check(unsafe { sys::gm_gan_set_lr(self.as_mut_ptr(), part.raw(), lr) })
+    }
+
+    /// Writes the whole GAN to `path` atomically (see [`VaeRef::save`](crate::VaeRef::save)).
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        let path = crate::io::c_path("gm_gan_save", path.as_ref())?;
+        check(unsafe { sys::gm_gan_save(self.as_ptr(), path.as_ptr()) })
+    }
+
+    /// The GAN's settings (optimizer settings are not included).
+    pub fn options(&self) -> GanOptions {
+        let mut o = raw_defaults();
+        // cannot fail: valid pointers, size set by gm_gan_options_init
+        unsafe { sys::gm_gan_get_options(self.as_ptr(), &mut o) };
+        GanOptions::from_raw(&o)
     }
 }
 

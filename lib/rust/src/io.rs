@@ -3,7 +3,7 @@ use crate::{check, sys, Error, Handle, Result, Status, Tensor, TensorRef};
 use std::ffi::CString;
 use std::path::Path;
 
-fn c_path(func: &str, path: &Path) -> Result<CString> {
+pub(crate) fn c_path(func: &str, path: &Path) -> Result<CString> {
     CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::new(Status::Inval, format!("{func}: path {} contains a NUL byte", path.display())))
 }

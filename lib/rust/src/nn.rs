@@ -166,6 +166,13 @@ impl Net {
         Net::create(|o| unsafe { sys::gm_net_create(o) })
     }
 
+    /// Loads a net written by [`NetRef::save`]: `Format` for a corrupt,
+    /// truncated, foreign or future-version file, `Io` if it cannot be read.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Net> {
+        let path = crate::io::c_path("gm_net_load", path.as_ref())?;
+        Net::create(|o| unsafe { sys::gm_net_load(o, path.as_ptr()) })
+    }
+
     /// Appends a layer, which the net then owns. On failure the layer is
     /// dropped (freed): the C library leaves it with the caller.
     pub fn add(&mut self, layer: Layer) -> Result<()> {
@@ -176,6 +183,12 @@ impl Net {
 }
 
 impl NetRef {
+    /// Writes the net (layers, parameters, layer state) to `path` atomically.
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        let path = crate::io::c_path("gm_net_save", path.as_ref())?;
+        check(unsafe { sys::gm_net_save(self.as_ptr(), path.as_ptr()) })
+    }
+
     pub fn num_layers(&self) -> usize {
         unsafe { sys::gm_net_num_layers(self.as_ptr()) }
     }

@@ -183,6 +183,8 @@ constants!(gm_gan_part: GM_GAN_DISCRIMINATOR = 0, GM_GAN_GENERATOR = 1);
 // ---- io.h -----------------------------------------------------------------
 
 pub const GM_PNG_MAX_SIDE: usize = 65536;
+pub const GM_CHECKPOINT_MAGIC: &str = "GMCKPT\r\n";
+pub const GM_CHECKPOINT_VERSION: u32 = 1;
 
 extern "C" {
     // core.h
@@ -310,6 +312,7 @@ extern "C" {
     pub fn gm_vae_decoder(vae: *mut gm_vae) -> *mut gm_net;
     pub fn gm_vae_step_count(vae: *const gm_vae) -> u64;
     pub fn gm_vae_set_lr(vae: *mut gm_vae, lr: f32) -> gm_status;
+    pub fn gm_vae_get_options(vae: *const gm_vae, opts: *mut gm_vae_options) -> gm_status;
 
     // gan.h
     pub fn gm_gan_d_loss(family: gm_gan_loss, real: *const gm_tensor, fake: *const gm_tensor, real_label: f32, loss: *mut f32, d_real: *mut gm_tensor, d_fake: *mut gm_tensor) -> gm_status;
@@ -327,9 +330,17 @@ extern "C" {
     pub fn gm_gan_generator(gan: *mut gm_gan) -> *mut gm_net;
     pub fn gm_gan_discriminator(gan: *mut gm_gan) -> *mut gm_net;
     pub fn gm_gan_step_count(gan: *const gm_gan) -> u64;
+    pub fn gm_gan_set_lr(gan: *mut gm_gan, part: gm_gan_part, lr: f32) -> gm_status;
+    pub fn gm_gan_get_options(gan: *const gm_gan, opts: *mut gm_gan_options) -> gm_status;
 
     // io.h
     pub fn gm_idx_load_images(out: *mut *mut gm_tensor, path: *const c_char, max_items: usize) -> gm_status;
     pub fn gm_idx_load_labels(path: *const c_char, max_items: usize, dst: *mut i32, capacity: usize, count: *mut usize) -> gm_status;
     pub fn gm_png_write_grid(path: *const c_char, images: *const gm_tensor, rows: usize, cols: usize, padding: usize, pad_value: f32) -> gm_status;
+    pub fn gm_net_save(net: *const gm_net, path: *const c_char) -> gm_status;
+    pub fn gm_net_load(out: *mut *mut gm_net, path: *const c_char) -> gm_status;
+    pub fn gm_vae_save(vae: *const gm_vae, path: *const c_char) -> gm_status;
+    pub fn gm_vae_load(out: *mut *mut gm_vae, path: *const c_char) -> gm_status;
+    pub fn gm_gan_save(gan: *const gm_gan, path: *const c_char) -> gm_status;
+    pub fn gm_gan_load(out: *mut *mut gm_gan, path: *const c_char) -> gm_status;
 }

@@ -50,7 +50,13 @@ fn raw_defaults() -> sys::gm_vae_options {
 
 impl Default for VaeOptions {
     fn default() -> Self {
-        let o = raw_defaults();
+        VaeOptions::from_raw(&raw_defaults())
+    }
+}
+
+impl VaeOptions {
+    /// The settings of a C struct (optimizer settings are not carried).
+    fn from_raw(o: &sys::gm_vae_options) -> Self {
         VaeOptions {
             latent: o.latent,
             likelihood: Likelihood::from_raw(o.likelihood as _).unwrap_or(Likelihood::Bernoulli),
@@ -87,6 +93,14 @@ handle!(
 );
 
 impl Vae {
+    /// Loads a model written by [`VaeRef::save`]; training it on gives the
+    /// same parameters as never stopping. `Format` for a corrupt,
+    /// truncated, foreign or future-version file, `Io` if it cannot be read.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Vae> {
+        let path = crate::io::c_path("gm_vae_load", path.as_ref())?;
+        Vae::create(|o| unsafe { sys::gm_vae_load(o, path.as_ptr()) })
+    }
+
     /// Makes a VAE that owns `encoder` and `decoder`; on failure they are
     /// dropped (use [`Vae::try_new`] to get them back).
     pub fn new(encoder: Net, decoder: Net, opts: &VaeOptions) -> Result<Vae> {
@@ -256,6 +270,22 @@ impl VaeRef {
     /// Changes both optimizers' learning rate.
     pub fn set_lr(&mut self, lr: f32) -> Result<()> {
         check(unsafe { sys::gm_vae_set_lr(self.ptr(), lr) })
+    }
+
+    /// Writes the whole VAE (nets, optimizers, generators, options, step
+    /// count) to `path` atomically. `State` while computed gradients await
+    /// an apply.
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        let path = crate::io::c_path("gm_vae_save", path.as_ref())?;
+        check(unsafe { sys::gm_vae_save(self.as_ptr(), path.as_ptr()) })
+    }
+
+    /// The VAE's settings (optimizer settings are not included).
+    pub fn options(&self) -> VaeOptions {
+        let mut o = raw_defaults();
+        // cannot fail: valid pointers, size set by gm_vae_options_init
+        unsafe { sys::gm_vae_get_options(self.as_ptr(), &mut o) };
+        VaeOptions::from_raw(&o)
     }
 }
 
