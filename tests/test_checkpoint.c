@@ -75,89 +75,121 @@ static int files_equal(const char *a, const char *b)
     return eq;
 }
 
-/* add(net, gm_x_create(&l, ...), &l): l is read after the call made it
- * (the order arguments are evaluated in is unspecified). */
-static void add(gm_net *net, gm_status st, gm_layer **l)
+/* Appends the layer a constructor just made (st its status); frees it if
+ * the net refuses it. For builders that must survive failing allocations. */
+static gm_status add(gm_net *net, gm_status st, gm_layer **l)
 {
-    GM_CK_OK(st);
-    GM_CK_OK(gm_net_add(net, *l));
+    if (st != GM_OK) return st;
+    st = gm_net_add(net, *l);
+    if (st != GM_OK) gm_layer_free(*l);
+    return st;
+}
+
+/* Spectral norm on a layer just made, then add. */
+static gm_status add_sn(gm_net *net, gm_status st, gm_layer **l, gm_rng *rng)
+{
+    if (st == GM_OK) {
+        st = gm_layer_spectral_norm(*l, 1, 1e-12f, rng);
+        if (st != GM_OK) gm_layer_free(*l);
+    }
+    return st == GM_OK ? add(net, st, l) : st;
+}
+
+/* Frees what a failed builder made (the model owns the nets on success). */
+static gm_status built(gm_status st, gm_net *a, gm_net *b, gm_rng *rng)
+{
+    if (st != GM_OK) {
+        gm_net_free(a);
+        gm_net_free(b);
+    }
+    gm_rng_free(rng);
+    return st;
 }
 
 /* A VAE on 16 features with batchnorm, dropout and spectral norm in the
- * encoder, so every kind of layer state is in play. */
-static gm_vae *make_vae(uint64_t seed, int sgd_lr_huge)
+ * encoder, so every kind of layer state is in play. Every failure (an
+ * allocation) is returned with nothing leaked. */
+static gm_status build_vae(gm_vae **out, uint64_t seed, int sgd)
 {
-    gm_rng *rng;
-    GM_CK_OK(gm_rng_create(&rng, seed));
-    gm_net *enc, *dec;
+    gm_rng *rng = NULL;
+    gm_net *enc = NULL, *dec = NULL;
     gm_layer *l;
-    GM_CK_OK(gm_net_create(&enc));
-    add(enc, gm_dense_create(&l, 16, 12, GM_INIT_HE, rng), &l);
-    add(enc, gm_batchnorm_create(&l, 12, 0.1f, 1e-5f), &l);
-    add(enc, gm_relu_create(&l), &l);
-    add(enc, gm_dropout_create(&l, 0.2f, seed + 7), &l);
-    GM_CK_OK(gm_dense_create(&l, 12, 8, GM_INIT_XAVIER, rng));
-    GM_CK_OK(gm_layer_spectral_norm(l, 1, 1e-12f, rng));
-    add(enc, GM_OK, &l);
-    GM_CK_OK(gm_net_create(&dec));
-    add(dec, gm_dense_create(&l, 4, 12, GM_INIT_HE, rng), &l);
-    add(dec, gm_elu_create(&l, 1.0f), &l);
-    add(dec, gm_dense_create(&l, 12, 16, GM_INIT_TORCH, rng), &l);
+    gm_status st = gm_rng_create(&rng, seed);
+    if (st == GM_OK) st = gm_net_create(&enc);
+    if (st == GM_OK) st = gm_net_create(&dec);
+    if (st == GM_OK) st = add(enc, gm_dense_create(&l, 16, 12, GM_INIT_HE, rng), &l);
+    if (st == GM_OK) st = add(enc, gm_batchnorm_create(&l, 12, 0.1f, 1e-5f), &l);
+    if (st == GM_OK) st = add(enc, gm_relu_create(&l), &l);
+    if (st == GM_OK) st = add(enc, gm_dropout_create(&l, 0.2f, seed + 7), &l);
+    if (st == GM_OK) st = add_sn(enc, gm_dense_create(&l, 12, 8, GM_INIT_XAVIER, rng), &l, rng);
+    if (st == GM_OK) st = add(dec, gm_dense_create(&l, 4, 12, GM_INIT_HE, rng), &l);
+    if (st == GM_OK) st = add(dec, gm_elu_create(&l, 1.0f), &l);
+    if (st == GM_OK) st = add(dec, gm_dense_create(&l, 12, 16, GM_INIT_TORCH, rng), &l);
     gm_vae_options o;
     gm_optimizer_options oo;
-    GM_CK_OK(gm_vae_options_init(&o));
+    gm_vae_options_init(&o);
     o.latent = 4;
     o.seed = seed;
     o.kl_warmup_steps = 5;
-    if (sgd_lr_huge) {
-        GM_CK_OK(gm_optimizer_options_init(&oo, GM_OPT_SGD));
+    if (sgd) {
+        gm_optimizer_options_init(&oo, GM_OPT_SGD);
         oo.momentum = 0.9f;
         o.optimizer = &oo;
     }
-    gm_vae *v;
-    GM_CK_OK(gm_vae_create(&v, enc, dec, &o));
-    gm_rng_free(rng);
-    return v;
+    if (st == GM_OK) st = gm_vae_create(out, enc, dec, &o);
+    return built(st, enc, dec, rng);
 }
 
 /* A small DCGAN on 1 x 8 x 8 images: G with batchnorm and a transposed
- * conv, D with a spectrally normalized conv and dropout; two critic steps. */
-static gm_gan *make_gan(uint64_t seed, float d_lr)
+ * conv, D with a spectrally normalized conv and dropout; two critic
+ * steps; D trained by SGD at d_lr if d_lr > 0. */
+static gm_status build_gan(gm_gan **out, uint64_t seed, float d_lr)
 {
-    gm_rng *rng;
-    GM_CK_OK(gm_rng_create(&rng, seed));
-    gm_net *g, *d;
+    gm_rng *rng = NULL;
+    gm_net *g = NULL, *d = NULL;
     gm_layer *l;
-    GM_CK_OK(gm_net_create(&g));
-    add(g, gm_dense_create(&l, 4, 32, GM_INIT_HE, rng), &l);
-    add(g, gm_reshape_create(&l, 3, (size_t[]){2, 4, 4}), &l);
-    add(g, gm_batchnorm_create(&l, 2, 0.1f, 1e-5f), &l);
-    add(g, gm_relu_create(&l), &l);
-    add(g, gm_conv_transpose2d_create(&l, 2, 1, 4, 2, 1, GM_INIT_XAVIER, rng), &l);
-    add(g, gm_tanh_create(&l), &l);
-    GM_CK_OK(gm_net_create(&d));
-    GM_CK_OK(gm_conv2d_create(&l, 1, 4, 4, 2, 1, GM_INIT_HE, rng));
-    GM_CK_OK(gm_layer_spectral_norm(l, 1, 1e-12f, rng));
-    add(d, GM_OK, &l);
-    add(d, gm_leaky_relu_create(&l, 0.2f), &l);
-    add(d, gm_dropout_create(&l, 0.1f, seed + 3), &l);
-    add(d, gm_flatten_create(&l), &l);
-    add(d, gm_dense_create(&l, 64, 1, GM_INIT_XAVIER, rng), &l);
+    gm_status st = gm_rng_create(&rng, seed);
+    if (st == GM_OK) st = gm_net_create(&g);
+    if (st == GM_OK) st = gm_net_create(&d);
+    if (st == GM_OK) st = add(g, gm_dense_create(&l, 4, 32, GM_INIT_HE, rng), &l);
+    if (st == GM_OK) st = add(g, gm_reshape_create(&l, 3, (size_t[]){2, 4, 4}), &l);
+    if (st == GM_OK) st = add(g, gm_batchnorm_create(&l, 2, 0.1f, 1e-5f), &l);
+    if (st == GM_OK) st = add(g, gm_relu_create(&l), &l);
+    if (st == GM_OK)
+        st = add(g, gm_conv_transpose2d_create(&l, 2, 1, 4, 2, 1, GM_INIT_XAVIER, rng), &l);
+    if (st == GM_OK) st = add(g, gm_tanh_create(&l), &l);
+    if (st == GM_OK) st = add_sn(d, gm_conv2d_create(&l, 1, 4, 4, 2, 1, GM_INIT_HE, rng), &l, rng);
+    if (st == GM_OK) st = add(d, gm_leaky_relu_create(&l, 0.2f), &l);
+    if (st == GM_OK) st = add(d, gm_dropout_create(&l, 0.1f, seed + 3), &l);
+    if (st == GM_OK) st = add(d, gm_flatten_create(&l), &l);
+    if (st == GM_OK) st = add(d, gm_dense_create(&l, 64, 1, GM_INIT_XAVIER, rng), &l);
     gm_gan_options o;
-    GM_CK_OK(gm_gan_options_init(&o));
+    gm_gan_options_init(&o);
     o.latent = 4;
     o.seed = seed;
     o.n_critic = 2;
     gm_optimizer_options od;
     if (d_lr > 0.0f) {
-        GM_CK_OK(gm_optimizer_options_init(&od, GM_OPT_SGD));
+        gm_optimizer_options_init(&od, GM_OPT_SGD);
         od.lr = d_lr;
         o.d_optimizer = &od;
     }
-    gm_gan *gan;
-    GM_CK_OK(gm_gan_create(&gan, g, d, &o));
-    gm_rng_free(rng);
-    return gan;
+    if (st == GM_OK) st = gm_gan_create(out, g, d, &o);
+    return built(st, g, d, rng);
+}
+
+static gm_vae *make_vae(uint64_t seed, int sgd)
+{
+    gm_vae *v = NULL;
+    GM_CK_OK(build_vae(&v, seed, sgd));
+    return v;
+}
+
+static gm_gan *make_gan(uint64_t seed, float d_lr)
+{
+    gm_gan *g = NULL;
+    GM_CK_OK(build_gan(&g, seed, d_lr));
+    return g;
 }
 
 /* Batch b of a fixed data stream: [n x 16] in [0, 1] or [n x 1 x 8 x 8]
@@ -585,6 +617,12 @@ START_TEST(test_kill_during_save)
     GM_CK_OK(gm_vae_save(b, pb));
     GM_CK_OK(gm_vae_save(a, p));
     const int trials = getenv("GM_KILL_TRIALS") ? atoi(getenv("GM_KILL_TRIALS")) : 150;
+    /* kill anywhere in the first few saves: delays up to 4 saves' time */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 4; i++) GM_CK_OK(gm_vae_save(i % 2 ? b : a, p));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const long span = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) + 500000;
     int as = 0, bs = 0;
     uint64_t r = (uint64_t)time(NULL) * 2654435761u;
     for (int t = 0; t < trials; t++) {
@@ -596,7 +634,8 @@ START_TEST(test_kill_during_save)
                 if ((i % 2 ? gm_vae_save(b, p) : gm_vae_save(a, p)) != GM_OK) _exit(3);
         }
         r = r * 6364136223846793005u + 1442695040888963407u;
-        struct timespec ts = {0, (long)((r >> 33) % 3000000)}; /* 0 .. 3 ms */
+        const long wait = (long)((r >> 20) % (uint64_t)span);
+        struct timespec ts = {wait / 1000000000L, wait % 1000000000L};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         int status;
@@ -612,7 +651,9 @@ START_TEST(test_kill_during_save)
         else
             ck_abort_msg("trial %d: the file is neither state", t);
     }
-    printf("kill during save: %d trials, %d old/new A, %d B, 0 corrupt\n", trials, as, bs);
+    printf("kill during save: %d trials over %.1f ms, %d found A, %d found B, 0 corrupt\n", trials,
+           span / 1e6, as, bs);
+    ck_assert_msg(as > 0 && bs > 0, "the kills did not land across saves");
     gm_vae_free(a);
     gm_vae_free(b);
     remove_dir();
@@ -682,6 +723,8 @@ static gm_status op_gan_load(void *c) { return gm_gan_load((gm_gan **)&((oom_ctx
 static gm_status op_net_load(void *c) { return gm_net_load((gm_net **)&((oom_ctx *)c)->loaded, ((oom_ctx *)c)->path); }
 static gm_status op_vae_step(void *c) { return gm_vae_train_step(((oom_ctx *)c)->vae, ((oom_ctx *)c)->x, NULL, NULL); }
 static gm_status op_gan_step(void *c) { return gm_gan_train_step(((oom_ctx *)c)->gan, ((oom_ctx *)c)->img, NULL, NULL); }
+static gm_status op_vae_create(void *c) { return build_vae((gm_vae **)&((oom_ctx *)c)->loaded, 41, 0); }
+static gm_status op_gan_create(void *c) { return build_gan((gm_gan **)&((oom_ctx *)c)->loaded, 41, 0.0f); }
 static void undo_vae(void *c) { gm_vae_free(((oom_ctx *)c)->loaded); }
 static void undo_gan(void *c) { gm_gan_free(((oom_ctx *)c)->loaded); }
 static void undo_net(void *c) { gm_net_free(((oom_ctx *)c)->loaded); }
@@ -694,9 +737,10 @@ START_TEST(test_oom_everywhere)
     GM_CK_OK(gm_set_allocator(&a));
     oom_ctx c = {.path = path_in_dir("m.gmck")};
     long points = 0;
-    /* creating the models (layers, nets, VAE/GAN) under failures is
-     * covered by test_core's sweep; here: a first step (buffers are made),
-     * saves and loads, then the loaded models train on */
+    /* building the models (layers, spectral norm, nets, VAE/GAN), a first
+     * step (buffers are made), saves and loads; then the models train on */
+    points += oom_sweep(op_vae_create, &c, "build_vae", undo_vae, 0);
+    points += oom_sweep(op_gan_create, &c, "build_gan", undo_gan, 0);
     c.vae = make_vae(41, 0);
     c.gan = make_gan(41, 0.0f);
     c.x = batch(0, 0);
@@ -721,7 +765,7 @@ START_TEST(test_oom_everywhere)
     }
     assert_same_params(gm_vae_encoder(v), gm_vae_encoder(c.vae), "VAE after failures");
     assert_same_params(gm_gan_discriminator(g), gm_gan_discriminator(c.gan), "GAN after failures");
-    printf("OOM injection: %ld failure points in train steps, saves and loads\n", points);
+    printf("OOM injection: %ld failure points in creation, train steps, saves and loads\n", points);
     ck_assert_int_gt(points, 40);
     gm_vae_free(v);
     gm_gan_free(g);
