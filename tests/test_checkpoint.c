@@ -507,7 +507,7 @@ START_TEST(test_hostile_and_future_files)
     wr32(img + 8, 2);
     fix_crcs(img, 24);
     write_all(bad, img, n);
-    GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, bad));
+    GM_CK_ERR(GM_EVERSION, "gm_net_load", gm_net_load(&net, bad));
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "later"));
     ck_assert_ptr_null(net);
     wr32(img + 8, 1);
@@ -566,6 +566,17 @@ START_TEST(test_save_errors_keep_old_file)
     GM_CK_ERR(GM_EINVAL, "gm_vae_save", gm_vae_save(v, NULL));
     GM_CK_ERR(GM_EINVAL, "gm_vae_save", gm_vae_save(v, ""));
     GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, path_in_dir("no/such/dir.gmck")));
+    /* a symlink or a directory is not replaced */
+    ck_assert_int_eq(symlink(path_in_dir("vae.gmck"), path_in_dir("link.gmck")), 0);
+    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, path_in_dir("link.gmck")));
+    struct stat sb;
+    ck_assert_int_eq(lstat(path_in_dir("link.gmck"), &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, dir));
+    gm_tensor *img;
+    GM_CK_OK(gm_tensor_create(&img, 4, (size_t[]){1, 1, 2, 2}));
+    GM_CK_ERR(GM_EIO, "gm_png_write_grid", gm_png_write_grid(path_in_dir("link.gmck"), img, 1, 1, 0, 0.0f));
+    gm_tensor_free(img);
     GM_CK_ERR(GM_EINVAL, "gm_net_save", gm_net_save(NULL, path_in_dir("x")));
     gm_net *empty;
     GM_CK_OK(gm_net_create(&empty));

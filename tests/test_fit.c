@@ -251,7 +251,8 @@ START_TEST(test_fit_bad_input)
     BAD(epochs, 0);
     BAD(batch, N + 1);
     BAD(every, 0);
-    BAD(size, 8);
+    BAD(size, 4);    /* smaller than the size field itself */
+    BAD(size, 4097); /* larger than any options struct */
     BOTH(GM_EINVAL, NULL, NULL, NULL);
     BOTH(GM_ESHAPE, NULL, wrong, NULL);
     const int32_t y[8] = {0, 1, 0, 1, 0, 1, 0, 1};

@@ -61,10 +61,27 @@ typedef enum gm_status {
     GM_EFORMAT = -5,      /**< a file or buffer is malformed, truncated or corrupt */
     GM_ESTATE = -6,       /**< the object is not in a state that allows the call */
     GM_ENUMERIC = -7,     /**< a loss or gradient is not finite */
-    GM_EVERSION = -8,     /**< a file or struct comes from an unsupported version */
+    GM_EVERSION = -8,     /**< a file comes from a later, unsupported format version */
     GM_EUNSUPPORTED = -9, /**< valid request this build cannot do */
     GM_EINTERNAL = -100   /**< a bug in libgenmodel; please report it */
 } gm_status;
+
+/*
+ * Options structs (gm_optimizer_options, gm_vae_options, gm_gan_options,
+ * gm_fit_options, ...) start with their size, which their _init function
+ * sets. Fields are only ever appended, so:
+ *   - a caller built against an older header passes a smaller size, and
+ *     the fields it does not have take their defaults; the size must cover
+ *     the required fields (for gm_vae_options and gm_gan_options: latent;
+ *     for gm_optimizer_options: kind; gm_fit_options: none);
+ *   - a caller built against a newer header passes a larger size, which is
+ *     accepted if the fields this library does not know are zero, and
+ *     refused with GM_EINVAL otherwise;
+ *   - a struct is at most 4096 bytes.
+ * When a struct grows, its _init function will keep its old symbol
+ * version (GM_1.0 in libgenmodel.map) filling the old size, so an older
+ * binary's init call never writes past its struct.
+ */
 
 /**
  * A short constant description of a status ("invalid argument", ...).

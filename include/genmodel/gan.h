@@ -99,7 +99,8 @@ GM_API gm_status gm_gan_g_loss(gm_gan_loss family, const gm_tensor *fake,
 
 typedef struct gm_gan gm_gan;
 
-/** GAN settings; fill with gm_gan_options_init() and set `latent`. */
+/** GAN settings; fill with gm_gan_options_init() and set `latent`.
+ *  Versioned by `size` (see core.h): latent is required. */
 typedef struct gm_gan_options {
     size_t size;          /**< sizeof(gm_gan_options); set by init */
     size_t latent;        /**< latent size L >= 1; required (init: 0) */

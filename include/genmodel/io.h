@@ -93,7 +93,9 @@ GM_API gm_status gm_idx_load_labels(const char *path, size_t max_items,
  *         NaN or infinite pixel value; nothing is written);
  *         GM_ESHAPE (images not of rank 4, or C not 1 or 3);
  *         GM_EIO (the temporary file cannot be created, written, synced
- *         or renamed; the message carries the system's reason);
+ *         or renamed, or `path` exists and is not a regular file: a
+ *         symlink or device is never replaced; the message carries the
+ *         system's reason);
  *         GM_ENOMEM (an allocation failed, also inside libpng);
  *         GM_EINTERNAL (libpng refused the call: a bug, please report).
  */
@@ -116,11 +118,13 @@ GM_API gm_status gm_png_write_grid(const char *path, const gm_tensor *images,
  * (format version, model kind, section count), then sections, each with a
  * tag, a byte length and the CRC-32 (zlib) of its payload. Every number is
  * written little-endian whatever the host. A reader of version V refuses
- * files of a later version with GM_EFORMAT.
+ * files of a later version with GM_EVERSION.
  *
  * Saving writes "<path>.tmp-XXXXXX" in the same directory, flushes and
  * fsyncs it, renames it over `path` and fsyncs the directory: a crash or
- * kill during a save leaves the previous file whole. Loading checks every
+ * kill during a save leaves the previous file whole. Only a regular file is
+ * replaced: if `path` is a symlink, directory, device or pipe the save
+ * fails with GM_EIO and writes nothing. Loading checks every
  * count against fixed bounds and against the bytes left in the file before
  * allocating anything: a truncated, corrupt, hostile or future-version
  * file gives GM_EFORMAT with a message naming the section and the value.
@@ -152,8 +156,9 @@ GM_API gm_status gm_net_save(const gm_net *net, const char *path);
  * @param[out] out  the new net, owned by the caller (gm_net_free); NULL on
  *                  failure.
  * @return GM_OK; GM_EINVAL (NULL); GM_EIO (cannot open or read);
- *         GM_EFORMAT (not a net checkpoint, a later version, truncated,
- *         a CRC mismatch, a value out of range); GM_ENOMEM.
+ *         GM_EFORMAT (not a net checkpoint, truncated, a CRC mismatch, a
+ *         value out of range); GM_EVERSION (written by a later library
+ *         with a newer format); GM_ENOMEM.
  */
 GM_API gm_status gm_net_load(gm_net **out, const char *path);
 

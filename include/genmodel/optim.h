@@ -30,7 +30,8 @@ typedef enum gm_optimizer_kind {
 /**
  * Optimizer settings. Fill with gm_optimizer_options_init() (or
  * GM_OPTIMIZER_OPTIONS_INIT) and change what you need; new fields are only
- * appended, and `size` tells the library which ones the caller knows.
+ * appended, and `size` tells the library which ones the caller knows
+ * (see core.h): kind is required, missing fields get kind's defaults.
  */
 typedef struct gm_optimizer_options {
     size_t size;          /**< sizeof(gm_optimizer_options); set by init */

@@ -144,7 +144,7 @@ typedef struct gm_vae gm_vae;
 
 /**
  * VAE settings. Fill with gm_vae_options_init() and set at least `latent`.
- * Fields are only appended; `size` tells the library which the caller has.
+ * Versioned by `size` (see core.h): latent is required.
  */
 typedef struct gm_vae_options {
     size_t size;              /**< sizeof(gm_vae_options); set by init */

@@ -39,6 +39,16 @@ gm_status gm__set_error(gm_status st, const char *fn, const char *fmt, ...)
  * fn and the struct `name`. */
 gm_status gm__check_options_size(const char *fn, const char *name, size_t size, size_t known);
 
+/* Reads a caller's options struct (first member: its size) into dst,
+ * which holds the defaults and is dst_size bytes (the library's struct):
+ * the caller's size must be in [min_size, 4096] (min_size: through the
+ * last field that has no default), bytes past dst_size must be zero, and
+ * min(size, dst_size) bytes are copied, so fields the caller's version
+ * lacks keep their defaults. dst's size becomes dst_size. GM_EINVAL names
+ * fn and the struct `name` ("opts"). */
+gm_status gm__read_options(const char *fn, const char *name, const void *src, size_t min_size,
+                           void *dst, size_t dst_size);
+
 /* Allocation through the installed allocator. gm__malloc_array and
  * gm__calloc_array fail (NULL) when n * size overflows. They set no
  * error message: callers report GM_ENOMEM with their own name. */

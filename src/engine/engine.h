@@ -183,6 +183,11 @@ struct gm_optimizer {
     float *m, *v; /* one block; v unused (NULL) by SGD */
     uint64_t t;
 };
+/* Reads a caller's optimizer options (gm__read_options): size and kind
+ * required, the other fields default to kind's. GM_EINVAL names fn and
+ * the struct `name`; the settings themselves are validated on creation. */
+gm_status gm__read_optimizer_options(const char *fn, const char *name,
+                                     const gm_optimizer_options *src, gm_optimizer_options *o);
 /* Floats of optimizer state per parameter: 1 (SGD momentum) or 2 (Adam). */
 static inline size_t gm__optimizer_slots(const gm_optimizer *o) { return o->v ? 2 : 1; }
 

@@ -48,12 +48,8 @@ gm_status gm__fit(const char *fn, void *model, gm__fit_step step, const gm_tenso
 {
     gm_fit_options o;
     gm_fit_options_init(&o);
-    if (opts != NULL) {
-        if (opts->size < sizeof o || opts->size > 4096)
-            return gm__set_error(GM_EINVAL, fn, "opts->size must be sizeof(gm_fit_options) = "
-                                 "%zu, got %zu", sizeof o, opts->size);
-        memcpy(&o, opts, sizeof o);
-    }
+    /* every field has a default: a struct of just its size is accepted */
+    if (opts != NULL) GM_TRY(gm__read_options(fn, "opts", opts, sizeof opts->size, &o, sizeof o));
     const size_t n = data->shape[0], per = data->numel / n;
     if (o.batch == 0) o.batch = n < 128 ? n : 128;
     if (o.epochs < 1)

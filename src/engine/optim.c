@@ -1,12 +1,11 @@
 /* SGD (momentum, Nesterov), Adam and AdamW over a net's flat parameters,
  * with torch.optim's update formulas. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "engine/engine.h"
 
-/* Size of the first published version of the struct. */
-#define GM__OPT_V1_SIZE sizeof(gm_optimizer_options)
 
 gm_status gm_optimizer_options_init(gm_optimizer_options *opts,
                                     gm_optimizer_kind kind)
@@ -52,26 +51,30 @@ static gm_status gm__opt_validate(const char *fn, const gm_optimizer_options *o)
     return GM_OK;
 }
 
+gm_status gm__read_optimizer_options(const char *fn, const char *name,
+                                     const gm_optimizer_options *src, gm_optimizer_options *o)
+{
+    /* size and kind are required; the other fields take kind's defaults */
+    const size_t min = offsetof(gm_optimizer_options, kind) + sizeof src->kind;
+    size_t size;
+    memcpy(&size, src, sizeof size);
+    int32_t kind = GM_OPT_ADAM;
+    if (size >= min) memcpy(&kind, &src->kind, sizeof kind);
+    if (gm_optimizer_options_init(o, kind) != GM_OK) gm_optimizer_options_init(o, GM_OPT_ADAM);
+    return gm__read_options(fn, name, src, min, o, sizeof *o);
+}
+
 gm_status gm_optimizer_create(gm_optimizer **out, const gm_net *net,
                               const gm_optimizer_options *opts)
 {
     GM_CHECK_NULL(out);
     *out = NULL;
     GM_CHECK_NULL(net);
-    gm_optimizer_options o = GM_OPTIMIZER_OPTIONS_INIT;
-    if (opts != NULL) {
-        GM_CHECK(opts->size >= GM__OPT_V1_SIZE && opts->size <= 4096, GM_EINVAL,
-                 "opts->size must be sizeof(gm_optimizer_options) = %zu, got %zu",
-                 sizeof(gm_optimizer_options), opts->size);
-        /* A newer caller's larger struct is fine if the fields this
-         * library does not know are zero. */
-        const unsigned char *tail = (const unsigned char *)opts;
-        for (size_t i = sizeof o; i < opts->size; i++)
-            GM_CHECK(tail[i] == 0, GM_EINVAL,
-                     "opts has unknown non-zero fields past byte %zu", sizeof o);
-        memcpy(&o, opts, sizeof o);
-        o.size = sizeof o;
-    }
+    gm_optimizer_options o;
+    if (opts != NULL)
+        GM_TRY(gm__read_optimizer_options(__func__, "opts", opts, &o));
+    else
+        gm_optimizer_options_init(&o, GM_OPT_ADAM);
     GM_TRY(gm__opt_validate(__func__, &o));
     gm_optimizer *opt = gm__malloc(sizeof *opt);
     GM_CHECK(opt != NULL, GM_ENOMEM, "cannot allocate an optimizer");

@@ -2,6 +2,8 @@
  * module, with one optimizer each and the alternating update spelled out
  * in gan.h. Batch buffers are one block sized per (batch, D output). */
 #include <math.h>
+#include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <genmodel/gan.h>
@@ -50,12 +52,9 @@ static gm_status gm__gan_opt(const char *fn, const gm_optimizer_options *in,
         out->beta1 = 0.5f;
         return GM_OK;
     }
-    if (in->size < sizeof *out)
-        return gm__set_error(GM_EINVAL, fn, "opts->%s->size must be %zu, got %zu", name,
-                             sizeof *out, in->size);
-    memcpy(out, in, sizeof *out);
-    out->size = sizeof *out;
-    return GM_OK;
+    char what[32];
+    snprintf(what, sizeof what, "opts->%s", name);
+    return gm__read_optimizer_options(fn, what, in, out);
 }
 
 gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
@@ -70,15 +69,11 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     GM_TRY(gm__net_check_free(__func__, discriminator, "discriminator"));
     GM_CHECK(generator != discriminator, GM_EINVAL,
              "generator and discriminator must be two different nets");
-    GM_CHECK(opts->size >= sizeof(gm_gan_options) && opts->size <= 4096, GM_EINVAL,
-             "opts->size must be sizeof(gm_gan_options) = %zu, got %zu", sizeof(gm_gan_options),
-             opts->size);
-    const unsigned char *tail = (const unsigned char *)opts;
-    for (size_t i = sizeof(gm_gan_options); i < opts->size; i++)
-        GM_CHECK(tail[i] == 0, GM_EINVAL, "opts has unknown non-zero fields past byte %zu",
-                 sizeof(gm_gan_options));
-    gm_gan_options o = *opts;
-    o.size = sizeof o;
+    /* size and latent are required; later fields may be missing */
+    gm_gan_options o;
+    gm_gan_options_init(&o);
+    GM_TRY(gm__read_options(__func__, "opts", opts, offsetof(gm_gan_options, latent) + sizeof o.latent,
+                            &o, sizeof o));
     GM_CHECK(o.latent >= 1 && o.latent <= 65536, GM_EINVAL,
              "opts->latent must be in [1, 65536], got %zu", o.latent);
     GM_CHECK(o.loss >= GM_GAN_NONSATURATING && o.loss <= GM_GAN_WASSERSTEIN, GM_EINVAL,

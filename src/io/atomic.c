@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +53,14 @@ gm_status gm__atomic_open(gm__atomic_file *f, const char *path, const char *fn)
     if (path_len == 0) return gm__set_error(GM_EINVAL, fn, "path must not be empty");
     if (path_len >= SIZE_MAX - sizeof GM__TMP_SUFFIX)
         return gm__set_error(GM_EINVAL, fn, "path is too long");
+    /* Only a regular file is replaced: renaming over a symlink would
+     * replace the link (not its target), over a device node the node. */
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return gm__set_error(GM_EIO, fn,
+                             "'%s' exists and is not a regular file (a symlink, directory, "
+                             "device or pipe); it is not replaced",
+                             path);
     const size_t size = path_len + sizeof GM__TMP_SUFFIX;
     f->tmp = gm__malloc(size);
     if (f->tmp == NULL)

@@ -16,8 +16,9 @@ typedef struct gm__atomic_file {
 } gm__atomic_file;
 
 /* Creates the temporary file for path (O_EXCL, mode 0666 less the umask).
- * GM_EINVAL (empty or absurdly long path), GM_ENOMEM, GM_EIO, named fn. On
- * failure nothing is left to clean up. */
+ * GM_EINVAL (empty or absurdly long path), GM_ENOMEM, GM_EIO (also when
+ * path exists and is not a regular file: a symlink, directory or device is
+ * never replaced), named fn. On failure nothing is left to clean up. */
 gm_status gm__atomic_open(gm__atomic_file *f, const char *path, const char *fn);
 /* Writes all n bytes (retrying short writes and EINTR); GM_EIO named fn. */
 gm_status gm__atomic_write(gm__atomic_file *f, const void *buf, size_t n, const char *fn);

@@ -595,11 +595,13 @@ static gm_status gm__get_header(const unsigned char *buf, size_t len, uint32_t w
 #else
     (void)crc;
 #endif
-    if (version == 0 || version > GM_CHECKPOINT_VERSION)
-        return gm__set_error(GM_EFORMAT, fn,
-                             "format version %u: this library reads versions 1 to %u%s",
-                             (unsigned)version, GM_CHECKPOINT_VERSION,
-                             version > GM_CHECKPOINT_VERSION ? " (written by a later library)" : "");
+    if (version == 0)
+        return gm__set_error(GM_EFORMAT, fn, "format version 0 does not exist");
+    if (version > GM_CHECKPOINT_VERSION)
+        return gm__set_error(GM_EVERSION, fn,
+                             "format version %u was written by a later library; this one (%s) "
+                             "reads versions 1 to %u",
+                             (unsigned)version, GM_VERSION_STRING, GM_CHECKPOINT_VERSION);
     if (kind != want)
         return gm__set_error(GM_EFORMAT, fn, "this is a %s checkpoint, not a %s checkpoint",
                              gm__kind_name(kind), gm__kind_name(want));

@@ -1,6 +1,7 @@
 /* gm_vae: an encoder and a decoder wired to the ELBO module, with one
  * optimizer per net. Batch buffers are one block sized per batch size. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <genmodel/vae.h>
@@ -45,17 +46,9 @@ static gm_status gm__vae_read_options(const char *fn, const gm_vae_options *opts
 {
     gm_vae_options_init(o);
     if (opts == NULL) return gm__set_error(GM_EINVAL, fn, "opts must not be NULL (latent is required)");
-    if (opts->size < sizeof *o || opts->size > 4096)
-        return gm__set_error(GM_EINVAL, fn,
-                             "opts->size must be sizeof(gm_vae_options) = %zu, got %zu",
-                             sizeof *o, opts->size);
-    const unsigned char *tail = (const unsigned char *)opts;
-    for (size_t i = sizeof *o; i < opts->size; i++)
-        if (tail[i] != 0)
-            return gm__set_error(GM_EINVAL, fn,
-                                 "opts has unknown non-zero fields past byte %zu", sizeof *o);
-    memcpy(o, opts, sizeof *o);
-    o->size = sizeof *o;
+    /* size and latent are required; later fields may be missing */
+    GM_TRY(gm__read_options(fn, "opts", opts, offsetof(gm_vae_options, latent) + sizeof o->latent,
+                            o, sizeof *o));
     if (o->latent < 1 || o->latent > GM__BLAS_MAX / 2)
         return gm__set_error(GM_EINVAL, fn, "opts->latent must be in [1, %zu], got %zu",
                              GM__BLAS_MAX / 2, o->latent);
@@ -88,14 +81,10 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     gm_vae_options o;
     GM_TRY(gm__vae_read_options(__func__, opts, &o));
     gm_optimizer_options oo;
-    if (o.optimizer) {
-        GM_CHECK(o.optimizer->size >= sizeof oo, GM_EINVAL,
-                 "opts->optimizer->size must be %zu, got %zu", sizeof oo, o.optimizer->size);
-        memcpy(&oo, o.optimizer, sizeof oo);
-        oo.size = sizeof oo;
-    } else {
+    if (o.optimizer)
+        GM_TRY(gm__read_optimizer_options(__func__, "opts->optimizer", o.optimizer, &oo));
+    else
         gm_optimizer_options_init(&oo, GM_OPT_ADAM);
-    }
     o.optimizer = NULL; /* copied; the caller's struct may go away */
     GM_CHECK(encoder->n_layers > 0, GM_ESTATE, "the encoder has no layers");
     GM_CHECK(decoder->n_layers > 0, GM_ESTATE, "the decoder has no layers");
