@@ -24,6 +24,11 @@ packages=(
     python3-numpy         # the Python bindings' tests
     libopenmpi-dev        # the MPI data-parallel example (pkg-config: ompi-c)
     openmpi-bin           # mpirun, for its 2-rank test
+    clang                 # the fuzz targets (scripts/fuzz.sh, test.sh stage fuzz)
+    libclang-rt-14-dev    # libFuzzer and clang's sanitizer runtimes (not pulled
+                          # in by clang with --no-install-recommends)
+    valgrind              # test.sh stage valgrind (ctest -L valgrind)
+    abigail-tools         # abidw/abidiff: ctest abi_abidiff (tests/abi/check_abi.sh)
 )
 packages+=("$@")
 

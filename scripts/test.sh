@@ -1,28 +1,42 @@
 #!/usr/bin/env bash
 # Builds libgenmodel and runs all its tests: the command CI runs (.ci/run).
 #
-#   scripts/test.sh [stage ...]        default stages: deps build asan
+#   scripts/test.sh [stage ...]   default stages: deps build asan fuzz valgrind tsan
 #
 # Stages:
-#   deps   scripts/deps.sh: installs missing Debian packages (as root) or
-#          names them and stops
-#   build  configure + build build/ (RelWithDebInfo, tests and examples),
-#          then ctest: the Check suites, abi_exports, install_consumer
-#   asan   the same in build-asan/ with -DGM_SANITIZE=address,undefined
-# Later stages (the Python and Rust libraries) go in as one more stage_*
-# function each, added to default_stages.
+#   deps      scripts/deps.sh: installs missing Debian packages (as root) or
+#             names them and stops
+#   build     configure + build build/ (RelWithDebInfo, tests and examples),
+#             then ctest: the Check suites, the fuzz corpora replayed,
+#             abi_exports, abi_abidiff, install_consumer, examples, bindings
+#             (everything but the valgrind_* tests)
+#   asan      the same in build-asan/ with -DGM_SANITIZE=address,undefined
+#   fuzz      build-fuzz/ with clang + libFuzzer + ASan + UBSan; each fuzz
+#             target runs GM_FUZZ_SECONDS (default 30) from the committed
+#             seeds, side by side; any crash, leak or failed check fails
+#             (scripts/fuzz.sh; new inputs go to build-fuzz/work, not the repo)
+#   valgrind  build/ (built if needed), ctest -L valgrind: a subset of the
+#             suites and the fuzz corpora under memcheck, any error or leak
+#             fails (CMakeLists.txt: GM_VALGRIND_TESTS, tests/valgrind.supp)
+#   tsan      build-tsan/ with -DGM_SANITIZE=thread: test_threads (models
+#             trained on 4 threads at once equal sequential training), any
+#             ThreadSanitizer report fails (tests/tsan.supp)
+# Later stages go in as one more stage_* function each, added to
+# default_stages.
 #
 # Every stage runs even if an earlier test stage failed (deps and build
 # failures stop it); the exit status is that of the first failing stage.
+# Each stage's time is printed, and a summary at the end.
 # Environment: GM_JOBS (build parallelism, default nproc), GM_CTEST_JOBS
-# (default 2), GM_CTEST_ARGS (extra ctest arguments, e.g. "-R test_core").
+# (default 2), GM_CTEST_ARGS (extra ctest arguments, e.g. "-R test_core"),
+# GM_FUZZ_SECONDS (per fuzz target in stage fuzz, default 30).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/blas_env.sh
 . scripts/blas_env.sh
 
-default_stages=(deps build asan)
+default_stages=(deps build asan fuzz valgrind tsan)
 jobs=${GM_JOBS:-$(nproc 2>/dev/null || echo 2)}
 ctest_jobs=${GM_CTEST_JOBS:-2}
 read -r -a ctest_extra <<<"${GM_CTEST_ARGS:-}"
@@ -36,17 +50,30 @@ if [ "${CI:-}" = true ] || [ ! -t 1 ]; then
     common_cmake_args+=(-DCMAKE_COLOR_MAKEFILE=OFF)
 fi
 
-# configure_build_test <build dir> [cmake args...]
-configure_build_test() {
+# configure_build <build dir> [cmake args...]
+configure_build() {
     local dir=$1
     shift
     echo "--- configure $dir"
     cmake -S . -B "$dir" "${common_cmake_args[@]}" "$@" || return 2
     echo "--- build $dir (-j$jobs)"
     cmake --build "$dir" --parallel "$jobs" || return 2
-    echo "--- ctest $dir (-j$ctest_jobs)"
+}
+
+# run_ctest <build dir> [ctest args...]
+run_ctest() {
+    local dir=$1
+    shift
+    echo "--- ctest $dir (-j$ctest_jobs) $*"
     (cd "$dir" && ctest --output-on-failure --no-tests=error -j "$ctest_jobs" \
-        "${ctest_extra[@]}")
+        "$@" "${ctest_extra[@]}")
+}
+
+# configure_build_test <build dir> [cmake args...]: everything but the
+# valgrind_* tests (stage valgrind runs those).
+configure_build_test() {
+    configure_build "$@" || return $?
+    run_ctest "$1" -LE valgrind
 }
 
 stage_deps() {
@@ -61,6 +88,39 @@ stage_asan() {
     # GM_SANITIZE also sets ASAN_OPTIONS/UBSAN_OPTIONS (leaks are errors,
     # first error stops) on every test; see CMakeLists.txt.
     configure_build_test build-asan -DGM_SANITIZE=address,undefined
+}
+
+stage_fuzz() {
+    # a fresh scratch corpus each time: the run starts from the committed
+    # seeds only, so its result does not depend on earlier runs
+    rm -rf build-fuzz/work
+    GM_FUZZ_BUILD=build-fuzz GM_FUZZ_WORK="$PWD/build-fuzz/work" \
+        bash scripts/fuzz.sh "${GM_FUZZ_SECONDS:-30}"
+}
+
+stage_valgrind() {
+    command -v valgrind >/dev/null 2>&1 || { echo "no valgrind (scripts/deps.sh installs it)" >&2; return 1; }
+    # the build stage's tree; configured and built again only if needed
+    configure_build build -DGM_SANITIZE= || return $?
+    run_ctest build -L valgrind
+}
+
+stage_tsan() {
+    local dir=build-tsan
+    echo "--- configure $dir"
+    cmake -S . -B "$dir" "${common_cmake_args[@]}" -DGM_SANITIZE=thread \
+        -DGM_BUILD_EXAMPLES=OFF -DGM_BUILD_BENCH=OFF -DGM_WITH_MPI=OFF || return 2
+    echo "--- build $dir: test_threads (-j$jobs)"
+    cmake --build "$dir" --parallel "$jobs" --target test_threads || return 2
+    # ThreadSanitizer's shadow memory layout needs at most 28 random mmap
+    # bits (google/sanitizers#1716); with more, run without ASLR.
+    local wrap=()
+    if [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 28)" -gt 28 ]; then
+        echo "vm.mmap_rnd_bits > 28: running ThreadSanitizer without ASLR (setarch -R)"
+        wrap=(setarch "$(uname -m)" -R)
+    fi
+    echo "--- ctest $dir: test_threads"
+    (cd "$dir" && "${wrap[@]}" ctest --output-on-failure --no-tests=error -R '^test_threads$')
 }
 
 run_stage() {
@@ -88,10 +148,13 @@ main() {
         fi
     done
 
-    local status=0 rc failed=()
+    local status=0 rc failed=() summary=() t0
     for s in "${stages[@]}"; do
         rc=0
+        t0=$(date +%s)
         run_stage "$s" || rc=$?
+        summary+=("$(printf '  %-9s %-7s %5ss' "$s" "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" \
+            "$(($(date +%s) - t0))")")
         if [ "$rc" -ne 0 ]; then
             failed+=("$s")
             [ "$status" -ne 0 ] || status=$rc
@@ -101,6 +164,8 @@ main() {
     done
 
     echo
+    echo "stages:"
+    printf '%s\n' "${summary[@]}"
     if [ "$status" -eq 0 ]; then
         echo "test.sh: all stages passed (${stages[*]})"
     else

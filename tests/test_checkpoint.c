@@ -638,12 +638,22 @@ START_TEST(test_kill_during_save)
     uint64_t r = (uint64_t)time(NULL) * 2654435761u;
     for (int t = 0; t < trials; t++) {
         fflush(NULL);
+        int ready[2];
+        ck_assert_int_eq(pipe(ready), 0);
         pid_t pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
+            /* tell the parent the loop starts, so that its delay does not
+             * depend on how long fork took (long under valgrind) */
+            close(ready[0]);
+            if (write(ready[1], "x", 1) != 1) _exit(4);
             for (unsigned i = 0;; i++)
                 if ((i % 2 ? gm_vae_save(b, p) : gm_vae_save(a, p)) != GM_OK) _exit(3);
         }
+        close(ready[1]);
+        char byte;
+        ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+        close(ready[0]);
         r = r * 6364136223846793005u + 1442695040888963407u;
         const long wait = (long)((r >> 20) % (uint64_t)span);
         struct timespec ts = {wait / 1000000000L, wait % 1000000000L};
