@@ -2,8 +2,9 @@
 """The DCGAN of examples/dcgan_fashion.c in PyTorch: the reference it is
 compared with, for speed (bench/) and for sample quality after an epoch.
 
-    /usr/bin/python3 bench/ref/dcgan28.py [--epochs N] [--steps N]
+    /usr/bin/python3 bench/ref/dcgan28.py [--epochs N] [--steps N] [--warmup N]
         [--threads N] [--seed N] [--data DIR] [--png FILE]
+        [--sample-batch N] [--sample-reps N]
 
 Same recipe: Fashion-MNIST in [-1, 1]; G: z100 -> dense 6272 -> BatchNorm
 -> ReLU -> 128x7x7 -> ConvT(128->64, k4 s2 p1) -> BatchNorm -> ReLU ->
@@ -11,7 +12,12 @@ ConvT(64->1) -> tanh; D: Conv(1->64) -> LeakyReLU 0.2 -> Conv(64->128) ->
 BatchNorm -> LeakyReLU 0.2 -> flatten -> dense 1; non-saturating loss
 (BCE with logits), Adam 2e-4 (0.5, 0.999), batch 64; one D update on
 real + fake, then one G update on fresh z, as gm_gan_train_step does.
-Prints a last line of key=value pairs (steps_per_second, peak_rss_mb).
+--warmup N runs N untimed steps first (bench/run.sh: as bench/dcgan28);
+--sample-reps N > 0 then times G in evaluation and inference mode on
+batches of --sample-batch z (images_per_second), as bench/dcgan28 does.
+Prints a last line of key=value pairs (steps_per_second,
+cpu_steps_per_second by process CPU time, peak_rss_mb, and
+images_per_second when sampling was timed).
 Uses only Debian's python3-torch and python3-numpy.
 """
 import argparse
@@ -85,6 +91,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--png", default="")
+    ap.add_argument("--warmup", type=int, default=0, help="untimed steps first")
+    ap.add_argument("--sample-batch", type=int, default=256)
+    ap.add_argument("--sample-reps", type=int, default=0, help="time sampling (0: no)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -98,13 +107,16 @@ def main():
     ones, zeros = torch.ones(B, 1), torch.zeros(B, 1)
     steps_per_epoch = n // B
     total = a.steps if a.steps > 0 else a.epochs * steps_per_epoch
-    step, t_train = 0, 0.0
+    total += a.warmup
+    step, t_train, c_train = 0, 0.0, 0.0
     while step < total:
         order = torch.randperm(n)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for s in range(steps_per_epoch):
             if step >= total:
                 break
+            if step == a.warmup and a.warmup > 0:  # the timed part starts here
+                t0, c0 = time.perf_counter(), time.process_time()
             real = x_all[order[s * B:(s + 1) * B]]
             # D: real and fake
             fake = G(torch.randn(B, Z))
@@ -123,6 +135,19 @@ def main():
                 print("step %5d  D loss %.3f  G loss %.3f" % (step, d_loss.item(), g_loss.item()),
                       flush=True)
         t_train += time.perf_counter() - t0
+        c_train += time.process_time() - c0
+    step -= a.warmup
+    sampling = ""
+    if a.sample_reps > 0:
+        G.eval()
+        with torch.inference_mode():
+            G(torch.randn(a.sample_batch, Z))
+            t0 = time.perf_counter()
+            for _ in range(a.sample_reps):
+                G(torch.randn(a.sample_batch, Z))
+            ips = a.sample_reps * a.sample_batch / (time.perf_counter() - t0)
+        G.train()
+        sampling = " sample_batch=%d images_per_second=%.0f" % (a.sample_batch, ips)
     if a.png:
         G.eval()
         with torch.no_grad():
@@ -130,8 +155,9 @@ def main():
         print("wrote %s" % a.png)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("impl=torch-%s threads=%d steps=%d seconds=%.2f steps_per_second=%.3f "
-          "peak_rss_mb=%.1f" % (torch.__version__, torch.get_num_threads(), step, t_train,
-                                step / t_train, rss))
+          "cpu_steps_per_second=%.3f%s peak_rss_mb=%.1f"
+          % (torch.__version__, torch.get_num_threads(), step, t_train, step / t_train,
+             step / c_train, sampling, rss))
 
 
 if __name__ == "__main__":

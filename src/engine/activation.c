@@ -2,6 +2,7 @@
  * and whichever of x, y gives the derivative cheaply. Loops are plain so
  * the compiler vectorizes them. */
 #include <math.h>
+#include <string.h>
 
 #include "engine/engine.h"
 
@@ -18,12 +19,41 @@ gm_status gm__same_shape_fn(const gm_layer *l, const char *fn, size_t in_nd,
 
 #define GM__COUNT(l, n) ((n) * (l)->in_dim)
 
+/* out[i] = expr for i in [0, m), in blocks of GM__VB through a local
+ * array: the block loop has a fixed trip count and no stores that could
+ * alias its loads, so GCC vectorizes it at -O2. expr must read its inputs
+ * unconditionally (pass them to gm__sel rather than writing a ?: over
+ * loads or float operations, which -O2 will not speculate). */
+#define GM__MAP(m, out, i, expr)                                               \
+    do {                                                                       \
+        size_t b_ = 0;                                                         \
+        for (; b_ + GM__VB <= (m); b_ += GM__VB) {                             \
+            float t_[GM__VB];                                                  \
+            for (size_t j_ = 0; j_ < GM__VB; j_++) {                           \
+                const size_t i = b_ + j_;                                      \
+                t_[j_] = (expr);                                               \
+            }                                                                  \
+            memcpy((out) + b_, t_, sizeof t_);                                 \
+        }                                                                      \
+        for (size_t i = b_; i < (m); i++) (out)[i] = (expr);                   \
+    } while (0)
+
+/* c > 0 ? a : b with both already evaluated (a select, not a branch). */
+static inline float gm__sel(float c, float a, float b) { return c > 0.0f ? a : b; }
+/* sigmoid(z) = (z >= 0 ? 1 : e) / (1 + e), e = e^-|z|: the numerator is
+ * selected (not a quotient) so that a block of them stays branch-free */
+static inline float gm__sigmoid_fast(float z)
+{
+    const float e = gm__exp_neg(fabsf(z));
+    return (z >= 0.0f ? 1.0f : e) / (1.0f + e);
+}
+
 /* relu: y = max(x, 0); dx = dy [y > 0] */
 static void relu_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
 {
     (void)t;
     const size_t m = GM__COUNT(l, n);
-    for (size_t i = 0; i < m; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    GM__MAP(m, y, i, gm__sel(x[i], x[i], 0.0f));
 }
 static void relu_backward(gm_layer *l, float *dx, const float *dy,
                           const float *x, const float *y, size_t n)
@@ -31,7 +61,7 @@ static void relu_backward(gm_layer *l, float *dx, const float *dy,
     (void)x;
     if (!dx) return;
     const size_t m = GM__COUNT(l, n);
-    for (size_t i = 0; i < m; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    GM__MAP(m, dx, i, gm__sel(y[i], dy[i], 0.0f));
 }
 
 /* leaky relu: y = x if x > 0 else alpha x */
@@ -40,7 +70,9 @@ static void leaky_forward(gm_layer *l, float *y, const float *x, size_t n, int t
     (void)t;
     const size_t m = GM__COUNT(l, n);
     const float a = l->alpha;
-    for (size_t i = 0; i < m; i++) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
+    /* x > 0 ? x : a x, as a sum of two selects (one of them 0), which
+     * GCC cannot turn back into a branch around a product */
+    GM__MAP(m, y, i, gm__sel(x[i], x[i], 0.0f) + a * gm__sel(x[i], 0.0f, x[i]));
 }
 static void leaky_backward(gm_layer *l, float *dx, const float *dy,
                            const float *x, const float *y, size_t n)
@@ -49,7 +81,7 @@ static void leaky_backward(gm_layer *l, float *dx, const float *dy,
     if (!dx) return;
     const size_t m = GM__COUNT(l, n);
     const float a = l->alpha;
-    for (size_t i = 0; i < m; i++) dx[i] = x[i] > 0.0f ? dy[i] : a * dy[i];
+    GM__MAP(m, dx, i, gm__sel(x[i], dy[i], 0.0f) + a * gm__sel(x[i], 0.0f, dy[i]));
 }
 
 /* sigmoid: y = 1 / (1 + exp(-x)); dx = dy y (1 - y) */
@@ -65,7 +97,7 @@ static void sigmoid_backward(gm_layer *l, float *dx, const float *dy,
     (void)x;
     if (!dx) return;
     const size_t m = GM__COUNT(l, n);
-    for (size_t i = 0; i < m; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+    GM__MAP(m, dx, i, dy[i] * y[i] * (1.0f - y[i]));
 }
 
 /* tanh: dx = dy (1 - y^2) */
@@ -81,7 +113,7 @@ static void tanh_backward(gm_layer *l, float *dx, const float *dy,
     (void)x;
     if (!dx) return;
     const size_t m = GM__COUNT(l, n);
-    for (size_t i = 0; i < m; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    GM__MAP(m, dx, i, dy[i] * (1.0f - y[i] * y[i]));
 }
 
 /* softplus: y = log(1 + exp(x)); dx = dy sigmoid(x) */
@@ -116,6 +148,11 @@ static void elu_backward(gm_layer *l, float *dx, const float *dy,
     const float a = l->alpha;
     for (size_t i = 0; i < m; i++)
         dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + a);
+}
+
+void gm__sigmoid_array(float *y, const float *x, size_t n)
+{
+    GM__MAP(n, y, i, gm__sigmoid_fast(x[i]));
 }
 
 static void alpha_save(const gm_layer *l, gm__hyper *h) { h->f[0] = l->alpha; }

@@ -4,6 +4,7 @@
  * running variance [F] (unbiased), updated by each training forward with
  * r = (1 - momentum) r + momentum * batch statistic. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -22,50 +23,190 @@ static gm_status bn_shape(const gm_layer *l, const char *fn, size_t in_nd, const
     return gm__same_shape_fn(l, fn, in_nd, in, out_nd, out);
 }
 
-/* xhat [n x in_dim], then 1 / sqrt(var + eps) [F] of the last forward */
+/* xhat [n x in_dim], 1 / sqrt(var + eps) [F] of the last forward, then
+ * scratch: mean [F] (forward), g, mean(dy), mean(dy xhat) [F each]
+ * (backward), two per-feature double sums [F] (one float of slack to align
+ * them). */
 static size_t bn_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *in)
 {
     size_t d = 1;
     for (size_t i = 0; i < in_nd; i++) d *= in[i];
-    return n * d + l->out_features;
+    return n * d + 5 * l->out_features + 1 + 4 * l->out_features;
+}
+
+/* The two double arrays of the cache, 8-byte aligned (the cache itself
+ * starts 64-byte aligned, so at most one float is skipped). That memory is
+ * only ever used as doubles. */
+static double *bn_dsums(const gm_layer *l, size_t n)
+{
+    float *p = l->cache + n * l->in_dim + 5 * l->out_features;
+    if ((uintptr_t)p % sizeof(double) != 0) p++;
+    return (double *)(void *)p;
+}
+
+/* Sums of p[0..m) and of (p - c)^2 in double, in GM__VB partial sums so
+ * that the loop vectorizes (BatchNorm2d: statistics over H x W runs). */
+static double bn_sum(const float *p, size_t m)
+{
+    double acc[GM__VB] = {0}, s = 0.0;
+    size_t k = 0;
+    for (; k + GM__VB <= m; k += GM__VB)
+        for (size_t j = 0; j < GM__VB; j++) acc[j] += p[k + j];
+    for (size_t j = 0; j < GM__VB; j++) s += acc[j];
+    for (; k < m; k++) s += p[k];
+    return s;
+}
+static double bn_sum_dev2(const float *p, size_t m, double c)
+{
+    double acc[GM__VB] = {0}, s = 0.0;
+    size_t k = 0;
+    for (; k + GM__VB <= m; k += GM__VB)
+        for (size_t j = 0; j < GM__VB; j++) acc[j] += ((double)p[k + j] - c) * ((double)p[k + j] - c);
+    for (size_t j = 0; j < GM__VB; j++) s += acc[j];
+    for (; k < m; k++) s += ((double)p[k] - c) * ((double)p[k] - c);
+    return s;
+}
+/* sum of dy and of dy * xhat over m values, in double */
+static void bn_sum_dy(const float *dy, const float *xh, size_t m, double *sdy, double *sdyx)
+{
+    double a[GM__VB] = {0}, b[GM__VB] = {0};
+    size_t k = 0;
+    for (; k + GM__VB <= m; k += GM__VB)
+        for (size_t j = 0; j < GM__VB; j++) {
+            a[j] += dy[k + j];
+            b[j] += (double)dy[k + j] * xh[k + j];
+        }
+    for (size_t j = 0; j < GM__VB; j++) {
+        *sdy += a[j];
+        *sdyx += b[j];
+    }
+    for (; k < m; k++) {
+        *sdy += dy[k];
+        *sdyx += (double)dy[k] * xh[k];
+    }
+}
+
+/* Column helpers for [n x F] (BatchNorm1d): one row into per-feature
+ * accumulators or from per-feature factors; restrict and fixed blocks let
+ * GCC -O2 vectorize them. */
+static void bn_row_sum(double *restrict sum, const float *restrict x, size_t F)
+{
+    GM__FOR_BLOCKED(F, f, sum[f] += x[f]);
+}
+static void bn_row_dev2(double *restrict ss, const float *restrict x, const double *restrict mean,
+                        size_t F)
+{
+    GM__FOR_BLOCKED(F, f, ss[f] += ((double)x[f] - mean[f]) * ((double)x[f] - mean[f]));
+}
+static void bn_row_affine(float *restrict xh, float *restrict y, const float *restrict x,
+                          const float *restrict mean, const float *restrict is,
+                          const float *restrict gamma, const float *restrict beta, size_t F)
+{
+    GM__FOR_BLOCKED(F, f, {
+        xh[f] = (x[f] - mean[f]) * is[f];
+        y[f] = gamma[f] * xh[f] + beta[f];
+    });
+}
+static void bn_row_sum_dy(double *restrict sdy, double *restrict sdyx, const float *restrict dy,
+                          const float *restrict xh, size_t F)
+{
+    GM__FOR_BLOCKED(F, f, {
+        sdy[f] += dy[f];
+        sdyx[f] += (double)dy[f] * xh[f];
+    });
+}
+/* dx = g (dy - mdy - xhat mdyx), or g dy with fixed statistics: over a
+ * row with per-feature factors (BatchNorm1d) or over one feature's run of
+ * H x W values with its factors (BatchNorm2d). */
+static void bn_row_dx(float *restrict dx, const float *restrict dy, const float *restrict xh,
+                      const float *restrict g, const float *restrict mdy,
+                      const float *restrict mdyx, size_t F)
+{
+    GM__FOR_BLOCKED(F, f, dx[f] = g[f] * (dy[f] - mdy[f] - xh[f] * mdyx[f]));
+}
+static void bn_run_dx(float *restrict dx, const float *restrict dy, const float *restrict xh,
+                      float g, float mdy, float mdyx, size_t m)
+{
+    GM__FOR_BLOCKED(m, k, dx[k] = g * (dy[k] - mdy - xh[k] * mdyx));
+}
+static void bn_run_scale(float *restrict dx, const float *restrict dy, float g, size_t m)
+{
+    GM__FOR_BLOCKED(m, k, dx[k] = g * dy[k]);
+}
+static void bn_row_scale(float *restrict dx, const float *restrict dy, const float *restrict g,
+                         size_t F)
+{
+    GM__FOR_BLOCKED(F, f, dx[f] = g[f] * dy[f]);
+}
+
+/* Feature f's statistics from its sum and sum of squared deviations:
+ * updates the running statistics and returns mean, 1 / sqrt(var + eps). */
+static void bn_finish_stats(gm_layer *l, size_t f, double sum, double ss, size_t M, int training,
+                            float *mu, float *is)
+{
+    const size_t F = l->out_features;
+    float *rmean = l->state, *rvar = l->state + F;
+    double mean, var;
+    if (training) {
+        mean = sum / (double)M;
+        var = ss / (double)M;
+        const double unbiased = M > 1 ? ss / (double)(M - 1) : var;
+        rmean[f] = (float)((1.0 - l->momentum) * rmean[f] + l->momentum * mean);
+        rvar[f] = (float)((1.0 - l->momentum) * rvar[f] + l->momentum * unbiased);
+    } else {
+        mean = rmean[f];
+        var = rvar[f];
+    }
+    *is = (float)(1.0 / sqrt(var + l->eps));
+    *mu = (float)mean;
+}
+
+/* y = gamma (x - mu) is + beta over m values of one feature, keeping xhat */
+static void bn_affine(const float *restrict x, float *restrict xh, float *restrict y, size_t m,
+                      float mu, float is, float gamma, float beta)
+{
+    GM__FOR_BLOCKED(m, k, {
+        xh[k] = (x[k] - mu) * is;
+        y[k] = gamma * xh[k] + beta;
+    });
 }
 
 static void bn_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
 {
-    const size_t F = l->out_features, S = bn_spatial(l), M = n * S;
+    const size_t F = l->out_features, S = bn_spatial(l), M = n * S, D = l->in_dim;
     const float *gamma = l->params, *beta = l->params + F;
-    float *rmean = l->state, *rvar = l->state + F;
-    float *xhat = l->cache, *invstd = l->cache + n * l->in_dim;
+    float *xhat = l->cache, *invstd = l->cache + n * D, *mean = invstd + F;
     l->last_training = training;
-    for (size_t f = 0; f < F; f++) {
-        double mean, var;
+    if (S == 1) {
+        /* [n x F]: a feature's values are a column. Accumulate all columns
+         * row by row (the order per feature is the same as walking a
+         * column), so the inner loop runs over contiguous features. */
+        double *sum = bn_dsums(l, n), *ss = sum + F;
         if (training) {
-            double s = 0.0, ss = 0.0;
-            for (size_t i = 0; i < n; i++) {
-                const float *p = x + i * l->in_dim + f * S;
-                for (size_t k = 0; k < S; k++) s += p[k];
-            }
-            mean = s / (double)M;
-            for (size_t i = 0; i < n; i++) {
-                const float *p = x + i * l->in_dim + f * S;
-                for (size_t k = 0; k < S; k++) ss += ((double)p[k] - mean) * ((double)p[k] - mean);
-            }
-            var = ss / (double)M;
-            const double unbiased = M > 1 ? ss / (double)(M - 1) : var;
-            rmean[f] = (float)((1.0 - l->momentum) * rmean[f] + l->momentum * mean);
-            rvar[f] = (float)((1.0 - l->momentum) * rvar[f] + l->momentum * unbiased);
-        } else {
-            mean = rmean[f];
-            var = rvar[f];
+            memset(sum, 0, F * sizeof(double));
+            memset(ss, 0, F * sizeof(double));
+            for (size_t i = 0; i < n; i++) bn_row_sum(sum, x + i * F, F);
+            for (size_t f = 0; f < F; f++) sum[f] /= (double)M; /* the mean, for now */
+            for (size_t i = 0; i < n; i++) bn_row_dev2(ss, x + i * F, sum, F);
         }
-        const float is = (float)(1.0 / sqrt(var + l->eps)), mu = (float)mean;
-        invstd[f] = is;
+        for (size_t f = 0; f < F; f++)
+            bn_finish_stats(l, f, training ? sum[f] * (double)M : 0.0, training ? ss[f] : 0.0,
+                            M, training, &mean[f], &invstd[f]);
+        for (size_t i = 0; i < n; i++)
+            bn_row_affine(xhat + i * F, y + i * F, x + i * F, mean, invstd, gamma, beta, F);
+        return;
+    }
+    for (size_t f = 0; f < F; f++) {
+        double s = 0.0, ss = 0.0;
+        if (training) {
+            for (size_t i = 0; i < n; i++) s += bn_sum(x + i * D + f * S, S);
+            const double m = s / (double)M;
+            for (size_t i = 0; i < n; i++) ss += bn_sum_dev2(x + i * D + f * S, S, m);
+        }
+        bn_finish_stats(l, f, s, ss, M, training, &mean[f], &invstd[f]);
         for (size_t i = 0; i < n; i++) {
-            const size_t o = i * l->in_dim + f * S;
-            for (size_t k = 0; k < S; k++) {
-                xhat[o + k] = (x[o + k] - mu) * is;
-                y[o + k] = gamma[f] * xhat[o + k] + beta[f];
-            }
+            const size_t o = i * D + f * S;
+            bn_affine(x + o, xhat + o, y + o, S, mean[f], invstd[f], gamma[f], beta[f]);
         }
     }
 }
@@ -75,37 +216,53 @@ static void bn_backward(gm_layer *l, float *dx, const float *dy, const float *x,
 {
     (void)x;
     (void)y;
-    const size_t F = l->out_features, S = bn_spatial(l), M = n * S;
-    const float *gamma = l->params, *xhat = l->cache, *invstd = l->cache + n * l->in_dim;
-    for (size_t f = 0; f < F; f++) {
-        double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy * xhat */
-        for (size_t i = 0; i < n; i++) {
-            const size_t o = i * l->in_dim + f * S;
-            for (size_t k = 0; k < S; k++) {
-                sdy += dy[o + k];
-                sdyx += (double)dy[o + k] * xhat[o + k];
-            }
-        }
-        if (gm__layer_accumulates(l)) {
-            l->grads[f] += (float)sdyx;
-            l->grads[F + f] += (float)sdy;
-        }
-        if (!dx) continue;
-        const float g = gamma[f] * invstd[f];
-        if (!l->last_training) { /* fixed statistics: an affine map */
+    const size_t F = l->out_features, S = bn_spatial(l), M = n * S, D = l->in_dim;
+    const float *gamma = l->params, *xhat = l->cache, *invstd = l->cache + n * D;
+    double *sdy = bn_dsums(l, n), *sdyx = sdy + F;
+    memset(sdy, 0, F * sizeof(double));
+    memset(sdyx, 0, F * sizeof(double));
+    if (S == 1) { /* columns, accumulated row by row as in the forward */
+        for (size_t i = 0; i < n; i++) bn_row_sum_dy(sdy, sdyx, dy + i * F, xhat + i * F, F);
+    } else {
+        for (size_t f = 0; f < F; f++)
             for (size_t i = 0; i < n; i++) {
-                const size_t o = i * l->in_dim + f * S;
-                for (size_t k = 0; k < S; k++) dx[o + k] = g * dy[o + k];
+                const size_t o = i * D + f * S;
+                bn_sum_dy(dy + o, xhat + o, S, &sdy[f], &sdyx[f]);
             }
-            continue;
-        }
-        /* dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)) */
-        const float mdy = (float)(sdy / (double)M), mdyx = (float)(sdyx / (double)M);
-        for (size_t i = 0; i < n; i++) {
-            const size_t o = i * l->in_dim + f * S;
-            for (size_t k = 0; k < S; k++) dx[o + k] = g * (dy[o + k] - mdy - xhat[o + k] * mdyx);
-        }
     }
+    if (gm__layer_accumulates(l))
+        for (size_t f = 0; f < F; f++) {
+            l->grads[f] += (float)sdyx[f];
+            l->grads[F + f] += (float)sdy[f];
+        }
+    if (!dx) return;
+    /* dx = g (dy - mean(dy) - xhat mean(dy xhat)), g = gamma invstd, with
+     * the per-feature factors computed once; with fixed statistics
+     * (evaluation mode) an affine map, dx = g dy. */
+    float *fg = l->cache + n * D + 2 * F, *fmdy = fg + F, *fmdyx = fmdy + F;
+    for (size_t f = 0; f < F; f++) {
+        fg[f] = gamma[f] * invstd[f];
+        fmdy[f] = (float)(sdy[f] / (double)M);
+        fmdyx[f] = (float)(sdyx[f] / (double)M);
+    }
+    const int fixed = !l->last_training;
+    if (S == 1) {
+        for (size_t i = 0; i < n; i++) {
+            if (fixed)
+                bn_row_scale(dx + i * F, dy + i * F, fg, F);
+            else
+                bn_row_dx(dx + i * F, dy + i * F, xhat + i * F, fg, fmdy, fmdyx, F);
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t f = 0; f < F; f++) {
+            const size_t o = i * D + f * S;
+            if (fixed)
+                bn_run_scale(dx + o, dy + o, fg[f], S);
+            else
+                bn_run_dx(dx + o, dy + o, xhat + o, fg[f], fmdy[f], fmdyx[f], S);
+        }
 }
 
 static void bn_save(const gm_layer *l, gm__hyper *h)

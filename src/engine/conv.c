@@ -16,6 +16,21 @@ typedef struct {
     size_t C, H, W, k, s, p, Ho, Wo;
 } gm__geom;
 
+/* The output columns ow whose input column ow s + kj - p lies inside the
+ * image: [*lo, *hi). Computing the range once per kernel column takes the
+ * bounds test out of the per-pixel loops. */
+static void gm__valid_cols(const gm__geom *g, size_t kj, size_t *lo, size_t *hi)
+{
+    /* ow s + kj >= p  <=>  ow >= ceil((p - kj) / s) */
+    size_t a = kj >= g->p ? 0 : (g->p - kj + g->s - 1) / g->s;
+    /* ow s + kj - p <= W - 1  <=>  ow <= (W - 1 + p - kj) / s */
+    size_t b = g->W - 1 + g->p < kj ? 0 : (g->W - 1 + g->p - kj) / g->s + 1;
+    if (b > g->Wo) b = g->Wo;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
 /* The k x k patches of x [C x H x W] as a [C k k x Ho Wo] block of a wider
  * matrix: row r of the block starts at col + r ld. Zero outside the image. */
 static void gm__im2col(const gm__geom *g, const float *x, float *col, size_t ld)
@@ -24,6 +39,8 @@ static void gm__im2col(const gm__geom *g, const float *x, float *col, size_t ld)
         for (size_t ki = 0; ki < g->k; ki++)
             for (size_t kj = 0; kj < g->k; kj++) {
                 float *row = col + ((c * g->k + ki) * g->k + kj) * ld;
+                size_t lo, hi;
+                gm__valid_cols(g, kj, &lo, &hi);
                 for (size_t oh = 0; oh < g->Ho; oh++) {
                     /* input row ih = oh s + ki - p, as a signed offset */
                     const ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
@@ -33,10 +50,14 @@ static void gm__im2col(const gm__geom *g, const float *x, float *col, size_t ld)
                         continue;
                     }
                     const float *in = x + (c * g->H + (size_t)ih) * g->W;
-                    for (size_t ow = 0; ow < g->Wo; ow++) {
-                        const ptrdiff_t iw = (ptrdiff_t)(ow * g->s + kj) - (ptrdiff_t)g->p;
-                        out[ow] = (iw >= 0 && iw < (ptrdiff_t)g->W) ? in[iw] : 0.0f;
-                    }
+                    for (size_t ow = 0; ow < lo; ow++) out[ow] = 0.0f;
+                    /* column ow reads input column ow s + kj - p (>= 0 from lo on) */
+                    if (lo < hi && g->s == 1)
+                        memcpy(out + lo, in + lo + kj - g->p, (hi - lo) * sizeof(float));
+                    else if (lo < hi)
+                        for (size_t ow = lo, q = lo * g->s + kj - g->p; ow < hi; ow++, q += g->s)
+                            out[ow] = in[q];
+                    for (size_t ow = hi; ow < g->Wo; ow++) out[ow] = 0.0f;
                 }
             }
 }
@@ -49,15 +70,16 @@ static void gm__col2im(const gm__geom *g, const float *col, size_t ld, float *x)
         for (size_t ki = 0; ki < g->k; ki++)
             for (size_t kj = 0; kj < g->k; kj++) {
                 const float *row = col + ((c * g->k + ki) * g->k + kj) * ld;
+                size_t lo, hi;
+                gm__valid_cols(g, kj, &lo, &hi);
                 for (size_t oh = 0; oh < g->Ho; oh++) {
                     const ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
                     if (ih < 0 || ih >= (ptrdiff_t)g->H) continue;
                     float *out = x + (c * g->H + (size_t)ih) * g->W;
                     const float *in = row + oh * g->Wo;
-                    for (size_t ow = 0; ow < g->Wo; ow++) {
-                        const ptrdiff_t iw = (ptrdiff_t)(ow * g->s + kj) - (ptrdiff_t)g->p;
-                        if (iw >= 0 && iw < (ptrdiff_t)g->W) out[iw] += in[ow];
-                    }
+                    if (lo < hi)
+                        for (size_t ow = lo, q = lo * g->s + kj - g->p; ow < hi; ow++, q += g->s)
+                            out[q] += in[ow];
                 }
             }
 }

@@ -288,4 +288,72 @@ static inline void gm__net_touch(gm_net *net) { net->version++; }
 /* Sum of squares of the trainable gradients (double accumulation). */
 double gm__net_grad_sumsq(const gm_net *net);
 
+/* ---- performance helpers ---- */
+/* Elementwise loops run in blocks of GM__VB elements with a scalar tail:
+ * GCC at -O2 (the default RelWithDebInfo build) vectorizes loops only when
+ * their trip count is a known multiple of the vector width, which a fixed
+ * inner block is and a loop to n is not. */
+#define GM__VB 16
+/* for (k = 0; k < m; k++) body, as full blocks of GM__VB then a tail. The
+ * body's pointers should be restrict-qualified (function parameters):
+ * -O2 adds no runtime overlap checks. */
+#define GM__FOR_BLOCKED(m, k, body)                                           \
+    do {                                                                      \
+        size_t k##_b = 0;                                                     \
+        for (; k##_b + GM__VB <= (m); k##_b += GM__VB)                        \
+            for (size_t k##_j = 0; k##_j < GM__VB; k##_j++) {                 \
+                const size_t k = k##_b + k##_j;                               \
+                body;                                                         \
+            }                                                                 \
+        for (size_t k = k##_b; k < (m); k++) {                                \
+            body;                                                             \
+        }                                                                     \
+    } while (0)
+
+/* Float e^-a and log1p that vectorize (elbo.c's Bernoulli likelihood,
+ * gm__sigmoid_array): plain arithmetic, no libm calls, a few ulps.
+ * e^-a for a >= 0: x = -a = k ln2 + r with |r| <= ln2 / 2, e^x = 2^k e^r,
+ * e^r by its Taylor series to r^7 (truncation below 6e-9 relative). a is
+ * clamped to 87 (e^-87 ~ 1.6e-38 is still normal) as an integer: the bit
+ * patterns of non-negative floats order as their values, and an integer
+ * min stays a select, where a float ?: followed by float arithmetic
+ * becomes a branch at -O2 and stops the block from vectorizing. */
+static inline float gm__exp_neg(float a)
+{
+    union { float f; int32_t i; } u = {a}, s; /* C11: reading another member reinterprets */
+    u.i = u.i < 0x42AE0000 ? u.i : 0x42AE0000; /* 87.0f */
+    const float x = -u.f;
+    /* k = round(x / ln2): adding 1.5 * 2^23 rounds to an integer */
+    const float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+    /* ln2 in two parts: k * 0.693359375 is exact for |k| < 2^15 */
+    const float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
+    const float p =
+        1.0f +
+        r * (1.0f +
+             r * (0.5f +
+                  r * (1.0f / 6 +
+                       r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    s.i = ((int32_t)k + 127) * (1 << 23); /* 2^k, k in [-126, 0] */
+    return p * s.f;
+}
+
+/* log(1 + e) for e in [0, 1]: 2 atanh(s), s = e / (2 + e) <= 1/3, by its
+ * series to s^15 (truncation below 1e-9). */
+static inline float gm__log1p_unit(float e)
+{
+    const float s = e / (2.0f + e), w = s * s;
+    const float p =
+        1.0f / 3 +
+        w * (1.0f / 5 +
+             w * (1.0f / 7 + w * (1.0f / 9 + w * (1.0f / 11 + w * (1.0f / 13 + w * (1.0f / 15))))));
+    return 2.0f * s + 2.0f * s * (w * p);
+}
+
+/* y[i] = sigmoid(x[i]) for finite x, vectorized (activation.c), within
+ * ~2 ulps (below -87 it stays at ~1.6e-38 instead of going denormal): for
+ * per-pixel means such as a Bernoulli decoder's, where a scalar expf per
+ * value costs more than the decoder's GEMMs. */
+void gm__sigmoid_array(float *y, const float *x, size_t n);
+/* ---- end of performance helpers ---- */
+
 #endif

@@ -443,14 +443,26 @@ gm_status gm_net_set_grads(gm_net *net, const float *src, size_t n)
     return gm__net_store(__func__, net, net ? net->grads : NULL, src, n);
 }
 
+/* Sum of squares of g[0..n) in double, in GM__VB independent partial sums
+ * so that the block vectorizes (a single sum would serialize every add). */
+static double gm__sumsq(const float *g, size_t n)
+{
+    double acc[GM__VB] = {0};
+    size_t k = 0;
+    for (; k + GM__VB <= n; k += GM__VB)
+        for (size_t j = 0; j < GM__VB; j++) acc[j] += (double)g[k + j] * g[k + j];
+    double s = 0.0;
+    for (size_t j = 0; j < GM__VB; j++) s += acc[j];
+    for (; k < n; k++) s += (double)g[k] * g[k];
+    return s;
+}
+
 double gm__net_grad_sumsq(const gm_net *net)
 {
     double s = 0.0;
     for (size_t i = 0; i < net->n_layers; i++) {
         const gm_layer *l = net->layers[i];
-        if (!l->trainable) continue;
-        for (size_t k = 0; k < l->nparams; k++)
-            s += (double)l->grads[k] * l->grads[k];
+        if (l->trainable) s += gm__sumsq(l->grads, l->nparams);
     }
     return s;
 }

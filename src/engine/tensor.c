@@ -47,11 +47,19 @@ int gm__same_shape(const gm_tensor *a, const gm_tensor *b)
 
 size_t gm__find_nonfinite(const float *x, size_t n)
 {
-    /* Branch-free scan, vectorizable; locate only when one is found. */
-    float acc = 0.0f;
-    for (size_t i = 0; i < n; i++) acc += x[i] * 0.0f;
-    if (acc == 0.0f) return n;
-    for (size_t i = 0; i < n; i++)
+    /* Branch-free scan: x * 0 is 0 for finite x and NaN for inf / NaN, so
+     * a sum of them is 0 exactly when all are finite. GM__VB independent
+     * sums (one sum would chain every add on the last) let the block
+     * vectorize; the element is located only when one is found. */
+    float acc[GM__VB] = {0};
+    size_t i = 0;
+    for (; i + GM__VB <= n; i += GM__VB)
+        for (size_t j = 0; j < GM__VB; j++) acc[j] += x[i + j] * 0.0f;
+    float all = 0.0f;
+    for (size_t j = 0; j < GM__VB; j++) all += acc[j];
+    for (; i < n; i++) all += x[i] * 0.0f;
+    if (all == 0.0f) return n;
+    for (i = 0; i < n; i++)
         if (!isfinite(x[i])) return i;
     return n;
 }

@@ -1,0 +1,109 @@
+/*
+ * dcgan28: training and sampling speed of the DCGAN of
+ * examples/dcgan_fashion.c on Fashion-MNIST (28 x 28, batch 64).
+ *
+ *   dcgan28 [--steps N] [--warmup N] [--threads N] [--seed N] [--data DIR]
+ *           [--sample-batch N] [--sample-reps N] [--no-bound]
+ *
+ * One step = gm_gan_train_step: a discriminator update on real + fake,
+ * then a generator update on fresh z (what gm_gan_fit runs per batch).
+ * Images stay bytes and are scaled to [-1, 1] per batch. After training:
+ * the sgemm bound of one step and the generator's sampling throughput
+ * (evaluation mode). Last line: key=value pairs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench_common.h"
+
+enum { D = 784, B = BENCH_DCGAN_B };
+
+int main(int argc, char **argv)
+{
+    bench_opts o = {100, 5, 0, 1, NULL, 256, 20, 1};
+    bench_parse(&o, argc, argv, "dcgan28");
+    bench_alloc_install();
+
+    char path[1024];
+    size_t n;
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", o.data);
+    unsigned char *bytes = bench_load_images_u8(path, &n);
+    if (n < B) return 1;
+    gm_gan *gan = bench_dcgan_create(o.seed);
+
+    gm_tensor *x;
+    BENCH_CHECK(gm_tensor_create(&x, 4, (size_t[]){B, 1, 28, 28}));
+    float *xd = gm_tensor_data(x);
+    size_t *order = malloc(n * sizeof *order), pos = 0;
+    if (!order) return 1;
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    uint64_t rs = o.seed;
+    gm_gan_stats st = {0};
+
+    double t_train = 0, c_train = 0, dl = 0, gl = 0;
+    uint64_t allocs = 0;
+    for (long s = 0; s < o.warmup + o.steps; s++) {
+        const int timed = s >= o.warmup;
+        double t0 = bench_now(), c0 = bench_cpu_now();
+        uint64_t a0 = bench_alloc_calls();
+        if (pos + B > n) pos = 0;
+        if (pos == 0)
+            for (size_t i = n - 1; i > 0; i--) {
+                size_t j = (size_t)(bench_rand(&rs) % (i + 1)), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        for (size_t i = 0; i < B; i++) {
+            const unsigned char *src = bytes + order[pos + i] * D;
+            for (size_t k = 0; k < D; k++)
+                xd[i * D + k] = (float)src[k] * (2.0f / 255.0f) - 1.0f;
+        }
+        pos += B;
+        BENCH_CHECK(gm_gan_train_step(gan, x, NULL, &st));
+        if (timed) {
+            t_train += bench_now() - t0;
+            c_train += bench_cpu_now() - c0;
+            allocs += bench_alloc_calls() - a0;
+            dl += st.d_loss;
+            gl += st.g_loss;
+        }
+    }
+    const double sps = (double)o.steps / t_train, cps = (double)o.steps / c_train;
+
+    double bound = 0, cbound = 0, gflop = 0;
+    if (o.bound) {
+        bench_gemm_record_begin();
+        BENCH_CHECK(gm_gan_train_step(gan, x, NULL, &st));
+        size_t nc = bench_gemm_record_end();
+        gflop = bench_gemm_recorded_flops() * 1e-9;
+        double ct, t = bench_gemm_replay_seconds(2.0, &ct);
+        bound = 1.0 / t;
+        cbound = 1.0 / ct;
+        printf("# %zu sgemm calls per step, %.3f GFLOP, alone %.3f ms = %.1f GFLOP/s\n", nc,
+               gflop, 1e3 * t, gflop / t);
+        bench_gemm_print();
+    }
+
+    gm_tensor *out;
+    BENCH_CHECK(gm_tensor_create(&out, 4, (size_t[]){(size_t)o.sample_batch, 1, 28, 28}));
+    BENCH_CHECK(gm_gan_sample(gan, (size_t)o.sample_batch, NULL, out));
+    double t0 = bench_now();
+    for (long r = 0; r < o.sample_reps; r++)
+        BENCH_CHECK(gm_gan_sample(gan, (size_t)o.sample_batch, NULL, out));
+    const double ips = (double)o.sample_reps * (double)o.sample_batch / (bench_now() - t0);
+
+    printf("impl=genmodel-%s threads=%d steps=%ld seconds=%.2f steps_per_second=%.3f "
+           "d_loss=%.3f g_loss=%.3f allocs_per_step=%.3f sgemm_bound_steps_per_second=%.2f "
+           "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f gflop_per_step=%.4f sample_batch=%ld images_per_second=%.0f "
+           "peak_rss_mb=%.1f\n",
+           gm_version(), gm_get_num_threads(), o.steps, t_train, sps, dl / (double)o.steps,
+           gl / (double)o.steps, (double)allocs / (double)o.steps, bound,
+           bound > 0 ? sps / bound : 0.0, cps,
+           cbound > 0 ? cps / cbound : 0.0, gflop, o.sample_batch, ips, bench_peak_rss_mb());
+    gm_tensor_free(out);
+    gm_tensor_free(x);
+    gm_gan_free(gan);
+    free(order);
+    free(bytes);
+    return 0;
+}

@@ -1,0 +1,122 @@
+/*
+ * vae_mlp: training and sampling speed of the reference VAE recipe
+ * (examples/vae_fashion.c) on Fashion-MNIST.
+ *
+ *   vae_mlp [--steps N] [--warmup N] [--threads N] [--seed N] [--data DIR]
+ *           [--sample-batch N] [--sample-reps N] [--no-bound]
+ *
+ * Encoder 784-400 ReLU 400-40, decoder 20-400 ReLU 400-784, Bernoulli
+ * likelihood, Adam 1e-3, batch 128, shuffled epochs. The dataset stays as
+ * bytes (47 MB) and each batch is converted to floats when it is used.
+ * After training: the sgemm bound (one step's own cblas_sgemm calls, timed
+ * alone at the same thread count) and the sampling throughput of the
+ * decoder. Last line: key=value pairs (bench/run.sh reads it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_common.h"
+
+enum { D = BENCH_VAE_D, B = BENCH_VAE_B };
+
+/* Reshuffles order[0..n) when an epoch ends; *pos is the next batch. */
+static const size_t *next_batch(size_t *order, size_t n, size_t *pos, uint64_t *rs)
+{
+    if (*pos + B > n) *pos = 0;
+    if (*pos == 0)
+        for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+            size_t j = (size_t)(bench_rand(rs) % (i + 1)), t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+    const size_t *b = order + *pos;
+    *pos += B;
+    return b;
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts o = {300, 20, 0, 1, NULL, 256, 200, 1};
+    bench_parse(&o, argc, argv, "vae_mlp");
+    bench_alloc_install(); /* before any library object */
+
+    char path[1024];
+    size_t n;
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", o.data);
+    unsigned char *bytes = bench_load_images_u8(path, &n);
+    if (n < B) return 1;
+
+    gm_vae *vae = bench_vae_create(o.seed);
+
+    gm_tensor *x;
+    BENCH_CHECK(gm_tensor_create(&x, 2, (size_t[]){B, D}));
+    size_t *order = malloc(n * sizeof *order), pos = 0;
+    if (!order) return 1;
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    uint64_t rs = o.seed;
+    float *xd = gm_tensor_data(x);
+    gm_vae_stats st = {0};
+
+    double t_train = 0, c_train = 0, loss_sum = 0;
+    uint64_t allocs = 0;
+    for (long s = 0; s < o.warmup + o.steps; s++) {
+        const int timed = s >= o.warmup;
+        double t0 = bench_now(), c0 = bench_cpu_now();
+        uint64_t a0 = bench_alloc_calls();
+        const size_t *idx = next_batch(order, n, &pos, &rs);
+        for (size_t i = 0; i < B; i++) {
+            const unsigned char *src = bytes + idx[i] * D;
+            float *dst = xd + i * D;
+            for (size_t k = 0; k < D; k++) dst[k] = (float)src[k] * (1.0f / 255.0f);
+        }
+        BENCH_CHECK(gm_vae_train_step(vae, x, NULL, &st));
+        if (timed) {
+            t_train += bench_now() - t0;
+            c_train += bench_cpu_now() - c0;
+            allocs += bench_alloc_calls() - a0;
+            loss_sum += st.loss;
+        }
+    }
+    const double sps = (double)o.steps / t_train, cps = (double)o.steps / c_train;
+
+    /* the sgemm bound: record one more step's gemm calls, replay them alone */
+    double bound = 0, cbound = 0, gflop = 0;
+    if (o.bound) {
+        bench_gemm_record_begin();
+        BENCH_CHECK(gm_vae_train_step(vae, x, NULL, &st));
+        size_t nc = bench_gemm_record_end();
+        gflop = bench_gemm_recorded_flops() * 1e-9;
+        double ct, t = bench_gemm_replay_seconds(2.0, &ct);
+        bound = 1.0 / t;
+        cbound = 1.0 / ct;
+        printf("# %zu sgemm calls per step, %.3f GFLOP, alone %.3f ms = %.1f GFLOP/s\n", nc,
+               gflop, 1e3 * t, gflop / t);
+        bench_gemm_print();
+    }
+
+    /* sampling: decoder means for sample_batch latents, repeated */
+    gm_tensor *out;
+    BENCH_CHECK(gm_tensor_create(&out, 2, (size_t[]){(size_t)o.sample_batch, D}));
+    BENCH_CHECK(gm_vae_sample(vae, (size_t)o.sample_batch, NULL, out)); /* sizes buffers */
+    double t0 = bench_now();
+    for (long r = 0; r < o.sample_reps; r++)
+        BENCH_CHECK(gm_vae_sample(vae, (size_t)o.sample_batch, NULL, out));
+    const double ips = (double)o.sample_reps * (double)o.sample_batch / (bench_now() - t0);
+
+    printf("impl=genmodel-%s threads=%d steps=%ld seconds=%.2f steps_per_second=%.2f "
+           "train_loss=%.2f allocs_per_step=%.3f sgemm_bound_steps_per_second=%.2f "
+           "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f gflop_per_step=%.4f sample_batch=%ld images_per_second=%.0f "
+           "peak_rss_mb=%.1f\n",
+           gm_version(), gm_get_num_threads(), o.steps, t_train, sps,
+           loss_sum / (double)o.steps, (double)allocs / (double)o.steps, bound,
+           bound > 0 ? sps / bound : 0.0, cps,
+           cbound > 0 ? cps / cbound : 0.0, gflop, o.sample_batch, ips, bench_peak_rss_mb());
+
+    gm_tensor_free(out);
+    gm_tensor_free(x);
+    gm_vae_free(vae);
+    free(order);
+    free(bytes);
+    return 0;
+}
