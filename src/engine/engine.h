@@ -188,6 +188,10 @@ struct gm_optimizer {
  * the struct `name`; the settings themselves are validated on creation. */
 gm_status gm__read_optimizer_options(const char *fn, const char *name,
                                      const gm_optimizer_options *src, gm_optimizer_options *o);
+/* gm_optimizer_step without its checks, for models that made the
+ * gradients and checked them finite already (one pass less over them):
+ * opt was made for net, whose gradients are finite. */
+gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net);
 /* Floats of optimizer state per parameter: 1 (SGD momentum) or 2 (Adam). */
 static inline size_t gm__optimizer_slots(const gm_optimizer *o) { return o->v ? 2 : 1; }
 

@@ -361,7 +361,8 @@ static gm_status gm__gan_g_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats
 static gm_status gm__gan_update(gm_gan *g, gm_gan_part part)
 {
     gm_net *net = part == GM_GAN_GENERATOR ? g->g : g->d;
-    GM_TRY(gm_optimizer_step(part == GM_GAN_GENERATOR ? g->parts.opt_a : g->parts.opt_b, net));
+    /* the gradients were checked finite by the pass or the apply */
+    GM_TRY(gm__optimizer_update(part == GM_GAN_GENERATOR ? g->parts.opt_a : g->parts.opt_b, net));
     if (part == GM_GAN_DISCRIMINATOR && g->o.weight_clip > 0.0f) {
         const float c = g->o.weight_clip;
         for (size_t i = 0; i < net->nparams; i++) net->params[i] = fminf(c, fmaxf(-c, net->params[i]));

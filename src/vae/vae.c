@@ -348,8 +348,8 @@ static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
 /* The optimizers' step from the nets' gradients. */
 static gm_status gm__vae_update(gm_vae *v, const char *fn)
 {
-    gm_status st = gm_optimizer_step(v->parts.opt_a, v->enc);
-    if (st == GM_OK) st = gm_optimizer_step(v->parts.opt_b, v->dec);
+    gm_status st = gm__optimizer_update(v->parts.opt_a, v->enc); /* checked finite */
+    if (st == GM_OK) st = gm__optimizer_update(v->parts.opt_b, v->dec);
     if (st != GM_OK)
         return gm__set_error(GM_EINTERNAL, fn, "optimizer step failed: %s", gm_last_error());
     v->steps++;
