@@ -2,6 +2,7 @@
  * dcgan_fashion: a DCGAN on Fashion-MNIST, images scaled to [-1, 1].
  *
  *   dcgan_fashion [--seed N] [--epochs N] [--data DIR] [--out DIR] [--train-limit N]
+ *                 [--save FILE]
  *
  * G: z (100) -> dense 128 x 7 x 7 -> BatchNorm -> ReLU
  *    -> ConvTranspose 128->64, k4 s2 p1 (14 x 14) -> BatchNorm -> ReLU
@@ -14,6 +15,8 @@
  * callback prints progress (one live line on a terminal, else a line per
  * 100 steps) and after every epoch writes dcgan_samples.png (64 samples
  * from a fixed z) and dcgan_epoch<N>.png; a last line of key=value pairs.
+ * --save writes the trained GAN as a checkpoint (gm_gan_save), e.g. for
+ * examples/evaluate.c.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -147,7 +150,7 @@ int main(int argc, char **argv)
     unsigned long long seed = 1;
     int epochs = 1;
     size_t limit = 0;
-    const char *data = "/usr/share/datasets/fashion-mnist", *out = "out";
+    const char *data = "/usr/share/datasets/fashion-mnist", *out = "out", *save = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v && strcmp(argv[i], "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
@@ -155,9 +158,10 @@ int main(int argc, char **argv)
         else if (v && strcmp(argv[i], "--data") == 0) data = v, i++;
         else if (v && strcmp(argv[i], "--out") == 0) out = v, i++;
         else if (v && strcmp(argv[i], "--train-limit") == 0) limit = strtoull(v, NULL, 10), i++;
+        else if (v && strcmp(argv[i], "--save") == 0) save = v, i++;
         else {
             fprintf(stderr, "usage: dcgan_fashion [--seed N] [--epochs N] [--data DIR] "
-                            "[--out DIR] [--train-limit N]\n");
+                            "[--out DIR] [--train-limit N] [--save FILE]\n");
             return 2;
         }
     }
@@ -205,6 +209,10 @@ int main(int argc, char **argv)
     printf("epochs=%d seed=%llu d_loss=%.3f g_loss=%.3f losses_finite=%d seconds=%.1f "
            "steps_per_second=%.2f\n",
            epochs, seed, pr.d_loss, pr.g_loss, pr.finite, total, done / total);
+    if (save) {
+        CHECK(gm_gan_save(gan, save));
+        printf("wrote %s\n", save);
+    }
     gm_tensor_free(fixed_z);
     gm_tensor_free(samples);
     gm_tensor_free(train);

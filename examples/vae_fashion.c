@@ -2,7 +2,7 @@
  * vae_fashion: the reference VAE recipe on Fashion-MNIST.
  *
  *   vae_fashion [--seed N] [--epochs N] [--data DIR] [--out DIR] [--train-limit N]
- *               [--samples-out FILE]
+ *               [--samples-out FILE] [--save FILE]
  *
  * Encoder 784-400 ReLU, 400-40 (mu, logvar); decoder 20-400 ReLU, 400-784
  * logits; Bernoulli likelihood; Adam lr 1e-3; batch 128. Prints a line per
@@ -10,6 +10,8 @@
  * samples.png, reconstructions.png, interpolation.png, inpainting.png.
  * --samples-out writes the 64 samples' raw float32 values (host order), so
  * the Python, Rust and C++ versions can be compared with this one bit for bit.
+ * --save writes the trained VAE as a checkpoint (gm_vae_save), e.g. for
+ * examples/evaluate.c.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -110,6 +112,7 @@ int main(int argc, char **argv)
     int epochs = 10;
     size_t train_limit = 0;
     const char *data = "/usr/share/datasets/fashion-mnist", *out = "out", *raw = NULL;
+    const char *save = NULL;
     for (int i = 1; i + 1 < argc + 1; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v && strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
@@ -118,9 +121,10 @@ int main(int argc, char **argv)
         else if (v && strcmp(a, "--out") == 0) out = v, i++;
         else if (v && strcmp(a, "--train-limit") == 0) train_limit = strtoull(v, NULL, 10), i++;
         else if (v && strcmp(a, "--samples-out") == 0) raw = v, i++;
+        else if (v && strcmp(a, "--save") == 0) save = v, i++;
         else {
             fprintf(stderr, "usage: vae_fashion [--seed N] [--epochs N] [--data DIR] "
-                            "[--out DIR] [--train-limit N] [--samples-out FILE]\n");
+                            "[--out DIR] [--train-limit N] [--samples-out FILE] [--save FILE]\n");
             return 2;
         }
     }
@@ -273,6 +277,10 @@ int main(int argc, char **argv)
            "inpaint_mse=%.5f meanfill_mse=%.5f train_seconds=%.1f steps_per_second=%.1f\n",
            epochs, seed, train_loss, nelbo, iwae, err_model / (double)n_missing,
            err_mean / (double)n_missing, total_secs, epochs * steps / total_secs);
+    if (save) {
+        CHECK(gm_vae_save(vae, save));
+        printf("wrote %s\n", save);
+    }
 
     gm_tensor_free(ip);
     gm_tensor_free(mask);

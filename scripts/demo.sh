@@ -2,7 +2,9 @@
 # The library's main job on real data: trains the reference VAE on
 # Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian package
 # dataset-fashion-mnist), the ring GAN and one epoch of the DCGAN, prints
-# their metrics and writes PNG sample grids.
+# their metrics and writes PNG sample grids; then evaluates the VAE and the
+# DCGAN against the test set (Frechet distance, precision/recall,
+# memorization check, IWAE) next to reference rows.
 #
 #   scripts/demo.sh [vae_fashion options...]
 #       e.g. scripts/demo.sh --seed 7 --epochs 3
@@ -12,6 +14,9 @@
 #   build/examples/vae_fashion [options]   ~3 minutes on 2 cores
 #   build/examples/gan_ring                ~20 seconds
 #   build/examples/dcgan_fashion           one epoch, ~4 minutes
+#   build/examples/train_features          the evaluation's feature classifier,
+#                                          once (kept in $GM_OUT_DIR/features.gmck), ~4 minutes
+#   build/examples/evaluate                the evaluation table, ~1 minute
 # Each one's output is also kept in $GM_OUT_DIR/<name>.log.
 set -euo pipefail
 
@@ -35,7 +40,7 @@ echo "--- configure build/"
 cmake -S . -B build "${cmake_args[@]}" >/dev/null
 echo "--- build the examples"
 cmake --build build --parallel "$jobs" --target example_vae_fashion example_gan_ring \
-    example_dcgan_fashion
+    example_dcgan_fashion example_train_features example_evaluate
 
 mkdir -p "$out_dir"
 # run NAME ARGS...: runs build/examples/NAME, its output also in $out_dir/NAME.log
@@ -48,12 +53,21 @@ run() {
     "build/examples/$name" "$@" 2>&1 | tee "$out_dir/$name.log"
     echo "--- $name done in $(($(date +%s) - start))s"
 }
-run vae_fashion --out "$out_dir" "$@"
+run vae_fashion --out "$out_dir" --save "$out_dir/vae.gmck" "$@"
 run gan_ring --out "$out_dir/gan_ring.png"
-run dcgan_fashion --epochs 1 --out "$out_dir"
+run dcgan_fashion --epochs 1 --out "$out_dir" --save "$out_dir/dcgan.gmck"
+# evaluation: the feature classifier is trained once, then reused
+if [ ! -f "$out_dir/features.gmck" ]; then
+    run train_features --out "$out_dir/features.gmck"
+else
+    echo "--- $out_dir/features.gmck exists: not retraining the feature classifier"
+fi
+run evaluate --features "$out_dir/features.gmck" --vae "$out_dir/vae.gmck" \
+    --gan "$out_dir/dcgan.gmck"
 echo "pictures: $out_dir/samples.png (VAE samples), $out_dir/reconstructions.png"
 echo "          (test images over their reconstructions), $out_dir/interpolation.png"
 echo "          (latent interpolation), $out_dir/inpainting.png (originals, damaged, repaired),"
 echo "          $out_dir/gan_ring.png (ring GAN samples in black, the 8 modes in red),"
 echo "          $out_dir/dcgan_samples.png (DCGAN samples after one epoch, fixed noise)"
-echo "logs:     $out_dir/{vae_fashion,gan_ring,dcgan_fashion}.log"
+echo "checkpoints: $out_dir/vae.gmck, $out_dir/dcgan.gmck, $out_dir/features.gmck (evaluation)"
+echo "logs:     $out_dir/{vae_fashion,gan_ring,dcgan_fashion,train_features,evaluate}.log"

@@ -22,6 +22,7 @@ packages=(
     check                 # the C test framework (pkg-config: check)
     dataset-fashion-mnist # /usr/share/datasets/fashion-mnist, for the demo
     python3-numpy         # the Python bindings' tests
+    python3-scipy         # tests/reference/eval_reference.py (Frechet distance reference)
     libopenmpi-dev        # the MPI data-parallel example (pkg-config: ompi-c)
     openmpi-bin           # mpirun, for its 2-rank test
     clang                 # the fuzz targets (scripts/fuzz.sh, test.sh stage fuzz)

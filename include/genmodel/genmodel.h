@@ -18,5 +18,6 @@
 #include "vae.h"
 #include "gan.h"
 #include "io.h"
+#include "eval.h"
 
 #endif /* GENMODEL_GENMODEL_H */

@@ -49,6 +49,8 @@ from .errors import (Error, FileError, FormatError, InternalError, InvalidArgume
                      LibraryNotFound, NumericError, OutOfMemory, ShapeError, StateError, Status,
                      Unsupported, VersionError)
 from .io import load_idx_images, load_idx_labels, write_png_grid
+from .evaluation import (EvalReport, NearestStats, eval_features, eval_options, evaluate_images,
+                         frechet_distance, nearest_neighbours, precision_recall)
 from .models import (GAN, GANLoss, GANStats, VAE, VAEStats, FitProgress, GanPart, Likelihood,
                      fit_options, gan_d_loss, gan_g_loss, kl_divergence, log_normal, logmeanexp,
                      recon_nll, reparameterize, reparameterize_backward)
@@ -57,6 +59,7 @@ from .nn import (Init, Layer, LayerKind, Net, Optimizer, OptimizerKind, Reductio
                  flatten, leaky_relu, mse_loss, optimizer_options, relu, reshape, sigmoid,
                  softmax_xent_loss, softplus, tanh)
 
+del evaluation  # the submodule; its names are imported above
 __version__ = version()
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in

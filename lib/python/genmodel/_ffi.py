@@ -101,6 +101,26 @@ class gm_fit_progress(_Struct):
                 ("steps_averaged", c_uint64), ("seconds", c_double)]
 
 
+# eval.h
+class gm_eval_nearest_stats(_Struct):
+    _fields_ = [("mean", c_double), ("min", c_double), ("q05", c_double), ("median", c_double),
+                ("max", c_double)]
+
+
+class gm_eval_options(_Struct):
+    """Fill with gm_eval_options_init (sets ``size``)."""
+    _fields_ = [("size", c_size_t), ("k", c_size_t), ("batch", c_size_t),
+                ("nearest_max", c_size_t), ("iwae_k", c_size_t), ("iwae_max", c_size_t)]
+
+
+class gm_eval_report(_Struct):
+    """Set ``size`` to sizeof(gm_eval_report) before gm_eval_images."""
+    _fields_ = [("size", c_size_t), ("n_samples", c_size_t), ("n_real", c_size_t),
+                ("feature_dim", c_size_t), ("frechet", c_double), ("precision", c_double),
+                ("recall", c_double), ("n_nearest", c_size_t),
+                ("nearest", gm_eval_nearest_stats), ("iwae_nll", c_double)]
+
+
 # ---- callback types -----------------------------------------------------------
 
 # int (*)(void *user, const gm_fit_progress *progress, const gm_X_stats *mean)
@@ -269,6 +289,13 @@ API = [
     ("gm_vae_load", STATUS, P(VAE), cstr),
     ("gm_gan_save", STATUS, GAN, cstr),
     ("gm_gan_load", STATUS, P(GAN), cstr),
+    # eval.h
+    ("gm_eval_features", STATUS, NET, TEN, sz, TEN),
+    ("gm_eval_frechet", STATUS, TEN, TEN, P(c_double)),
+    ("gm_eval_precision_recall", STATUS, TEN, TEN, sz, P(c_double), P(c_double)),
+    ("gm_eval_nearest", STATUS, TEN, TEN, P(gm_eval_nearest_stats), TEN),
+    ("gm_eval_options_init", STATUS, P(gm_eval_options)),
+    ("gm_eval_images", STATUS, P(gm_eval_report), NET, TEN, TEN, TEN, VAE, P(gm_eval_options)),
 ]
 
 

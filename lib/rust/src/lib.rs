@@ -95,11 +95,13 @@
 #[rustfmt::skip] // one line per C declaration, in header order
 pub mod sys;
 
+mod eval;
 mod gan;
 mod io;
 mod nn;
 mod vae;
 
+pub use eval::{eval_features, eval_images, frechet, nearest, precision_recall, EvalOptions, EvalReport, NearestStats};
 pub use gan::{d_loss as gan_d_loss, g_loss as gan_g_loss, Gan, GanLoss, GanOptions, GanPart, GanRef, GanStats};
 pub use io::{idx_load_images, idx_load_labels, png_write_grid};
 pub use nn::{

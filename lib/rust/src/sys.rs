@@ -186,6 +186,44 @@ pub const GM_PNG_MAX_SIDE: usize = 65536;
 pub const GM_CHECKPOINT_MAGIC: &str = "GMCKPT\r\n";
 pub const GM_CHECKPOINT_VERSION: u32 = 1;
 
+// ---- eval.h ---------------------------------------------------------------
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct gm_eval_nearest_stats {
+    pub mean: f64,
+    pub min: f64,
+    pub q05: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct gm_eval_options {
+    pub size: usize,
+    pub k: usize,
+    pub batch: usize,
+    pub nearest_max: usize,
+    pub iwae_k: usize,
+    pub iwae_max: usize,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct gm_eval_report {
+    pub size: usize,
+    pub n_samples: usize,
+    pub n_real: usize,
+    pub feature_dim: usize,
+    pub frechet: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub n_nearest: usize,
+    pub nearest: gm_eval_nearest_stats,
+    pub iwae_nll: f64,
+}
+
 extern "C" {
     // core.h
     pub fn gm_status_string(status: gm_status) -> *const c_char;
@@ -343,4 +381,12 @@ extern "C" {
     pub fn gm_vae_load(out: *mut *mut gm_vae, path: *const c_char) -> gm_status;
     pub fn gm_gan_save(gan: *const gm_gan, path: *const c_char) -> gm_status;
     pub fn gm_gan_load(out: *mut *mut gm_gan, path: *const c_char) -> gm_status;
+
+    // eval.h
+    pub fn gm_eval_features(net: *mut gm_net, images: *const gm_tensor, batch: usize, features: *mut gm_tensor) -> gm_status;
+    pub fn gm_eval_frechet(a: *const gm_tensor, b: *const gm_tensor, distance: *mut f64) -> gm_status;
+    pub fn gm_eval_precision_recall(real: *const gm_tensor, fake: *const gm_tensor, k: usize, precision: *mut f64, recall: *mut f64) -> gm_status;
+    pub fn gm_eval_nearest(samples: *const gm_tensor, train: *const gm_tensor, stats: *mut gm_eval_nearest_stats, distances: *mut gm_tensor) -> gm_status;
+    pub fn gm_eval_options_init(opts: *mut gm_eval_options) -> gm_status;
+    pub fn gm_eval_images(report: *mut gm_eval_report, features: *mut gm_net, samples: *const gm_tensor, real: *const gm_tensor, train: *const gm_tensor, vae: *mut gm_vae, opts: *const gm_eval_options) -> gm_status;
 }

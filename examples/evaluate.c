@@ -1,0 +1,267 @@
+/*
+ * evaluate: how close a trained VAE's and DCGAN's samples are to the
+ * Fashion-MNIST test images, and how diverse they are, next to reference
+ * rows that bracket what a model can score.
+ *
+ *   evaluate [--data DIR] [--features FILE] [--vae FILE] [--gan FILE]
+ *            [--n N] [--nearest N] [--k K] [--iwae-n N] [--iwae-k K]
+ *            [--seed N] [--check]
+ *
+ * Loads the feature net saved by train_features (default
+ * out/features.gmck), the VAE saved by `vae_fashion --save` (out/vae.gmck)
+ * and the GAN saved by `dcgan_fashion --save` (out/dcgan.gmck); a missing
+ * model file skips its row. Each row is one gm_eval_images report of N
+ * images (default 5000) against the first N test images:
+ *   train images        N training images: the best a model can do
+ *   train, classes 0-4  N training images of 5 of the 10 classes: a model
+ *                       that dropped modes (recall falls, precision not)
+ *   VAE                 N samples (the decoder's Bernoulli means)
+ *   DCGAN               N samples, tanh's [-1, 1] mapped back to [0, 1]
+ *   mean image          N copies of the mean training image: a bad model
+ *   uniform noise       N images of uniform noise: a bad model
+ * Columns: the Fréchet distance of the features, k-NN precision and recall
+ * (k = 3), the memorization check (each of the first --nearest samples'
+ * distance to its nearest training image in pixel space: mean, 5% quantile
+ * and minimum), and for the VAE its IWAE estimate of -log p(x) on the first
+ * --iwae-n test images. The reference rows take their images from the first
+ * 20000 training images and the memorization check searches the other
+ * 40000, so that a reference image is never compared with itself.
+ * --check exits 1 unless the VAE's and the DCGAN's Fréchet distances lie
+ * between the best reference and the two bad ones.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <genmodel/genmodel.h>
+
+#define CHECK(expr)                                                                  \
+    do {                                                                             \
+        gm_status st_ = (expr);                                                      \
+        if (st_ != GM_OK) {                                                          \
+            fprintf(stderr, "evaluate: %s\n  %s: %s\n", #expr, gm_status_string(st_), \
+                    gm_last_error());                                                \
+            exit(1);                                                                 \
+        }                                                                            \
+    } while (0)
+
+enum { D = 784, POOL = 20000 };
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+static gm_tensor *images(size_t n)
+{
+    gm_tensor *t;
+    CHECK(gm_tensor_create(&t, 4, (size_t[]){n, 1, 28, 28}));
+    return t;
+}
+
+/* A view of rows [first, first + n) of an image tensor (no copy). */
+static gm_tensor *rows(gm_tensor *src, size_t first, size_t n)
+{
+    gm_tensor *t;
+    CHECK(gm_tensor_wrap(&t, 4, (size_t[]){n, 1, 28, 28}, gm_tensor_data(src) + first * D));
+    return t;
+}
+
+typedef struct {
+    const char *name;
+    gm_eval_report r;
+    int done;
+} row;
+
+static void print_row(const row *w)
+{
+    if (!w->done) {
+        printf("| %-19s | %8s | %9s | %6s | %22s | %12s |\n", w->name, "-", "-", "-", "(no model)",
+               "-");
+        return;
+    }
+    char iwae[32] = "-";
+    if (!isnan(w->r.iwae_nll)) snprintf(iwae, sizeof iwae, "%.2f", w->r.iwae_nll);
+    printf("| %-19s | %8.2f | %9.3f | %6.3f | %6.2f / %5.2f / %5.2f | %12s |\n", w->name,
+           w->r.frechet, w->r.precision, w->r.recall, w->r.nearest.mean, w->r.nearest.q05,
+           w->r.nearest.min, iwae);
+}
+
+int main(int argc, char **argv)
+{
+    const char *data = "/usr/share/datasets/fashion-mnist", *features = "out/features.gmck";
+    const char *vae_path = "out/vae.gmck", *gan_path = "out/dcgan.gmck";
+    size_t n = 5000, nearest = 1000, k = 3, iwae_n = 1000, iwae_k = 50;
+    unsigned long long seed = 1;
+    int check = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v && strcmp(argv[i], "--data") == 0) data = v, i++;
+        else if (v && strcmp(argv[i], "--features") == 0) features = v, i++;
+        else if (v && strcmp(argv[i], "--vae") == 0) vae_path = v, i++;
+        else if (v && strcmp(argv[i], "--gan") == 0) gan_path = v, i++;
+        else if (v && strcmp(argv[i], "--n") == 0) n = strtoull(v, NULL, 10), i++;
+        else if (v && strcmp(argv[i], "--nearest") == 0) nearest = strtoull(v, NULL, 10), i++;
+        else if (v && strcmp(argv[i], "--k") == 0) k = strtoull(v, NULL, 10), i++;
+        else if (v && strcmp(argv[i], "--iwae-n") == 0) iwae_n = strtoull(v, NULL, 10), i++;
+        else if (v && strcmp(argv[i], "--iwae-k") == 0) iwae_k = strtoull(v, NULL, 10), i++;
+        else if (v && strcmp(argv[i], "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
+        else if (strcmp(argv[i], "--check") == 0) check = 1;
+        else {
+            fprintf(stderr, "usage: evaluate [--data DIR] [--features FILE] [--vae FILE] "
+                            "[--gan FILE] [--n N] [--nearest N] [--k K] [--iwae-n N] "
+                            "[--iwae-k K] [--seed N] [--check]\n");
+            return 2;
+        }
+    }
+    const double t_start = now();
+    char path[1024];
+    gm_tensor *train, *test;
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", data);
+    CHECK(gm_idx_load_images(&train, path, 0));
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", data);
+    CHECK(gm_idx_load_images(&test, path, 0));
+    const size_t n_train = gm_tensor_dim(train, 0), n_test = gm_tensor_dim(test, 0);
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", data);
+    int32_t *labels = malloc(n_train * sizeof *labels);
+    size_t n_labels;
+    if (labels == NULL) return 1;
+    CHECK(gm_idx_load_labels(path, n_train, labels, n_train, &n_labels));
+    if (n > n_test || n > POOL / 2 || n_train < 2 * POOL || n_labels != n_train) {
+        fprintf(stderr, "evaluate: --n must be at most %d and the test set's %zu images "
+                        "(and the training set must hold %d images)\n",
+                POOL / 2, n_test, 2 * POOL);
+        return 2;
+    }
+    gm_net *fnet;
+    CHECK(gm_net_load(&fnet, features));
+    printf("libgenmodel %s: evaluation on Fashion-MNIST, %zu images per row against the first "
+           "%zu test images, features from %s (%zu parameters)\n",
+           gm_version(), n, n, features, gm_net_param_count(fnet));
+
+    gm_eval_options o;
+    CHECK(gm_eval_options_init(&o));
+    o.k = k;
+    o.nearest_max = nearest;
+    o.iwae_k = iwae_k;
+    o.iwae_max = iwae_n;
+    gm_tensor *real = rows(test, 0, n);
+    gm_tensor *memo = rows(train, POOL, n_train - POOL); /* the memorization check's set */
+
+    row table[6] = {{"train images", GM_EVAL_REPORT_INIT, 0},
+                    {"train, classes 0-4", GM_EVAL_REPORT_INIT, 0},
+                    {"VAE", GM_EVAL_REPORT_INIT, 0},
+                    {"DCGAN", GM_EVAL_REPORT_INIT, 0},
+                    {"mean image", GM_EVAL_REPORT_INIT, 0},
+                    {"uniform noise", GM_EVAL_REPORT_INIT, 0}};
+    gm_tensor *s = images(n);
+    float *sd = gm_tensor_data(s);
+    for (int r = 0; r < 6; r++) {
+        const double t0 = now();
+        gm_vae *vae = NULL;
+        gm_gan *gan = NULL;
+        if (r == 0) {
+            memcpy(sd, gm_tensor_data(train), n * D * sizeof(float));
+        } else if (r == 1) {
+            size_t got = 0;
+            for (size_t i = 0; i < POOL && got < n; i++)
+                if (labels[i] < 5)
+                    memcpy(sd + got++ * D, gm_tensor_data(train) + i * D, D * sizeof(float));
+            if (got < n) {
+                fprintf(stderr, "evaluate: only %zu images of classes 0-4\n", got);
+                return 1;
+            }
+        } else if (r == 2) {
+            if (!exists(vae_path)) {
+                printf("(%s not found: run `vae_fashion --save %s` for the VAE row)\n", vae_path,
+                       vae_path);
+                continue;
+            }
+            CHECK(gm_vae_load(&vae, vae_path));
+            CHECK(gm_vae_sample(vae, n, NULL, s));
+        } else if (r == 3) {
+            if (!exists(gan_path)) {
+                printf("(%s not found: run `dcgan_fashion --save %s` for the DCGAN row)\n",
+                       gan_path, gan_path);
+                continue;
+            }
+            CHECK(gm_gan_load(&gan, gan_path));
+            CHECK(gm_gan_sample(gan, n, NULL, s));
+            /* tanh's [-1, 1] -> [0, 1] */
+            for (size_t i = 0; i < n * D; i++) sd[i] = 0.5f * (sd[i] + 1.0f);
+        } else if (r == 4) {
+            float *mean = calloc(D, sizeof *mean);
+            if (mean == NULL) return 1;
+            const float *td = gm_tensor_data(train);
+            for (size_t i = 0; i < n_train; i++)
+                for (size_t j = 0; j < D; j++) mean[j] += td[i * D + j];
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < D; j++) sd[i * D + j] = mean[j] / (float)n_train;
+            free(mean);
+        } else {
+            gm_rng *rng;
+            CHECK(gm_rng_create(&rng, seed));
+            CHECK(gm_tensor_fill_uniform(s, rng));
+            gm_rng_free(rng);
+        }
+        CHECK(gm_eval_images(&table[r].r, fnet, s, real, memo, vae, &o));
+        table[r].done = 1;
+        printf("  %-19s evaluated in %.1f s\n", table[r].name, now() - t0);
+        fflush(stdout);
+        gm_vae_free(vae);
+        gm_gan_free(gan);
+    }
+
+    printf("\n| %-19s | %8s | %9s | %6s | %22s | %12s |\n", "images", "Frechet", "precision",
+           "recall", "NN dist mean/q05/min", "IWAE -log p");
+    printf("|%s|%s|%s|%s|%s|%s|\n", "---------------------", "----------", "-----------",
+           "--------", "------------------------", "--------------");
+    for (int r = 0; r < 6; r++) print_row(&table[r]);
+    printf("(Frechet distance of %zu-d classifier features, k = %zu; NN: pixel-space distance of "
+           "the first %zu images to the nearest of %zu training images; IWAE with K = %zu on %zu "
+           "test images, nats)\n",
+           table[0].r.feature_dim, k, table[0].r.n_nearest, n_train - POOL, iwae_k,
+           iwae_n < n_test ? iwae_n : n_test);
+
+    /* do the models land between the references? */
+    const double best = table[0].r.frechet;
+    const double bad = table[4].r.frechet < table[5].r.frechet ? table[4].r.frechet
+                                                               : table[5].r.frechet;
+    int between = 1;
+    for (int r = 2; r <= 3; r++) {
+        if (!table[r].done) continue;
+        const int ok = best < table[r].r.frechet && table[r].r.frechet < bad;
+        between &= ok;
+        printf("%s: Frechet distance %.2f %s between the best reference (%.2f) and the bad ones "
+               "(from %.2f)\n",
+               table[r].name, table[r].r.frechet, ok ? "lies" : "does NOT lie", best, bad);
+    }
+    printf("n=%zu k=%zu seconds=%.1f", n, k, now() - t_start);
+    const char *keys[6] = {"train", "train5", "vae", "dcgan", "mean", "noise"};
+    for (int r = 0; r < 6; r++)
+        if (table[r].done)
+            printf(" %s_fd=%.3f %s_precision=%.4f %s_recall=%.4f", keys[r], table[r].r.frechet,
+                   keys[r], table[r].r.precision, keys[r], table[r].r.recall);
+    printf("\n");
+
+    gm_tensor_free(s);
+    gm_tensor_free(real);
+    gm_tensor_free(memo);
+    gm_tensor_free(train);
+    gm_tensor_free(test);
+    gm_net_free(fnet);
+    free(labels);
+    return check && !between ? 1 : 0;
+}

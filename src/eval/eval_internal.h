@@ -1,0 +1,60 @@
+/* Helpers shared by the evaluation module's files. Not installed. */
+#ifndef GM_EVAL_INTERNAL_H
+#define GM_EVAL_INTERNAL_H
+
+#include <stdio.h>
+
+#include <genmodel/eval.h>
+
+#include "engine/engine.h"
+
+/* A set read as [rows x width]: the first dimension counts the vectors. */
+static inline size_t gm__rows(const gm_tensor *t) { return t->shape[0]; }
+static inline size_t gm__width(const gm_tensor *t) { return t->numel / t->shape[0]; }
+
+/* "[2 x 1 x 28 x 28]" into buf. */
+static inline const char *gm__shape_str(const gm_tensor *t, char *buf, size_t cap)
+{
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (size_t i = 0; i < t->ndim && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, i ? " x %zu" : "%zu", t->shape[i]);
+    if (used < cap) snprintf(buf + used, cap - used, "]");
+    return buf;
+}
+
+/* GM_ESHAPE unless a and b have the same per-vector shape (all dims but
+ * the first). */
+static inline gm_status gm__same_vector_shape(const char *fn, const gm_tensor *a,
+                                              const char *an, const gm_tensor *b,
+                                              const char *bn)
+{
+    int same = a->ndim == b->ndim;
+    for (size_t i = 1; same && i < a->ndim; i++) same = a->shape[i] == b->shape[i];
+    if (same) return GM_OK;
+    char sa[96], sb[96];
+    return gm__set_error(GM_ESHAPE, fn,
+                         "%s %s and %s %s must have the same shape past the first dimension",
+                         an, gm__shape_str(a, sa, sizeof sa), bn, gm__shape_str(b, sb, sizeof sb));
+}
+
+/* GM_EINVAL naming the first non-finite value of t. */
+static inline gm_status gm__finite_set(const char *fn, const gm_tensor *t, const char *name)
+{
+    size_t bad = gm__find_nonfinite(t->data, t->numel);
+    if (bad == t->numel) return GM_OK;
+    const size_t w = gm__width(t);
+    return gm__set_error(GM_EINVAL, fn, "%s row %zu, element %zu is not finite (%g)", name,
+                         bad / w, bad % w, (double)t->data[bad]);
+}
+
+/* Passes on a failed call's status with its message prefixed by fn, so the
+ * message names both functions ("gm_eval_images: gm_vae_iwae: ..."). */
+static inline gm_status gm__eval_pass(gm_status st, const char *fn)
+{
+    if (st == GM_OK) return st;
+    char msg[480];
+    snprintf(msg, sizeof msg, "%s", gm_last_error());
+    return gm__set_error(st, fn, "%s", msg);
+}
+
+#endif

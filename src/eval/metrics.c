@@ -1,0 +1,403 @@
+/* Metrics on sets of vectors: the Fréchet distance (covariances and the
+ * matrix square root through LAPACK's dsyevd), k-NN precision/recall and
+ * the nearest-training-vector check. Distance matrices are computed in
+ * row blocks through the BLAS, so memory stays bounded. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/eval_internal.h"
+
+/* LAPACK's symmetric eigensolver (divide and conquer), as libopenblas
+ * exports it: Fortran calling convention, column-major, the two trailing
+ * arguments are the hidden lengths of the character arguments. */
+extern void dsyevd_(const char *jobz, const char *uplo, const blasint *n, double *a,
+                    const blasint *lda, double *w, double *work, const blasint *lwork,
+                    blasint *iwork, const blasint *liwork, blasint *info, size_t jobz_len,
+                    size_t uplo_len);
+
+#define GM__EVAL_MAX_DIM 16384     /* largest D of gm_eval_frechet */
+#define GM__EVAL_BLOCK_ELEMS 2097152 /* elements of one distance block */
+
+/* ---- Fréchet distance -------------------------------------------------------------- */
+
+/* Mean [d] and covariance [d x d] (normalized by n - 1, both triangles) of
+ * the rows of x [n x d], in double. work: GM__EVAL_ROWS x d doubles. */
+#define GM__EVAL_ROWS 256
+static void gm__moments(const float *x, size_t n, size_t d, double *mean, double *cov,
+                        double *work)
+{
+    memset(mean, 0, d * sizeof *mean);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) mean[j] += x[i * d + j];
+    for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
+    /* cov = sum over row blocks W of W^T W, W the centred rows */
+    for (size_t i0 = 0; i0 < n; i0 += GM__EVAL_ROWS) {
+        const size_t b = n - i0 < GM__EVAL_ROWS ? n - i0 : GM__EVAL_ROWS;
+        for (size_t i = 0; i < b; i++)
+            for (size_t j = 0; j < d; j++) work[i * d + j] = x[(i0 + i) * d + j] - mean[j];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)d, (blasint)b, 1.0, work,
+                    (blasint)d, i0 == 0 ? 0.0 : 1.0, cov, (blasint)d);
+    }
+    const double s = 1.0 / (double)(n - 1);
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i; j < d; j++) cov[j * d + i] = cov[i * d + j] *= s;
+}
+
+/* Eigendecomposition of the symmetric a [d x d] (overwritten by the
+ * eigenvectors, one per row, when vectors is set). w: d eigenvalues. */
+static gm_status gm__syev(const char *fn, int vectors, double *a, size_t d, double *w,
+                          double *work, size_t lwork, blasint *iwork, size_t liwork)
+{
+    const blasint n = (blasint)d, lw = (blasint)lwork, liw = (blasint)liwork;
+    blasint info = 0;
+    dsyevd_(vectors ? "V" : "N", "U", &n, a, &n, w, work, &lw, iwork, &liw, &info, 1, 1);
+    if (info != 0)
+        return gm__set_error(GM_EINTERNAL, fn,
+                             "LAPACK dsyevd failed on a %zu x %zu covariance (info %d)", d, d,
+                             (int)info);
+    return GM_OK;
+}
+
+/* Index of the first non-finite value of x[0 .. n), or n. */
+static size_t gm__find_nonfinite_d(const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return n;
+}
+
+gm_status gm_eval_frechet(const gm_tensor *a, const gm_tensor *b, double *distance)
+{
+    GM_CHECK_NULL(a);
+    GM_CHECK_NULL(b);
+    GM_CHECK_NULL(distance);
+    GM_TRY(gm__same_vector_shape(__func__, a, "a", b, "b"));
+    const size_t na = gm__rows(a), nb = gm__rows(b), d = gm__width(a);
+    GM_CHECK(na >= 2, GM_EINVAL, "a must hold at least 2 vectors, got %zu", na);
+    GM_CHECK(nb >= 2, GM_EINVAL, "b must hold at least 2 vectors, got %zu", nb);
+    GM_CHECK(d <= GM__EVAL_MAX_DIM, GM_EINVAL, "vectors must have at most %d elements, got %zu",
+             GM__EVAL_MAX_DIM, d);
+    GM_TRY(gm__finite_set(__func__, a, "a"));
+    GM_TRY(gm__finite_set(__func__, b, "b"));
+
+    /* one block: 5 matrices [d x d] (S_a, S_b, square root, product, its
+     * copy), means, eigenvalues, the row block and dsyevd's workspace */
+    const size_t dd = d * d, lwork = 1 + 6 * d + 2 * dd, liwork = 3 + 5 * d;
+    const size_t ndoubles = 5 * dd + 3 * d + GM__EVAL_ROWS * d + lwork;
+    double *mem = gm__malloc_array(ndoubles, sizeof(double));
+    blasint *iwork = gm__malloc_array(liwork, sizeof(blasint));
+    if (mem == NULL || iwork == NULL) {
+        gm__free(mem);
+        gm__free(iwork);
+        return GM_FAIL(GM_ENOMEM, "cannot allocate %zu doubles of workspace for D = %zu",
+                       ndoubles, d);
+    }
+    double *sa = mem, *sb = sa + dd, *root = sb + dd, *tmp = root + dd, *m = tmp + dd;
+    double *mua = m + dd, *mub = mua + d, *w = mub + d, *rows = w + d;
+    double *work = rows + GM__EVAL_ROWS * d;
+    gm__moments(a->data, na, d, mua, sa, rows);
+    gm__moments(b->data, nb, d, mub, sb, rows);
+    if (gm__find_nonfinite_d(sa, dd) != dd || gm__find_nonfinite_d(sb, dd) != dd) {
+        gm__free(mem);
+        gm__free(iwork);
+        return GM_FAIL(GM_EINVAL, "the covariance of %s overflows: its values are too large",
+                       gm__find_nonfinite_d(sa, dd) != dd ? "a" : "b");
+    }
+    double dmu = 0.0, tra = 0.0, trb = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        dmu += (mua[j] - mub[j]) * (mua[j] - mub[j]);
+        tra += sa[j * d + j];
+        trb += sb[j * d + j];
+    }
+    /* S_a = V^T diag(w) V (V's rows the eigenvectors); root = S_a^1/2 =
+     * T^T T with T = diag(w^1/4) V, negative rounding noise in w taken as 0 */
+    memcpy(tmp, sa, dd * sizeof *tmp);
+    gm_status st = gm__syev(__func__, 1, tmp, d, w, work, lwork, iwork, liwork);
+    if (st == GM_OK) {
+        for (size_t i = 0; i < d; i++) {
+            const double s = w[i] > 0.0 ? sqrt(sqrt(w[i])) : 0.0;
+            for (size_t j = 0; j < d; j++) tmp[i * d + j] *= s;
+        }
+        /* root = T^T T */
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)d, (blasint)d, (blasint)d,
+                    1.0, tmp, (blasint)d, tmp, (blasint)d, 0.0, root, (blasint)d);
+        /* m = root S_b root, symmetrized against rounding */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)d, (blasint)d,
+                    (blasint)d, 1.0, root, (blasint)d, sb, (blasint)d, 0.0, tmp, (blasint)d);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)d, (blasint)d,
+                    (blasint)d, 1.0, tmp, (blasint)d, root, (blasint)d, 0.0, m, (blasint)d);
+        for (size_t i = 0; i < d; i++)
+            for (size_t j = i + 1; j < d; j++)
+                m[i * d + j] = m[j * d + i] = 0.5 * (m[i * d + j] + m[j * d + i]);
+        st = gm__syev(__func__, 0, m, d, w, work, lwork, iwork, liwork);
+    }
+    if (st == GM_OK) {
+        double trsqrt = 0.0;
+        for (size_t i = 0; i < d; i++) trsqrt += w[i] > 0.0 ? sqrt(w[i]) : 0.0;
+        const double dist = dmu + tra + trb - 2.0 * trsqrt;
+        if (!isfinite(dist))
+            st = GM_FAIL(GM_EINTERNAL, "the distance came out non-finite (%g)", dist);
+        else
+            *distance = dist > 0.0 ? dist : 0.0;
+    }
+    gm__free(mem);
+    gm__free(iwork);
+    return st;
+}
+
+/* ---- k-NN precision and recall ------------------------------------------------------ */
+
+/* Rows per distance block against n columns: the block holds at most
+ * GM__EVAL_BLOCK_ELEMS values. */
+static size_t gm__block_rows(size_t n)
+{
+    size_t b = GM__EVAL_BLOCK_ELEMS / n;
+    return b < 1 ? 1 : b > 512 ? 512 : b;
+}
+
+/* dist[i0 .. i0 + b) x [0 .. n) = squared distances between rows of q
+ * (norms nq) and all rows of x [n x d] (norms nx), clamped at 0. */
+static void gm__sqdist_d(double *dist, const double *q, const double *nq, size_t b,
+                         const double *x, const double *nx, size_t n, size_t d)
+{
+    /* dist = -2 Q X^T, then + |q|^2 + |x|^2 */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)b, (blasint)n, (blasint)d,
+                -2.0, q, (blasint)d, x, (blasint)d, 0.0, dist, (blasint)n);
+    for (size_t i = 0; i < b; i++) {
+        double *r = dist + i * n;
+        for (size_t j = 0; j < n; j++) {
+            const double v = r[j] + nq[i] + nx[j];
+            r[j] = v > 0.0 ? v : 0.0;
+        }
+    }
+}
+
+/* The k-th smallest of v[0 .. n) except v[skip], with a max-heap of k. */
+static double gm__kth_smallest(const double *v, size_t n, size_t skip, size_t k, double *heap)
+{
+    size_t h = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j == skip) continue;
+        double x = v[j];
+        if (h < k) { /* push and sift up */
+            size_t c = h++;
+            while (c > 0 && heap[(c - 1) / 2] < x) {
+                heap[c] = heap[(c - 1) / 2];
+                c = (c - 1) / 2;
+            }
+            heap[c] = x;
+        } else if (x < heap[0]) { /* replace the root and sift down */
+            size_t c = 0;
+            for (;;) {
+                size_t l = 2 * c + 1, big = c;
+                double bv = x;
+                if (l < k && heap[l] > bv) big = l, bv = heap[l];
+                if (l + 1 < k && heap[l + 1] > bv) big = l + 1;
+                if (big == c) break;
+                heap[c] = heap[big];
+                c = big;
+            }
+            heap[c] = x;
+        }
+    }
+    return heap[0];
+}
+
+/* radii[i] = squared distance from row i of x [n x d] to its k-th nearest
+ * other row. dist: a block of gm__block_rows(n) x n doubles. */
+static void gm__knn_radii(double *radii, const double *x, const double *nx, size_t n, size_t d,
+                          size_t k, double *dist, double *heap)
+{
+    const size_t br = gm__block_rows(n);
+    for (size_t i0 = 0; i0 < n; i0 += br) {
+        const size_t b = n - i0 < br ? n - i0 : br;
+        gm__sqdist_d(dist, x + i0 * d, nx + i0, b, x, nx, n, d);
+        for (size_t i = 0; i < b; i++)
+            radii[i0 + i] = gm__kth_smallest(dist + i * n, n, i0 + i, k, heap);
+    }
+}
+
+/* Number of rows of q [nq x d] within the ball of at least one row of x
+ * (squared radii rx). */
+static size_t gm__covered(const double *q, const double *nq, size_t m, const double *x,
+                          const double *nx, const double *rx, size_t n, size_t d, double *dist)
+{
+    const size_t br = gm__block_rows(n);
+    size_t count = 0;
+    for (size_t i0 = 0; i0 < m; i0 += br) {
+        const size_t b = m - i0 < br ? m - i0 : br;
+        gm__sqdist_d(dist, q + i0 * d, nq + i0, b, x, nx, n, d);
+        for (size_t i = 0; i < b; i++) {
+            const double *r = dist + i * n;
+            size_t j = 0;
+            while (j < n && r[j] > rx[j]) j++;
+            count += j < n;
+        }
+    }
+    return count;
+}
+
+/* x as doubles into dst, and the squared norms of its rows into norms. */
+static void gm__to_double(double *dst, double *norms, const float *x, size_t n, size_t d)
+{
+    for (size_t i = 0; i < n; i++) {
+        double s = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            const double v = x[i * d + j];
+            dst[i * d + j] = v;
+            s += v * v;
+        }
+        norms[i] = s;
+    }
+}
+
+gm_status gm_eval_precision_recall(const gm_tensor *real, const gm_tensor *fake, size_t k,
+                                   double *precision, double *recall)
+{
+    GM_CHECK_NULL(real);
+    GM_CHECK_NULL(fake);
+    GM_CHECK(precision != NULL || recall != NULL, GM_EINVAL,
+             "precision and recall must not both be NULL");
+    GM_TRY(gm__same_vector_shape(__func__, real, "real", fake, "fake"));
+    const size_t nr = gm__rows(real), nf = gm__rows(fake), d = gm__width(real);
+    GM_CHECK(k >= 1, GM_EINVAL, "k must be >= 1, got 0");
+    GM_CHECK(k < nr, GM_EINVAL, "real must hold at least k + 1 = %zu vectors, got %zu",
+             k < SIZE_MAX ? k + 1 : k, nr);
+    GM_CHECK(k < nf, GM_EINVAL, "fake must hold at least k + 1 = %zu vectors, got %zu",
+             k < SIZE_MAX ? k + 1 : k, nf);
+    GM_CHECK(nr <= GM__BLAS_MAX && nf <= GM__BLAS_MAX && d <= GM__BLAS_MAX, GM_EINVAL,
+             "sets of %zu and %zu vectors of %zu elements are too large for the BLAS", nr, nf,
+             d);
+    GM_TRY(gm__finite_set(__func__, real, "real"));
+    GM_TRY(gm__finite_set(__func__, fake, "fake"));
+
+    /* one block: both sets in double, their norms and radii, the distance
+     * block (rows against the larger set) and the heap */
+    const size_t blr = gm__block_rows(nr) * nr, blf = gm__block_rows(nf) * nf;
+    const size_t bl = blr > blf ? blr : blf;
+    size_t elems = 0, xs;
+    int ok = gm__mul_ok(nr + nf, d, &xs);
+    if (ok) ok = !__builtin_add_overflow(xs, 2 * (nr + nf), &elems);
+    if (ok) ok = !__builtin_add_overflow(elems, bl + k, &elems);
+    double *mem = ok ? gm__malloc_array(elems, sizeof(double)) : NULL;
+    if (mem == NULL)
+        return GM_FAIL(GM_ENOMEM, "cannot allocate the workspace for %zu + %zu vectors of %zu",
+                       nr, nf, d);
+    double *xr = mem, *xf = xr + nr * d, *nrm_r = xf + nf * d, *nrm_f = nrm_r + nr;
+    double *rad_r = nrm_f + nf, *rad_f = rad_r + nr, *dist = rad_f + nf, *heap = dist + bl;
+    gm__to_double(xr, nrm_r, real->data, nr, d);
+    gm__to_double(xf, nrm_f, fake->data, nf, d);
+    double p = 0.0, r = 0.0;
+    if (precision != NULL) { /* fake vectors inside a real ball */
+        gm__knn_radii(rad_r, xr, nrm_r, nr, d, k, dist, heap);
+        p = (double)gm__covered(xf, nrm_f, nf, xr, nrm_r, rad_r, nr, d, dist) / (double)nf;
+    }
+    if (recall != NULL) { /* real vectors inside a fake ball */
+        gm__knn_radii(rad_f, xf, nrm_f, nf, d, k, dist, heap);
+        r = (double)gm__covered(xr, nrm_r, nr, xf, nrm_f, rad_f, nf, d, dist) / (double)nr;
+    }
+    gm__free(mem);
+    if (precision != NULL) *precision = p;
+    if (recall != NULL) *recall = r;
+    return GM_OK;
+}
+
+/* ---- nearest training vector ---------------------------------------------------------- */
+
+#define GM__NN_SAMPLES 256 /* sample rows per block */
+#define GM__NN_TRAIN 2048  /* training rows per block */
+
+static int gm__cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile p of sorted v[0 .. n) with linear interpolation (numpy's). */
+static double gm__quantile(const double *v, size_t n, double p)
+{
+    const double pos = p * (double)(n - 1);
+    const size_t lo = (size_t)pos;
+    if (lo + 1 >= n) return v[n - 1];
+    return v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
+}
+
+gm_status gm_eval_nearest(const gm_tensor *samples, const gm_tensor *train,
+                          gm_eval_nearest_stats *stats, gm_tensor *distances)
+{
+    GM_CHECK_NULL(samples);
+    GM_CHECK_NULL(train);
+    GM_CHECK_NULL(stats);
+    GM_TRY(gm__same_vector_shape(__func__, samples, "samples", train, "train"));
+    const size_t n = gm__rows(samples), m = gm__rows(train), d = gm__width(samples);
+    GM_CHECK(distances == NULL || distances->numel == n, GM_ESHAPE,
+             "distances must hold one value per sample (%zu), got %zu", n,
+             distances ? distances->numel : 0);
+    GM_CHECK(n <= GM__BLAS_MAX && m <= GM__BLAS_MAX && d <= GM__BLAS_MAX, GM_EINVAL,
+             "sets of %zu and %zu vectors of %zu elements are too large for the BLAS", n, m, d);
+    GM_TRY(gm__finite_set(__func__, samples, "samples"));
+    GM_TRY(gm__finite_set(__func__, train, "train"));
+
+    /* floats: training norms, the distance block; doubles: the sample
+     * norms, best values and the sorted distances; sizes: the argmins */
+    const size_t block = (size_t)GM__NN_SAMPLES * GM__NN_TRAIN;
+    float *fl = gm__malloc_array(m + block, sizeof(float));
+    double *db = gm__malloc_array(2 * n, sizeof(double));
+    size_t *arg = gm__malloc_array(n, sizeof(size_t));
+    if (fl == NULL || db == NULL || arg == NULL) {
+        gm__free(fl);
+        gm__free(db);
+        gm__free(arg);
+        return GM_FAIL(GM_ENOMEM, "cannot allocate the workspace for %zu samples and %zu "
+                                  "training vectors", n, m);
+    }
+    float *nt = fl, *dist = fl + m;
+    double *best = db, *sorted = db + n;
+    const float *s = samples->data, *t = train->data;
+    for (size_t j = 0; j < m; j++) {
+        double acc = 0.0;
+        for (size_t c = 0; c < d; c++) acc += (double)t[j * d + c] * t[j * d + c];
+        nt[j] = (float)acc;
+    }
+    for (size_t i = 0; i < n; i++) best[i] = INFINITY, arg[i] = 0;
+    /* argmin over j of |t_j|^2 - 2 s_i . t_j, in blocks */
+    for (size_t i0 = 0; i0 < n; i0 += GM__NN_SAMPLES) {
+        const size_t bs = n - i0 < GM__NN_SAMPLES ? n - i0 : GM__NN_SAMPLES;
+        for (size_t j0 = 0; j0 < m; j0 += GM__NN_TRAIN) {
+            const size_t bt = m - j0 < GM__NN_TRAIN ? m - j0 : GM__NN_TRAIN;
+            /* dist [bs x bt] = -2 S T^T */
+            gm__sgemm(0, 1, bs, bt, d, -2.0f, s + i0 * d, d, t + j0 * d, d, 0.0f, dist, bt);
+            for (size_t i = 0; i < bs; i++) {
+                const float *r = dist + i * bt;
+                for (size_t j = 0; j < bt; j++) {
+                    const double v = (double)r[j] + nt[j0 + j];
+                    if (v < best[i0 + i]) best[i0 + i] = v, arg[i0 + i] = j0 + j;
+                }
+            }
+        }
+    }
+    /* the exact distance to the neighbour found */
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const float *a = s + i * d, *b = t + arg[i] * d;
+        double acc = 0.0;
+        for (size_t c = 0; c < d; c++) {
+            const double diff = (double)a[c] - b[c];
+            acc += diff * diff;
+        }
+        sorted[i] = best[i] = sqrt(acc);
+        sum += best[i];
+    }
+    qsort(sorted, n, sizeof *sorted, gm__cmp_double);
+    gm_eval_nearest_stats out = {sum / (double)n, sorted[0], gm__quantile(sorted, n, 0.05),
+                                 gm__quantile(sorted, n, 0.5), sorted[n - 1]};
+    if (distances != NULL)
+        for (size_t i = 0; i < n; i++) distances->data[i] = (float)best[i];
+    *stats = out;
+    gm__free(fl);
+    gm__free(db);
+    gm__free(arg);
+    return GM_OK;
+}
