@@ -226,6 +226,24 @@ void bench_gemm_print(void)
     }
 }
 
+void bench_gemm_bound(void (*step)(void *ctx), void *ctx, double seconds, int verbose,
+                      double *bound, double *cbound, double *gflop)
+{
+    bench_gemm_record_begin();
+    step(ctx);
+    const size_t nc = bench_gemm_record_end();
+    const double g = bench_gemm_recorded_flops() * 1e-9;
+    double ct, t = bench_gemm_replay_seconds(seconds, &ct);
+    *bound = 1.0 / t;
+    if (cbound) *cbound = 1.0 / ct;
+    if (gflop) *gflop = g;
+    if (verbose) {
+        printf("# %zu sgemm calls per step, %.3f GFLOP, alone %.3f ms = %.1f GFLOP/s\n", nc, g,
+               1e3 * t, g / t);
+        bench_gemm_print();
+    }
+}
+
 /* Rows x columns of a row-major operand op(X) with leading dimension ld. */
 static size_t operand_floats(int trans, blasint rows, blasint cols, blasint ld)
 {

@@ -73,6 +73,14 @@ double bench_gemm_replay_seconds(double seconds, double *cpu);
 /* Prints the recorded calls, one per line, to stdout (prefixed "# "). */
 void bench_gemm_print(void);
 
+/* The sgemm bound of one training step: records the gemm calls of
+ * step(ctx) (one real step, which is taken), prints them when verbose, and
+ * replays them alone for about `seconds`. *bound and *cbound receive the
+ * steps/s that wall and CPU time allow (cbound may be NULL), *gflop the
+ * GFLOP of one step (may be NULL). */
+void bench_gemm_bound(void (*step)(void *ctx), void *ctx, double seconds, int verbose,
+                      double *bound, double *cbound, double *gflop);
+
 /* The benchmarked models, as the examples build them (the caller owns
  * the result): the VAE of examples/vae_fashion.c (784-400-20, Adam 1e-3),
  * the DCGAN of examples/dcgan_fashion.c (z 100, Adam 2e-4, 0.5/0.999) and

@@ -38,6 +38,10 @@ gm_status gm__set_error(gm_status st, const char *fn, const char *fmt, ...)
  * `known` (the struct this library has) and at most 4096. GM_EINVAL names
  * fn and the struct `name`. */
 gm_status gm__check_options_size(const char *fn, const char *name, size_t size, size_t known);
+/* Copies the library's options struct src (known bytes) out to a caller's
+ * dst, whose size field must pass gm__check_options_size: the bytes past
+ * known, up to dst's size, are zeroed and dst's size is kept. */
+gm_status gm__write_options(const char *fn, void *dst, const void *src, size_t known);
 
 /* Reads a caller's options struct (first member: its size) into dst,
  * which holds the defaults and is dst_size bytes (the library's struct):

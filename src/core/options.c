@@ -41,3 +41,14 @@ gm_status gm__read_options(const char *fn, const char *name, const void *src, si
     memcpy(dst, &dst_size, sizeof dst_size);
     return GM_OK;
 }
+
+gm_status gm__write_options(const char *fn, void *dst, const void *src, size_t known)
+{
+    size_t size;
+    memcpy(&size, dst, sizeof size);
+    GM_TRY(gm__check_options_size(fn, "opts", size, known));
+    memset(dst, 0, size);
+    memcpy(dst, src, known);
+    memcpy(dst, &size, sizeof size);
+    return GM_OK;
+}

@@ -596,12 +596,7 @@ gm_status gm_gan_get_options(const gm_gan *gan, gm_gan_options *opts)
 {
     GM_CHECK_NULL(gan);
     GM_CHECK_NULL(opts);
-    GM_TRY(gm__check_options_size(__func__, "opts", opts->size, sizeof *opts));
-    const size_t size = opts->size;
-    memset(opts, 0, size);
-    gm_gan_options *o = opts;
-    *o = gan->o;
-    o->g_optimizer = o->d_optimizer = NULL;
-    o->size = size;
+    GM_TRY(gm__write_options(__func__, opts, &gan->o, sizeof *opts));
+    opts->g_optimizer = opts->d_optimizer = NULL;
     return GM_OK;
 }

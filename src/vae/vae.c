@@ -775,12 +775,7 @@ gm_status gm_vae_get_options(const gm_vae *vae, gm_vae_options *opts)
 {
     GM_CHECK_NULL(vae);
     GM_CHECK_NULL(opts);
-    GM_TRY(gm__check_options_size(__func__, "opts", opts->size, sizeof *opts));
-    const size_t size = opts->size;
-    memset(opts, 0, size);
-    gm_vae_options *o = opts;
-    *o = vae->o;
-    o->optimizer = NULL;
-    o->size = size;
+    GM_TRY(gm__write_options(__func__, opts, &vae->o, sizeof *opts));
+    opts->optimizer = NULL;
     return GM_OK;
 }
