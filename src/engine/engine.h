@@ -227,6 +227,17 @@ typedef struct gm__model_parts {
     gm_rng *train_rng, *aux_rng;
 } gm__model_parts;
 
+/* A two-net model's parts as the checkpoint code (io/) reads and
+ * restores them; vae/ and gan/ fill it from their private structs
+ * (gm__vae_model_view, gm__gan_model_view). The pointers are the model's. */
+typedef struct gm__model_view {
+    gm_net *net[2];       /* encoder, decoder / generator, discriminator */
+    gm_optimizer *opt[2]; /* their optimizers */
+    gm_rng *train_rng, *aux_rng;
+    uint64_t *steps;
+    int pending;          /* gradients of a compute call await an apply */
+} gm__model_view;
+
 /* Creates all four; on failure frees what was made and names fn. */
 gm_status gm__model_parts_init(gm__model_parts *p, const gm_net *a,
                                const gm_optimizer_options *oa, const gm_net *b,

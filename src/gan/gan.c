@@ -9,7 +9,7 @@
 #include <genmodel/gan.h>
 
 #include "engine/engine.h"
-#include "io/checkpoint.h"
+#include "gan/gan_internal.h"
 
 struct gm_gan {
     gm_net *g, *d;

@@ -34,7 +34,9 @@
 #include <genmodel/io.h>
 
 #include "engine/engine.h"
+#include "gan/gan_internal.h"
 #include "io/atomic.h"
+#include "vae/vae_internal.h"
 
 enum { GM__CK_NET = 1, GM__CK_VAE = 2, GM__CK_GAN = 3 };
 

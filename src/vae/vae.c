@@ -7,7 +7,7 @@
 #include <genmodel/vae.h>
 
 #include "engine/engine.h"
-#include "io/checkpoint.h"
+#include "vae/vae_internal.h"
 
 struct gm_vae {
     gm_net *enc, *dec;

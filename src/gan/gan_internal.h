@@ -1,0 +1,15 @@
+/* What other modules may reach of a GAN's private struct: the checkpoint
+ * code (io/checkpoint.c) reads and restores its parts through this view.
+ * Not installed. */
+#ifndef GM_GAN_INTERNAL_H
+#define GM_GAN_INTERNAL_H
+
+#include <genmodel/gan.h>
+
+#include "engine/engine.h"
+
+/* Fills mv with the GAN's nets, optimizers, generators, step counter
+ * and pending flag, and *opts with its settings (optimizer pointers NULL). */
+void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts);
+
+#endif
