@@ -164,23 +164,28 @@ GM_API gm_status gm_net_load(gm_net **out, const char *path);
 
 /**
  * Saves a VAE with both nets, optimizers, generators, options and step
- * count. Refused with GM_ESTATE while gradients of gm_vae_compute_grads
- * await gm_vae_apply_grads. Errors as gm_net_save.
+ * count. The VAE is only read and stays the caller's; path is only read.
+ * Refused with GM_ESTATE while gradients of gm_vae_compute_grads await
+ * gm_vae_apply_grads. Errors as gm_net_save.
  */
 GM_API gm_status gm_vae_save(const gm_vae *vae, const char *path);
 
-/** Loads a VAE saved by gm_vae_save; errors as gm_net_load. The new VAE
- *  owns its nets, as one from gm_vae_create. */
+/** Loads a VAE saved by gm_vae_save. *out is a new VAE owned by the
+ *  caller (gm_vae_free), which owns its nets as one from gm_vae_create;
+ *  NULL on failure. Errors as gm_net_load. */
 GM_API gm_status gm_vae_load(gm_vae **out, const char *path);
 
 /**
  * Saves a GAN with both nets, optimizers, generators, options and step
- * count. Refused with GM_ESTATE while computed gradients await
+ * count. The GAN is only read and stays the caller's; path is only read.
+ * Refused with GM_ESTATE while computed gradients await
  * gm_gan_apply_grads. Errors as gm_net_save.
  */
 GM_API gm_status gm_gan_save(const gm_gan *gan, const char *path);
 
-/** Loads a GAN saved by gm_gan_save; errors as gm_net_load. */
+/** Loads a GAN saved by gm_gan_save. *out is a new GAN owned by the
+ *  caller (gm_gan_free), which owns its nets as one from gm_gan_create;
+ *  NULL on failure. Errors as gm_net_load. */
 GM_API gm_status gm_gan_load(gm_gan **out, const char *path);
 
 #ifdef __cplusplus
