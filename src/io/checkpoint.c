@@ -621,6 +621,9 @@ static gm_status gm__get_section(gm__rbuf *file, uint32_t tag, const char *what,
 {
     uint32_t t, crc;
     uint64_t len;
+    /* An empty cursor until the section is found (and never read
+     * uninitialized on an error path). */
+    *payload = (gm__rbuf){NULL, 0, 0, file->fn, what, file->off};
     file->what = what;
     GM_TRY(gm__get_u32(file, &t));
     GM_TRY(gm__get_u32(file, &crc));
