@@ -49,13 +49,13 @@ static inline float gm__sigmoid_fast(float z)
 }
 
 /* relu: y = max(x, 0); dx = dy [y > 0] */
-static void relu_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+GM__HOT static void relu_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
 {
     (void)t;
     const size_t m = GM__COUNT(l, n);
     GM__MAP(m, y, i, gm__sel(x[i], x[i], 0.0f));
 }
-static void relu_backward(gm_layer *l, float *dx, const float *dy,
+GM__HOT static void relu_backward(gm_layer *l, float *dx, const float *dy,
                           const float *x, const float *y, size_t n)
 {
     (void)x;
@@ -65,7 +65,7 @@ static void relu_backward(gm_layer *l, float *dx, const float *dy,
 }
 
 /* leaky relu: y = x if x > 0 else alpha x */
-static void leaky_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+GM__HOT static void leaky_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
 {
     (void)t;
     const size_t m = GM__COUNT(l, n);
@@ -74,7 +74,7 @@ static void leaky_forward(gm_layer *l, float *y, const float *x, size_t n, int t
      * GCC cannot turn back into a branch around a product */
     GM__MAP(m, y, i, gm__sel(x[i], x[i], 0.0f) + a * gm__sel(x[i], 0.0f, x[i]));
 }
-static void leaky_backward(gm_layer *l, float *dx, const float *dy,
+GM__HOT static void leaky_backward(gm_layer *l, float *dx, const float *dy,
                            const float *x, const float *y, size_t n)
 {
     (void)y;
@@ -85,13 +85,13 @@ static void leaky_backward(gm_layer *l, float *dx, const float *dy,
 }
 
 /* sigmoid: y = 1 / (1 + exp(-x)); dx = dy y (1 - y) */
-static void sigmoid_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+GM__HOT static void sigmoid_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
 {
     (void)t;
     const size_t m = GM__COUNT(l, n);
     for (size_t i = 0; i < m; i++) y[i] = gm__sigmoidf(x[i]);
 }
-static void sigmoid_backward(gm_layer *l, float *dx, const float *dy,
+GM__HOT static void sigmoid_backward(gm_layer *l, float *dx, const float *dy,
                              const float *x, const float *y, size_t n)
 {
     (void)x;
@@ -101,13 +101,13 @@ static void sigmoid_backward(gm_layer *l, float *dx, const float *dy,
 }
 
 /* tanh: dx = dy (1 - y^2) */
-static void tanh_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+GM__HOT static void tanh_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
 {
     (void)t;
     const size_t m = GM__COUNT(l, n);
     for (size_t i = 0; i < m; i++) y[i] = tanhf(x[i]);
 }
-static void tanh_backward(gm_layer *l, float *dx, const float *dy,
+GM__HOT static void tanh_backward(gm_layer *l, float *dx, const float *dy,
                           const float *x, const float *y, size_t n)
 {
     (void)x;
@@ -117,13 +117,13 @@ static void tanh_backward(gm_layer *l, float *dx, const float *dy,
 }
 
 /* softplus: y = log(1 + exp(x)); dx = dy sigmoid(x) */
-static void softplus_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+GM__HOT static void softplus_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
 {
     (void)t;
     const size_t m = GM__COUNT(l, n);
     for (size_t i = 0; i < m; i++) y[i] = gm__softplusf(x[i]);
 }
-static void softplus_backward(gm_layer *l, float *dx, const float *dy,
+GM__HOT static void softplus_backward(gm_layer *l, float *dx, const float *dy,
                               const float *x, const float *y, size_t n)
 {
     (void)y;
@@ -133,14 +133,14 @@ static void softplus_backward(gm_layer *l, float *dx, const float *dy,
 }
 
 /* elu: y = x if x > 0 else alpha (exp(x) - 1); dx = dy or dy (y + alpha) */
-static void elu_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
+GM__HOT static void elu_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
 {
     (void)t;
     const size_t m = GM__COUNT(l, n);
     const float a = l->alpha;
     for (size_t i = 0; i < m; i++) y[i] = x[i] > 0.0f ? x[i] : a * expm1f(x[i]);
 }
-static void elu_backward(gm_layer *l, float *dx, const float *dy,
+GM__HOT static void elu_backward(gm_layer *l, float *dx, const float *dy,
                          const float *x, const float *y, size_t n)
 {
     if (!dx) return;
@@ -150,7 +150,7 @@ static void elu_backward(gm_layer *l, float *dx, const float *dy,
         dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + a);
 }
 
-void gm__sigmoid_array(float *y, const float *x, size_t n)
+GM__HOT void gm__sigmoid_array(float *y, const float *x, size_t n)
 {
     GM__MAP(n, y, i, gm__sigmoid_fast(x[i]));
 }

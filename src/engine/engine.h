@@ -297,6 +297,12 @@ static inline int gm__layer_accumulates(const gm_layer *l)
  * generator update, a VAE's decoder while inpainting). */
 gm_status gm__net_backward_input(gm_net *net, const gm_tensor *dy, gm_tensor *dx);
 
+/* gm_net_forward for a caller that has already checked x's values (a
+ * model's train step scans its batch once): the same shape checks, errors
+ * named after fn, no second finiteness scan of x. */
+gm_status gm__net_forward_checked_input(gm_net *net, const char *fn, const gm_tensor *x,
+                                        gm_tensor *y);
+
 /* Notes that the parameters of `net` changed (forward caches are stale). */
 static inline void gm__net_touch(gm_net *net) { net->version++; }
 
@@ -304,6 +310,19 @@ static inline void gm__net_touch(gm_net *net) { net->version++; }
 double gm__net_grad_sumsq(const gm_net *net);
 
 /* ---- performance helpers ---- */
+/* GM__HOT marks the hot elementwise kernels (Adam, the Bernoulli
+ * likelihood, the finiteness and norm scans, activations): GCC builds each
+ * for AVX-512, AVX2 and the baseline, and the loader picks the widest the
+ * CPU has (function multiversioning through an ifunc). Every clone runs the
+ * same IEEE operations in the same order (no contraction: the library is
+ * built with -ffp-contract=off; no reassociation), so every clone gives
+ * the same bits, and a model trains to the same numbers on any x86-64. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
+    !defined(GM_NO_CLONES)
+#define GM__HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define GM__HOT
+#endif
 /* Elementwise loops run in blocks of GM__VB elements with a scalar tail:
  * GCC at -O2 (the default RelWithDebInfo build) vectorizes loops only when
  * their trip count is a known multiple of the vector width, which a fixed

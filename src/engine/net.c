@@ -282,26 +282,44 @@ gm_status gm_net_output_shape(const gm_net *net, size_t in_ndim,
     return gm__net_out_shape(net, __func__, in_ndim, in_shape, out_ndim, out_shape);
 }
 
+static gm_status gm__net_forward_impl(gm_net *net, const char *fn, const gm_tensor *x,
+                                      gm_tensor *y, int scan);
+
 gm_status gm_net_forward(gm_net *net, const gm_tensor *x, gm_tensor *y)
 {
     GM_CHECK_NULL(net);
     GM_CHECK_NULL(x);
     GM_CHECK_NULL(y);
+    return gm__net_forward_impl(net, __func__, x, y, 1);
+}
+
+gm_status gm__net_forward_checked_input(gm_net *net, const char *fn, const gm_tensor *x,
+                                        gm_tensor *y)
+{
+    return gm__net_forward_impl(net, fn, x, y, 0);
+}
+
+static gm_status gm__net_forward_impl(gm_net *net, const char *fn, const gm_tensor *x,
+                                      gm_tensor *y, int scan)
+{
     /* Every check before the workspace changes, so a failed call keeps
      * the last forward differentiable. */
     size_t ond, oshape[GM_MAX_DIMS];
-    GM_TRY(gm__net_out_shape(net, __func__, x->ndim, x->shape, &ond, oshape));
+    GM_TRY(gm__net_out_shape(net, fn, x->ndim, x->shape, &ond, oshape));
     if (y->ndim != ond || memcmp(y->shape, oshape, ond * sizeof(size_t)) != 0) {
         char want[96], got[96];
-        return GM_FAIL(GM_ESHAPE, "y must have shape %s, got %s",
-                       gm__fmt_shape(want, sizeof want, oshape[0], oshape + 1, ond - 1),
-                       gm__fmt_shape(got, sizeof got, y->shape[0], y->shape + 1,
-                                     y->ndim - 1));
+        return gm__set_error(GM_ESHAPE, fn, "y must have shape %s, got %s",
+                             gm__fmt_shape(want, sizeof want, oshape[0], oshape + 1, ond - 1),
+                             gm__fmt_shape(got, sizeof got, y->shape[0], y->shape + 1,
+                                           y->ndim - 1));
     }
-    size_t bad = gm__find_nonfinite(x->data, x->numel);
-    GM_CHECK(bad == x->numel, GM_EINVAL, "x[%zu] is not finite (%g)", bad,
-             bad < x->numel ? (double)x->data[bad] : 0.0);
-    GM_TRY(gm__net_prepare(net, __func__, x->ndim, x->shape));
+    if (scan) {
+        size_t bad = gm__find_nonfinite(x->data, x->numel);
+        if (bad != x->numel)
+            return gm__set_error(GM_EINVAL, fn, "x[%zu] is not finite (%g)", bad,
+                                 (double)x->data[bad]);
+    }
+    GM_TRY(gm__net_prepare(net, fn, x->ndim, x->shape));
     const size_t L = net->n_layers, n = x->shape[0];
     memcpy(net->act[0], x->data, x->numel * sizeof(float));
     for (size_t i = 0; i < L; i++)
@@ -445,7 +463,7 @@ gm_status gm_net_set_grads(gm_net *net, const float *src, size_t n)
 
 /* Sum of squares of g[0..n) in double, in GM__VB independent partial sums
  * so that the block vectorizes (a single sum would serialize every add). */
-static double gm__sumsq(const float *g, size_t n)
+GM__HOT static double gm__sumsq(const float *g, size_t n)
 {
     double acc[GM__VB] = {0};
     size_t k = 0;

@@ -126,7 +126,7 @@ static void gm__sgd(const gm_optimizer_options *o, float *p, const float *g,
  * GCC vectorizes at -O2 (GM__FOR_BLOCKED; sqrtf inlines as the library is
  * built with -fno-math-errno): the same operations in the same order as a
  * plain loop, so the same bits. */
-static void gm__adam(const gm_optimizer_options *o, uint64_t t, float *restrict p,
+GM__HOT static void gm__adam(const gm_optimizer_options *o, uint64_t t, float *restrict p,
                      const float *restrict g, float *restrict m, float *restrict v, size_t n)
 {
     const float b1 = o->beta1, b2 = o->beta2, lr = o->lr, wd = o->weight_decay, eps = o->eps;

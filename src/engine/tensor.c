@@ -45,7 +45,7 @@ int gm__same_shape(const gm_tensor *a, const gm_tensor *b)
     return 1;
 }
 
-size_t gm__find_nonfinite(const float *x, size_t n)
+GM__HOT size_t gm__find_nonfinite(const float *x, size_t n)
 {
     /* Branch-free scan: x * 0 is 0 for finite x and NaN for inf / NaN, so
      * a sum of them is 0 exactly when all are finite. GM__VB independent

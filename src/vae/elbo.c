@@ -7,6 +7,7 @@
 #include <genmodel/vae.h>
 
 #include "engine/engine.h"
+#include "vae/vae_internal.h"
 
 #define GM__LOG_2PI 1.8378770664093453
 
@@ -18,7 +19,7 @@
 /* One sample's Bernoulli NLL from logits o against targets t in [0, 1]:
  * sum_k softplus(o_k) - o_k t_k, in double; d_k = g (sigmoid(o_k) - t_k)
  * when d is not NULL. */
-static double gm__bernoulli_row(const float *o, const float *t, float *d, float g, size_t D)
+GM__HOT static double gm__bernoulli_row(const float *o, const float *t, float *d, float g, size_t D)
 {
     double acc[GM__VB] = {0};
     float dd[GM__VB];
@@ -46,21 +47,36 @@ static double gm__bernoulli_row(const float *o, const float *t, float *d, float 
     return s;
 }
 
-/* Index of the first x[i] outside [0, 1] (x finite), or n. Blocked flags
- * first, so the common all-good case is one vectorized pass. */
-static size_t gm__find_outside_unit(const float *x, size_t n)
+/* Index of the first x[i] outside [0, 1], NaN included, or n. Blocked
+ * flags first, so the common all-good case is one vectorized pass. */
+GM__HOT static size_t gm__find_outside_unit(const float *x, size_t n)
 {
     int bad[GM__VB] = {0};
     size_t i = 0;
     for (; i + GM__VB <= n; i += GM__VB)
-        for (size_t j = 0; j < GM__VB; j++) bad[j] |= (x[i + j] < 0.0f) | (x[i + j] > 1.0f);
+        for (size_t j = 0; j < GM__VB; j++)
+            bad[j] |= !((x[i + j] >= 0.0f) & (x[i + j] <= 1.0f));
     int any = 0;
     for (size_t j = 0; j < GM__VB; j++) any |= bad[j];
-    for (; i < n; i++) any |= (x[i] < 0.0f) | (x[i] > 1.0f);
+    for (; i < n; i++) any |= !((x[i] >= 0.0f) & (x[i] <= 1.0f));
     if (!any) return n;
     for (i = 0; i < n; i++)
         if (!(x[i] >= 0.0f && x[i] <= 1.0f)) return i;
     return n;
+}
+
+gm_status gm__vae_check_target(const char *fn, gm_likelihood likelihood, const gm_tensor *x)
+{
+    const size_t n = x->numel;
+    /* one pass: [0, 1] holds finite values only */
+    const size_t i = likelihood == GM_LIKELIHOOD_BERNOULLI ? gm__find_outside_unit(x->data, n)
+                                                           : gm__find_nonfinite(x->data, n);
+    if (i == n) return GM_OK;
+    if (!isfinite(x->data[i]))
+        return gm__set_error(GM_EINVAL, fn, "x[%zu] is not finite (%g)", i, (double)x->data[i]);
+    return gm__set_error(GM_EINVAL, fn,
+                         "x[%zu] must be in [0, 1] for the Bernoulli likelihood, got %g", i,
+                         (double)x->data[i]);
 }
 
 /* Samples and per-sample width of a batch-first tensor. */
@@ -187,13 +203,17 @@ gm_status gm_vae_recon_nll(gm_likelihood likelihood, const gm_tensor *out, const
     GM_CHECK(likelihood != GM_LIKELIHOOD_GAUSSIAN_FIXED || isfinite(gaussian_logvar),
              GM_EINVAL, "gaussian_logvar must be finite, got %g", (double)gaussian_logvar);
     GM_TRY(gm__check_finite(__func__, out, "out"));
-    GM_TRY(gm__check_finite(__func__, x, "x"));
-    if (likelihood == GM_LIKELIHOOD_BERNOULLI) {
-        const size_t i = gm__find_outside_unit(x->data, x->numel);
-        GM_CHECK(i == x->numel, GM_EINVAL,
-                 "x[%zu] must be in [0, 1] for the Bernoulli likelihood, got %g", i,
-                 i < x->numel ? (double)x->data[i] : 0.0);
-    }
+    GM_TRY(gm__vae_check_target(__func__, likelihood, x));
+    gm__vae_recon_nll_unchecked(likelihood, out, x, gaussian_logvar, mean, each, dout);
+    return GM_OK;
+}
+
+void gm__vae_recon_nll_unchecked(gm_likelihood likelihood, const gm_tensor *out,
+                                 const gm_tensor *x, float gaussian_logvar, float *mean,
+                                 float *each, gm_tensor *dout)
+{
+    const size_t N = x->shape[0], D = gm__width(x);
+    const size_t per = likelihood == GM_LIKELIHOOD_GAUSSIAN_LEARNED ? 2 * D : D;
     const float g = 1.0f / (float)N;
     double total = 0.0;
     for (size_t i = 0; i < N; i++) {
@@ -218,7 +238,6 @@ gm_status gm_vae_recon_nll(gm_likelihood likelihood, const gm_tensor *out, const
         total += s;
     }
     *mean = (float)(total / (double)N);
-    return GM_OK;
 }
 
 gm_status gm_vae_log_normal(const gm_tensor *z, const gm_tensor *h, float *each)

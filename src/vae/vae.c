@@ -198,16 +198,7 @@ static gm_status gm__vae_check_x(gm_vae *v, const char *fn, const gm_tensor *x,
     if (d != v->D)
         return gm__set_error(GM_ESHAPE, fn, "x must have %zu features per sample, got %zu",
                              v->D, d);
-    size_t bad = gm__find_nonfinite(x->data, x->numel);
-    if (bad != x->numel)
-        return gm__set_error(GM_EINVAL, fn, "x[%zu] is not finite (%g)", bad,
-                             (double)x->data[bad]);
-    if (v->o.likelihood == GM_LIKELIHOOD_BERNOULLI)
-        for (size_t i = 0; i < x->numel; i++)
-            if (!(x->data[i] >= 0.0f && x->data[i] <= 1.0f))
-                return gm__set_error(GM_EINVAL, fn,
-                                     "x[%zu] must be in [0, 1] for the Bernoulli likelihood, got %g",
-                                     i, (double)x->data[i]);
+    GM_TRY(gm__vae_check_target(fn, v->o.likelihood, x));
     GM_TRY(gm__vae_check_labels(v, fn, labels, n));
     /* conditional: the encoder sees [n x (D + C)]; else x as it is */
     size_t ond, oshape[GM_MAX_DIMS];
@@ -239,7 +230,8 @@ static gm_status gm__vae_encode(gm_vae *v, const gm_tensor *x, const int32_t *la
     GM_TRY(gm_net_output_shape(v->enc, in->ndim, in->shape, &v->h_nd, v->h_shape));
     gm_tensor h;
     gm__tensor_view(&h, v->h_nd, v->h_shape, v->h.data);
-    return gm_net_forward(v->enc, in, &h);
+    /* every caller has checked x (gm__vae_check_x) */
+    return gm__net_forward_checked_input(v->enc, "gm_net_forward", in, &h);
 }
 
 /* Joins z (already in v->z) with the labels' one-hot codes into dec_in
@@ -305,9 +297,9 @@ static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
     memset(v->dh.data, 0, v->dh.numel * sizeof(float));
     st = gm_vae_reparameterize(&v->h, &v->eps, &v->z);
     if (st == GM_OK) st = gm__vae_decode(v, labels);
-    if (st == GM_OK)
-        st = gm_vae_recon_nll(v->o.likelihood, &v->dec_out, x, v->o.gaussian_logvar, &rec, NULL,
-                              &v->ddec);
+    if (st == GM_OK) /* x was checked; a non-finite output shows in the loss */
+        gm__vae_recon_nll_unchecked(v->o.likelihood, &v->dec_out, x, v->o.gaussian_logvar, &rec,
+                                    NULL, &v->ddec);
     if (st == GM_OK) st = gm_vae_kl(&v->h, &kl, NULL, &v->dh, beta);
     if (st == GM_EINVAL) /* the inputs were checked: a value overflowed inside */
         st = gm__set_error(GM_ENUMERIC, fn, "%s", gm_last_error());

@@ -12,4 +12,16 @@
  * and pending flag, and *opts with its settings (optimizer pointers NULL). */
 void gm__vae_model_view(const gm_vae *vae, gm__model_view *mv, gm_vae_options *opts);
 
+/* GM_OK when x holds targets the likelihood can take: finite, and in
+ * [0, 1] for Bernoulli (one vectorized pass); else GM_EINVAL naming fn and
+ * the first bad value. elbo.c. */
+gm_status gm__vae_check_target(const char *fn, gm_likelihood likelihood, const gm_tensor *x);
+
+/* gm_vae_recon_nll without its checks, for the train step: the shapes
+ * must match and x must have passed gm__vae_check_target. A non-finite
+ * `out` gives a non-finite *mean, which the caller must test. */
+void gm__vae_recon_nll_unchecked(gm_likelihood likelihood, const gm_tensor *out,
+                                 const gm_tensor *x, float gaussian_logvar, float *mean,
+                                 float *each, gm_tensor *dout);
+
 #endif
