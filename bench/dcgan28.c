@@ -57,11 +57,9 @@ int main(int argc, char **argv)
                 order[i] = order[j];
                 order[j] = t;
             }
-        for (size_t i = 0; i < B; i++) {
-            const unsigned char *src = bytes + order[pos + i] * D;
-            for (size_t k = 0; k < D; k++)
-                xd[i * D + k] = (float)src[k] * (2.0f / 255.0f) - 1.0f;
-        }
+        for (size_t i = 0; i < B; i++)
+            bench_bytes_to_floats(xd + i * D, bytes + order[pos + i] * D, D, 2.0f / 255.0f,
+                                  -1.0f);
         pos += B;
         BENCH_CHECK(gm_gan_train_step(gan, x, NULL, &st));
         if (timed) {

@@ -69,11 +69,8 @@ int main(int argc, char **argv)
         double t0 = bench_now(), c0 = bench_cpu_now();
         uint64_t a0 = bench_alloc_calls();
         const size_t *idx = next_batch(order, n, &pos, &rs);
-        for (size_t i = 0; i < B; i++) {
-            const unsigned char *src = bytes + idx[i] * D;
-            float *dst = xd + i * D;
-            for (size_t k = 0; k < D; k++) dst[k] = (float)src[k] * (1.0f / 255.0f);
-        }
+        for (size_t i = 0; i < B; i++)
+            bench_bytes_to_floats(xd + i * D, bytes + idx[i] * D, D, 1.0f / 255.0f, 0.0f);
         BENCH_CHECK(gm_vae_train_step(vae, x, NULL, &st));
         if (timed) {
             t_train += bench_now() - t0;
