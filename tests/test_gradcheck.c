@@ -265,6 +265,10 @@ END_TEST
 static const size_t CONV_CASES[][8] = {
     {1, 2, 3, 1, 0, 5, 5, 2}, {2, 3, 3, 2, 1, 6, 5, 1}, {3, 2, 4, 2, 1, 6, 6, 2},
     {2, 2, 1, 1, 0, 3, 4, 3}, {1, 1, 2, 3, 1, 7, 4, 1},
+    /* a DCGAN-like 4x4 stride-2 layer whose patch rows (7 x 6 and, for the
+     * transposed conv, 13 x 11 positions) are long enough for the
+     * vectorized blocks of im2col, not only their scalar tails */
+    {2, 3, 4, 2, 1, 14, 12, 2},
 };
 
 START_TEST(test_conv2d)

@@ -8,6 +8,7 @@
  * Ho = (H - 1) s - 2p + k. */
 #include <math.h>
 #include <string.h>
+#include <stdint.h>
 
 #include "engine/engine.h"
 
@@ -16,72 +17,75 @@ typedef struct {
     size_t C, H, W, k, s, p, Ho, Wo;
 } gm__geom;
 
-/* The output columns ow whose input column ow s + kj - p lies inside the
- * image: [*lo, *hi). Computing the range once per kernel column takes the
- * bounds test out of the per-pixel loops. */
-static void gm__valid_cols(const gm__geom *g, size_t kj, size_t *lo, size_t *hi)
+/* Where each patch element comes from: for kernel offset q = ki k + kj and
+ * output position s = oh Wo + ow of the direct convolution, the offset
+ * ih W + iw in the input plane that it reads, or -1 in the zero padding.
+ * idx holds k k x Ho Wo entries; it is built once per call (cheap next to
+ * the C k k x Ho Wo moves per sample it serves), so that im2col and
+ * col2im run as one long loop per (channel, q) with no bounds tests. The
+ * shape check keeps the plane below 2^31. */
+static void gm__patch_index(const gm__geom *g, int32_t *idx)
 {
-    /* ow s + kj >= p  <=>  ow >= ceil((p - kj) / s) */
-    size_t a = kj >= g->p ? 0 : (g->p - kj + g->s - 1) / g->s;
-    /* ow s + kj - p <= W - 1  <=>  ow <= (W - 1 + p - kj) / s */
-    size_t b = g->W - 1 + g->p < kj ? 0 : (g->W - 1 + g->p - kj) / g->s + 1;
-    if (b > g->Wo) b = g->Wo;
-    if (a > b) a = b;
-    *lo = a;
-    *hi = b;
+    const size_t S = g->Ho * g->Wo;
+    for (size_t ki = 0; ki < g->k; ki++)
+        for (size_t kj = 0; kj < g->k; kj++) {
+            int32_t *r = idx + (ki * g->k + kj) * S;
+            for (size_t oh = 0; oh < g->Ho; oh++) {
+                /* input row ih = oh s + ki - p, column iw = ow s + kj - p */
+                const ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
+                for (size_t ow = 0; ow < g->Wo; ow++) {
+                    const ptrdiff_t iw = (ptrdiff_t)(ow * g->s + kj) - (ptrdiff_t)g->p;
+                    const int in = ih >= 0 && ih < (ptrdiff_t)g->H && iw >= 0 &&
+                                   iw < (ptrdiff_t)g->W;
+                    r[oh * g->Wo + ow] = in ? (int32_t)(ih * (ptrdiff_t)g->W + iw) : -1;
+                }
+            }
+        }
+}
+
+/* One row of the patch matrix: out[s] = plane[r[s]], 0 where r[s] < 0.
+ * The index is clamped before the load and the value selected after it,
+ * so the block is branch-free and vectorizes (a gather on AVX2/AVX-512). */
+GM__HOT static void gm__gather_row(const int32_t *restrict r, const float *restrict plane,
+                                   float *restrict out, size_t S)
+{
+    GM__FOR_BLOCKED(S, s, {
+        const int32_t j = r[s];
+        const float v = plane[j < 0 ? 0 : j];
+        out[s] = j >= 0 ? v : 0.0f;
+    });
 }
 
 /* The k x k patches of x [C x H x W] as a [C k k x Ho Wo] block of a wider
  * matrix: row r of the block starts at col + r ld. Zero outside the image. */
-static void gm__im2col(const gm__geom *g, const float *x, float *col, size_t ld)
+static void gm__im2col(const gm__geom *g, const int32_t *idx, const float *x, float *col,
+                       size_t ld)
 {
+    const size_t kk = g->k * g->k, S = g->Ho * g->Wo, A = g->H * g->W;
     for (size_t c = 0; c < g->C; c++)
-        for (size_t ki = 0; ki < g->k; ki++)
-            for (size_t kj = 0; kj < g->k; kj++) {
-                float *row = col + ((c * g->k + ki) * g->k + kj) * ld;
-                size_t lo, hi;
-                gm__valid_cols(g, kj, &lo, &hi);
-                for (size_t oh = 0; oh < g->Ho; oh++) {
-                    /* input row ih = oh s + ki - p, as a signed offset */
-                    const ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
-                    float *out = row + oh * g->Wo;
-                    if (ih < 0 || ih >= (ptrdiff_t)g->H) {
-                        memset(out, 0, g->Wo * sizeof(float));
-                        continue;
-                    }
-                    const float *in = x + (c * g->H + (size_t)ih) * g->W;
-                    for (size_t ow = 0; ow < lo; ow++) out[ow] = 0.0f;
-                    /* column ow reads input column ow s + kj - p (>= 0 from lo on) */
-                    if (lo < hi && g->s == 1)
-                        memcpy(out + lo, in + lo + kj - g->p, (hi - lo) * sizeof(float));
-                    else if (lo < hi)
-                        for (size_t ow = lo, q = lo * g->s + kj - g->p; ow < hi; ow++, q += g->s)
-                            out[ow] = in[q];
-                    for (size_t ow = hi; ow < g->Wo; ow++) out[ow] = 0.0f;
-                }
-            }
+        for (size_t q = 0; q < kk; q++)
+            gm__gather_row(idx + q * S, x + c * A, col + (c * kk + q) * ld, S);
 }
 
 /* x [C x H x W] += the patches in the block at col (row stride ld), the
- * adjoint of gm__im2col. */
-static void gm__col2im(const gm__geom *g, const float *col, size_t ld, float *x)
+ * adjoint of gm__im2col. For one q the map s -> r[s] is one-to-one, so the
+ * adds of a row never meet; padding entries add into a scratch float. */
+static void gm__col2im(const gm__geom *g, const int32_t *idx, const float *col, size_t ld,
+                       float *x)
 {
-    for (size_t c = 0; c < g->C; c++)
-        for (size_t ki = 0; ki < g->k; ki++)
-            for (size_t kj = 0; kj < g->k; kj++) {
-                const float *row = col + ((c * g->k + ki) * g->k + kj) * ld;
-                size_t lo, hi;
-                gm__valid_cols(g, kj, &lo, &hi);
-                for (size_t oh = 0; oh < g->Ho; oh++) {
-                    const ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
-                    if (ih < 0 || ih >= (ptrdiff_t)g->H) continue;
-                    float *out = x + (c * g->H + (size_t)ih) * g->W;
-                    const float *in = row + oh * g->Wo;
-                    if (lo < hi)
-                        for (size_t ow = lo, q = lo * g->s + kj - g->p; ow < hi; ow++, q += g->s)
-                            out[q] += in[ow];
-                }
+    const size_t kk = g->k * g->k, S = g->Ho * g->Wo, A = g->H * g->W;
+    float scratch = 0.0f;
+    for (size_t c = 0; c < g->C; c++) {
+        float *plane = x + c * A;
+        for (size_t q = 0; q < kk; q++) {
+            const int32_t *r = idx + q * S;
+            const float *row = col + (c * kk + q) * ld;
+            for (size_t s = 0; s < S; s++) {
+                float *dst = r[s] >= 0 ? plane + r[s] : &scratch;
+                *dst += row[s];
             }
+        }
+    }
 }
 
 /* Batch layout [n x C x S] <-> channel-major [C x n S], where the GEMMs
@@ -176,6 +180,12 @@ static gm_status conv_shape(const gm_layer *l, const char *fn, size_t in_nd, con
                     &area) ||
         !gm__mul_ok(rows, area, &m) || m > GM__BLAS_MAX)
         return gm__set_error(GM_ESHAPE, fn, "%s layer: the patch matrix is too large", name);
+    /* the patch index addresses the direct convolution's input plane */
+    size_t plane;
+    if (!gm__mul_ok(gm__is_transpose(l) ? out[1] : in[1], gm__is_transpose(l) ? out[2] : in[2],
+                    &plane) ||
+        plane > (size_t)INT32_MAX)
+        return gm__set_error(GM_ESHAPE, fn, "%s layer: the image plane is too large", name);
     return GM_OK;
 }
 
@@ -184,20 +194,32 @@ static gm_status conv_shape(const gm_layer *l, const char *fn, size_t in_nd, con
  *           gradient), dcol of the same size, t [O x n S];
  *   conv_transpose2d: x' [C x n S] of the forward (kept), col [O k k x n S],
  *           t [C x n S];
- * S the area of the direct convolution's output. Sizes fit: K S and n S
- * were checked against 2^31 by the shape check and the net's batch check. */
+ * S the area of the direct convolution's output; then the k k x S
+ * patch index (gm__patch_index, int32 in float-sized slots, only ever
+ * accessed as int32). Sizes fit: K S and n S were checked against 2^31 by
+ * the shape check and the net's batch check. */
+static size_t gm__conv_main_floats(const gm_layer *l, size_t nS)
+{
+    const size_t kk = l->kernel * l->kernel;
+    return gm__is_transpose(l) ? (2 * l->in_ch + l->out_ch * kk) * nS
+                               : (2 * l->in_ch * kk + l->out_ch) * nS;
+}
+
 static size_t conv_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *in)
 {
     (void)in_nd;
     size_t out_nd, out[GM_MAX_DIMS - 1];
     if (conv_shape(l, __func__, 3, in, &out_nd, out) != GM_OK) return 0;
-    const size_t kk = l->kernel * l->kernel;
-    if (gm__is_transpose(l)) {
-        const size_t nS = n * in[1] * in[2];
-        return (2 * l->in_ch + l->out_ch * kk) * nS;
-    }
-    const size_t nS = n * out[1] * out[2];
-    return (2 * l->in_ch * kk + l->out_ch) * nS;
+    const size_t S = gm__is_transpose(l) ? in[1] * in[2] : out[1] * out[2];
+    return gm__conv_main_floats(l, n * S) + l->kernel * l->kernel * S;
+}
+
+/* The patch index for this call's geometry, built in its cache slot. */
+static const int32_t *gm__conv_index(gm_layer *l, const gm__geom *g, size_t n)
+{
+    int32_t *idx = (int32_t *)(void *)(l->cache + gm__conv_main_floats(l, n * g->Ho * g->Wo));
+    gm__patch_index(g, idx);
+    return idx;
 }
 
 /* Y [O x n S] = W [O x Ckk] col [Ckk x n S]; y = Y + b in batch layout */
@@ -207,7 +229,8 @@ static void conv_forward(gm_layer *l, float *y, const float *x, size_t n, int tr
     const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
     const float *W = gm__sn_forward(l, training), *b = l->params + O * K;
     float *col = l->cache, *t = l->cache + 2 * K * nS;
-    for (size_t i = 0; i < n; i++) gm__im2col(&g, x + i * l->in_dim, col + i * S, nS);
+    const int32_t *idx = gm__conv_index(l, &g, n);
+    for (size_t i = 0; i < n; i++) gm__im2col(&g, idx, x + i * l->in_dim, col + i * S, nS);
     gm__sgemm(0, 0, O, nS, K, 1.0f, W, K, col, nS, 0.0f, t, nS);
     gm__from_channel_major_bias(t, b, n, O, S, y);
 }
@@ -232,7 +255,9 @@ static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *
         /* dcol [Ckk x n S] = W^T dY; dx = col2im(dcol) sample by sample */
         gm__sgemm(1, 0, K, nS, O, 1.0f, W, K, t, nS, 0.0f, dcol, nS);
         memset(dx, 0, n * l->in_dim * sizeof(float));
-        for (size_t i = 0; i < n; i++) gm__col2im(&g, dcol + i * S, nS, dx + i * l->in_dim);
+        const int32_t *idx = gm__conv_index(l, &g, n);
+        for (size_t i = 0; i < n; i++)
+            gm__col2im(&g, idx, dcol + i * S, nS, dx + i * l->in_dim);
     }
 }
 
@@ -247,11 +272,12 @@ static void convt_forward(gm_layer *l, float *y, const float *x, size_t n, int t
     gm__to_channel_major(x, n, C, S, xt); /* X [C x n S] */
     /* col [Okk x n S] = W^T [Okk x C] X */
     gm__sgemm(1, 0, K, nS, C, 1.0f, W, K, xt, nS, 0.0f, col, nS);
+    const int32_t *idx = gm__conv_index(l, &g, n);
     for (size_t i = 0; i < n; i++) {
         float *yi = y + i * l->out_dim;
         for (size_t o = 0; o < g.C; o++)
             for (size_t a = 0; a < A; a++) yi[o * A + a] = b[o];
-        gm__col2im(&g, col + i * S, nS, yi);
+        gm__col2im(&g, idx, col + i * S, nS, yi);
     }
 }
 
@@ -265,7 +291,8 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
                  A = g.H * g.W;
     const float *W = gm__sn_weight(l), *xt = l->cache;
     float *dcol = l->cache + C * nS, *t = dcol + K * nS;
-    for (size_t i = 0; i < n; i++) gm__im2col(&g, dy + i * l->out_dim, dcol + i * S, nS);
+    const int32_t *idx = gm__conv_index(l, &g, n);
+    for (size_t i = 0; i < n; i++) gm__im2col(&g, idx, dy + i * l->out_dim, dcol + i * S, nS);
     if (gm__layer_accumulates(l)) {
         /* dW [C x Okk] += X dcol^T; db[o] += sums of dy over samples and area */
         gm__sgemm(0, 1, C, K, nS, 1.0f, xt, nS, dcol, nS, 1.0f, gm__sn_grad_begin(l), K);
