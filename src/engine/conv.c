@@ -44,48 +44,59 @@ static void gm__patch_index(const gm__geom *g, int32_t *idx)
 }
 
 /* One row of the patch matrix: out[s] = plane[r[s]], 0 where r[s] < 0.
- * The index is clamped before the load and the value selected after it,
- * so the block is branch-free and vectorizes (a gather on AVX2/AVX-512). */
+ * The index is clamped before the load and the value's bits are masked
+ * after it (an integer and, where a float ?: would become a branch), so
+ * the block vectorizes (a gather on AVX2/AVX-512). */
 GM__HOT static void gm__gather_row(const int32_t *restrict r, const float *restrict plane,
                                    float *restrict out, size_t S)
 {
     GM__FOR_BLOCKED(S, s, {
         const int32_t j = r[s];
-        const float v = plane[j < 0 ? 0 : j];
-        out[s] = j >= 0 ? v : 0.0f;
+        const int32_t pad = -(int32_t)(j < 0); /* -1 in the padding, else 0 */
+        union { float f; int32_t i; } v = {plane[j & ~pad]};
+        v.i &= ~pad;
+        out[s] = v.f;
     });
 }
 
-/* The k x k patches of x [C x H x W] as a [C k k x Ho Wo] block of a wider
- * matrix: row r of the block starts at col + r ld. Zero outside the image. */
-static void gm__im2col(const gm__geom *g, const int32_t *idx, const float *x, float *col,
-                       size_t ld)
+/* The k x k patches of n images [C x H x W] (image i at x + i dim) as the
+ * [C k k x n Ho Wo] matrix col. The batch is the inner loop: each row of
+ * col is written front to back, while the n planes of one channel that it
+ * reads stay in cache. Zero outside the image. */
+static void gm__im2col(const gm__geom *g, const int32_t *idx, const float *x, size_t n,
+                       size_t dim, float *col)
 {
     const size_t kk = g->k * g->k, S = g->Ho * g->Wo, A = g->H * g->W;
     for (size_t c = 0; c < g->C; c++)
-        for (size_t q = 0; q < kk; q++)
-            gm__gather_row(idx + q * S, x + c * A, col + (c * kk + q) * ld, S);
+        for (size_t q = 0; q < kk; q++) {
+            float *row = col + (c * kk + q) * n * S;
+            for (size_t i = 0; i < n; i++)
+                gm__gather_row(idx + q * S, x + i * dim + c * A, row + i * S, S);
+        }
 }
 
-/* x [C x H x W] += the patches in the block at col (row stride ld), the
- * adjoint of gm__im2col. For one q the map s -> r[s] is one-to-one, so the
- * adds of a row never meet; padding entries add into a scratch float. */
-static void gm__col2im(const gm__geom *g, const int32_t *idx, const float *col, size_t ld,
-                       float *x)
+/* The n images at x (image i at x + i dim) += the patches in col, the
+ * adjoint of gm__im2col, in the same order. For one q the map
+ * s -> r[s] is one-to-one, so the adds of a row never meet; padding
+ * entries add into a scratch float. */
+static void gm__col2im(const gm__geom *g, const int32_t *idx, const float *col, size_t n,
+                       size_t dim, float *x)
 {
     const size_t kk = g->k * g->k, S = g->Ho * g->Wo, A = g->H * g->W;
     float scratch = 0.0f;
-    for (size_t c = 0; c < g->C; c++) {
-        float *plane = x + c * A;
+    for (size_t c = 0; c < g->C; c++)
         for (size_t q = 0; q < kk; q++) {
             const int32_t *r = idx + q * S;
-            const float *row = col + (c * kk + q) * ld;
-            for (size_t s = 0; s < S; s++) {
-                float *dst = r[s] >= 0 ? plane + r[s] : &scratch;
-                *dst += row[s];
+            const float *row = col + (c * kk + q) * n * S;
+            for (size_t i = 0; i < n; i++) {
+                float *plane = x + i * dim + c * A;
+                const float *seg = row + i * S;
+                for (size_t s = 0; s < S; s++) {
+                    float *dst = r[s] >= 0 ? plane + r[s] : &scratch;
+                    *dst += seg[s];
+                }
             }
         }
-    }
 }
 
 /* Batch layout [n x C x S] <-> channel-major [C x n S], where the GEMMs
@@ -229,8 +240,7 @@ static void conv_forward(gm_layer *l, float *y, const float *x, size_t n, int tr
     const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
     const float *W = gm__sn_forward(l, training), *b = l->params + O * K;
     float *col = l->cache, *t = l->cache + 2 * K * nS;
-    const int32_t *idx = gm__conv_index(l, &g, n);
-    for (size_t i = 0; i < n; i++) gm__im2col(&g, idx, x + i * l->in_dim, col + i * S, nS);
+    gm__im2col(&g, gm__conv_index(l, &g, n), x, n, l->in_dim, col);
     gm__sgemm(0, 0, O, nS, K, 1.0f, W, K, col, nS, 0.0f, t, nS);
     gm__from_channel_major_bias(t, b, n, O, S, y);
 }
@@ -255,9 +265,7 @@ static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *
         /* dcol [Ckk x n S] = W^T dY; dx = col2im(dcol) sample by sample */
         gm__sgemm(1, 0, K, nS, O, 1.0f, W, K, t, nS, 0.0f, dcol, nS);
         memset(dx, 0, n * l->in_dim * sizeof(float));
-        const int32_t *idx = gm__conv_index(l, &g, n);
-        for (size_t i = 0; i < n; i++)
-            gm__col2im(&g, idx, dcol + i * S, nS, dx + i * l->in_dim);
+        gm__col2im(&g, gm__conv_index(l, &g, n), dcol, n, l->in_dim, dx);
     }
 }
 
@@ -272,13 +280,12 @@ static void convt_forward(gm_layer *l, float *y, const float *x, size_t n, int t
     gm__to_channel_major(x, n, C, S, xt); /* X [C x n S] */
     /* col [Okk x n S] = W^T [Okk x C] X */
     gm__sgemm(1, 0, K, nS, C, 1.0f, W, K, xt, nS, 0.0f, col, nS);
-    const int32_t *idx = gm__conv_index(l, &g, n);
     for (size_t i = 0; i < n; i++) {
         float *yi = y + i * l->out_dim;
         for (size_t o = 0; o < g.C; o++)
             for (size_t a = 0; a < A; a++) yi[o * A + a] = b[o];
-        gm__col2im(&g, idx, col + i * S, nS, yi);
     }
+    gm__col2im(&g, gm__conv_index(l, &g, n), col, n, l->out_dim, y);
 }
 
 static void convt_backward(gm_layer *l, float *dx, const float *dy, const float *x,
@@ -291,8 +298,7 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
                  A = g.H * g.W;
     const float *W = gm__sn_weight(l), *xt = l->cache;
     float *dcol = l->cache + C * nS, *t = dcol + K * nS;
-    const int32_t *idx = gm__conv_index(l, &g, n);
-    for (size_t i = 0; i < n; i++) gm__im2col(&g, idx, dy + i * l->out_dim, dcol + i * S, nS);
+    gm__im2col(&g, gm__conv_index(l, &g, n), dy, n, l->out_dim, dcol);
     if (gm__layer_accumulates(l)) {
         /* dW [C x Okk] += X dcol^T; db[o] += sums of dy over samples and area */
         gm__sgemm(0, 1, C, K, nS, 1.0f, xt, nS, dcol, nS, 1.0f, gm__sn_grad_begin(l), K);
