@@ -46,6 +46,7 @@ static double *bn_dsums(const gm_layer *l, size_t n)
 
 /* Sums of p[0..m) and of (p - c)^2 in double, in GM__VB partial sums so
  * that the loop vectorizes (BatchNorm2d: statistics over H x W runs). */
+GM__HOT
 static double bn_sum(const float *p, size_t m)
 {
     double acc[GM__VB] = {0}, s = 0.0;
@@ -56,6 +57,7 @@ static double bn_sum(const float *p, size_t m)
     for (; k < m; k++) s += p[k];
     return s;
 }
+GM__HOT
 static double bn_sum_dev2(const float *p, size_t m, double c)
 {
     double acc[GM__VB] = {0}, s = 0.0;
@@ -67,6 +69,7 @@ static double bn_sum_dev2(const float *p, size_t m, double c)
     return s;
 }
 /* sum of dy and of dy * xhat over m values, in double */
+GM__HOT
 static void bn_sum_dy(const float *dy, const float *xh, size_t m, double *sdy, double *sdyx)
 {
     double a[GM__VB] = {0}, b[GM__VB] = {0};
@@ -89,15 +92,18 @@ static void bn_sum_dy(const float *dy, const float *xh, size_t m, double *sdy, d
 /* Column helpers for [n x F] (BatchNorm1d): one row into per-feature
  * accumulators or from per-feature factors; restrict and fixed blocks let
  * GCC -O2 vectorize them. */
+GM__HOT
 static void bn_row_sum(double *restrict sum, const float *restrict x, size_t F)
 {
     GM__FOR_BLOCKED(F, f, sum[f] += x[f]);
 }
+GM__HOT
 static void bn_row_dev2(double *restrict ss, const float *restrict x, const double *restrict mean,
                         size_t F)
 {
     GM__FOR_BLOCKED(F, f, ss[f] += ((double)x[f] - mean[f]) * ((double)x[f] - mean[f]));
 }
+GM__HOT
 static void bn_row_affine(float *restrict xh, float *restrict y, const float *restrict x,
                           const float *restrict mean, const float *restrict is,
                           const float *restrict gamma, const float *restrict beta, size_t F)
@@ -107,6 +113,7 @@ static void bn_row_affine(float *restrict xh, float *restrict y, const float *re
         y[f] = gamma[f] * xh[f] + beta[f];
     });
 }
+GM__HOT
 static void bn_row_sum_dy(double *restrict sdy, double *restrict sdyx, const float *restrict dy,
                           const float *restrict xh, size_t F)
 {
@@ -118,21 +125,25 @@ static void bn_row_sum_dy(double *restrict sdy, double *restrict sdyx, const flo
 /* dx = g (dy - mdy - xhat mdyx), or g dy with fixed statistics: over a
  * row with per-feature factors (BatchNorm1d) or over one feature's run of
  * H x W values with its factors (BatchNorm2d). */
+GM__HOT
 static void bn_row_dx(float *restrict dx, const float *restrict dy, const float *restrict xh,
                       const float *restrict g, const float *restrict mdy,
                       const float *restrict mdyx, size_t F)
 {
     GM__FOR_BLOCKED(F, f, dx[f] = g[f] * (dy[f] - mdy[f] - xh[f] * mdyx[f]));
 }
+GM__HOT
 static void bn_run_dx(float *restrict dx, const float *restrict dy, const float *restrict xh,
                       float g, float mdy, float mdyx, size_t m)
 {
     GM__FOR_BLOCKED(m, k, dx[k] = g * (dy[k] - mdy - xh[k] * mdyx));
 }
+GM__HOT
 static void bn_run_scale(float *restrict dx, const float *restrict dy, float g, size_t m)
 {
     GM__FOR_BLOCKED(m, k, dx[k] = g * dy[k]);
 }
+GM__HOT
 static void bn_row_scale(float *restrict dx, const float *restrict dy, const float *restrict g,
                          size_t F)
 {
@@ -162,6 +173,7 @@ static void bn_finish_stats(gm_layer *l, size_t f, double sum, double ss, size_t
 }
 
 /* y = gamma (x - mu) is + beta over m values of one feature, keeping xhat */
+GM__HOT
 static void bn_affine(const float *restrict x, float *restrict xh, float *restrict y, size_t m,
                       float mu, float is, float gamma, float beta)
 {
@@ -211,8 +223,8 @@ static void bn_forward(gm_layer *l, float *y, const float *x, size_t n, int trai
     }
 }
 
-static void bn_backward(gm_layer *l, float *dx, const float *dy, const float *x, const float *y,
-                        size_t n)
+static void bn_backward(gm_layer *l, float *dx, const float *dy, const float *x,
+                        const float *y, size_t n)
 {
     (void)x;
     (void)y;
