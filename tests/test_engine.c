@@ -1,6 +1,9 @@
 /* Engine internals: every layer kind survives a hyperparameter round trip
  * (what checkpoints rely on), and hostile hyperparameters are refused by
  * the same validation the public constructors do. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "engine/engine.h"
 #include "gm_test.h"
 
@@ -127,6 +130,134 @@ START_TEST(test_hostile_hyper_refused)
 }
 END_TEST
 
+/* A small net with every layer that has gradients: dense (spectral
+ * norm), conv, batchnorm, dense. */
+static gm_net *grad_net(gm_rng *rng)
+{
+    gm_net *net;
+    gm_layer *l;
+    GM_CK_OK(gm_net_create(&net));
+    GM_CK_OK(gm_dense_create(&l, 5, 18, GM_INIT_HE, rng));
+    GM_CK_OK(gm_layer_spectral_norm(l, 1, 1e-12f, rng));
+    GM_CK_OK(gm_net_add(net, l));
+    GM_CK_OK(gm_relu_create(&l));
+    GM_CK_OK(gm_net_add(net, l));
+    GM_CK_OK(gm_reshape_create(&l, 3, (size_t[]){2, 3, 3}));
+    GM_CK_OK(gm_net_add(net, l));
+    GM_CK_OK(gm_conv2d_create(&l, 2, 3, 2, 1, 1, GM_INIT_HE, rng));
+    GM_CK_OK(gm_net_add(net, l));
+    GM_CK_OK(gm_flatten_create(&l));
+    GM_CK_OK(gm_net_add(net, l));
+    GM_CK_OK(gm_batchnorm_create(&l, 48, 0.1f, 1e-5f));
+    GM_CK_OK(gm_net_add(net, l));
+    GM_CK_OK(gm_dense_create(&l, 48, 2, GM_INIT_XAVIER, rng));
+    GM_CK_OK(gm_net_add(net, l));
+    return net;
+}
+
+/* gm_net_zero_grad marks gradients zero rather than clearing them; the
+ * next backward assigns. Everything that reads them must see zeros, and
+ * accumulation must go on from there exactly as from cleared memory. */
+START_TEST(test_zero_grad_mark)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 77));
+    gm_net *net = grad_net(rng);
+    const size_t P = gm_net_param_count(net);
+    gm_tensor *x, *y, *dy;
+    GM_CK_OK(gm_tensor_create(&x, 2, (size_t[]){4, 5}));
+    GM_CK_OK(gm_tensor_create(&y, 2, (size_t[]){4, 2}));
+    GM_CK_OK(gm_tensor_create(&dy, 2, (size_t[]){4, 2}));
+    gm_tensor_fill_normal(x, rng);
+    gm_tensor_fill_normal(dy, rng);
+    float *g1 = malloc(P * sizeof(float)), *g = malloc(P * sizeof(float));
+    ck_assert_ptr_nonnull(g1);
+    ck_assert_ptr_nonnull(g);
+
+    /* one forward (training mode moves spectral norm's u, so every
+     * backward below differentiates this same one); one backward from
+     * cleared memory: the reference */
+    GM_CK_OK(gm_net_forward(net, x, y));
+    GM_CK_OK(gm_net_set_grads(net, memset(g, 0, P * sizeof(float)), P));
+    GM_CK_OK(gm_net_backward(net, dy, NULL));
+    GM_CK_OK(gm_net_get_grads(net, g1, P));
+    float norm;
+    GM_CK_OK(gm_net_grad_norm(net, &norm));
+    ck_assert_float_gt(norm, 0.0f);
+
+    /* marked: every reader sees zeros */
+    GM_CK_OK(gm_net_zero_grad(net));
+    memset(g, 0xff, P * sizeof(float));
+    GM_CK_OK(gm_net_get_grads(net, g, P));
+    for (size_t i = 0; i < P; i++) ck_assert_float_eq(g[i], 0.0f);
+    GM_CK_OK(gm_net_grad_norm(net, &norm));
+    ck_assert_float_eq(norm, 0.0f);
+    gm_layer *last = gm_net_layer(net, gm_net_num_layers(net) - 1);
+    float lg[98];
+    memset(lg, 0xff, sizeof lg);
+    GM_CK_OK(gm_layer_get_grads(last, lg, 98));
+    for (size_t i = 0; i < 98; i++) ck_assert_float_eq(lg[i], 0.0f);
+
+    /* after the mark, one backward gives the reference bit for bit, and
+     * a second adds to it */
+    GM_CK_OK(gm_net_backward(net, dy, NULL));
+    GM_CK_OK(gm_net_get_grads(net, g, P));
+    ck_assert_mem_eq(g, g1, P * sizeof(float));
+    GM_CK_OK(gm_net_zero_grad(net));
+    GM_CK_OK(gm_net_backward(net, dy, NULL));
+    GM_CK_OK(gm_net_backward(net, dy, NULL));
+    GM_CK_OK(gm_net_get_grads(net, g, P));
+    for (size_t i = 0; i < P; i++) ck_assert_float_eq_tol(g[i], 2.0f * g1[i], 1e-6f);
+
+    /* a frozen layer keeps the mark through a backward: still zeros */
+    GM_CK_OK(gm_net_set_trainable(net, 0, 0));
+    GM_CK_OK(gm_net_zero_grad(net));
+    GM_CK_OK(gm_net_backward(net, dy, NULL));
+    GM_CK_OK(gm_net_get_grads(net, g, P));
+    for (size_t i = 0; i < 108; i++) ck_assert_float_eq(g[i], 0.0f); /* dense 5 x 18 + 18 */
+    GM_CK_OK(gm_net_set_trainable(net, 0, 1));
+
+    /* an optimizer step on marked gradients is a step on zeros: the same
+     * parameters as on a twin whose gradients were set to zeros */
+    gm_rng *rng2;
+    GM_CK_OK(gm_rng_create(&rng2, 77));
+    gm_net *twin = grad_net(rng2);
+    gm_optimizer *oa, *ob;
+    GM_CK_OK(gm_optimizer_create(&oa, net, NULL));
+    GM_CK_OK(gm_optimizer_create(&ob, twin, NULL));
+    GM_CK_OK(gm_net_set_grads(net, g1, P)); /* a first step with momentum */
+    GM_CK_OK(gm_net_set_grads(twin, g1, P));
+    float *pa = malloc(P * sizeof(float)), *pb = malloc(P * sizeof(float));
+    ck_assert_ptr_nonnull(pa);
+    ck_assert_ptr_nonnull(pb);
+    GM_CK_OK(gm_net_get_params(net, pa, P));
+    GM_CK_OK(gm_net_set_params(twin, pa, P));
+    GM_CK_OK(gm_optimizer_step(oa, net));
+    GM_CK_OK(gm_optimizer_step(ob, twin));
+    GM_CK_OK(gm_net_zero_grad(net));
+    GM_CK_OK(gm_net_set_grads(twin, memset(g, 0, P * sizeof(float)), P));
+    GM_CK_OK(gm_optimizer_step(oa, net));
+    GM_CK_OK(gm_optimizer_step(ob, twin));
+    GM_CK_OK(gm_net_get_params(net, pa, P));
+    GM_CK_OK(gm_net_get_params(twin, pb, P));
+    ck_assert_mem_eq(pa, pb, P * sizeof(float));
+    free(pa);
+    free(pb);
+
+    gm_optimizer_free(oa);
+    gm_optimizer_free(ob);
+    gm_net_free(twin);
+    gm_net_free(net);
+    gm_rng_free(rng2);
+    gm_rng_free(rng);
+    gm_tensor_free(x);
+    gm_tensor_free(y);
+    gm_tensor_free(dy);
+    free(g1);
+    free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("engine");
@@ -134,6 +265,7 @@ int main(void)
     tcase_add_test(tc, test_hyper_round_trip);
     tcase_add_test(tc, test_conv_hyper_round_trip);
     tcase_add_test(tc, test_hostile_hyper_refused);
+    tcase_add_test(tc, test_zero_grad_mark);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
 }
