@@ -155,9 +155,10 @@ static gm_net *grad_net(gm_rng *rng)
     return net;
 }
 
-/* gm_net_zero_grad marks gradients zero rather than clearing them; the
- * next backward assigns. Everything that reads them must see zeros, and
- * accumulation must go on from there exactly as from cleared memory. */
+/* After gm_net_zero_grad every reader sees zeros (the net's and a layer's
+ * get_grads, the norm), a backward gives the same bits as from cleared
+ * memory and a second one adds to it, a frozen layer stays zero, and an
+ * optimizer step on zeroed gradients equals one on gradients set to 0. */
 START_TEST(test_zero_grad_mark)
 {
     gm_rng *rng;

@@ -242,13 +242,11 @@ static void bn_backward(gm_layer *l, float *dx, const float *dy, const float *x,
                 bn_sum_dy(dy + o, xhat + o, S, &sdy[f], &sdyx[f]);
             }
     }
-    if (gm__layer_accumulates(l)) {
-        const int assign = gm__grads_claim(l);
+    if (gm__layer_accumulates(l))
         for (size_t f = 0; f < F; f++) {
-            l->grads[f] = (assign ? 0.0f : l->grads[f]) + (float)sdyx[f];
-            l->grads[F + f] = (assign ? 0.0f : l->grads[F + f]) + (float)sdy[f];
+            l->grads[f] += (float)sdyx[f];
+            l->grads[F + f] += (float)sdy[f];
         }
-    }
     if (!dx) return;
     /* dx = g (dy - mean(dy) - xhat mean(dy xhat)), g = gamma invstd, with
      * the per-feature factors computed once; with fixed statistics

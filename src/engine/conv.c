@@ -128,13 +128,13 @@ static void gm__from_channel_major_bias(const float *t, const float *b, size_t n
         }
 }
 
-/* db[o] (+)= the sum of row o of t [O x m]: assigned when `assign` */
-static void gm__row_sums_add(const float *t, size_t O, size_t m, int assign, float *db)
+/* db[o] += the sum of row o of t [O x m] */
+static void gm__row_sums_add(const float *t, size_t O, size_t m, float *db)
 {
     for (size_t o = 0; o < O; o++) {
         double sum = 0.0;
         for (size_t j = 0; j < m; j++) sum += t[o * m + j];
-        db[o] = (assign ? 0.0f : db[o]) + (float)sum;
+        db[o] += (float)sum;
     }
 }
 
@@ -257,12 +257,9 @@ static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *
     gm__to_channel_major(dy, n, O, S, t); /* dY [O x n S] */
     if (gm__layer_accumulates(l)) {
         /* dW [O x Ckk] += dY col^T; db += row sums of dY */
-        const int assign = gm__grads_claim(l);
-        float beta;
-        float *dW = gm__sn_grad_begin(l, assign, &beta);
-        gm__sgemm(0, 1, O, K, nS, 1.0f, t, nS, col, nS, beta, dW, K);
+        gm__sgemm(0, 1, O, K, nS, 1.0f, t, nS, col, nS, 1.0f, gm__sn_grad_begin(l), K);
         gm__sn_grad_end(l);
-        gm__row_sums_add(t, O, nS, assign, l->grads + O * K);
+        gm__row_sums_add(t, O, nS, l->grads + O * K);
     }
     if (dx) {
         /* dcol [Ckk x n S] = W^T dY; dx = col2im(dcol) sample by sample */
@@ -304,10 +301,7 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
     gm__im2col(&g, gm__conv_index(l, &g, n), dy, n, l->out_dim, dcol);
     if (gm__layer_accumulates(l)) {
         /* dW [C x Okk] += X dcol^T; db[o] += sums of dy over samples and area */
-        const int assign = gm__grads_claim(l);
-        float beta;
-        float *dW = gm__sn_grad_begin(l, assign, &beta);
-        gm__sgemm(0, 1, C, K, nS, 1.0f, xt, nS, dcol, nS, beta, dW, K);
+        gm__sgemm(0, 1, C, K, nS, 1.0f, xt, nS, dcol, nS, 1.0f, gm__sn_grad_begin(l), K);
         gm__sn_grad_end(l);
         float *db = l->grads + C * K;
         for (size_t o = 0; o < g.C; o++) {
@@ -316,7 +310,7 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
                 const float *p = dy + i * l->out_dim + o * A;
                 for (size_t a = 0; a < A; a++) sum += p[a];
             }
-            db[o] = (assign ? 0.0f : db[o]) + (float)sum;
+            db[o] += (float)sum;
         }
     }
     if (dx) {

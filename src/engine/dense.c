@@ -36,16 +36,13 @@ static void dense_backward(gm_layer *l, float *dx, const float *dy,
     const size_t I = l->in_features, O = l->out_features;
     const float *W = gm__sn_weight(l);
     if (gm__layer_accumulates(l)) {
-        const int assign = gm__grads_claim(l);
-        float beta;
-        float *dW = gm__sn_grad_begin(l, assign, &beta), *db = l->grads + O * I;
-        /* dW [O x I] (+)= dy^T [O x n] x [n x I] */
-        gm__sgemm(1, 0, O, I, n, 1.0f, dy, O, x, I, beta, dW, I);
+        float *dW = gm__sn_grad_begin(l), *db = l->grads + O * I;
+        /* dW [O x I] += dy^T [O x n] x [n x I] */
+        gm__sgemm(1, 0, O, I, n, 1.0f, dy, O, x, I, 1.0f, dW, I);
         gm__sn_grad_end(l);
-        /* db [O] (+)= column sums of dy, row after row (each db[j] sums in
+        /* db [O] += column sums of dy, row after row (each db[j] sums in
          * the same order as a plain loop), in column blocks of GM__VB so
          * that GCC -O2 vectorizes across columns */
-        if (assign) memset(db, 0, O * sizeof(float));
         size_t j0 = 0;
         for (; j0 + GM__VB <= O; j0 += GM__VB) {
             float acc[GM__VB];

@@ -100,10 +100,6 @@ struct gm_layer {
     size_t nparams;
     float *params, *grads; /* own block while standalone, else views */
     int trainable;
-    /* gm_net_zero_grad's mark: the gradients are zero, their memory not
-     * yet cleared. The next backward assigns instead of adding (a GEMM
-     * with beta 0, no memset pass); readers see zeros. */
-    int grads_stale;
     float *cache;          /* per-batch cache from the net's workspace */
     /* hyperparameters (what a checkpoint stores) */
     size_t in_features, out_features; /* dense */
@@ -147,11 +143,9 @@ gm_status gm__sn_enable(gm_layer *l, size_t iters, float eps, const char *fn);
 const float *gm__sn_forward(gm_layer *l, int training);
 /* The weight of the last forward, for the backward's input gradient. */
 const float *gm__sn_weight(const gm_layer *l);
-/* Where a backward's GEMM puts the weight gradient, and with which beta:
- * l->grads (beta 1 to add, 0 to assign when `assign`), or with spectral
- * norm a scratch G (beta 0) that gm__sn_grad_end then folds into l->grads
- * through W / sigma (clearing them first when `assign`). */
-float *gm__sn_grad_begin(gm_layer *l, int assign, float *beta);
+/* Where a backward accumulates the weight gradient: l->grads, or a zeroed
+ * scratch G that gm__sn_grad_end then folds into l->grads through W / sigma. */
+float *gm__sn_grad_begin(gm_layer *l);
 void gm__sn_grad_end(gm_layer *l);
 
 /* The vtable of a layer kind, or NULL for an unknown kind. */
@@ -296,19 +290,6 @@ static inline int gm__layer_accumulates(const gm_layer *l)
 {
     return l->trainable && !(l->owner && l->owner->input_grads_only);
 }
-
-/* For a backward that is about to write every gradient of l: 1 when they
- * are marked zero (so it must assign, not add), else 0; clears the mark. */
-static inline int gm__grads_claim(gm_layer *l)
-{
-    const int stale = l->grads_stale;
-    l->grads_stale = 0;
-    return stale;
-}
-
-/* Clears the marked-zero gradients of net's layers in memory, for code
- * that reads or updates them in place (the optimizer). */
-void gm__net_grads_materialize(gm_net *net);
 
 /* gm_net_backward that writes dx (required) and leaves every parameter
  * gradient as it is, with no GEMM for them: for differentiating through a

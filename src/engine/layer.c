@@ -127,8 +127,7 @@ gm_status gm_layer_get_grads(const gm_layer *layer, float *dst, size_t n)
 {
     GM_CHECK_NULL(dst);
     GM_TRY(gm__layer_check_count(__func__, layer, n));
-    if (layer->grads_stale) memset(dst, 0, n * sizeof(float)); /* gm_net_zero_grad's mark */
-    else if (n) memcpy(dst, layer->grads, n * sizeof(float));
+    if (n) memcpy(dst, layer->grads, n * sizeof(float));
     return GM_OK;
 }
 

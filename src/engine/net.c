@@ -385,19 +385,8 @@ gm_status gm__net_backward_input(gm_net *net, const gm_tensor *dy, gm_tensor *dx
 gm_status gm_net_zero_grad(gm_net *net)
 {
     GM_CHECK_NULL(net);
-    /* marked, not cleared: the next backward assigns (engine.h) */
-    for (size_t i = 0; i < net->n_layers; i++)
-        if (net->layers[i]->nparams) net->layers[i]->grads_stale = 1;
+    if (net->nparams) memset(net->grads, 0, net->nparams * sizeof(float));
     return GM_OK;
-}
-
-void gm__net_grads_materialize(gm_net *net)
-{
-    for (size_t i = 0; i < net->n_layers; i++) {
-        gm_layer *l = net->layers[i];
-        if (l->grads_stale) memset(l->grads, 0, l->nparams * sizeof(float));
-        l->grads_stale = 0;
-    }
 }
 
 gm_status gm_net_set_training(gm_net *net, int training)
@@ -443,12 +432,7 @@ gm_status gm_net_get_params(const gm_net *net, float *dst, size_t n)
 gm_status gm_net_get_grads(const gm_net *net, float *dst, size_t n)
 {
     GM_TRY(gm__net_check_count(__func__, net, dst, n));
-    for (size_t i = 0; i < net->n_layers; i++) {
-        const gm_layer *l = net->layers[i];
-        float *d = dst + (l->grads - net->grads);
-        if (l->grads_stale) memset(d, 0, l->nparams * sizeof(float));
-        else if (l->nparams) memcpy(d, l->grads, l->nparams * sizeof(float));
-    }
+    if (n) memcpy(dst, net->grads, n * sizeof(float));
     return GM_OK;
 }
 
@@ -474,9 +458,7 @@ gm_status gm_net_set_params(gm_net *net, const float *src, size_t n)
 
 gm_status gm_net_set_grads(gm_net *net, const float *src, size_t n)
 {
-    GM_TRY(gm__net_store(__func__, net, net ? net->grads : NULL, src, n));
-    for (size_t i = 0; i < net->n_layers; i++) net->layers[i]->grads_stale = 0;
-    return GM_OK;
+    return gm__net_store(__func__, net, net ? net->grads : NULL, src, n);
 }
 
 /* Sum of squares of g[0..n) in double, in GM__VB independent partial sums
@@ -498,7 +480,7 @@ double gm__net_grad_sumsq(const gm_net *net)
     double s = 0.0;
     for (size_t i = 0; i < net->n_layers; i++) {
         const gm_layer *l = net->layers[i];
-        if (l->trainable && !l->grads_stale) s += gm__sumsq(l->grads, l->nparams);
+        if (l->trainable) s += gm__sumsq(l->grads, l->nparams);
     }
     return s;
 }
@@ -524,7 +506,7 @@ gm_status gm_net_clip_grad_norm(gm_net *net, float max_norm, float *norm_before)
     if (coef < 1.0f)
         for (size_t i = 0; i < net->n_layers; i++) {
             gm_layer *l = net->layers[i];
-            if (!l->trainable || l->grads_stale) continue; /* zeros stay zeros */
+            if (!l->trainable) continue;
             for (size_t k = 0; k < l->nparams; k++) l->grads[k] *= coef;
         }
     return GM_OK;

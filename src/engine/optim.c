@@ -174,7 +174,6 @@ gm_status gm_optimizer_step(gm_optimizer *opt, gm_net *net)
 gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net)
 {
     if (opt->o.clip_norm > 0.0f) GM_TRY(gm_net_clip_grad_norm(net, opt->o.clip_norm, NULL));
-    gm__net_grads_materialize(net); /* layers no backward reached: zero gradients */
     opt->t++;
     size_t off = 0;
     for (size_t i = 0; i < net->n_layers; i++) {

@@ -137,16 +137,12 @@ const float *gm__sn_weight(const gm_layer *l)
     return l->sn_iters ? l->sn_work : l->params;
 }
 
-float *gm__sn_grad_begin(gm_layer *l, int assign, float *beta)
+float *gm__sn_grad_begin(gm_layer *l)
 {
-    if (l->sn_iters == 0) {
-        *beta = assign ? 0.0f : 1.0f;
-        return l->grads;
-    }
-    /* gm__sn_grad_end adds into the weight part of l->grads */
-    if (assign) memset(l->grads, 0, gm__sn_weight_count(l) * sizeof(float));
-    *beta = 0.0f; /* G is scratch: the GEMM's product alone */
-    return l->sn_work + gm__sn_weight_count(l);
+    if (l->sn_iters == 0) return l->grads;
+    float *G = l->sn_work + gm__sn_weight_count(l);
+    memset(G, 0, gm__sn_weight_count(l) * sizeof *G);
+    return G;
 }
 
 void gm__sn_grad_end(gm_layer *l)
