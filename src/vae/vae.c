@@ -438,8 +438,10 @@ static void gm__vae_mean(const gm_vae *v, float *dst)
     for (size_t i = 0; i < n; i++) {
         const float *o = v->dec_out.data + i * W;
         float *d = dst + i * D;
+        /* vectorized (expf per pixel cost more than the decoder's GEMMs);
+         * +-inf logits, from an overflow, still give 1 and ~0 */
         if (v->o.likelihood == GM_LIKELIHOOD_BERNOULLI)
-            for (size_t k = 0; k < D; k++) d[k] = gm__sigmoidf(o[k]);
+            gm__sigmoid_array(d, o, D);
         else
             memcpy(d, o, D * sizeof(float));
     }
