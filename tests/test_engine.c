@@ -259,6 +259,47 @@ START_TEST(test_zero_grad_mark)
 }
 END_TEST
 
+/* The convolutions' shape check bounds the patch matrix by one BLAS
+ * operand and the image plane by the int32 patch index. */
+START_TEST(test_conv_shape_limits)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 5));
+    size_t ond, out[GM_MAX_DIMS];
+    struct {
+        int transpose;
+        size_t k, s, H, W;
+        const char *what;
+    } cases[] = {
+        {0, 1, 2, 65536, 40000, "image plane is too large"},   /* 2.6e9 inputs, 6.6e8 patches */
+        {0, 1, 1, 65536, 40000, "patch matrix is too large"},  /* 2.6e9 patches */
+        {1, 1, 2, 30000, 30000, "image plane is too large"},   /* 59999^2 outputs */
+        {0, 1, 2, 46340, 46340, NULL},                         /* a plane just below 2^31 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        gm_net *net;
+        gm_layer *l;
+        GM_CK_OK(gm_net_create(&net));
+        if (cases[c].transpose)
+            GM_CK_OK(gm_conv_transpose2d_create(&l, 1, 1, cases[c].k, cases[c].s, 0,
+                                                GM_INIT_HE, rng));
+        else
+            GM_CK_OK(gm_conv2d_create(&l, 1, 1, cases[c].k, cases[c].s, 0, GM_INIT_HE, rng));
+        GM_CK_OK(gm_net_add(net, l));
+        const size_t in[4] = {1, 1, cases[c].H, cases[c].W};
+        if (cases[c].what == NULL) {
+            GM_CK_OK(gm_net_output_shape(net, 4, in, &ond, out));
+        } else {
+            GM_CK_ERR(GM_ESHAPE, "gm_net_output_shape", gm_net_output_shape(net, 4, in, &ond, out));
+            ck_assert_msg(strstr(gm_last_error(), cases[c].what) != NULL, "case %zu: %s", c,
+                          gm_last_error());
+        }
+        gm_net_free(net);
+    }
+    gm_rng_free(rng);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("engine");
@@ -267,6 +308,7 @@ int main(void)
     tcase_add_test(tc, test_conv_hyper_round_trip);
     tcase_add_test(tc, test_hostile_hyper_refused);
     tcase_add_test(tc, test_zero_grad_mark);
+    tcase_add_test(tc, test_conv_shape_limits);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
 }
