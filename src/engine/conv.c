@@ -46,7 +46,8 @@ static void gm__patch_index(const gm__geom *g, int32_t *idx)
 /* One row of the patch matrix: out[s] = plane[r[s]], 0 where r[s] < 0.
  * The index is clamped before the load and the value's bits are masked
  * after it (an integer and, where a float ?: would become a branch), so
- * the block vectorizes (a gather on AVX2/AVX-512). */
+ * the block has no branch: the index and mask work runs in vectors, the
+ * loads one by one (GCC's generic tuning emits no gather instructions). */
 GM__HOT static void gm__gather_row(const int32_t *restrict r, const float *restrict plane,
                                    float *restrict out, size_t S)
 {
