@@ -311,12 +311,13 @@ double gm__net_grad_sumsq(const gm_net *net);
 
 /* ---- performance helpers ---- */
 /* GM__HOT marks the hot elementwise kernels (Adam, the Bernoulli
- * likelihood, the finiteness and norm scans, activations): GCC builds each
- * for AVX-512, AVX2 and the baseline, and the loader picks the widest the
- * CPU has (function multiversioning through an ifunc). Every clone runs the
- * same IEEE operations in the same order (no contraction: the library is
- * built with -ffp-contract=off; no reassociation), so every clone gives
- * the same bits, and a model trains to the same numbers on any x86-64. */
+ * likelihood, the finiteness and norm scans, activations, batchnorm, the
+ * convolutions' patch gather): GCC builds each for AVX-512, AVX2 and the
+ * baseline, and the loader picks the widest the CPU has (function
+ * multiversioning through an ifunc). Every clone runs the same IEEE
+ * operations in the same order (no contraction: the library is built with
+ * -ffp-contract=off; no reassociation), so every clone gives the same
+ * bits, and a model trains to the same numbers on any x86-64. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
     !defined(GM_NO_CLONES)
 #define GM__HOT __attribute__((target_clones("avx512f", "avx2", "default")))
