@@ -318,8 +318,11 @@ double gm__net_grad_sumsq(const gm_net *net);
  * operations in the same order (no contraction: the library is built with
  * -ffp-contract=off; no reassociation), so every clone gives the same
  * bits, and a model trains to the same numbers on any x86-64. */
+/* Not under ThreadSanitizer: its instrumented ifunc resolvers run while
+ * the loader applies relocations, before the TSan runtime is up, and the
+ * program crashes at start. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
-    !defined(GM_NO_CLONES)
+    !defined(GM_NO_CLONES) && !defined(__SANITIZE_THREAD__)
 #define GM__HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define GM__HOT
