@@ -238,6 +238,19 @@ typedef struct gm__model_view {
     int pending;          /* gradients of a compute call await an apply */
 } gm__model_view;
 
+/* The view of a model made of nets a and b, its parts, step counter and
+ * pending flag. */
+static inline gm__model_view gm__model_view_of(gm_net *a, gm_net *b, const gm__model_parts *p,
+                                               uint64_t *steps, int pending)
+{
+    return (gm__model_view){.net = {a, b},
+                            .opt = {p->opt_a, p->opt_b},
+                            .train_rng = p->train_rng,
+                            .aux_rng = p->aux_rng,
+                            .steps = steps,
+                            .pending = pending};
+}
+
 /* Creates all four; on failure frees what was made and names fn. */
 gm_status gm__model_parts_init(gm__model_parts *p, const gm_net *a,
                                const gm_optimizer_options *oa, const gm_net *b,

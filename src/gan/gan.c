@@ -583,12 +583,7 @@ gm_status gm_gan_set_lr(gm_gan *gan, gm_gan_part part, float lr)
 void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts)
 {
     gm_gan *g = (gm_gan *)gan; /* the checkpoint code restores through it */
-    *mv = (gm__model_view){.net = {g->g, g->d},
-                           .opt = {g->parts.opt_a, g->parts.opt_b},
-                           .train_rng = g->parts.train_rng,
-                           .aux_rng = g->parts.aux_rng,
-                           .steps = &g->steps,
-                           .pending = g->pending[0] || g->pending[1]};
+    *mv = gm__model_view_of(g->g, g->d, &g->parts, &g->steps, g->pending[0] || g->pending[1]);
     *opts = g->o;
 }
 

@@ -756,12 +756,7 @@ gm_status gm_vae_set_lr(gm_vae *vae, float lr)
 void gm__vae_model_view(const gm_vae *vae, gm__model_view *mv, gm_vae_options *opts)
 {
     gm_vae *v = (gm_vae *)vae; /* the checkpoint code restores through it */
-    *mv = (gm__model_view){.net = {v->enc, v->dec},
-                           .opt = {v->parts.opt_a, v->parts.opt_b},
-                           .train_rng = v->parts.train_rng,
-                           .aux_rng = v->parts.aux_rng,
-                           .steps = &v->steps,
-                           .pending = v->pending};
+    *mv = gm__model_view_of(v->enc, v->dec, &v->parts, &v->steps, v->pending);
     *opts = v->o;
 }
 
