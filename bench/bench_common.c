@@ -88,6 +88,21 @@ unsigned char *bench_load_images_u8(const char *path, size_t *n)
     return img;
 }
 
+const size_t *bench_next_batch(size_t *order, size_t n, size_t batch, size_t *pos,
+                               uint64_t *rs)
+{
+    if (*pos + batch > n) *pos = 0;
+    if (*pos == 0)
+        for (size_t i = n - 1; i > 0; i--) {
+            size_t j = (size_t)(bench_rand(rs) % (i + 1)), t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+    const size_t *b = order + *pos;
+    *pos += batch;
+    return b;
+}
+
 void bench_bytes_to_floats(float *restrict dst, const unsigned char *restrict src, size_t n,
                            float scale, float shift)
 {

@@ -43,6 +43,13 @@ const char *bench_data_dir(const char *arg);
  * values. The caller frees the result with free(). Exits on error. */
 unsigned char *bench_load_images_u8(const char *path, size_t *n);
 
+/* The next batch of a shuffled pass over n examples: order[0..n) is
+ * reshuffled (Fisher-Yates, bench_rand(rs)) whenever a pass ends or the
+ * next batch would not fit; returns the batch's `batch` indices and moves
+ * *pos past them. */
+const size_t *bench_next_batch(size_t *order, size_t n, size_t batch, size_t *pos,
+                               uint64_t *rs);
+
 /* dst[k] = src[k] * scale + shift for k < n: a batch's bytes to floats,
  * written so that GCC -O2 vectorizes it (as torch's x.float() does). */
 void bench_bytes_to_floats(float *restrict dst, const unsigned char *restrict src, size_t n,

@@ -50,17 +50,9 @@ int main(int argc, char **argv)
         const int timed = s >= o.warmup;
         double t0 = bench_now(), c0 = bench_cpu_now();
         uint64_t a0 = bench_alloc_calls();
-        if (pos + B > n) pos = 0;
-        if (pos == 0)
-            for (size_t i = n - 1; i > 0; i--) {
-                size_t j = (size_t)(bench_rand(&rs) % (i + 1)), t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
+        const size_t *idx = bench_next_batch(order, n, B, &pos, &rs);
         for (size_t i = 0; i < B; i++)
-            bench_bytes_to_floats(xd + i * D, bytes + order[pos + i] * D, D, 2.0f / 255.0f,
-                                  -1.0f);
-        pos += B;
+            bench_bytes_to_floats(xd + i * D, bytes + idx[i] * D, D, 2.0f / 255.0f, -1.0f);
         BENCH_CHECK(gm_gan_train_step(gan, x, NULL, &st));
         if (timed) {
             t_train += bench_now() - t0;
@@ -88,7 +80,8 @@ int main(int argc, char **argv)
 
     printf("impl=genmodel-%s threads=%d steps=%ld seconds=%.2f steps_per_second=%.3f "
            "d_loss=%.3f g_loss=%.3f allocs_per_step=%.3f sgemm_bound_steps_per_second=%.2f "
-           "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f gflop_per_step=%.4f sample_batch=%ld images_per_second=%.0f "
+           "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f "
+           "gflop_per_step=%.4f sample_batch=%ld images_per_second=%.0f "
            "peak_rss_mb=%.1f\n",
            gm_version(), gm_get_num_threads(), o.steps, t_train, sps, dl / (double)o.steps,
            gl / (double)o.steps, (double)allocs / (double)o.steps, bound,

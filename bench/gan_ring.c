@@ -77,7 +77,8 @@ int main(int argc, char **argv)
 
     printf("impl=genmodel-%s threads=%d steps=%ld seconds=%.2f steps_per_second=%.1f "
            "d_loss=%.3f g_loss=%.3f allocs_per_step=%.3f sgemm_bound_steps_per_second=%.1f "
-           "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f sample_batch=%ld images_per_second=%.0f peak_rss_mb=%.1f\n",
+           "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f "
+           "sample_batch=%ld images_per_second=%.0f peak_rss_mb=%.1f\n",
            gm_version(), gm_get_num_threads(), o.steps, t_train, sps, st.d_loss, st.g_loss,
            (double)allocs / (double)o.steps, bound, bound > 0 ? sps / bound : 0.0, cps,
            cbound > 0 ? cps / cbound : 0.0,

@@ -20,21 +20,6 @@
 
 enum { D = BENCH_VAE_D, B = BENCH_VAE_B };
 
-/* Reshuffles order[0..n) when an epoch ends; *pos is the next batch. */
-static const size_t *next_batch(size_t *order, size_t n, size_t *pos, uint64_t *rs)
-{
-    if (*pos + B > n) *pos = 0;
-    if (*pos == 0)
-        for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(bench_rand(rs) % (i + 1)), t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-    const size_t *b = order + *pos;
-    *pos += B;
-    return b;
-}
-
 /* One train step on the bound's recorded batch (bench_gemm_bound). */
 static gm_tensor *bound_x;
 static void vae_step(void *vae) { BENCH_CHECK(gm_vae_train_step(vae, bound_x, NULL, NULL)); }
@@ -68,7 +53,7 @@ int main(int argc, char **argv)
         const int timed = s >= o.warmup;
         double t0 = bench_now(), c0 = bench_cpu_now();
         uint64_t a0 = bench_alloc_calls();
-        const size_t *idx = next_batch(order, n, &pos, &rs);
+        const size_t *idx = bench_next_batch(order, n, B, &pos, &rs);
         for (size_t i = 0; i < B; i++)
             bench_bytes_to_floats(xd + i * D, bytes + idx[i] * D, D, 1.0f / 255.0f, 0.0f);
         BENCH_CHECK(gm_vae_train_step(vae, x, NULL, &st));
@@ -99,7 +84,8 @@ int main(int argc, char **argv)
 
     printf("impl=genmodel-%s threads=%d steps=%ld seconds=%.2f steps_per_second=%.2f "
            "train_loss=%.2f allocs_per_step=%.3f sgemm_bound_steps_per_second=%.2f "
-           "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f gflop_per_step=%.4f sample_batch=%ld images_per_second=%.0f "
+           "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f "
+           "gflop_per_step=%.4f sample_batch=%ld images_per_second=%.0f "
            "peak_rss_mb=%.1f\n",
            gm_version(), gm_get_num_threads(), o.steps, t_train, sps,
            loss_sum / (double)o.steps, (double)allocs / (double)o.steps, bound,
