@@ -95,7 +95,8 @@ GM_API gm_status gm_eval_frechet(const gm_tensor *a, const gm_tensor *b, double 
  * each fake vector's k-th nearest other fake vector). Distances are
  * Euclidean; a point on a ball's boundary is inside.
  * @param real, fake  [Nr x D] and [Nf x D] (same per-vector shape), each
- *                    with at least k + 1 vectors, every value finite.
+ *                    with at least k + 1 vectors, every value finite; only
+ *                    read.
  * @param k           neighbours, >= 1 (the paper uses 3).
  * @param[out] precision, recall  receive values in [0, 1]; either may be
  *                    NULL if not wanted (not both).
@@ -189,16 +190,21 @@ typedef struct gm_eval_report {
  * -log p(x) with opts->iwae_k samples over the first opts->iwae_max real
  * images (gm_vae_iwae, in batches; this advances the VAE's evaluation
  * generator and nothing else).
+ * Every argument stays the caller's; nothing is kept after the call.
  * @param[out] report  report->size must be at least sizeof(gm_eval_report)
  *                 of this version; written only on success.
- * @param features the feature net, as for gm_eval_features.
+ * @param features the feature net, as for gm_eval_features (used, not
+ *                 owned; its mode is restored).
  * @param samples  [Ns x ...] generated images, in the value range the
- *                 feature net was trained on (e.g. [0, 1]); Ns >= k + 1.
+ *                 feature net was trained on (e.g. [0, 1]); Ns >= k + 1;
+ *                 only read.
  * @param real     [Nr x ...] real images of the same per-image shape, e.g.
- *                 the test set; Nr >= k + 1.
- * @param train    NULL, or [M x ...] training images of that shape.
- * @param vae      NULL, or an unconditional VAE modelling the images.
- * @param opts     NULL for the defaults.
+ *                 the test set; Nr >= k + 1; only read.
+ * @param train    NULL, or [M x ...] training images of that shape; only
+ *                 read.
+ * @param vae      NULL, or an unconditional VAE modelling the images; used,
+ *                 not owned (only its evaluation generator advances).
+ * @param opts     NULL for the defaults; only read.
  * @return GM_OK; GM_EINVAL (NULL, a bad report->size or option, too few
  *         images, opts->batch above the smaller set's size, a non-finite
  *         value); GM_ESHAPE (per-image shapes differ,
