@@ -3,11 +3,13 @@
 #
 #   examples/mpi/run_test.sh VAE_MPI_BINARY [DATA_DIR]
 #
-# Trains the VAE for 30 steps of batch 128 twice: once in one process on
-# the concatenated batches of 2 shards (the reference), once on 2 MPI ranks
-# holding one shard each and summing gradients with MPI_Allreduce. The
-# parameters must agree to float tolerance (vae_mpi --compare), and the two
-# ranks' replicas bit for bit. Exits 77 (skipped) without the data set.
+# Trains the VAE for 30 steps of batch 128 twice: once in one process that
+# does the 2 ranks' work itself, a replica per shard, summing the shards'
+# gradients in rank order (the reference), once on 2 MPI ranks holding one
+# shard each and summing gradients with MPI_Allreduce. Both run OpenBLAS on
+# one thread, so the parameters must agree bit for bit (vae_mpi --compare),
+# on any CPU and in any build type, and so must the ranks' replicas. Exits
+# 77 (skipped) without the data set.
 set -euo pipefail
 bin=$1
 data=${2:-/usr/share/datasets/fashion-mnist}
