@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds libgenmodel and runs all its tests: the command CI runs (.ci/run).
 #
-#   scripts/test.sh [stage ...]   default stages: deps build asan fuzz valgrind tsan
+#   scripts/test.sh [stage ...]
+#   default stages: deps build kernels debug release clang asan fuzz valgrind tsan
 #
 # Stages:
 #   deps      scripts/deps.sh: installs missing Debian packages (as root) or
@@ -10,6 +11,14 @@
 #             then ctest: the Check suites, the fuzz corpora replayed,
 #             abi_exports, abi_abidiff, install_consumer, examples, bindings
 #             (everything but the valgrind_* tests)
+#   kernels   build/'s tests again on another OpenBLAS kernel set: Haswell
+#             (AVX2) when the build stage ran the CPU's own choice, so a test
+#             that passes on one CPU's rounding only fails here
+#   debug, release
+#             build-debug/, build-release/ (CMAKE_BUILD_TYPE Debug, Release):
+#             the Check suites, the examples and the MPI equivalence test
+#             (Debug leaves out the GAN examples, too slow at -O0)
+#   clang     build-clang/ (RelWithDebInfo, CC=clang): the Check suites
 #   asan      the same in build-asan/ with -DGM_SANITIZE=address,undefined
 #   fuzz      build-fuzz/ with clang + libFuzzer + ASan + UBSan; each fuzz
 #             target runs GM_FUZZ_SECONDS (default 30) from the committed
@@ -36,15 +45,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/blas_env.sh
 . scripts/blas_env.sh
 
-default_stages=(deps build asan fuzz valgrind tsan)
+default_stages=(deps build kernels debug release clang asan fuzz valgrind tsan)
 jobs=${GM_JOBS:-$(nproc 2>/dev/null || echo 2)}
 ctest_jobs=${GM_CTEST_JOBS:-2}
 read -r -a ctest_extra <<<"${GM_CTEST_ARGS:-}"
 
+# Warnings are errors here (GM_WERROR), not in users' builds.
 common_cmake_args=(
     -DCMAKE_BUILD_TYPE=RelWithDebInfo
     -DGM_BUILD_TESTS=ON
     -DGM_BUILD_EXAMPLES=ON
+    -DGM_WERROR=ON
 )
 if [ "${CI:-}" = true ] || [ ! -t 1 ]; then
     common_cmake_args+=(-DCMAKE_COLOR_MAKEFILE=OFF)
@@ -82,6 +93,42 @@ stage_deps() {
 
 stage_build() {
     configure_build_test build -DGM_SANITIZE=
+}
+
+stage_kernels() {
+    # scripts/blas_env.sh chose the CPU's kernels for the build stage
+    local own=${OPENBLAS_CORETYPE:-} other=Haswell
+    if [ "$own" = Haswell ]; then
+        other=Sandybridge # an AVX2 CPU: its AVX kernels
+    fi
+    echo "--- build/'s tests with OPENBLAS_CORETYPE=$other (the build stage: ${own:-the default})"
+    configure_build build -DGM_SANITIZE= || return $?
+    OPENBLAS_CORETYPE=$other run_ctest build -LE 'valgrind|bench'
+}
+
+# The Check suites and the examples in another build type or compiler;
+# bindings, benches, the fuzz corpora and the valgrind runs stay in build/.
+# build_type_stage <build dir> [ctest -E regex] -- [cmake args...]
+build_type_stage() {
+    local dir=$1 exclude=$2
+    shift 3
+    configure_build "$dir" "$@" -DGM_SANITIZE= -DGM_BUILD_BENCH=OFF || return $?
+    run_ctest "$dir" -L 'unit|example|install|abi|mpi' ${exclude:+-E "$exclude"}
+}
+
+stage_debug() {
+    # -O0 runs the GANs' convolutions and the ring GAN's 3 seeds 10-20x
+    # slower (over 5 minutes each): those run in the other build types
+    build_type_stage build-debug 'gan_ring|dcgan|evaluate' -- -DCMAKE_BUILD_TYPE=Debug
+}
+
+stage_release() {
+    build_type_stage build-release '' -- -DCMAKE_BUILD_TYPE=Release
+}
+
+stage_clang() {
+    command -v clang >/dev/null 2>&1 || { echo "no clang (scripts/deps.sh installs it)" >&2; return 1; }
+    CC=clang build_type_stage build-clang '' -- -DGM_WITH_MPI=OFF
 }
 
 stage_asan() {
