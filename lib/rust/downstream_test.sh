@@ -26,9 +26,9 @@ if [ $# -ne 1 ] || [ ! -d "$1/lib/pkgconfig" ]; then
 fi
 prefix=$(cd "$1" && pwd)
 crate=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
-[ -x "$cargo" ] || { echo "FAIL: cargo not found" >&2; exit 2; }
-command -v readelf >/dev/null || { echo "FAIL: readelf not found (binutils)" >&2; exit 2; }
+for tool in cargo readelf; do # readelf: binutils
+    command -v $tool >/dev/null || { echo "FAIL: '$tool' not found on PATH" >&2; exit 2; }
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/genmodel-downstream.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -37,9 +37,9 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig CARGO_TARGET_DIR=$tmp/target
 fail() { echo "FAIL: downstream: $*" >&2; exit 1; }
 
 cd "$tmp"
-"$cargo" new --quiet --vcs none --bin app
+cargo new --quiet --vcs none --bin app
 cd app
-"$cargo" add --quiet --offline --path "$crate"
+cargo add --quiet --offline --path "$crate"
 cat >src/main.rs <<'EOF'
 //! Trains a tiny GAN on points near (1, 1) and samples 5 points from it.
 use genmodel::{Gan, GanOptions, Init, Layer, Net, Result, Rng, Tensor};
@@ -72,7 +72,7 @@ EOF
 
 bin=$CARGO_TARGET_DIR/debug/app
 needs_lib() { readelf -d "$bin" | grep -q 'NEEDED.*\[libgenmodel\.so'; }
-build() { "$cargo" build --quiet --offline || fail "cargo build ($1)"; }
+build() { cargo build --quiet --offline || fail "cargo build ($1)"; }
 
 build static
 needs_lib && fail "the default (static) binary needs libgenmodel.so: $(readelf -d "$bin" | grep NEEDED)"
