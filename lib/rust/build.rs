@@ -43,9 +43,14 @@ struct Found {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    for var in
-        ["GENMODEL_LIB_DIR", "GENMODEL_LINK", "PKG_CONFIG", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "PKG_CONFIG_SYSROOT_DIR"]
-    {
+    for var in [
+        "GENMODEL_LIB_DIR",
+        "GENMODEL_LINK",
+        "PKG_CONFIG",
+        "PKG_CONFIG_PATH",
+        "PKG_CONFIG_LIBDIR",
+        "PKG_CONFIG_SYSROOT_DIR",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     let wanted = match env::var("GENMODEL_LINK").as_deref() {
