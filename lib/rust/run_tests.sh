@@ -13,6 +13,7 @@
 #   cargo clippy --all-targets --offline -- -D warnings
 #                                 (if clippy is installed; else says so)
 #   cargo doc --no-deps --offline (RUSTDOCFLAGS=-D warnings)
+#   cargo fmt --check             (if rustfmt is installed; rustfmt.toml)
 #   downstream_test.sh PREFIX     (a new cargo project using the crate; its
 #                                  binary runs without LD_LIBRARY_PATH)
 # cargo is taken from PATH, else ~/.cargo/bin; cmake from $GM_CMAKE, else PATH.
@@ -73,4 +74,9 @@ else
     echo "clippy not installed, skipped (rustup component add clippy)"
 fi
 RUSTDOCFLAGS="-D warnings" "$cargo" doc --no-deps --offline || { echo "FAIL: cargo doc" >&2; exit 1; }
+if "$cargo" fmt --version >/dev/null 2>&1; then
+    "$cargo" fmt --check || { echo "FAIL: cargo fmt --check (run cargo fmt in lib/rust)" >&2; exit 1; }
+else
+    echo "rustfmt not installed, skipped (rustup component add rustfmt)"
+fi
 bash "$here/downstream_test.sh" "$tmp/prefix" || exit 1
