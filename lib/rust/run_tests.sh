@@ -6,8 +6,16 @@
 # Installs BUILD_DIR into a temporary prefix, points PKG_CONFIG_PATH at it
 # (so the build script's pkg-config path is what is tested; GENMODEL_LIB_DIR
 # is unset), sets GENMODEL_C_EXAMPLES=BUILD_DIR/examples for the test that
-# compares examples/ring_gan.rs with the C gan_ring, and runs
-# `cargo test --offline` with CARGO_TARGET_DIR=BUILD_DIR/rust-target.
+# compares examples/ring_gan.rs with the C gan_ring, and with
+# CARGO_TARGET_DIR=BUILD_DIR/rust-target runs
+#   cargo test --offline          (no test may print "skipped:": here every
+#                                  test has what it needs)
+#   cargo clippy --all-targets --offline -- -D warnings
+#                                 (if clippy is installed; else says so)
+#   cargo doc --no-deps --offline (RUSTDOCFLAGS=-D warnings)
+#   cargo fmt --check             (if rustfmt is installed; rustfmt.toml)
+#   downstream_test.sh PREFIX     (a new cargo project using the crate; its
+#                                  binary runs without LD_LIBRARY_PATH)
 # cargo is taken from PATH, else ~/.cargo/bin; cmake from $GM_CMAKE, else PATH.
 # Exit status: 0 passed, 1 failed, 2 usage or a missing tool, 77 skipped (a
 # sanitizer build: its library needs the sanitizer runtime preloaded).
@@ -45,11 +53,30 @@ trap 'rm -rf "$tmp"' EXIT
 pc=$(find "$tmp/prefix" -name genmodel.pc -print -quit)
 [ -n "$pc" ] || { echo "FAIL: the install has no genmodel.pc" >&2; exit 1; }
 
-unset GENMODEL_LIB_DIR
+unset GENMODEL_LIB_DIR GENMODEL_LINK  # the default: pkg-config, static libgenmodel
+export PATH=$(dirname "$cargo"):$PATH  # for downstream_test.sh and cargo's subcommands
 pc_dir=$(dirname "$pc")
 export PKG_CONFIG_PATH=$pc_dir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 export GENMODEL_C_EXAMPLES=$build/examples
 export CARGO_TARGET_DIR=$build/rust-target
 echo "cargo: $cargo ($("$cargo" --version)); PKG_CONFIG_PATH=$PKG_CONFIG_PATH"
 cd "$here"
-"$cargo" test --offline || { echo "FAIL: cargo test (status $?)" >&2; exit 1; }
+rc=0
+"$cargo" test --offline 2>&1 | tee "$tmp/test.log" || rc=$?
+[ "$rc" -eq 0 ] || { echo "FAIL: cargo test (status $rc)" >&2; exit 1; }
+if grep '^skipped:' "$tmp/test.log" >&2; then
+    echo "FAIL: cargo test skipped tests (above) that must run here" >&2
+    exit 1
+fi
+if "$cargo" clippy --version >/dev/null 2>&1; then
+    "$cargo" clippy --all-targets --offline -- -D warnings || { echo "FAIL: cargo clippy" >&2; exit 1; }
+else
+    echo "clippy not installed, skipped (rustup component add clippy)"
+fi
+RUSTDOCFLAGS="-D warnings" "$cargo" doc --no-deps --offline || { echo "FAIL: cargo doc" >&2; exit 1; }
+if "$cargo" fmt --version >/dev/null 2>&1; then
+    "$cargo" fmt --check || { echo "FAIL: cargo fmt --check (run cargo fmt in lib/rust)" >&2; exit 1; }
+else
+    echo "rustfmt not installed, skipped (rustup component add rustfmt)"
+fi
+bash "$here/downstream_test.sh" "$tmp/prefix" || exit 1

@@ -34,10 +34,24 @@ fn batch(step: usize, width: usize) -> Tensor {
     Tensor::from_data(&[8, width], &data).unwrap()
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("genmodel-rs-ckpt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A test's own temporary directory, removed (with its files) on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("genmodel-rs-ckpt-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
@@ -49,7 +63,8 @@ fn vae_resume_is_exact() {
     for s in 0..3 {
         first.train_step(&batch(s, 6), None).unwrap();
     }
-    let p = temp("vae.gmck");
+    let tmp = TempDir::new("vae");
+    let p = tmp.join("vae.gmck");
     first.save(&p).unwrap();
     let mut resumed = Vae::load(&p).unwrap();
     assert_eq!(resumed.step_count(), 3);
@@ -71,7 +86,8 @@ fn gan_resume_is_exact_and_set_lr_checks() {
     for s in 0..2 {
         first.train_step(&batch(s, 3), None).unwrap();
     }
-    let p = temp("gan.gmck");
+    let tmp = TempDir::new("gan");
+    let p = tmp.join("gan.gmck");
     first.save(&p).unwrap();
     let mut resumed = Gan::load(&p).unwrap();
     assert_eq!(resumed.options().n_critic, 2);
@@ -89,15 +105,16 @@ fn gan_resume_is_exact_and_set_lr_checks() {
 #[test]
 fn net_round_trip_and_bad_files() {
     let net = mlp(&[3, 4, 2], &mut Rng::new(1).unwrap());
-    let p = temp("net.gmck");
+    let tmp = TempDir::new("net");
+    let p = tmp.join("net.gmck");
     net.save(&p).unwrap();
     let back = Net::load(&p).unwrap();
     assert_eq!(back.num_layers(), 3);
     assert_eq!(back.params().unwrap(), net.params().unwrap());
     let bytes = std::fs::read(&p).unwrap();
-    let bad = temp("bad.gmck");
+    let bad = tmp.join("bad.gmck");
     std::fs::write(&bad, &bytes[..bytes.len() - 1]).unwrap();
     assert_eq!(Net::load(&bad).unwrap_err().status, Status::Format);
     assert_eq!(Vae::load(&p).unwrap_err().status, Status::Format); // a net file
-    assert_eq!(Gan::load(temp("missing.gmck")).unwrap_err().status, Status::Io);
+    assert_eq!(Gan::load(tmp.join("missing.gmck")).unwrap_err().status, Status::Io);
 }
