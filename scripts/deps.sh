@@ -22,6 +22,10 @@ packages=(
     check                 # the C test framework (pkg-config: check)
     dataset-fashion-mnist # /usr/share/datasets/fashion-mnist, for the demo
     python3-numpy         # the Python bindings' tests
+    python3-pip           # pip install ./lib/python (ctest python_installed)
+    python3-setuptools    # lib/python/pyproject.toml's build backend
+    python3-wheel         # setuptools builds the wheel pip installs
+    python3-venv          # the venv python_installed pip-installs into
     python3-scipy         # tests/reference/eval_reference.py (Frechet distance reference)
     libopenmpi-dev        # the MPI data-parallel example (pkg-config: ompi-c)
     openmpi-bin           # mpirun, for its 2-rank test

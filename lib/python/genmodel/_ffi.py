@@ -9,18 +9,29 @@ Library search order (the first that loads wins):
   1. $GENMODEL_LIBRARY, a file path (if set, it must load: nothing else is
      tried, so a wrong path is not silently replaced by another library);
   2. libgenmodel.so in $GENMODEL_BUILD_DIR, if set;
-  3. libgenmodel.so in the source tree's build directory (../../build
-     relative to lib/python);
-  4. the installed library: ctypes.util.find_library("genmodel"), then the
-     soname libgenmodel.so.1 through the dynamic loader's own search.
+  3. the library `cmake --install` put next to this package
+     (-DGM_INSTALL_PYTHON=ON): its absolute path is recorded in
+     genmodel/_config.py at install time;
+  4. libgenmodel.so in the source tree's build directory (../../build
+     relative to lib/python), only when the package is imported from a
+     source tree's lib/python;
+  5. libgenmodel.so.1 in the libdir of the genmodel pkg-config module
+     (`pkg-config --variable=libdir genmodel`, so PKG_CONFIG_PATH counts):
+     how a `pip install`ed package finds a library installed under any
+     prefix;
+  6. the system loader: ctypes.util.find_library("genmodel"), then the
+     soname libgenmodel.so.1 through the dynamic loader's own search
+     (LD_LIBRARY_PATH, the ld.so cache, the default directories).
 """
 import ctypes
 import ctypes.util
 import os
+import subprocess
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int,
                     c_int32, c_size_t, c_uint32, c_uint64, c_void_p)
 from pathlib import Path
 
+from . import _config
 from .errors import LibraryNotFound, error_for
 
 ABI_MAJOR = 1
@@ -301,27 +312,70 @@ API = [
 
 # ---- loading ----------------------------------------------------------------
 
-def _candidates():
-    """(description, path-or-name) pairs in search order."""
-    env = os.environ.get("GENMODEL_LIBRARY")
+SONAME = f"libgenmodel.so.{ABI_MAJOR}"
+NOTHING = "(nothing found)"
+
+
+def _tree_build():
+    """build/libgenmodel.so of the source tree this package is imported
+    from, or None when it is not lib/python/genmodel of a source tree."""
+    pkg = Path(__file__).resolve().parent
+    tree = pkg.parents[2]
+    if pkg != tree / "lib" / "python" / "genmodel" or \
+            not (tree / "include" / "genmodel" / "genmodel.h").is_file():
+        return None
+    return str(tree / "build" / "libgenmodel.so")
+
+
+def _pkg_config_libdir():
+    """`pkg-config --variable=libdir genmodel`, or None (no pkg-config, no
+    genmodel module, or an empty answer)."""
+    try:
+        r = subprocess.run(["pkg-config", "--variable=libdir", "genmodel"],
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    libdir = r.stdout.strip()
+    return libdir if r.returncode == 0 and libdir else None
+
+
+_DEFAULT = object()
+
+
+def _candidates(environ=None, installed=_DEFAULT, tree_build=_DEFAULT, pkg_config=None,
+                find_library=None):
+    """Yields (description, path-or-name) pairs in search order, lazily:
+    pkg-config and find_library only run when the places before them did
+    not load. The arguments default to this process's state (os.environ,
+    _config.LIBRARY, _tree_build(), _pkg_config_libdir,
+    ctypes.util.find_library); the tests pass their own (None for "no
+    such place")."""
+    environ = os.environ if environ is None else environ
+    env = environ.get("GENMODEL_LIBRARY")
     if env:
-        return [("$GENMODEL_LIBRARY", env)]
-    out = []
-    build = os.environ.get("GENMODEL_BUILD_DIR")
+        yield "$GENMODEL_LIBRARY", env
+        return
+    build = environ.get("GENMODEL_BUILD_DIR")
     if build:
-        out.append(("$GENMODEL_BUILD_DIR", os.path.join(build, "libgenmodel.so")))
-    tree = Path(__file__).resolve().parents[3] / "build" / "libgenmodel.so"
-    out.append(("source tree build", str(tree)))
-    found = ctypes.util.find_library("genmodel")
-    out.append(("ctypes.util.find_library('genmodel')", found or "(nothing found)"))
-    out.append(("dynamic loader search", f"libgenmodel.so.{ABI_MAJOR}"))
-    return out
+        yield "$GENMODEL_BUILD_DIR", os.path.join(build, "libgenmodel.so")
+    installed = _config.LIBRARY if installed is _DEFAULT else installed
+    if installed:
+        yield "installed by cmake --install (genmodel/_config.py)", installed
+    tree = _tree_build() if tree_build is _DEFAULT else tree_build
+    if tree:
+        yield "source tree build", tree
+    libdir = (pkg_config or _pkg_config_libdir)()
+    yield ("pkg-config --variable=libdir genmodel",
+           os.path.join(libdir, SONAME) if libdir else NOTHING)
+    found = (find_library or ctypes.util.find_library)("genmodel")
+    yield "ctypes.util.find_library('genmodel')", found or NOTHING
+    yield "dynamic loader search", SONAME
 
 
 def _load():
     tried = []
     for where, path in _candidates():
-        if path == "(nothing found)" or (os.sep in path and not os.path.exists(path)):
+        if path == NOTHING or (os.sep in path and not os.path.exists(path)):
             tried.append(f"  {where}: {path}: not found")
             continue
         try:
@@ -329,7 +383,9 @@ def _load():
         except OSError as e:
             tried.append(f"  {where}: {path}: {e}")
     raise LibraryNotFound("cannot load libgenmodel; looked in:\n" + "\n".join(tried)
-                          + "\nset GENMODEL_LIBRARY to the path of libgenmodel.so")
+                          + "\nset GENMODEL_LIBRARY to the path of libgenmodel.so, or "
+                          "PKG_CONFIG_PATH to the lib/pkgconfig directory of an installed "
+                          "libgenmodel")
 
 
 def _check_status(result, func, args):

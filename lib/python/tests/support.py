@@ -1,4 +1,13 @@
-"""Shared by the tests: paths, the genmodel import, subprocess helpers."""
+"""Shared by the tests: paths, the genmodel import, subprocess helpers.
+
+Two modes. In the source tree (run_tests.sh): lib/python goes first on
+sys.path, so the tests use the package next to them. Against an installed
+copy (run_installed_tests.sh sets GENMODEL_TEST_INSTALLED to the directory
+the package was installed under): nothing is added to sys.path, the
+imported genmodel must come from that directory, no sys.path entry may lie
+in the source tree (GENMODEL_TEST_SOURCE_TREE), and REPO is a directory of
+copies of the few source-tree files the tests read (GENMODEL_TEST_FILES).
+"""
 import os
 import subprocess
 import sys
@@ -6,11 +15,41 @@ import textwrap
 from pathlib import Path
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]        # lib/python
-REPO = PYTHON_DIR.parents[1]                            # the source tree
+INSTALLED = os.environ.get("GENMODEL_TEST_INSTALLED")
+if INSTALLED:
+    REPO = Path(os.environ["GENMODEL_TEST_FILES"])      # tests/data, examples/python, include
+else:
+    REPO = PYTHON_DIR.parents[1]                        # the source tree
+    sys.path.insert(0, str(PYTHON_DIR))
 INCLUDE = REPO / "include"
-sys.path.insert(0, str(PYTHON_DIR))
 
 import genmodel as gm  # noqa: E402
+
+
+def _under(path, root):
+    path, root = os.path.realpath(path), os.path.realpath(root)
+    return os.path.commonpath([path, root]) == root
+
+
+def _check_installed():
+    """Raises unless genmodel and sys.path are what the installed mode says."""
+    if not _under(gm.__file__, INSTALLED):
+        raise ImportError(f"genmodel was imported from {gm.__file__}, not from the installed "
+                          f"copy under {INSTALLED}")
+    tree = os.environ.get("GENMODEL_TEST_SOURCE_TREE")
+    if tree:
+        inside = [p for p in sys.path if _under(p or os.curdir, tree)]
+        if inside:
+            raise ImportError(f"sys.path has entries in the source tree {tree}: {inside}")
+        if os.sep in gm.library_path and _under(gm.library_path, tree):
+            raise ImportError(f"the library {gm.library_path} is in the source tree {tree}")
+    expect = os.environ.get("GENMODEL_TEST_LIBRARY")
+    if expect and os.path.realpath(gm.library_path) != os.path.realpath(expect):
+        raise ImportError(f"genmodel loaded {gm.library_path}, expected {expect}")
+
+
+if INSTALLED:
+    _check_installed()
 
 
 def build_dirs():
@@ -34,7 +73,11 @@ def c_examples_dir():
 
 
 def env(**extra):
-    """The environment for a subprocess: the same library as this process."""
+    """The environment for a subprocess: in the source tree, the same
+    library and package as this process; installed, the same lookup as
+    this process (neither GENMODEL_LIBRARY nor PYTHONPATH is added)."""
+    if INSTALLED:
+        return dict(os.environ, **extra)
     e = dict(os.environ, **dict({"GENMODEL_LIBRARY": str(gm.library_path)}, **extra))
     e["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PYTHON_DIR), e.get("PYTHONPATH")]))
     return e

@@ -1,14 +1,17 @@
 """The binding against the headers: every GM_API function is declared with
 the argtypes/restype its prototype says, and every struct is mirrored."""
 import ctypes
+import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
 import tempfile
 import unittest
+import unittest.mock
 from pathlib import Path
 
-from support import INCLUDE, gm, run_python
+from support import INCLUDE, INSTALLED, REPO, gm, run_python
 
 _ffi = gm._ffi
 SCALARS = {"size_t": ctypes.c_size_t, "float": ctypes.c_float, "double": ctypes.c_double,
@@ -194,8 +197,15 @@ class Loading(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         out = r.stdout
         self.assertTrue(out.startswith("LibraryNotFound"), out)
-        for place in ("$GENMODEL_BUILD_DIR: /nonexistent/build/libgenmodel.so",
-                      "source tree build", "find_library", "dynamic loader search"):
+        places = ["$GENMODEL_BUILD_DIR: /nonexistent/build/libgenmodel.so",
+                  "pkg-config --variable=libdir genmodel", "find_library",
+                  "dynamic loader search", "PKG_CONFIG_PATH"]
+        if gm._config.LIBRARY:  # installed by cmake
+            places.append(f"installed by cmake --install (genmodel/_config.py): "
+                          f"{gm._config.LIBRARY}")
+        if not INSTALLED:
+            places.append("source tree build")
+        for place in places:
             self.assertIn(place, out)
 
     def test_bad_library_path(self):
@@ -203,6 +213,86 @@ class Loading(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("LibraryNotFound", r.stderr)
         self.assertIn("/nonexistent/libgenmodel.so", r.stderr)
+
+
+class SearchOrder(unittest.TestCase):
+    """_ffi._candidates: the order the module docstring and README give."""
+
+    def candidates(self, environ, **places):
+        args = dict(installed="/inst/libgenmodel.so.1", tree_build="/tree/build/libgenmodel.so",
+                    pkg_config=lambda: "/pc/lib", find_library=lambda name: "libgenmodel.so.1")
+        args.update(places)
+        return list(_ffi._candidates(environ, **args))
+
+    def test_order(self):
+        got = self.candidates({"GENMODEL_BUILD_DIR": "/b"})
+        self.assertEqual(got, [
+            ("$GENMODEL_BUILD_DIR", "/b/libgenmodel.so"),
+            ("installed by cmake --install (genmodel/_config.py)", "/inst/libgenmodel.so.1"),
+            ("source tree build", "/tree/build/libgenmodel.so"),
+            ("pkg-config --variable=libdir genmodel", "/pc/lib/libgenmodel.so.1"),
+            ("ctypes.util.find_library('genmodel')", "libgenmodel.so.1"),
+            ("dynamic loader search", "libgenmodel.so.1")])
+
+    def test_env_library_is_the_only_place(self):
+        got = self.candidates({"GENMODEL_LIBRARY": "/x/libgenmodel.so",
+                               "GENMODEL_BUILD_DIR": "/b"})
+        self.assertEqual(got, [("$GENMODEL_LIBRARY", "/x/libgenmodel.so")])
+
+    def test_places_that_are_not_there(self):
+        got = self.candidates({}, installed=None, tree_build=None, pkg_config=lambda: None,
+                              find_library=lambda name: None)
+        self.assertEqual([path for _, path in got],
+                         [_ffi.NOTHING, _ffi.NOTHING, "libgenmodel.so.1"])
+
+    def test_lazy(self):
+        """pkg-config and find_library run only if the places before fail."""
+        def never(*args):
+            raise AssertionError("called too early")
+        it = _ffi._candidates({}, installed="/inst/lib.so", tree_build=None, pkg_config=never,
+                              find_library=never)
+        self.assertEqual(next(it)[1], "/inst/lib.so")
+
+    def test_this_process(self):
+        """The defaults: no cmake-recorded library in the source tree, the
+        build directory only in the source tree."""
+        tree = _ffi._tree_build()
+        if INSTALLED:
+            self.assertIsNone(tree)
+        else:
+            self.assertIsNone(gm._config.LIBRARY)
+            self.assertEqual(tree, str(REPO / "build" / "libgenmodel.so"))
+
+    def fake_pkg_config(self, script):
+        d = tempfile.TemporaryDirectory()
+        self.addCleanup(d.cleanup)
+        exe = Path(d.name, "pkg-config")
+        exe.write_text("#!/bin/sh\n" + script)
+        exe.chmod(0o755)
+        return {"PATH": d.name}
+
+    def test_pkg_config(self):
+        env = self.fake_pkg_config('[ "$*" = "--variable=libdir genmodel" ] && echo /opt/gm/lib\n')
+        with unittest.mock.patch.dict(os.environ, env):
+            self.assertEqual(_ffi._pkg_config_libdir(), "/opt/gm/lib")
+        for script in ("echo /opt/gm/lib; exit 1\n", "echo\n"):
+            with unittest.mock.patch.dict(os.environ, self.fake_pkg_config(script)):
+                self.assertIsNone(_ffi._pkg_config_libdir(), script)
+        with unittest.mock.patch.dict(os.environ, {"PATH": "/nonexistent"}):
+            self.assertIsNone(_ffi._pkg_config_libdir())
+
+
+class PackageVersion(unittest.TestCase):
+    def test_pyproject_version_is_the_library_version(self):
+        text = (REPO / "lib" / "python" / "pyproject.toml").read_text()
+        version = re.search(r'^version = "([^"]+)"', text, re.M).group(1)
+        self.assertEqual(version, gm.version())
+        try:  # installed by pip: its metadata too
+            installed = importlib.metadata.version("genmodel")
+        except importlib.metadata.PackageNotFoundError:
+            return
+        if INSTALLED:
+            self.assertEqual(installed, gm.version())
 
 
 if __name__ == "__main__":
