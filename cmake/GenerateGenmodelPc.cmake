@@ -1,9 +1,10 @@
 # Runs at install time, from install(CODE) in CMakeLists.txt: writes
-# genmodel.pc for the prefix actually being installed to (which
-# `cmake --install --prefix` can change after configuration) and installs it
+# genmodel.pc (shared library) and genmodel-static.pc (libgenmodel.a, its
+# dependencies as they are) for the prefix actually being installed to (which
+# `cmake --install --prefix` can change after configuration) and installs them
 # into <libdir>/pkgconfig. DESTDIR is honoured by file(INSTALL).
 #
-# Inputs (set by the install(CODE) snippet): GM_PC_TEMPLATE, GM_PC_WORK_DIR,
+# Inputs (set by the install(CODE) snippet): GM_PC_TEMPLATES, GM_PC_WORK_DIR,
 # GM_PC_LIBDIR, GM_PC_INCLUDEDIR, GM_PC_VERSION, GM_PC_REQUIRES_PRIVATE,
 # GM_PC_LIBS_PRIVATE; CMAKE_INSTALL_PREFIX comes from the install script.
 
@@ -24,9 +25,12 @@ else()
 endif()
 
 # One work directory per prefix, so installs to different prefixes from the
-# same build tree do not overwrite each other's file.
+# same build tree do not overwrite each other's files.
 string(MD5 _gm_pc_key "${CMAKE_INSTALL_PREFIX}")
-set(_gm_pc_file "${GM_PC_WORK_DIR}/${_gm_pc_key}/genmodel.pc")
-configure_file("${GM_PC_TEMPLATE}" "${_gm_pc_file}" @ONLY)
-
-file(INSTALL DESTINATION "${_gm_pc_dest}" TYPE FILE FILES "${_gm_pc_file}")
+foreach(_gm_pc_template IN LISTS GM_PC_TEMPLATES)
+  get_filename_component(_gm_pc_name "${_gm_pc_template}" NAME)
+  string(REGEX REPLACE "\\.in$" "" _gm_pc_name "${_gm_pc_name}")
+  set(_gm_pc_file "${GM_PC_WORK_DIR}/${_gm_pc_key}/${_gm_pc_name}")
+  configure_file("${_gm_pc_template}" "${_gm_pc_file}" @ONLY)
+  file(INSTALL DESTINATION "${_gm_pc_dest}" TYPE FILE FILES "${_gm_pc_file}")
+endforeach()

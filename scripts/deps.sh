@@ -34,6 +34,8 @@ packages=(
                           # in by clang with --no-install-recommends)
     valgrind              # test.sh stage valgrind (ctest -L valgrind)
     abigail-tools         # abidw/abidiff: ctest abi_abidiff (tests/abi/check_abi.sh)
+    doxygen               # the API reference: cmake target docs, ctest docs
+    file                  # cpack -G DEB with dpkg-shlibdeps (tests/deb/run.sh)
 )
 packages+=("$@")
 

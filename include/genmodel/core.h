@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — core: status codes, the last-error message, version,
  * BLAS threads, the allocator hook and the random generator.
  *
@@ -19,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/** Marks a public function: exported from the shared library (default
+ *  visibility; dllexport/dllimport on Windows). */
 #if defined(_WIN32) && defined(GM_BUILDING_DLL)
 #define GM_API __declspec(dllexport)
 #elif defined(_WIN32) && defined(GM_USING_DLL)
@@ -29,6 +32,8 @@
 #define GM_API
 #endif
 
+/** Marks a function as deprecated, with `msg` in the compiler's warning
+ *  (GCC and Clang; nothing elsewhere). */
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define GM_DEPRECATED(msg) __attribute__((deprecated(msg)))
 #else
@@ -42,10 +47,14 @@ extern "C" {
 /** Compile-time version of the headers. The major number is the ABI
  *  version carried in the soname (libgenmodel.so.1). */
 #define GM_VERSION_MAJOR 1
+/** Minor version of the headers: functions were added. */
 #define GM_VERSION_MINOR 0
+/** Patch version of the headers: fixes only. */
 #define GM_VERSION_PATCH 0
+/** The version as one number, MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define GM_VERSION_NUMBER \
     (GM_VERSION_MAJOR * 10000 + GM_VERSION_MINOR * 100 + GM_VERSION_PATCH)
+/** The version as a string, "MAJOR.MINOR.PATCH". */
 #define GM_VERSION_STRING "1.0.0"
 
 /**
@@ -129,10 +138,10 @@ GM_API int gm_get_num_threads(void);
  * called with NULL.
  */
 typedef struct gm_allocator {
-    void *(*malloc_fn)(void *user, size_t size);
-    void *(*realloc_fn)(void *user, void *ptr, size_t size);
-    void (*free_fn)(void *user, void *ptr);
-    void *user;
+    void *(*malloc_fn)(void *user, size_t size); /**< like malloc */
+    void *(*realloc_fn)(void *user, void *ptr, size_t size); /**< like realloc */
+    void (*free_fn)(void *user, void *ptr); /**< like free */
+    void *user; /**< passed to each of the three */
 } gm_allocator;
 
 /**

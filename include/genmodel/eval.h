@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — evaluation: how close a model's samples are to real data,
  * how much of the data they cover, and whether they copy training images.
  *
@@ -151,6 +152,7 @@ typedef struct gm_eval_options {
                              images; 0 = all; default 1000 */
 } gm_eval_options;
 
+/** gm_eval_options with the defaults, as gm_eval_options_init() fills it. */
 #define GM_EVAL_OPTIONS_INIT { sizeof(gm_eval_options), 3, 0, 1000, 50, 1000 }
 
 /** Fills opts with the defaults. @return GM_OK or GM_EINVAL (NULL). */
@@ -179,6 +181,7 @@ typedef struct gm_eval_report {
                                VAE) */
 } gm_eval_report;
 
+/** An empty gm_eval_report with its `size` set, to pass to gm_eval_images(). */
 #define GM_EVAL_REPORT_INIT { sizeof(gm_eval_report), 0, 0, 0, 0, 0, 0, 0, { 0, 0, 0, 0, 0 }, 0 }
 
 /**

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — generative adversarial networks.
  *
  * The adversarial-loss module: pure functions from discriminator logits
@@ -97,6 +98,8 @@ GM_API gm_status gm_gan_g_loss(gm_gan_loss family, const gm_tensor *fake,
  * The training generator is gm_rng_create(options.seed).
  */
 
+/** A GAN: generator, discriminator and their optimizers (gm_gan_create,
+ *  gm_gan_free). */
 typedef struct gm_gan gm_gan;
 
 /** GAN settings; fill with gm_gan_options_init() and set `latent`.
@@ -262,6 +265,7 @@ GM_API gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z,
  *  freed). gm_net_free ignores them and gm_net_add refuses them. NULL for
  *  NULL. */
 GM_API gm_net *gm_gan_generator(gm_gan *gan);
+/** The discriminator, borrowed: as gm_gan_generator(). */
 GM_API gm_net *gm_gan_discriminator(gm_gan *gan);
 
 /** Number of completed train steps, 0 for NULL. */

@@ -1,7 +1,8 @@
-/*
+/**
+ * @file
  * libgenmodel — umbrella header: include this one.
  *
- *   #include <genmodel/genmodel.h>
+ *     `#include <genmodel/genmodel.h>`
  *
  * See core.h for the conventions every function follows (status codes,
  * the thread-local last error, ownership and threading).

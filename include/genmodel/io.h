@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — reading data sets, writing sample pictures.
  *
  * IDX files (the MNIST / Fashion-MNIST format), plain or gzip-compressed,

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — layers.
  *
  * A layer maps a batch of samples to a batch of samples: the first
@@ -30,6 +31,8 @@
 extern "C" {
 #endif
 
+/** A layer (gm_dense_create, ..., gm_layer_free; a net owns the layers
+ *  added to it). */
 typedef struct gm_layer gm_layer;
 
 /** Layer types. Values are part of the ABI and of checkpoint files. */

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — losses on tensors, each giving its value and its gradient
  * with respect to the prediction.
  *
@@ -26,10 +27,11 @@
 extern "C" {
 #endif
 
+/** How a loss is reduced to one value (see the top of this file). */
 typedef enum gm_reduction {
-    GM_REDUCE_BATCH_MEAN = 0,
-    GM_REDUCE_MEAN = 1,
-    GM_REDUCE_SUM = 2
+    GM_REDUCE_BATCH_MEAN = 0, /**< sum over a sample's features, mean over the samples */
+    GM_REDUCE_MEAN = 1,       /**< mean over all elements */
+    GM_REDUCE_SUM = 2         /**< sum over all elements */
 } gm_reduction;
 
 /**

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — gm_net: a sequential stack of layers with forward and
  * backward passes.
  *
@@ -26,6 +27,7 @@
 extern "C" {
 #endif
 
+/** A sequential stack of layers (gm_net_create, gm_net_free). */
 typedef struct gm_net gm_net;
 
 /** Creates an empty net in training mode.

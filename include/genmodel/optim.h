@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — optimizers over the parameters of a gm_net.
  *
  * An optimizer is created for one net and keeps its state (momentum or
@@ -19,8 +20,10 @@
 extern "C" {
 #endif
 
+/** An optimizer for one net (gm_optimizer_create, gm_optimizer_free). */
 typedef struct gm_optimizer gm_optimizer;
 
+/** The optimizer algorithms (gm_optimizer_options.kind). */
 typedef enum gm_optimizer_kind {
     GM_OPT_SGD = 0,   /**< SGD, optional (Nesterov) momentum, L2 decay */
     GM_OPT_ADAM = 1,  /**< Adam, L2 decay added to the gradient */
@@ -47,6 +50,8 @@ typedef struct gm_optimizer_options {
                                each step; 0 = off (default), else finite > 0 */
 } gm_optimizer_options;
 
+/** gm_optimizer_options with Adam's defaults, as gm_optimizer_options_init()
+ *  fills it for GM_OPT_ADAM. */
 #define GM_OPTIMIZER_OPTIONS_INIT                                          \
     { sizeof(gm_optimizer_options), GM_OPT_ADAM, 1e-3f, 0.0f, 0, 0.9f,    \
       0.999f, 1e-8f, 0.0f, 0.0f }

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — tensors: float32, contiguous, row-major, batch first
  * (N x D or N x C x H x W), 1 to 4 dimensions, every dimension >= 1.
  *
@@ -17,8 +18,10 @@
 extern "C" {
 #endif
 
+/** The most dimensions a tensor has. */
 #define GM_MAX_DIMS 4
 
+/** A float32 tensor (gm_tensor_create, gm_tensor_free). */
 typedef struct gm_tensor gm_tensor;
 
 /**

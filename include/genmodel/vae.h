@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libgenmodel — variational autoencoders.
  *
  * Two parts:
@@ -140,6 +141,7 @@ GM_API gm_status gm_vae_logmeanexp(const gm_tensor *logw, float *mean, float *ea
 
 /* ---- 2. the gm_vae object ------------------------------------------- */
 
+/** A variational autoencoder (gm_vae_create, gm_vae_free). */
 typedef struct gm_vae gm_vae;
 
 /**
@@ -392,6 +394,7 @@ GM_API gm_status gm_vae_inpaint(gm_vae *vae, const gm_tensor *x,
  *  freed), e.g. to read parameters. gm_net_free ignores them and
  *  gm_net_add refuses them. NULL for NULL. */
 GM_API gm_net *gm_vae_encoder(gm_vae *vae);
+/** The decoder, borrowed: as gm_vae_encoder(). */
 GM_API gm_net *gm_vae_decoder(gm_vae *vae);
 
 /** Number of successful train steps, 0 for NULL. */

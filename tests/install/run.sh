@@ -5,11 +5,18 @@
 #
 # Installs the build tree into a temporary prefix with `cmake --install`,
 # checks the installed layout, then builds tests/install/app.c outside the
-# tree three ways and runs each program:
-#   (a) cc app.c $(pkg-config --cflags --libs genmodel)      (shared)
-#   (b) the same against libgenmodel.a, $(pkg-config --static --libs genmodel)
+# tree these ways and runs each program:
+#   (a) cc app.c $(pkg-config --cflags --libs genmodel), run with
+#       LD_LIBRARY_PATH=<libdir>
+#   (r) README.md's two link lines (the block after the comment
+#       "tests/install/run.sh ... runs these two lines"), run as written
+#       (`cc` being GM_CC with -std=c11 -Wall -Wextra -Werror -pedantic):
+#       shared with -rpath, run with no LD_LIBRARY_PATH; and
+#       genmodel-static.pc, which must link libgenmodel.a (no NEEDED
+#       libgenmodel.so.*)
 #   (c) a CMake project: find_package(genmodel 1.0 CONFIG REQUIRED) and
-#       genmodel::genmodel (plus genmodel::genmodel_static)
+#       genmodel::genmodel (plus genmodel::genmodel_static), run from its
+#       build tree and from its install prefix with no LD_LIBRARY_PATH
 # Environment (set by CMakeLists.txt): GM_CMAKE, GM_CC, GM_CMAKE_GENERATOR,
 # GM_SANITIZE (consumers are then built with the same -fsanitize=...).
 # Exit status: 0 passed, 1 failed, 77 skipped (a needed tool is absent).
@@ -23,6 +30,7 @@ fi
 build_dir=$(cd "$1" && pwd)
 here=$(cd "$2" && pwd)
 src_include=$(cd "$here/../../include" && pwd)
+readme=$(cd "$here/../.." && pwd)/README.md
 
 cmake=${GM_CMAKE:-cmake}
 cc=${GM_CC:-cc}
@@ -102,6 +110,7 @@ major=${version%%.*}
 [ "$(readlink "$libdir/libgenmodel.so")" = "libgenmodel.so.$major" ] \
     || fail "libgenmodel.so is not a link to libgenmodel.so.$major"
 [ -f "$libdir/libgenmodel.a" ] || fail "no libgenmodel.a in $libdir"
+[ -f "$pcdir/genmodel-static.pc" ] || fail "no genmodel-static.pc in $pcdir"
 for f in genmodelConfig.cmake genmodelConfigVersion.cmake \
          genmodelTargets.cmake genmodelStaticTargets.cmake; do
     [ -f "$libdir/cmake/genmodel/$f" ] || fail "no $libdir/cmake/genmodel/$f"
@@ -113,6 +122,7 @@ pcver=$(pkg-config --modversion genmodel)
 [ "$pcver" = "$version" ] || fail "pkg-config says version $pcver, headers $version"
 if pkg-config --help 2>&1 | grep -q -- --validate; then
     run "pkg-config --validate genmodel" pkg-config --validate genmodel
+    run "pkg-config --validate genmodel-static" pkg-config --validate genmodel-static
 fi
 
 needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
@@ -129,21 +139,45 @@ run "(a) run app_shared (LD_LIBRARY_PATH=<prefix>/lib)" \
     env LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/app_shared"
 sed 's/^/     | /' "$last_log"
 
-# --- (b) pkg-config --static, against libgenmodel.a ------------------------
-# -lgenmodel would pick the .so sitting next to the .a; -l:libgenmodel.a
-# names the archive, the rest of the line is what --static adds.
-read -r -a pc_static <<<"$(pkg-config --static --libs genmodel)"
-static_libs=()
-for f in "${pc_static[@]}"; do
-    if [ "$f" = -lgenmodel ]; then static_libs+=("-l:libgenmodel.a"); else static_libs+=("$f"); fi
+# --- (r) README.md's link lines, as written -----------------------------------
+# The fenced block after the marker comment; each line is run by bash in a
+# directory holding app.c, with `cc` a function adding the strict flags.
+mapfile -t readme_lines < <(awk '
+    /<!-- tests\/install\/run.sh/ { marked = 1; next }
+    marked && /^```/ { if (inside) exit; inside = 1; next }
+    marked && inside { print }' "$readme")
+shared_line= static_line=
+for line in "${readme_lines[@]}"; do
+    case $line in
+        *'--libs genmodel-static)'*) static_line=$line ;;
+        *'--libs genmodel)'*'-rpath'*) shared_line=$line ;;
+        *) fail "unexpected line in README.md's link block: $line" ;;
+    esac
 done
-run "(b) cc app.c \$(pkg-config --static --libs genmodel) [libgenmodel.a]" \
-    "$cc" "${strict[@]}" "${extra_cflags[@]}" "${pc_cflags[@]}" \
-    "$here/app.c" -o "$tmp/app_static" "${static_libs[@]}" -lm
-if needed "$tmp/app_static" | grep -q '^libgenmodel'; then
-    fail "app_static still needs the shared library"
+[ -n "$shared_line" ] || fail "README.md: no shared link line (with -rpath) after the marker"
+[ -n "$static_line" ] || fail "README.md: no genmodel-static link line after the marker"
+mkdir "$tmp/readme"
+cp "$here/app.c" "$tmp/readme/app.c"
+readme_cc_flags=("${strict[@]}" "${extra_cflags[@]}")
+# in_readme_dir <line>: runs the line in $tmp/readme (in a subshell)
+in_readme_dir() (
+    cc() { "$GM_CC_BIN" "${readme_cc_flags[@]}" "$@"; }
+    cd "$tmp/readme" && eval "$1"
+)
+GM_CC_BIN=$cc
+run "(r) README: $shared_line" in_readme_dir "$shared_line"
+[ -x "$tmp/readme/app" ] || fail "the README's shared line did not write ./app"
+needed "$tmp/readme/app" | grep -qx "libgenmodel.so.$major" \
+    || fail "README app does not need libgenmodel.so.$major: $(needed "$tmp/readme/app" | tr '\n' ' ')"
+run "(r) run ./app (no LD_LIBRARY_PATH)" env -u LD_LIBRARY_PATH "$tmp/readme/app"
+
+run "(r) README: $static_line" in_readme_dir "$static_line"
+[ -x "$tmp/readme/app_static" ] || fail "the README's static line did not write ./app_static"
+if needed "$tmp/readme/app_static" | grep -q '^libgenmodel'; then
+    fail "README app_static needs the shared library: $(needed "$tmp/readme/app_static" | tr '\n' ' ')"
 fi
-run "(b) run app_static (no LD_LIBRARY_PATH)" env -u LD_LIBRARY_PATH "$tmp/app_static"
+echo "     app_static NEEDED: $(needed "$tmp/readme/app_static" | tr '\n' ' ')"
+run "(r) run ./app_static (no LD_LIBRARY_PATH)" env -u LD_LIBRARY_PATH "$tmp/readme/app_static"
 
 # --- (c) CMake find_package -------------------------------------------------
 cmake_args=(-S "$here/cmake_app" -B "$tmp/cmake_app"
@@ -164,6 +198,9 @@ run "(c) run app (genmodel::genmodel)" env -u LD_LIBRARY_PATH "$tmp/cmake_app/ap
 needed "$tmp/cmake_app/app" | grep -qx "libgenmodel.so.$major" \
     || fail "cmake app does not need libgenmodel.so.$major"
 run "(c) run app_static (genmodel::genmodel_static)" env -u LD_LIBRARY_PATH "$tmp/cmake_app/app_static"
+# Installed, it keeps the path to libgenmodel (INSTALL_RPATH_USE_LINK_PATH).
+run "(c) cmake --install the project" "$cmake" --install "$tmp/cmake_app" --prefix "$tmp/app_prefix"
+run "(c) run the installed app (no LD_LIBRARY_PATH)" env -u LD_LIBRARY_PATH "$tmp/app_prefix/bin/app"
 
 # --- the headers are usable from C++ as well --------------------------------
 if command -v c++ >/dev/null 2>&1; then
