@@ -2,7 +2,7 @@
 # Builds libgenmodel and runs all its tests: the command CI runs (.ci/run).
 #
 #   scripts/test.sh [stage ...]
-#   default stages: deps build kernels debug release clang asan fuzz valgrind tsan
+#   default stages: deps build kernels debug release clang deb asan fuzz valgrind tsan
 #
 # Stages:
 #   deps      scripts/deps.sh: installs missing Debian packages (as root) or
@@ -19,6 +19,9 @@
 #             the Check suites, the examples and the MPI equivalence test
 #             (Debug leaves out the GAN examples, too slow at -O0)
 #   clang     build-clang/ (RelWithDebInfo, CC=clang): the Check suites
+#   deb       build-deb/: the Debian packages (cpack), installed with dpkg -i,
+#             used by a C program, a CMake project and python3, and removed
+#             again (tests/deb/run.sh; needs root, else skipped)
 #   asan      the same in build-asan/ with -DGM_SANITIZE=address,undefined
 #   fuzz      build-fuzz/ with clang + libFuzzer + ASan + UBSan; each fuzz
 #             target runs GM_FUZZ_SECONDS (default 30) from the committed
@@ -45,7 +48,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/blas_env.sh
 . scripts/blas_env.sh
 
-default_stages=(deps build kernels debug release clang asan fuzz valgrind tsan)
+default_stages=(deps build kernels debug release clang deb asan fuzz valgrind tsan)
 jobs=${GM_JOBS:-$(nproc 2>/dev/null || echo 2)}
 ctest_jobs=${GM_CTEST_JOBS:-2}
 read -r -a ctest_extra <<<"${GM_CTEST_ARGS:-}"
@@ -129,6 +132,16 @@ stage_release() {
 stage_clang() {
     command -v clang >/dev/null 2>&1 || { echo "no clang (scripts/deps.sh installs it)" >&2; return 1; }
     CC=clang build_type_stage build-clang '' -- -DGM_WITH_MPI=OFF
+}
+
+stage_deb() {
+    local rc=0
+    bash tests/deb/run.sh build-deb || rc=$?
+    if [ "$rc" -eq 77 ]; then
+        echo "deb: skipped (see above)"
+        return 0
+    fi
+    return "$rc"
 }
 
 stage_asan() {

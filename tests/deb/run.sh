@@ -5,7 +5,8 @@
 #
 # Configures the source tree into BUILD_DIR for Debian's layout
 # (CMAKE_INSTALL_PREFIX=/usr, so the libdir is /usr/lib/<multiarch>), builds
-# the library, makes libgenmodel1 and libgenmodel-dev with `cpack -G DEB`,
+# the library, makes libgenmodel1, libgenmodel-dev and python3-genmodel
+# with `cpack -G DEB`,
 # checks their contents and control fields, installs them with `dpkg -i`,
 # then builds tests/install/app.c against the installed files with the plain
 # lines a user types (no PKG_CONFIG_PATH, no rpath, no LD_LIBRARY_PATH) and
@@ -13,7 +14,8 @@
 #   cc app.c $(pkg-config --cflags --libs genmodel)         (shared)
 #   cc app.c $(pkg-config --cflags --libs genmodel-static)  (libgenmodel.a)
 #   tests/install/cmake_app with find_package(genmodel) and no prefix path
-# and finally removes both packages again (dpkg --purge), also when a step
+#   /usr/bin/python3 -c 'import genmodel'  (no PYTHONPATH)
+# and finally removes the packages again (dpkg --purge), also when a step
 # fails midway (trap), and checks that no file of theirs is left.
 #
 # Needs root (dpkg -i) and a machine where neither package is installed
@@ -41,7 +43,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 77
 fi
 
-packages=(libgenmodel-dev libgenmodel1) # removal order: dev first
+packages=(python3-genmodel libgenmodel-dev libgenmodel1) # removal order: dependents first
 pkg_state() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true; }
 for p in "${packages[@]}"; do
     state=$(pkg_state "$p")
@@ -111,21 +113,22 @@ fi
 libdir=/usr/lib/$multiarch
 
 # --- build the packages ------------------------------------------------------
-# PYTHON: when CMakeLists.txt has the python helper's install option, turn it
-# on here (and list its component in CPACK_COMPONENTS_ALL) - see below.
 run "configure $build for /usr (libdir lib/$multiarch)" \
     cmake -S "$src" -B "$build" -DCMAKE_INSTALL_PREFIX=/usr \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_WERROR=ON \
+    -DGM_INSTALL_PYTHON=ON -DGM_PYTHON_INSTALL_DIR=lib/python3/dist-packages \
     -DGM_BUILD_TESTS=OFF -DGM_BUILD_EXAMPLES=OFF -DGM_BUILD_BENCH=OFF
 grep -qx "CMAKE_INSTALL_LIBDIR:PATH=lib/$multiarch" "$build/CMakeCache.txt" \
     || fail "$build: CMAKE_INSTALL_LIBDIR is not lib/$multiarch: $(grep CMAKE_INSTALL_LIBDIR: "$build/CMakeCache.txt")"
 run "build" cmake --build "$build" --parallel 2
-rm -f "$build"/libgenmodel*.deb
+rm -f "$build"/*.deb
 run "cpack -G DEB" bash -c "cd '$build' && cpack -G DEB"
 rt_deb=$build/libgenmodel${major}_${version}-1_${arch}.deb
 dev_deb=$build/libgenmodel-dev_${version}-1_${arch}.deb
 [ -f "$rt_deb" ] || fail "no $rt_deb; made: $(ls "$build"/*.deb 2>/dev/null | tr '\n' ' ')"
 [ -f "$dev_deb" ] || fail "no $dev_deb; made: $(ls "$build"/*.deb 2>/dev/null | tr '\n' ' ')"
+py_deb=$build/python3-genmodel_${version}-1_${arch}.deb
+[ -f "$py_deb" ] || fail "no $py_deb; made: $(ls "$build"/*.deb 2>/dev/null | tr '\n' ' ')"
 echo "     $(basename "$rt_deb") $(stat -c %s "$rt_deb") bytes, $(basename "$dev_deb") $(stat -c %s "$dev_deb") bytes"
 
 # --- their contents and control fields --------------------------------------
@@ -134,6 +137,8 @@ files "$rt_deb" >"$tmp/rt.files"
 files "$dev_deb" >"$tmp/dev.files"
 sed 's/^/     libgenmodel1:    /' "$tmp/rt.files"
 sed 's/^/     libgenmodel-dev: /' "$tmp/dev.files"
+files "$py_deb" >"$tmp/py.files"
+sed 's/^/     python3-genmodel: /' "$tmp/py.files"
 expect_rt=("$libdir/libgenmodel.so.$major" "$libdir/libgenmodel.so.$version"
            "/usr/share/doc/libgenmodel$major/copyright")
 [ "$(sort "$tmp/rt.files")" = "$(printf '%s\n' "${expect_rt[@]}" | sort)" ] \
@@ -152,6 +157,14 @@ done
 if grep -v -e "^$libdir/cmake/genmodel/genmodel.*Targets-.*\.cmake$" "$tmp/dev.files" \
         | grep -vxF -f <(printf '%s\n' "${expect_dev[@]}") >"$tmp/dev.extra"; then
     fail "libgenmodel-dev holds unexpected files: $(tr '\n' ' ' <"$tmp/dev.extra")"
+fi
+grep -q '^/usr/lib/python3/dist-packages/genmodel/__init__\.py$' "$tmp/py.files" \
+    || fail "python3-genmodel does not put the package in /usr/lib/python3/dist-packages"
+grep -q '^/usr/lib/python3/dist-packages/genmodel/_config\.py$' "$tmp/py.files" \
+    || fail "python3-genmodel lacks genmodel/_config.py (the installed library's path)"
+if grep -v -e '^/usr/lib/python3/dist-packages/genmodel/[a-z_]*\.py$' \
+        -e '^/usr/share/doc/python3-genmodel/copyright$' "$tmp/py.files" >"$tmp/py.extra"; then
+    fail "python3-genmodel holds unexpected files: $(tr '\n' ' ' <"$tmp/py.extra")"
 fi
 field() { dpkg-deb -f "$1" "$2"; }
 [ "$(field "$rt_deb" Section)" = libs ] || fail "libgenmodel$major: Section is not libs"
@@ -173,7 +186,8 @@ echo "     libgenmodel-dev Depends: $(field "$dev_deb" Depends)"
 
 # --- install ----------------------------------------------------------------
 installed=1 # from here on, the trap removes them (also when dpkg -i fails)
-run "dpkg -i $(basename "$rt_deb") $(basename "$dev_deb")" dpkg -i "$rt_deb" "$dev_deb"
+run "dpkg -i $(basename "$rt_deb") $(basename "$dev_deb") $(basename "$py_deb")" \
+    dpkg -i "$rt_deb" "$dev_deb" "$py_deb"
 for p in "${packages[@]}"; do
     [ "$(pkg_state "$p")" = installed ] || fail "$p is '$(pkg_state "$p")' after dpkg -i"
 done
@@ -210,13 +224,16 @@ run "  run app (genmodel::genmodel)" "${plain_env[@]}" "$tmp/cmake_app/app"
 run "  run app_static (genmodel::genmodel_static)" "${plain_env[@]}" "$tmp/cmake_app/app_static"
 
 # --- Python ------------------------------------------------------------------
-# PYTHON (for the lead, after merging the python helper's install option):
-# package the Python component too, and check here that the Debian
-# interpreter imports the installed module with no PYTHONPATH or
-# GENMODEL_LIBRARY and loads /usr/lib/<multiarch>/libgenmodel.so.1, e.g.
-#   run "python3 -c 'import genmodel'" "${plain_env[@]}" -u PYTHONPATH -u GENMODEL_LIBRARY \
-#       /usr/bin/python3 -c 'import genmodel; print(genmodel.version())'
-# (and add its package to `packages` above, before libgenmodel1).
+# The Debian interpreter, from a directory outside the source tree, with no
+# PYTHONPATH or GENMODEL_LIBRARY: the installed module and library.
+run "python3 -c 'import genmodel' (no PYTHONPATH)" \
+    "${plain_env[@]}" -u PYTHONPATH -u GENMODEL_LIBRARY -u GENMODEL_BUILD_DIR \
+    bash -c 'cd "$1" && /usr/bin/python3 -c "import genmodel as g; print(g.__file__, g.library_path, g.version())"' _ "$tmp"
+read -r py_file py_lib py_version <"$last_log"
+[ "$py_file" = /usr/lib/python3/dist-packages/genmodel/__init__.py ] || fail "python3 imported $py_file"
+[ "$py_lib" = "$libdir/libgenmodel.so.$major" ] || fail "genmodel loaded $py_lib"
+[ "$py_version" = "$version" ] || fail "genmodel.version() is $py_version"
+echo "     | $py_file loads $py_lib"
 
 # --- remove them, and check that nothing is left ----------------------------
 run "dpkg --purge ${packages[*]}" dpkg --purge "${packages[@]}"
@@ -225,7 +242,7 @@ for p in "${packages[@]}"; do
     state=$(pkg_state "$p")
     [ -z "$state" ] || [ "$state" = not-installed ] || fail "$p is '$state' after dpkg --purge"
 done
-for f in $(cat "$tmp/rt.files" "$tmp/dev.files"); do
+for f in $(cat "$tmp/rt.files" "$tmp/dev.files" "$tmp/py.files"); do
     [ ! -e "$f" ] && [ ! -L "$f" ] || fail "$f is still there after dpkg --purge"
 done
 ld_cache_after=$(ldconfig -p | grep -c 'libgenmodel\.so' || true)
