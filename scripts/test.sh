@@ -122,7 +122,8 @@ build_type_stage() {
 stage_debug() {
     # -O0 runs the GANs' convolutions and the ring GAN's 3 seeds 10-20x
     # slower (over 5 minutes each): those run in the other build types
-    build_type_stage build-debug 'gan_ring|dcgan|evaluate' -- -DCMAKE_BUILD_TYPE=Debug
+    build_type_stage build-debug 'gan_ring|dcgan|evaluate' -- -DCMAKE_BUILD_TYPE=Debug \
+        -DGM_TEST_TIMEOUT=900
 }
 
 stage_release() {
