@@ -44,7 +44,9 @@
 # count (bench/sgemm_bound). A workload's FLOPs are its dense and conv
 # layers' multiply-adds from the architecture (bench_common.h); "of peak"
 # = FLOPs x speed / peak at the same thread count (for PyTorch's best: at
-# the larger of its two counts).
+# the larger of its two counts). "CPU rat": the ratio by process CPU time
+# per step (steadier when other jobs share the machine).
+# Needs Debian's python3-torch and libjemalloc2: scripts/deps.sh --bench.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,7 +56,7 @@ build=build
 for a in "$@"; do
     case "$a" in
     --quick) quick=1 ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,50p' "$0"; exit 0 ;;
     *) build=$a ;;
     esac
 done
@@ -104,6 +106,10 @@ max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
      "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 echo "# torch: $("$PYTHON" -c 'import re, torch; print(torch.__version__, re.search("BLAS_INFO=[^,]*", torch.__config__.show()).group(0))' 2>/dev/null || echo missing)"
+if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+    echo "run.sh: $PYTHON cannot import torch: install Debian's python3-torch (scripts/deps.sh --bench)" >&2
+    exit 2
+fi
 [ -r "$jemalloc" ] || echo "# no $jemalloc (Debian's libjemalloc2): PyTorch runs under glibc only"
 echo "# $bin at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $( [ $quick = 1 ] && echo quick || echo full) run, $(date -u '+%Y-%m-%d %H:%M UTC')"
 
@@ -179,10 +185,10 @@ done
 # The library against PyTorch's best, and its default.
 echo
 echo "The library (genmodel) against PyTorch's best run above (ratio) and its default (vs default):"
-printf '| %-15s | %3s | %9s | %10s | %5s | %-20s | %10s | %10s | %-7s | %7s | %7s | %8s | %7s | %8s | %8s | %6s |\n' \
-    workload thr genmodel "torch best" ratio "best setting" "torch dflt" "vs default" unit \
+printf '| %-15s | %3s | %9s | %10s | %5s | %7s | %-20s | %10s | %10s | %-7s | %7s | %7s | %8s | %7s | %8s | %8s | %6s |\n' \
+    workload thr genmodel "torch best" ratio "CPU rat" "best setting" "torch dflt" "vs default" unit \
     "GFLOP/s" "of peak" "torch pk" "of bnd" "RSS MB" "torch MB" "allocs"
-printf '|%s|\n' "-----------------|-----|-----------|------------|-------|----------------------|------------|------------|---------|---------|---------|----------|---------|----------|----------|--------"
+printf '|%s|\n' "-----------------|-----|-----------|------------|-------|---------|----------------------|------------|------------|---------|---------|---------|----------|---------|----------|----------|--------"
 declare -A ratios
 for w in $workloads; do
     for kind in train sample; do
@@ -203,8 +209,10 @@ for w in $workloads; do
             ratios[$w $kind|$t]=$(ratio "$v" "$tb")
             bnd=-
             [ $kind = train ] && bnd=$(kv "$l" bound_fraction)
-            printf '| %-15s | %3s | %9s | %10s | %5s | %-20s | %10s | %10s | %-7s | %7s | %7s | %8s | %7s | %8s | %8s | %6s |\n' \
-                "$w $kind" "$t" "$v" "$tb" "${ratios[$w $kind|$t]}" "$setting" "$(kv "$dr" $key)" \
+            cr=-
+            [ $kind = train ] && cr=$(ratio "$(kv "$l" cpu_steps_per_second)" "$(kv "$br" cpu_steps_per_second)")
+            printf '| %-15s | %3s | %9s | %10s | %5s | %7s | %-20s | %10s | %10s | %-7s | %7s | %7s | %8s | %7s | %8s | %8s | %6s |\n' \
+                "$w $kind" "$t" "$v" "$tb" "${ratios[$w $kind|$t]}" "$cr" "$setting" "$(kv "$dr" $key)" \
                 "$(ratio "$v" "$(kv "$dr" $key)")" $unit "$gf" "$(calc '"%.3f", a / b' "$gf" "${peak[$t]}")" "$tpk" "$bnd" \
                 "$(kv "$l" $rsskey)" "$(kv "$br" $rsskey)" "$([ $kind = train ] && kv "$l" allocs_per_step || echo -)"
         done
@@ -241,3 +249,4 @@ for w in $workloads; do
     done
 done
 echo "allocations per steady-state step = 0:$line  $met"
+echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
