@@ -471,3 +471,70 @@ gm_gan *bench_ring_gan_create(uint64_t seed)
     BENCH_CHECK(gm_gan_create(&gan, gen, dis, &o));
     return gan;
 }
+
+/* ---- FLOPs from the architectures ------------------------------------------- */
+
+/* Multiply-adds per example of a net's forward pass and of its first
+ * layer (whose input gradient is not needed when the input is data or z). */
+typedef struct {
+    double fwd, first;
+} net_macs;
+
+/* A training step of a net fed by data: forward, weight gradients (as
+ * many multiply-adds as the forward) and input gradients of every layer
+ * but the first. */
+static double train_macs(net_macs n) { return n.fwd + n.fwd + (n.fwd - n.first); }
+
+/* A convolution's multiply-adds: output positions x C_out x C_in x k^2; a
+ * transposed one's: input positions x C_in x C_out x k^2 (its forward is
+ * a convolution's input gradient). */
+static double conv_macs(double positions, double cin, double cout, double k)
+{
+    return positions * cin * cout * k * k;
+}
+
+/* One GAN step as gm_gan_train_step takes it (n_critic 1), per example:
+ *   D update: G forward (fake), D forward on real and fake, D weight
+ *   gradients for both, D input gradients beyond its first layer for both;
+ *   G update: G forward, D forward, D input gradients through all its
+ *   layers (down to the fake images; D's weight gradients are not needed),
+ *   G weight gradients and G input gradients beyond its first layer. */
+static double gan_step_macs(net_macs g, net_macs d)
+{
+    const double d_update = g.fwd + 2 * d.fwd + 2 * d.fwd + 2 * (d.fwd - d.first);
+    const double g_update = g.fwd + d.fwd + d.fwd + g.fwd + (g.fwd - g.first);
+    return d_update + g_update;
+}
+
+/* VAE: encoder 784-400-40, decoder 20-400-784 (dense). The step is a data
+ * -fed net of both (the reparameterization passes the gradient on). */
+static net_macs vae_macs(void)
+{
+    return (net_macs){784.0 * 400 + 400.0 * 40 + 20.0 * 400 + 400.0 * 784, 784.0 * 400};
+}
+double bench_vae_step_flops(void) { return 2.0 * BENCH_VAE_B * train_macs(vae_macs()); }
+double bench_vae_sample_flops(void) { return 2.0 * (20.0 * 400 + 400.0 * 784); }
+
+/* DCGAN: G dense 100-6272, ConvT 128->64 k4 on 7x7, ConvT 64->1 k4 on
+ * 14x14; D Conv 1->64 k4 to 14x14, Conv 64->128 k4 to 7x7, dense 6272-1. */
+static net_macs dcgan_g(void)
+{
+    const double dense = 100.0 * 6272;
+    return (net_macs){dense + conv_macs(49, 128, 64, 4) + conv_macs(196, 64, 1, 4), dense};
+}
+static net_macs dcgan_d(void)
+{
+    const double c1 = conv_macs(196, 1, 64, 4);
+    return (net_macs){c1 + conv_macs(49, 64, 128, 4) + 6272.0, c1};
+}
+double bench_dcgan_step_flops(void)
+{
+    return 2.0 * BENCH_DCGAN_B * gan_step_macs(dcgan_g(), dcgan_d());
+}
+double bench_dcgan_sample_flops(void) { return 2.0 * dcgan_g().fwd; }
+
+/* Ring GAN: G 2-128-128-2, D 2-128-128-1 (dense). */
+static net_macs ring_g(void) { return (net_macs){2.0 * 128 + 128.0 * 128 + 128.0 * 2, 2.0 * 128}; }
+static net_macs ring_d(void) { return (net_macs){2.0 * 128 + 128.0 * 128 + 128.0, 2.0 * 128}; }
+double bench_ring_step_flops(void) { return 2.0 * BENCH_RING_B * gan_step_macs(ring_g(), ring_d()); }
+double bench_ring_sample_flops(void) { return 2.0 * ring_g().fwd; }

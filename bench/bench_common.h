@@ -55,11 +55,26 @@ const size_t *bench_next_batch(size_t *order, size_t n, size_t batch, size_t *po
 void bench_bytes_to_floats(float *restrict dst, const unsigned char *restrict src, size_t n,
                            float scale, float shift);
 
+/* FLOPs (2 per multiply-add) of the benchmarked recipes' matrix work,
+ * computed from the architectures (dense and convolution layers; the
+ * elementwise work is not counted), to put speeds against the machine's
+ * FLOP peak. A training step counts what the recipe needs: forward passes,
+ * weight gradients of the net being updated, and input gradients wherever
+ * a gradient must flow on (not into data or z, not into D's weights during
+ * the G update). Sampling: one forward pass of the decoder / generator. */
+double bench_vae_step_flops(void);    /* one step, batch BENCH_VAE_B */
+double bench_vae_sample_flops(void);  /* one image */
+double bench_dcgan_step_flops(void);  /* one step, batch BENCH_DCGAN_B */
+double bench_dcgan_sample_flops(void);
+double bench_ring_step_flops(void);   /* one step, batch BENCH_RING_B */
+double bench_ring_sample_flops(void);
+
 double bench_now(void);
 /* CPU seconds of the whole process (all its threads): on a machine shared
  * with other jobs, CPU time per step at one thread is far steadier than
  * wall time. */
 double bench_cpu_now(void);
+/* Peak resident set size of the process so far (getrusage), in MB. */
 double bench_peak_rss_mb(void);
 
 /* Installs a counting allocator with gm_set_allocator (before any library

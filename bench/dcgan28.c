@@ -7,9 +7,11 @@
  *
  * One step = gm_gan_train_step: a discriminator update on real + fake,
  * then a generator update on fresh z (what gm_gan_fit runs per batch).
- * Images stay bytes and are scaled to [-1, 1] per batch. After training:
- * the sgemm bound of one step and the generator's sampling throughput
- * (evaluation mode). Last line: key=value pairs.
+ * Images stay bytes (47 MB) and are scaled to [-1, 1] per batch. After
+ * training: the generator's sampling throughput (evaluation mode), then
+ * the sgemm bound of one step. peak_rss_mb is the process's peak at the
+ * end of training (dataset included), sample_peak_rss_mb through sampling.
+ * Last line: key=value pairs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,12 +65,7 @@ int main(int argc, char **argv)
         }
     }
     const double sps = (double)o.steps / t_train, cps = (double)o.steps / c_train;
-
-    double bound = 0, cbound = 0, gflop = 0;
-    if (o.bound) {
-        bound_x = x;
-        bench_gemm_bound(gan_step, gan, 2.0, 1, &bound, &cbound, &gflop);
-    }
+    const double train_rss = bench_peak_rss_mb(); /* dataset included */
 
     gm_tensor *out;
     BENCH_CHECK(gm_tensor_create(&out, 4, (size_t[]){(size_t)o.sample_batch, 1, 28, 28}));
@@ -77,16 +74,26 @@ int main(int argc, char **argv)
     for (long r = 0; r < o.sample_reps; r++)
         BENCH_CHECK(gm_gan_sample(gan, (size_t)o.sample_batch, NULL, out));
     const double ips = (double)o.sample_reps * (double)o.sample_batch / (bench_now() - t0);
+    const double sample_rss = bench_peak_rss_mb(); /* through sampling */
+
+    /* the sgemm bound last: its replay's buffers would count in the peaks above */
+    double bound = 0, cbound = 0, gflop = 0;
+    if (o.bound) {
+        bound_x = x;
+        bench_gemm_bound(gan_step, gan, 2.0, 1, &bound, &cbound, &gflop);
+    }
 
     printf("impl=genmodel-%s threads=%d steps=%ld seconds=%.2f steps_per_second=%.3f "
            "d_loss=%.3f g_loss=%.3f allocs_per_step=%.3f sgemm_bound_steps_per_second=%.2f "
            "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f "
-           "gflop_per_step=%.4f sample_batch=%ld images_per_second=%.0f "
-           "peak_rss_mb=%.1f\n",
+           "gflop_per_step=%.4f model_gflop_per_step=%.4f sample_batch=%ld "
+           "images_per_second=%.0f model_mflop_per_image=%.4f peak_rss_mb=%.1f "
+           "sample_peak_rss_mb=%.1f\n",
            gm_version(), gm_get_num_threads(), o.steps, t_train, sps, dl / (double)o.steps,
            gl / (double)o.steps, (double)allocs / (double)o.steps, bound,
-           bound > 0 ? sps / bound : 0.0, cps,
-           cbound > 0 ? cps / cbound : 0.0, gflop, o.sample_batch, ips, bench_peak_rss_mb());
+           bound > 0 ? sps / bound : 0.0, cps, cbound > 0 ? cps / cbound : 0.0, gflop,
+           bench_dcgan_step_flops() * 1e-9, o.sample_batch, ips,
+           bench_dcgan_sample_flops() * 1e-6, train_rss, sample_rss);
     gm_tensor_free(out);
     gm_tensor_free(x);
     gm_gan_free(gan);

@@ -6,7 +6,9 @@
  *            [--sample-batch N] [--sample-reps N] [--no-bound]
  *
  * The real batches are drawn as the example draws them (from the library's
- * generator, inside the timed loop as there). Last line: key=value pairs.
+ * generator, inside the timed loop as there). Then the sampling throughput
+ * of G, then the sgemm bound. peak_rss_mb: the process's peak at the end of
+ * training, sample_peak_rss_mb through sampling. Last line: key=value pairs.
  */
 #include <math.h>
 #include <stdio.h>
@@ -60,12 +62,7 @@ int main(int argc, char **argv)
         }
     }
     const double sps = (double)o.steps / t_train, cps = (double)o.steps / c_train;
-
-    double bound = 0, cbound = 0;
-    if (o.bound) {
-        bound_x = x;
-        bench_gemm_bound(gan_step, gan, 1.0, 0, &bound, &cbound, NULL);
-    }
+    const double train_rss = bench_peak_rss_mb(); /* at the end of training */
 
     gm_tensor *out;
     BENCH_CHECK(gm_tensor_create(&out, 2, (size_t[]){(size_t)o.sample_batch, 2}));
@@ -74,15 +71,24 @@ int main(int argc, char **argv)
     for (long r = 0; r < o.sample_reps; r++)
         BENCH_CHECK(gm_gan_sample(gan, (size_t)o.sample_batch, NULL, out));
     const double ips = (double)o.sample_reps * (double)o.sample_batch / (bench_now() - t0);
+    const double sample_rss = bench_peak_rss_mb(); /* through sampling */
+
+    /* the sgemm bound last: its replay's buffers would count in the peaks above */
+    double bound = 0, cbound = 0;
+    if (o.bound) {
+        bound_x = x;
+        bench_gemm_bound(gan_step, gan, 1.0, 0, &bound, &cbound, NULL);
+    }
 
     printf("impl=genmodel-%s threads=%d steps=%ld seconds=%.2f steps_per_second=%.1f "
            "d_loss=%.3f g_loss=%.3f allocs_per_step=%.3f sgemm_bound_steps_per_second=%.1f "
            "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f "
-           "sample_batch=%ld images_per_second=%.0f peak_rss_mb=%.1f\n",
+           "model_gflop_per_step=%.4f sample_batch=%ld images_per_second=%.0f "
+           "model_mflop_per_image=%.4f peak_rss_mb=%.1f sample_peak_rss_mb=%.1f\n",
            gm_version(), gm_get_num_threads(), o.steps, t_train, sps, st.d_loss, st.g_loss,
            (double)allocs / (double)o.steps, bound, bound > 0 ? sps / bound : 0.0, cps,
-           cbound > 0 ? cps / cbound : 0.0,
-           o.sample_batch, ips, bench_peak_rss_mb());
+           cbound > 0 ? cps / cbound : 0.0, bench_ring_step_flops() * 1e-9, o.sample_batch,
+           ips, bench_ring_sample_flops() * 1e-6, train_rss, sample_rss);
     gm_tensor_free(out);
     gm_tensor_free(x);
     gm_gan_free(gan);

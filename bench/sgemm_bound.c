@@ -5,15 +5,22 @@
  * steady-state training step of each, and times exactly those calls alone
  * at the given thread count.
  *
- *   sgemm_bound [--threads N] [--seconds S] [--model vae|dcgan|all]
+ *   sgemm_bound [--threads N] [--seconds S] [--model vae|dcgan|all|none]
+ *
+ * Also the machine's FLOP peak at that thread count, as far as OpenBLAS
+ * reaches it: one 1024 x 1024 x 1024 sgemm (2^31 FLOPs), the best of
+ * several, in GFLOP/s.
  *
  * Prints the calls, a line per model, and a last line of key=value pairs:
- * <model>_bound_steps_per_second and <model>_gflops (the calls' speed).
+ * <model>_bound_steps_per_second and <model>_gflops (the calls' speed),
+ * peak_gflops. --model none measures the peak only.
  * Random inputs: the shapes do not depend on the data.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "bench_common.h"
 
@@ -58,6 +65,32 @@ static double dcgan_bound(double seconds, double *gflop)
     return bench_gemm_replay_seconds(seconds, NULL);
 }
 
+/* Best of `reps` timed 1024^3 sgemm calls (after one untimed), GFLOP/s. */
+static double peak_gflops(int reps)
+{
+    enum { N = 1024 };
+    float *a = malloc(sizeof(float) * N * N), *b = malloc(sizeof(float) * N * N),
+          *c = malloc(sizeof(float) * N * N);
+    if (!a || !b || !c) {
+        fprintf(stderr, "sgemm_bound: out of memory\n");
+        exit(1);
+    }
+    uint64_t s = 11;
+    for (size_t i = 0; i < (size_t)N * N; i++) a[i] = frand(&s) - 0.5f, b[i] = frand(&s) - 0.5f;
+    double best = 1e30;
+    for (int r = 0; r <= reps; r++) {
+        double t0 = bench_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f, a, N, b, N, 0.0f,
+                    c, N);
+        double t = bench_now() - t0;
+        if (r > 0 && t < best) best = t;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * N * N * (double)N / best * 1e-9;
+}
+
 int main(int argc, char **argv)
 {
     int threads = 0;
@@ -70,7 +103,7 @@ int main(int argc, char **argv)
         else if (v && strcmp(argv[i], "--model") == 0) model = v, i++;
         else {
             fprintf(stderr, "usage: sgemm_bound [--threads N] [--seconds S] "
-                            "[--model vae|dcgan|all]\n");
+                            "[--model vae|dcgan|all|none]\n");
             return 2;
         }
     }
@@ -92,7 +125,10 @@ int main(int argc, char **argv)
                               " dcgan_bound_steps_per_second=%.2f dcgan_gflops=%.1f", 1.0 / t,
                               gf / t);
     }
+    const double peak = peak_gflops(10);
+    printf("peak: sgemm 1024^3 %.1f GFLOP/s (best of 10)\n", peak);
     printf("# openblas: %s; core %s\n", bench_blas_config(), bench_blas_core());
-    printf("threads=%d blas_core=%s%s\n", gm_get_num_threads(), bench_blas_core(), line);
+    printf("threads=%d blas_core=%s%s peak_gflops=%.1f\n", gm_get_num_threads(), bench_blas_core(),
+           line, peak);
     return 0;
 }

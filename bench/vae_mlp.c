@@ -8,9 +8,11 @@
  * Encoder 784-400 ReLU 400-40, decoder 20-400 ReLU 400-784, Bernoulli
  * likelihood, Adam 1e-3, batch 128, shuffled epochs. The dataset stays as
  * bytes (47 MB) and each batch is converted to floats when it is used.
- * After training: the sgemm bound (one step's own cblas_sgemm calls, timed
- * alone at the same thread count) and the sampling throughput of the
- * decoder. Last line: key=value pairs (bench/run.sh reads it).
+ * After training: the sampling throughput of the decoder, then the sgemm
+ * bound (one step's own cblas_sgemm calls, timed alone at the same thread
+ * count). peak_rss_mb is the process's peak at the end of training,
+ * sample_peak_rss_mb through sampling. Last line: key=value pairs
+ * (bench/run.sh reads it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,13 +67,7 @@ int main(int argc, char **argv)
         }
     }
     const double sps = (double)o.steps / t_train, cps = (double)o.steps / c_train;
-
-    /* the sgemm bound: record one more step's gemm calls, replay them alone */
-    double bound = 0, cbound = 0, gflop = 0;
-    if (o.bound) {
-        bound_x = x;
-        bench_gemm_bound(vae_step, vae, 2.0, 1, &bound, &cbound, &gflop);
-    }
+    const double train_rss = bench_peak_rss_mb(); /* dataset included */
 
     /* sampling: decoder means for sample_batch latents, repeated */
     gm_tensor *out;
@@ -81,16 +77,27 @@ int main(int argc, char **argv)
     for (long r = 0; r < o.sample_reps; r++)
         BENCH_CHECK(gm_vae_sample(vae, (size_t)o.sample_batch, NULL, out));
     const double ips = (double)o.sample_reps * (double)o.sample_batch / (bench_now() - t0);
+    const double sample_rss = bench_peak_rss_mb(); /* through sampling */
+
+    /* the sgemm bound: record one more step's gemm calls, replay them alone
+     * (last: the replay's buffers would count in the peaks above) */
+    double bound = 0, cbound = 0, gflop = 0;
+    if (o.bound) {
+        bound_x = x;
+        bench_gemm_bound(vae_step, vae, 2.0, 1, &bound, &cbound, &gflop);
+    }
 
     printf("impl=genmodel-%s threads=%d steps=%ld seconds=%.2f steps_per_second=%.2f "
            "train_loss=%.2f allocs_per_step=%.3f sgemm_bound_steps_per_second=%.2f "
            "bound_fraction=%.3f cpu_steps_per_second=%.2f cpu_bound_fraction=%.3f "
-           "gflop_per_step=%.4f sample_batch=%ld images_per_second=%.0f "
-           "peak_rss_mb=%.1f\n",
+           "gflop_per_step=%.4f model_gflop_per_step=%.4f sample_batch=%ld "
+           "images_per_second=%.0f model_mflop_per_image=%.4f peak_rss_mb=%.1f "
+           "sample_peak_rss_mb=%.1f\n",
            gm_version(), gm_get_num_threads(), o.steps, t_train, sps,
            loss_sum / (double)o.steps, (double)allocs / (double)o.steps, bound,
-           bound > 0 ? sps / bound : 0.0, cps,
-           cbound > 0 ? cps / cbound : 0.0, gflop, o.sample_batch, ips, bench_peak_rss_mb());
+           bound > 0 ? sps / bound : 0.0, cps, cbound > 0 ? cps / cbound : 0.0, gflop,
+           bench_vae_step_flops() * 1e-9, o.sample_batch, ips, bench_vae_sample_flops() * 1e-6,
+           train_rss, sample_rss);
 
     gm_tensor_free(out);
     gm_tensor_free(x);

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages libgenmodel needs are installed.
 #
-#   scripts/deps.sh [extra-package ...]
+#   scripts/deps.sh [--bench] [extra-package ...]
 #
 # Checks each package with dpkg-query. If some are missing: as root, runs
 # `apt-get update` once and installs them; otherwise names them and exits
 # non-zero. Extra package names on the command line are checked (and
-# installed) too, e.g. `scripts/deps.sh valgrind`.
+# installed) too, e.g. `scripts/deps.sh valgrind`. --bench adds what
+# bench/run.sh needs besides the build (its PyTorch twins).
 set -euo pipefail
 
 # What building, testing and the demo need. The PyTorch reference numbers
@@ -37,7 +38,13 @@ packages=(
     doxygen               # the API reference: cmake target docs, ctest docs
     file                  # cpack -G DEB with dpkg-shlibdeps (tests/deb/run.sh)
 )
-packages+=("$@")
+bench_packages=(
+    python3-torch         # bench/ref/*.py: the PyTorch twins of the benchmarks
+    libjemalloc2          # bench/run.sh also runs the twins under jemalloc (LD_PRELOAD)
+)
+for a in "$@"; do
+    if [ "$a" = --bench ]; then packages+=("${bench_packages[@]}"); else packages+=("$a"); fi
+done
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: no dpkg-query (not Debian?): not checking packages." >&2

@@ -4,7 +4,7 @@ compared with, for speed (bench/) and for sample quality after an epoch.
 
     /usr/bin/python3 bench/ref/dcgan28.py [--epochs N] [--steps N] [--warmup N]
         [--threads N] [--seed N] [--data DIR] [--png FILE]
-        [--sample-batch N] [--sample-reps N]
+        [--sample-batch N] [--sample-reps N] [--max-seconds S]
 
 Same recipe: Fashion-MNIST in [-1, 1]; G: z100 -> dense 6272 -> BatchNorm
 -> ReLU -> 128x7x7 -> ConvT(128->64, k4 s2 p1) -> BatchNorm -> ReLU ->
@@ -15,14 +15,18 @@ real + fake, then one G update on fresh z, as gm_gan_train_step does.
 --warmup N runs N untimed steps first (bench/run.sh: as bench/dcgan28);
 --sample-reps N > 0 then times G in evaluation and inference mode on
 batches of --sample-batch z (images_per_second), as bench/dcgan28 does.
-Prints a last line of key=value pairs (steps_per_second,
-cpu_steps_per_second by process CPU time, peak_rss_mb, and
-images_per_second when sampling was timed).
-Uses only Debian's python3-torch and python3-numpy.
+The images stay uint8 and each batch is scaled to [-1, 1] when used, as
+bench/dcgan28 does. Prints a last line of key=value pairs
+(steps_per_second, cpu_steps_per_second by process CPU time, peak_rss_mb
+at the end of training, sample_peak_rss_mb after sampling,
+images_per_second when sampling was timed, and the setting: torch_threads,
+blas_threads, malloc; see benchenv.py). --threads N calls
+torch.set_num_threads(N); OpenBLAS's threads come from OPENBLAS_NUM_THREADS.
+--max-seconds S ends the timed training, and the sampling, early once they
+took S seconds (steps= says how many were timed).
+Uses only Debian's python3-torch and python3-numpy (and benchenv.py here).
 """
 import argparse
-import gzip
-import resource
 import struct
 import time
 import zlib
@@ -32,14 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import benchenv
 
-def load_images(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, n, rows, cols = struct.unpack(">IIII", data[:16])
-    assert magic == 2051, path
-    x = np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, 1, rows, cols)
-    return torch.from_numpy(x.astype(np.float32) / 255.0)
 
 
 def write_png_grid(path, images, rows, cols, pad=2):
@@ -94,11 +92,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=0, help="untimed steps first")
     ap.add_argument("--sample-batch", type=int, default=256)
     ap.add_argument("--sample-reps", type=int, default=0, help="time sampling (0: no)")
+    ap.add_argument("--max-seconds", type=float, default=0,
+                    help="stop training, and sampling, after this long (0: no limit)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    x_all = load_images(a.data + "/train-images-idx3-ubyte.gz") * 2.0 - 1.0
+    # uint8 (47 MB), each batch scaled to [-1, 1] when used, as bench/dcgan28
+    x_all = benchenv.load_images_u8(a.data + "/train-images-idx3-ubyte.gz").view(-1, 1, 28, 28)
     n, B, Z = x_all.shape[0], 64, 100
     G, D = generator(), discriminator()
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -117,7 +118,7 @@ def main():
                 break
             if step == a.warmup and a.warmup > 0:  # the timed part starts here
                 t0, c0 = time.perf_counter(), time.process_time()
-            real = x_all[order[s * B:(s + 1) * B]]
+            real = x_all[order[s * B:(s + 1) * B]].float().mul_(2.0 / 255.0).sub_(1.0)
             # D: real and fake
             fake = G(torch.randn(B, Z))
             d_loss = (F.binary_cross_entropy_with_logits(D(real), ones) +
@@ -131,21 +132,27 @@ def main():
             g_loss.backward()
             opt_g.step()
             step += 1
+            if 0 < a.max_seconds < t_train + time.perf_counter() - t0 and step > a.warmup:
+                total = step
             if step % 100 == 0:
                 print("step %5d  D loss %.3f  G loss %.3f" % (step, d_loss.item(), g_loss.item()),
                       flush=True)
         t_train += time.perf_counter() - t0
         c_train += time.process_time() - c0
     step -= a.warmup
+    train_rss = benchenv.peak_rss_mb()
     sampling = ""
     if a.sample_reps > 0:
         G.eval()
         with torch.inference_mode():
             G(torch.randn(a.sample_batch, Z))
-            t0 = time.perf_counter()
-            for _ in range(a.sample_reps):
+            t0, reps = time.perf_counter(), 0
+            while reps < a.sample_reps:
                 G(torch.randn(a.sample_batch, Z))
-            ips = a.sample_reps * a.sample_batch / (time.perf_counter() - t0)
+                reps += 1
+                if 0 < a.max_seconds < time.perf_counter() - t0:
+                    break
+            ips = reps * a.sample_batch / (time.perf_counter() - t0)
         G.train()
         sampling = " sample_batch=%d images_per_second=%.0f" % (a.sample_batch, ips)
     if a.png:
@@ -153,11 +160,10 @@ def main():
         with torch.no_grad():
             write_png_grid(a.png, (G(fixed_z).numpy() + 1.0) / 2.0, 8, 8)
         print("wrote %s" % a.png)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("impl=torch-%s threads=%d steps=%d seconds=%.2f steps_per_second=%.3f "
-          "cpu_steps_per_second=%.3f%s peak_rss_mb=%.1f"
+          "cpu_steps_per_second=%.3f%s peak_rss_mb=%.1f sample_peak_rss_mb=%.1f %s"
           % (torch.__version__, torch.get_num_threads(), step, t_train, step / t_train,
-             step / c_train, sampling, rss))
+             step / c_train, sampling, train_rss, benchenv.peak_rss_mb(), benchenv.setting()))
 
 
 if __name__ == "__main__":

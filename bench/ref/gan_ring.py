@@ -2,7 +2,7 @@
 """The ring MLP GAN of examples/gan_ring.c in PyTorch, for bench/gan_ring.
 
     /usr/bin/python3 bench/ref/gan_ring.py [--steps N] [--warmup N] [--threads N]
-        [--seed N] [--sample-batch N] [--sample-reps N]
+        [--seed N] [--sample-batch N] [--sample-reps N] [--max-seconds S]
 
 8 Gaussians on a circle (radius 2, std 0.02); G: 2-128-128-2 ReLU; D:
 2-128-128-1 LeakyReLU(0.2); non-saturating loss (BCE with logits); Adam
@@ -10,16 +10,22 @@
 G update on fresh z, as gm_gan_train_step does. The real batch is drawn
 inside the timed loop, as in the C benchmark. Prints a last line of
 key=value pairs (steps_per_second, cpu_steps_per_second: by process CPU
-time, images_per_second, peak_rss_mb).
+time, images_per_second, peak_rss_mb at the end of training,
+sample_peak_rss_mb after sampling, and the setting: torch_threads,
+blas_threads, malloc; see benchenv.py). --threads N calls
+torch.set_num_threads(N); OpenBLAS's threads come from OPENBLAS_NUM_THREADS.
+--max-seconds S ends the timed training, and the sampling, early once they
+took S seconds (steps= says how many were timed).
 """
 import argparse
 import math
-import resource
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import benchenv
 
 
 def mlp(n_in, n_out, act):
@@ -35,6 +41,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sample-batch", type=int, default=2500)
     ap.add_argument("--sample-reps", type=int, default=200)
+    ap.add_argument("--max-seconds", type=float, default=0,
+                    help="stop training, and sampling, after this long (0: no limit)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -48,7 +56,7 @@ def main():
     angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
     centres = torch.stack([2 * torch.cos(angles), 2 * torch.sin(angles)], 1)
 
-    t_train, c_train = 0.0, 0.0
+    t_train, c_train, done = 0.0, 0.0, 0
     for s in range(a.warmup + a.steps):
         t0, c0 = time.perf_counter(), time.process_time()
         real = centres[torch.randint(0, 8, (B,))] + 0.02 * torch.randn(B, 2)
@@ -65,21 +73,29 @@ def main():
         if s >= a.warmup:
             t_train += time.perf_counter() - t0
             c_train += time.process_time() - c0
-    sps = a.steps / t_train
+            done += 1
+            if 0 < a.max_seconds < t_train:
+                break
+    sps = done / t_train
+    train_rss = benchenv.peak_rss_mb()
 
     with torch.inference_mode():
         G.eval()
         G(torch.randn(a.sample_batch, Z))
-        t0 = time.perf_counter()
-        for _ in range(a.sample_reps):
+        t0, reps = time.perf_counter(), 0
+        while reps < a.sample_reps:
             G(torch.randn(a.sample_batch, Z))
-        ips = a.sample_reps * a.sample_batch / (time.perf_counter() - t0)
+            reps += 1
+            if 0 < a.max_seconds < time.perf_counter() - t0:
+                break
+        ips = reps * a.sample_batch / (time.perf_counter() - t0)
 
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("impl=torch-%s threads=%d steps=%d seconds=%.2f steps_per_second=%.1f "
-          "cpu_steps_per_second=%.1f d_loss=%.3f g_loss=%.3f sample_batch=%d images_per_second=%.0f peak_rss_mb=%.1f"
-          % (torch.__version__, torch.get_num_threads(), a.steps, t_train, sps,
-             a.steps / c_train, d_loss.item(), g_loss.item(), a.sample_batch, ips, rss))
+          "cpu_steps_per_second=%.1f d_loss=%.3f g_loss=%.3f sample_batch=%d images_per_second=%.0f "
+          "peak_rss_mb=%.1f sample_peak_rss_mb=%.1f %s"
+          % (torch.__version__, torch.get_num_threads(), done, t_train, sps,
+             done / c_train, d_loss.item(), g_loss.item(), a.sample_batch, ips, train_rss,
+             benchenv.peak_rss_mb(), benchenv.setting()))
 
 
 if __name__ == "__main__":

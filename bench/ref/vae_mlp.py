@@ -2,7 +2,7 @@
 """The VAE recipe of examples/vae_fashion.c in PyTorch, for bench/vae_mlp.
 
     /usr/bin/python3 bench/ref/vae_mlp.py [--steps N] [--warmup N] [--threads N]
-        [--seed N] [--data DIR] [--sample-batch N] [--sample-reps N]
+        [--seed N] [--data DIR] [--sample-batch N] [--sample-reps N] [--max-seconds S]
 
 Encoder Linear(784, 400) ReLU Linear(400, 40) (mu, logvar); decoder
 Linear(20, 400) ReLU Linear(400, 784) logits; loss = per-image sum of the
@@ -11,28 +11,23 @@ Adam 1e-3; batch 128; shuffled epochs. The images stay uint8 and each batch
 is converted to float when used, as the C benchmark does. Then sampling:
 sigmoid(decoder(z)) for batches of z in inference mode. Prints a last line
 of key=value pairs (steps_per_second, cpu_steps_per_second: by process
-CPU time, images_per_second, peak_rss_mb).
-Uses only Debian's python3-torch and python3-numpy.
+CPU time, images_per_second, peak_rss_mb at the end of training and
+sample_peak_rss_mb through sampling, and the setting it ran with:
+torch_threads, blas_threads, malloc; see benchenv.py).
+--threads N calls torch.set_num_threads(N); OpenBLAS's threads come from
+OPENBLAS_NUM_THREADS (bench/run.sh tries every split). --max-seconds S
+ends the timed training, and the sampling, early once they took S seconds
+(steps= says how many were timed): bench/run.sh's cap for slow settings.
+Uses only Debian's python3-torch and python3-numpy (and benchenv.py here).
 """
 import argparse
-import gzip
-import resource
-import struct
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def load_images_u8(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, n, rows, cols = struct.unpack(">IIII", data[:16])
-    assert magic == 2051, path
-    x = np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, rows * cols)
-    return torch.from_numpy(x.copy())
+import benchenv
 
 
 def main():
@@ -44,11 +39,13 @@ def main():
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--sample-batch", type=int, default=256)
     ap.add_argument("--sample-reps", type=int, default=200)
+    ap.add_argument("--max-seconds", type=float, default=0,
+                    help="stop training, and sampling, after this long (0: no limit)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    x_all = load_images_u8(a.data + "/train-images-idx3-ubyte.gz")
+    x_all = benchenv.load_images_u8(a.data + "/train-images-idx3-ubyte.gz")
     n, B, L = x_all.shape[0], 128, 20
     enc = nn.Sequential(nn.Linear(784, 400), nn.ReLU(), nn.Linear(400, 2 * L))
     dec = nn.Sequential(nn.Linear(L, 400), nn.ReLU(), nn.Linear(400, 784))
@@ -67,7 +64,7 @@ def main():
         return loss
 
     order, pos = torch.randperm(n), 0
-    t_train, c_train, loss_sum = 0.0, 0.0, 0.0
+    t_train, c_train, loss_sum, done = 0.0, 0.0, 0.0, 0
     for s in range(a.warmup + a.steps):
         t0, c0 = time.perf_counter(), time.process_time()
         if pos + B > n:
@@ -79,21 +76,29 @@ def main():
             loss_sum += loss.item()
             t_train += time.perf_counter() - t0
             c_train += time.process_time() - c0
-    sps = a.steps / t_train
+            done += 1
+            if 0 < a.max_seconds < t_train:
+                break
+    sps = done / t_train
+    train_rss = benchenv.peak_rss_mb()
 
     with torch.inference_mode():
         dec.eval()
         torch.sigmoid(dec(torch.randn(a.sample_batch, L)))
-        t0 = time.perf_counter()
-        for _ in range(a.sample_reps):
+        t0, reps = time.perf_counter(), 0
+        while reps < a.sample_reps:
             torch.sigmoid(dec(torch.randn(a.sample_batch, L)))
-        ips = a.sample_reps * a.sample_batch / (time.perf_counter() - t0)
+            reps += 1
+            if 0 < a.max_seconds < time.perf_counter() - t0:
+                break
+        ips = reps * a.sample_batch / (time.perf_counter() - t0)
 
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("impl=torch-%s threads=%d steps=%d seconds=%.2f steps_per_second=%.2f "
-          "cpu_steps_per_second=%.2f train_loss=%.2f sample_batch=%d images_per_second=%.0f peak_rss_mb=%.1f"
-          % (torch.__version__, torch.get_num_threads(), a.steps, t_train, sps,
-             a.steps / c_train, loss_sum / a.steps, a.sample_batch, ips, rss))
+          "cpu_steps_per_second=%.2f train_loss=%.2f sample_batch=%d images_per_second=%.0f "
+          "peak_rss_mb=%.1f sample_peak_rss_mb=%.1f %s"
+          % (torch.__version__, torch.get_num_threads(), done, t_train, sps,
+             done / c_train, loss_sum / done, a.sample_batch, ips, train_rss,
+             benchenv.peak_rss_mb(), benchenv.setting()))
 
 
 if __name__ == "__main__":
