@@ -124,9 +124,9 @@ GM_API gm_status gm_eval_precision_recall(const gm_tensor *real, const gm_tensor
  * fake vector, in [0, 1]: identical sets give 1, while a model whose
  * samples are all one point covers only the balls around that point.
  * Real vectors are N >= k + 1; fake vectors M >= 1.
- * Not determined to the last bit (distances come from the BLAS, see above):
- * a vector lying on a ball's boundary to rounding may count or not,
- * depending on the BLAS kernels and threads.
+ * Distances come from the BLAS (see above), so a vector lying on a ball's
+ * boundary to within rounding may count with one BLAS kernel and not with
+ * another.
  * @param real, fake  [N x D] and [M x D] (same per-vector shape), N >= k + 1,
  *                    every value finite; only read.
  * @param k           neighbours, >= 1 (the paper uses 5).
@@ -227,9 +227,9 @@ typedef struct gm_eval_report {
  * Evaluates a set of generated images against real ones: features of both
  * through `features` (gm_eval_features), their Fréchet distance, k-NN
  * precision/recall and density/coverage (the real features' k-NN balls
- * computed once for all four); if `train` is given, the memorization check of the
- * first opts->nearest_max samples against the training images in pixel
- * space (gm_eval_nearest); if `vae` is given, its IWAE estimate of
+ * computed once for all four); if `train` is given, the memorization check
+ * of the first opts->nearest_max samples against the training images in
+ * pixel space (gm_eval_nearest); if `vae` is given, its IWAE estimate of
  * -log p(x) with opts->iwae_k samples over the first opts->iwae_max real
  * images (gm_vae_iwae, in batches; this advances the VAE's evaluation
  * generator and nothing else).
