@@ -26,6 +26,7 @@ for b in train_features vae_fashion dcgan_fashion evaluate; do
     [ -x "$bin/$b" ] || { echo "eval_variation: $bin/$b not built (cmake --build build)" >&2; exit 1; }
 done
 
+mkdir -p "$out"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-} N=$n"
 for seed in ${SEEDS:-1 2 3}; do
     d=$out/seed$seed
