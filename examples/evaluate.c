@@ -20,12 +20,15 @@
  *   mean image          N copies of the mean training image: a bad model
  *   uniform noise       N images of uniform noise: a bad model
  * Columns: the Fréchet distance of the features, k-NN precision and recall
- * (k = 3), the memorization check (each of the first --nearest samples'
- * distance to its nearest training image in pixel space: mean, 5% quantile
- * and minimum), and for the VAE its IWAE estimate of -log p(x) on the first
- * --iwae-n test images. The reference rows take their images from the first
- * 20000 training images and the memorization check searches the other
- * 40000, so that a reference image is never compared with itself.
+ * and density and coverage (k = 3, all on the same k-NN balls; precision
+ * calls a model perfect whose samples are all one point inside a real
+ * ball, coverage counts the real balls it reaches), the memorization check
+ * (each of the first --nearest samples' distance to its nearest training
+ * image in pixel space: mean, 5% quantile and minimum), and for the VAE
+ * its IWAE estimate of -log p(x) on the first --iwae-n test images. The
+ * reference rows take their images from the first 20000 training images
+ * and the memorization check searches the other 40000, so that a reference
+ * image is never compared with itself.
  * --check exits 1 unless the VAE's and the DCGAN's Fréchet distances lie
  * between the best reference and the two bad ones.
  */
@@ -88,15 +91,15 @@ typedef struct {
 static void print_row(const row *w)
 {
     if (!w->done) {
-        printf("| %-19s | %8s | %9s | %6s | %22s | %12s |\n", w->name, "-", "-", "-", "(no model)",
-               "-");
+        printf("| %-19s | %8s | %9s | %6s | %7s | %8s | %22s | %12s |\n", w->name, "-", "-", "-",
+               "-", "-", "(no model)", "-");
         return;
     }
     char iwae[32] = "-";
     if (!isnan(w->r.iwae_nll)) snprintf(iwae, sizeof iwae, "%.2f", w->r.iwae_nll);
-    printf("| %-19s | %8.2f | %9.3f | %6.3f | %6.2f / %5.2f / %5.2f | %12s |\n", w->name,
-           w->r.frechet, w->r.precision, w->r.recall, w->r.nearest.mean, w->r.nearest.q05,
-           w->r.nearest.min, iwae);
+    printf("| %-19s | %8.2f | %9.3f | %6.3f | %7.3f | %8.3f | %6.2f / %5.2f / %5.2f | %12s |\n",
+           w->name, w->r.frechet, w->r.precision, w->r.recall, w->r.density, w->r.coverage,
+           w->r.nearest.mean, w->r.nearest.q05, w->r.nearest.min, iwae);
 }
 
 int main(int argc, char **argv)
@@ -224,10 +227,10 @@ int main(int argc, char **argv)
         gm_gan_free(gan);
     }
 
-    printf("\n| %-19s | %8s | %9s | %6s | %22s | %12s |\n", "images", "Frechet", "precision",
-           "recall", "NN dist mean/q05/min", "IWAE -log p");
-    printf("|%s|%s|%s|%s|%s|%s|\n", "---------------------", "----------", "-----------",
-           "--------", "------------------------", "--------------");
+    printf("\n| %-19s | %8s | %9s | %6s | %7s | %8s | %22s | %12s |\n", "images", "Frechet",
+           "precision", "recall", "density", "coverage", "NN dist mean/q05/min", "IWAE -log p");
+    printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "---------------------", "----------", "-----------",
+           "--------", "---------", "----------", "------------------------", "--------------");
     for (int r = 0; r < 6; r++) print_row(&table[r]);
     printf("(Frechet distance of %zu-d classifier features, k = %zu; NN: pixel-space distance of "
            "the first %zu images to the nearest of %zu training images; IWAE with K = %zu on %zu "
@@ -252,8 +255,10 @@ int main(int argc, char **argv)
     const char *keys[6] = {"train", "train5", "vae", "dcgan", "mean", "noise"};
     for (int r = 0; r < 6; r++)
         if (table[r].done)
-            printf(" %s_fd=%.3f %s_precision=%.4f %s_recall=%.4f", keys[r], table[r].r.frechet,
-                   keys[r], table[r].r.precision, keys[r], table[r].r.recall);
+            printf(" %s_fd=%.3f %s_precision=%.4f %s_recall=%.4f %s_density=%.4f "
+                   "%s_coverage=%.4f", keys[r], table[r].r.frechet, keys[r], table[r].r.precision,
+                   keys[r], table[r].r.recall, keys[r], table[r].r.density, keys[r],
+                   table[r].r.coverage);
     printf("\n");
 
     gm_tensor_free(s);

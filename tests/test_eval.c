@@ -9,11 +9,18 @@
  *    for identical sets; on a 10-cluster mixture and on Fashion-MNIST
  *    pixels: high for held-out data of the same distribution, near 0 for
  *    noise, and clearly lower recall for samples of 5 of the 10 classes;
+ *  - density/coverage against a brute-force numpy/scipy computation
+ *    (abs + rel tolerance); exactly 1 and (k + 1)/k for identical sets (on
+ *    a grid where every distance is exact); a one-point fake set at the
+ *    real mean: precision 1 but coverage c/N and density c/k, c the real
+ *    balls holding the point counted by brute force; 0 and 0 for far
+ *    sets; coverage halves when half of the classes are dropped;
  *  - the nearest-neighbour check against brute force, its quantiles on
  *    known distances, 0 for copied training vectors;
  *  - features through a net in batches equal one forward, whatever the
  *    batch, with the net's mode restored; gm_eval_images agrees with the
- *    separate calls;
+ *    separate calls; a report of the first version's size gets every field
+ *    but density and coverage, and nothing past its size is touched;
  *  - bad input for every eval.h function: the documented status, a message
  *    naming the function, outputs left as they were; every failing
  *    allocation gives GM_ENOMEM, leaks nothing and writes nothing.
@@ -21,6 +28,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <float.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,6 +500,166 @@ START_TEST(test_pr_mode_dropping)
 }
 END_TEST
 
+/* ---- density and coverage ------------------------------------------------------------ */
+
+/* |got - want| <= 1e-12 + 1e-9 |want|: the reference counts the same balls. */
+static void ck_close_counts(double got, double want, const char *what)
+{
+    ck_assert_msg(fabs(got - want) <= 1e-12 + 1e-9 * fabs(want), "%s: %.12g, brute force %.12g",
+                  what, got, want);
+}
+
+START_TEST(test_dc_matches_bruteforce)
+{
+    const char *cases[] = {"pr", "dc.shifted", "dc.point"};
+    for (size_t c = 0; c < 3; c++) {
+        char n_real[64], n_fake[64], n_k[64], n_d[64], n_c[64]; /* pr: precision's sets */
+        snprintf(n_real, sizeof n_real, "%s.real", cases[c]);
+        snprintf(n_fake, sizeof n_fake, "%s.fake", cases[c]);
+        snprintf(n_k, sizeof n_k, "%s.k", cases[c]);
+        snprintf(n_d, sizeof n_d, "%s.density", cases[c]);
+        snprintf(n_c, sizeof n_c, "%s.coverage", cases[c]);
+        gm_tensor *real = fixture_tensor(n_real), *fake = fixture_tensor(n_fake);
+        const size_t k = (size_t)fixture_value(n_k);
+        const double wd = fixture_value(n_d), wc = fixture_value(n_c);
+        double d = -1, cv = -1;
+        GM_CK_OK(gm_eval_density_coverage(real, fake, k, &d, &cv));
+        printf("test_eval: %s, k = %zu: density %.6f coverage %.6f, numpy %.6f %.6f\n", cases[c],
+               k, d, cv, wd, wc);
+        ck_close_counts(d, wd, n_d);
+        ck_close_counts(cv, wc, n_c);
+        /* either output alone gives the same value */
+        double d1 = -1, c1 = -1;
+        GM_CK_OK(gm_eval_density_coverage(real, fake, k, &d1, NULL));
+        GM_CK_OK(gm_eval_density_coverage(real, fake, k, NULL, &c1));
+        ck_assert(d1 == d && c1 == cv);
+        gm_tensor_free(real);
+        gm_tensor_free(fake);
+    }
+}
+END_TEST
+
+/* [n x d] of N(0, 1) rounded to multiples of 1/1024 (|x| < 8): every
+ * product and sum of a squared distance is exact in double, whatever the
+ * BLAS kernel's order, so a point on a ball's boundary is inside for sure. */
+static gm_tensor *grid_set(size_t n, size_t d, uint64_t seed)
+{
+    gm_tensor *t = normal_set(n, d, seed, 1.0f, 0.0f);
+    for (size_t i = 0; i < n * d; i++) {
+        const float v = D_(t)[i] > 7.0f ? 7.0f : D_(t)[i] < -7.0f ? -7.0f : D_(t)[i];
+        D_(t)[i] = roundf(v * 1024.0f) / 1024.0f;
+    }
+    return t;
+}
+
+START_TEST(test_dc_identical)
+{
+    /* each fake copy X_j lies in its own ball and in those of the reals
+     * whose k nearest neighbours include it: k + 1 balls per ball, so
+     * density (k + 1)/k (no ties among the distances here) and coverage 1 */
+    gm_tensor *a = grid_set(300, 8, 7), *b = tdup(a);
+    const size_t ks[] = {1, 3, 5, 299};
+    for (size_t i = 0; i < 4; i++) {
+        double d = -1, c = -1;
+        GM_CK_OK(gm_eval_density_coverage(a, b, ks[i], &d, &c));
+        const double want = (double)(ks[i] + 1) / (double)ks[i];
+        ck_assert_msg(c == 1.0 && fabs(d - want) <= 1e-15 * want,
+                      "identical sets, k = %zu: density %.17g (want %.17g), coverage %.17g", ks[i],
+                      d, want, c);
+    }
+    gm_tensor_free(a);
+    gm_tensor_free(b);
+}
+END_TEST
+
+START_TEST(test_dc_one_point_at_the_mean)
+{
+    /* a model that always outputs the mean of the reals */
+    enum { N = 1000, D = 2, K = 3, M = 50 };
+    gm_tensor *real = normal_set(N, D, 11, 1.0f, 0.0f), *point = T2(1, D), *copies = T2(M, D);
+    const float *x = D_(real);
+    double mean[D] = {0, 0};
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < D; j++) mean[j] += x[i * D + j] / (double)N;
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < D; j++) D_(copies)[i * D + j] = D_(point)[j] = (float)mean[j];
+    /* brute force: the real balls holding the point */
+    size_t balls = 0;
+    double nn[K];
+    for (size_t i = 0; i < N; i++) {
+        for (size_t q = 0; q < K; q++) nn[q] = INFINITY;
+        for (size_t j = 0; j < N; j++) {
+            if (j == i) continue;
+            double s = 0;
+            for (size_t c = 0; c < D; c++) {
+                const double v = (double)x[i * D + c] - x[j * D + c];
+                s += v * v;
+            }
+            for (size_t q = 0; q < K; q++) /* insert into the K smallest, sorted */
+                if (s < nn[q]) {
+                    for (size_t r = K - 1; r > q; r--) nn[r] = nn[r - 1];
+                    nn[q] = s;
+                    break;
+                }
+        }
+        double s = 0;
+        for (size_t c = 0; c < D; c++) {
+            const double v = (double)x[i * D + c] - D_(point)[c];
+            s += v * v;
+        }
+        balls += s <= nn[K - 1];
+    }
+    double d1, c1, dm, cm, p, r;
+    GM_CK_OK(gm_eval_density_coverage(real, point, K, &d1, &c1));
+    GM_CK_OK(gm_eval_density_coverage(real, copies, K, &dm, &cm));
+    GM_CK_OK(gm_eval_precision_recall(real, copies, K, &p, &r));
+    printf("test_eval: %d copies of the mean of %d 2-d reals, k = %d: precision %.3f recall "
+           "%.3f density %.4f coverage %.4f (%zu balls hold it)\n",
+           M, N, K, p, r, dm, cm, balls);
+    ck_assert_msg(balls >= 1 && balls <= 20, "%zu balls hold the mean", balls);
+    /* precision calls it perfect; coverage and density count the balls */
+    ck_assert(p == 1.0 && r < 0.01);
+    ck_assert_msg(c1 == (double)balls / N && d1 == (double)balls / K,
+                  "one point: coverage %.17g (want %zu/%d), density %.17g (want %zu/%d)", c1,
+                  balls, N, d1, balls, K);
+    ck_assert_msg(cm == c1 && dm == d1, "%d copies: %.17g %.17g, one point: %.17g %.17g", M, dm,
+                  cm, d1, c1);
+    gm_tensor_free(real);
+    gm_tensor_free(point);
+    gm_tensor_free(copies);
+}
+END_TEST
+
+START_TEST(test_dc_disjoint_and_mode_dropping)
+{
+    /* far apart: no fake vector in any real ball */
+    gm_tensor *near = normal_set(200, 8, 1, 1.0f, 0.0f), *far = normal_set(150, 8, 2, 1.0f, 100.0f);
+    double d = -1, c = -1, p = -1, r = -1;
+    GM_CK_OK(gm_eval_density_coverage(near, far, 5, &d, &c));
+    GM_CK_OK(gm_eval_precision_recall(near, far, 5, &p, &r));
+    ck_assert_msg(d == 0.0 && c == 0.0 && p == 0.0 && r == 0.0, "disjoint: %g %g %g %g", d, c, p,
+                  r);
+    gm_tensor_free(near);
+    gm_tensor_free(far);
+
+    /* dropping 5 of 10 clusters halves coverage; density stays near 1 */
+    gm_tensor *real = mixture(1000, 10, 1), *all = mixture(1000, 10, 2);
+    gm_tensor *half = mixture(1000, 5, 3);
+    double d_all, c_all, d_half, c_half;
+    GM_CK_OK(gm_eval_density_coverage(real, all, 5, &d_all, &c_all));
+    GM_CK_OK(gm_eval_density_coverage(real, half, 5, &d_half, &c_half));
+    printf("test_eval: 10-cluster mixture, k = 5: all classes density %.3f coverage %.3f; "
+           "5 of 10 classes %.3f / %.3f\n", d_all, c_all, d_half, c_half);
+    ck_assert_msg(c_all >= 0.85 && d_all >= 0.8 && d_all <= 1.25, "all: %.3f / %.3f", d_all,
+                  c_all);
+    ck_assert_msg(c_half <= 0.55 && c_half >= 0.35, "5 of 10: coverage %.3f", c_half);
+    ck_assert_msg(d_half >= 0.8, "5 of 10: density %.3f", d_half);
+    gm_tensor_free(real);
+    gm_tensor_free(all);
+    gm_tensor_free(half);
+}
+END_TEST
+
 /* ---- nearest neighbours --------------------------------------------------------------- */
 
 START_TEST(test_nearest_bruteforce)
@@ -638,6 +806,11 @@ START_TEST(test_images_report)
     ck_assert_msg(r.frechet == d && r.precision == p && r.recall == rc,
                   "report %g %g %g, separate %g %g %g", r.frechet, r.precision, r.recall, d, p,
                   rc);
+    double den, cov;
+    GM_CK_OK(gm_eval_density_coverage(fr, fs, 3, &den, &cov));
+    ck_assert_msg(r.density == den && r.coverage == cov, "report %g %g, separate %g %g",
+                  r.density, r.coverage, den, cov);
+    ck_assert(r.coverage > 0 && r.coverage <= 1 && r.density > 0);
     gm_tensor *head = T4(50, 1, 28, 28);
     memcpy(D_(head), D_(samples), 50 * 784 * sizeof(float));
     gm_eval_nearest_stats st;
@@ -665,6 +838,32 @@ START_TEST(test_images_report)
     big.extra = 42;
     GM_CK_OK(gm_eval_images(&big.r, net, samples, real, NULL, NULL, NULL));
     ck_assert(big.r.size == sizeof big && big.extra == 42 && big.r.recall == rc);
+    ck_assert(big.r.density == den && big.r.coverage == cov);
+
+    /* a caller of the first version (up to iwae_nll): its fields are
+     * written, nothing past its size (on the heap, exactly that large, so
+     * ASan and valgrind see a write past it) */
+    const size_t v1 = offsetof(gm_eval_report, density);
+    ck_assert_uint_eq(v1, offsetof(gm_eval_report, iwae_nll) + sizeof(double));
+    unsigned char *old = malloc(v1);
+    ck_assert_ptr_nonnull(old);
+    memset(old, 0, v1);
+    memcpy(old, &v1, sizeof v1);
+    GM_CK_OK(gm_eval_images((gm_eval_report *)old, net, samples, real, train, vae, &o));
+    gm_eval_report got = GM_EVAL_REPORT_INIT;
+    memcpy(&got, old, v1);
+    ck_assert(got.size == v1 && got.n_samples == 120 && got.frechet == r.frechet &&
+              got.precision == p && got.recall == rc && got.n_nearest == 50);
+    free(old);
+    /* the same size in a full struct: density and coverage are left alone */
+    gm_eval_report part = GM_EVAL_REPORT_INIT;
+    part.size = v1;
+    part.density = part.coverage = -7;
+    GM_CK_OK(gm_eval_images(&part, net, samples, real, NULL, NULL, NULL));
+    ck_assert(part.size == v1 && part.recall == rc && part.density == -7 && part.coverage == -7);
+    part.size = v1 - 1;
+    GM_CK_ERR(GM_EINVAL, "gm_eval_images", gm_eval_images(&part, net, samples, real, NULL, NULL,
+                                                          NULL));
 
     gm_tensor *ts[] = {samples, real, train, fs, fr, head};
     for (size_t i = 0; i < 6; i++) gm_tensor_free(ts[i]);
@@ -729,6 +928,50 @@ START_TEST(test_bad_precision_recall)
     gm_tensor_free(a);
     gm_tensor_free(b);
     gm_tensor_free(c);
+}
+END_TEST
+
+START_TEST(test_bad_density_coverage)
+{
+    gm_tensor *a = normal_set(10, 4, 1, 1, 0), *b = normal_set(12, 5, 2, 1, 0),
+              *c = normal_set(4, 4, 4, 1, 0), *one = normal_set(1, 4, 5, 1, 0);
+    double d = 7.0, cv = 8.0;
+    const char *fn = "gm_eval_density_coverage";
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(NULL, a, 3, &d, &cv));
+    ck_assert_msg(strstr(gm_last_error(), "real"), "%s", gm_last_error());
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(a, NULL, 3, &d, &cv));
+    ck_assert_msg(strstr(gm_last_error(), "fake"), "%s", gm_last_error());
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(a, a, 3, NULL, NULL));
+    GM_CK_ERR(GM_ESHAPE, fn, gm_eval_density_coverage(a, b, 3, &d, &cv));
+    ck_assert_msg(strstr(gm_last_error(), "[10 x 4]") && strstr(gm_last_error(), "[12 x 5]"),
+                  "%s", gm_last_error());
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(a, a, 0, &d, &cv));
+    ck_assert_msg(strstr(gm_last_error(), "got 0"), "%s", gm_last_error());
+    /* fewer than k + 1 real vectors; the fake set may be smaller */
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(c, a, 4, &d, &cv));
+    ck_assert_msg(strstr(gm_last_error(), "real must hold at least k + 1 = 5") &&
+                      strstr(gm_last_error(), "got 4"),
+                  "%s", gm_last_error());
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(a, a, 10, &d, &cv));
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(a, a, SIZE_MAX, &d, &cv));
+    ck_assert(d == 7.0 && cv == 8.0);
+    double d1 = -1, c1 = -1;
+    GM_CK_OK(gm_eval_density_coverage(a, one, 9, &d1, &c1));
+    ck_assert(d1 >= 0 && c1 >= 0 && c1 <= 1);
+    /* non-finite values, named by set, row and element */
+    D_(a)[5] = NAN;
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(a, c, 3, &d, &cv));
+    ck_assert_msg(strstr(gm_last_error(), "real row 1, element 1"), "%s", gm_last_error());
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(c, a, 3, &d, &cv));
+    ck_assert_msg(strstr(gm_last_error(), "fake row 1, element 1"), "%s", gm_last_error());
+    D_(a)[5] = 0;
+    D_(one)[3] = -INFINITY;
+    GM_CK_ERR(GM_EINVAL, fn, gm_eval_density_coverage(a, one, 3, &d, NULL));
+    ck_assert_msg(strstr(gm_last_error(), "fake row 0, element 3 is not finite (-inf)"), "%s",
+                  gm_last_error());
+    ck_assert(d == 7.0 && cv == 8.0);
+    gm_tensor *ts[] = {a, b, c, one};
+    for (size_t i = 0; i < 4; i++) gm_tensor_free(ts[i]);
 }
 END_TEST
 
@@ -805,7 +1048,7 @@ START_TEST(test_bad_images)
     GM_CK_ERR(GM_EINVAL, fn, gm_eval_images(&rep, net, NULL, r, tr, vae, &o));
     GM_CK_ERR(GM_EINVAL, fn, gm_eval_images(&rep, net, s, NULL, tr, vae, &o));
     gm_eval_report bad_size = rep;
-    bad_size.size = sizeof bad_size - 8;
+    bad_size.size = offsetof(gm_eval_report, density) - 8; /* below the first version */
     GM_CK_ERR(GM_EINVAL, fn, gm_eval_images(&bad_size, net, s, r, tr, vae, &o));
     bad_size.size = 0;
     GM_CK_ERR(GM_EINVAL, fn, gm_eval_images(&bad_size, net, s, r, tr, vae, &o));
@@ -955,6 +1198,10 @@ START_TEST(test_failing_allocations)
         FAIL_LOOP("gm_eval_frechet", gm_eval_frechet(a, b, &d), ck_assert(d == -1));
         FAIL_LOOP("gm_eval_precision_recall", gm_eval_precision_recall(a, b, 3, &p, &r),
                   ck_assert(p == -1 && r == -1));
+        double den = -1, cov = -1;
+        FAIL_LOOP("gm_eval_density_coverage", gm_eval_density_coverage(a, b, 3, &den, &cov),
+                  ck_assert(den == -1 && cov == -1));
+        ck_assert(den >= 0 && cov > 0);
         FAIL_LOOP("gm_eval_nearest", gm_eval_nearest(b, a, &st, dist), ck_assert(st.max == 0));
         ck_assert(d > 0 && p >= 0 && r >= 0 && st.max > 0);
 
@@ -997,6 +1244,12 @@ int main(void)
     tcase_add_test(tc, test_pr_identical);
     tcase_add_test(tc, test_pr_mode_dropping);
     suite_add_tcase(s, tc);
+    tc = tcase_create("density_coverage");
+    tcase_add_test(tc, test_dc_matches_bruteforce);
+    tcase_add_test(tc, test_dc_identical);
+    tcase_add_test(tc, test_dc_one_point_at_the_mean);
+    tcase_add_test(tc, test_dc_disjoint_and_mode_dropping);
+    suite_add_tcase(s, tc);
     tc = tcase_create("nearest");
     tcase_add_test(tc, test_nearest_bruteforce);
     tcase_add_test(tc, test_nearest_quantiles);
@@ -1012,6 +1265,7 @@ int main(void)
     tc = tcase_create("bad_input");
     tcase_add_test(tc, test_bad_frechet);
     tcase_add_test(tc, test_bad_precision_recall);
+    tcase_add_test(tc, test_bad_density_coverage);
     tcase_add_test(tc, test_bad_nearest);
     tcase_add_test(tc, test_bad_features);
     tcase_add_test(tc, test_bad_images);

@@ -15,6 +15,10 @@
  *    feature sets (on Inception features this is the FID).
  *  - gm_eval_precision_recall: precision and recall with k-nearest-neighbour
  *    manifolds (Kynkäänniemi et al., 2019).
+ *  - gm_eval_density_coverage: density and coverage on the same real k-NN
+ *    balls (Naeem et al., 2020), telling what precision and recall miss: a
+ *    model putting all its samples on one point inside a real ball has
+ *    precision 1, but covers only the real balls holding that point.
  *  - gm_eval_nearest: each sample's distance to its closest training
  *    vector, summarized (memorization shows as samples far closer to the
  *    training set than held-out data is).
@@ -24,7 +28,7 @@
  * Statistics are computed in double precision: means and covariances
  * (normalized by N - 1, as numpy.cov), the matrix square root through
  * LAPACK's symmetric eigensolver (dsyevd, from OpenBLAS), the neighbour
- * distances of precision/recall through dgemm as |a|^2 + |b|^2 - 2 a.b.
+ * distances of the k-NN metrics through dgemm as |a|^2 + |b|^2 - 2 a.b.
  * The nearest-training-vector search uses float sgemm (training sets are
  * large) and recomputes the distance to the neighbour found exactly.
  * Memory stays bounded: distance matrices are computed in blocks.
@@ -108,6 +112,35 @@ GM_API gm_status gm_eval_precision_recall(const gm_tensor *real, const gm_tensor
                                           size_t k, double *precision, double *recall);
 
 /**
+ * Density and coverage (Naeem, Oh, Uh, Choi and Yoo, 2020, "Reliable
+ * Fidelity and Diversity Metrics for Generative Models") on the real balls
+ * of gm_eval_precision_recall: B_i reaches from real vector X_i to its k-th
+ * nearest other real vector (Euclidean; a point on the boundary is inside).
+ * With N real and M fake vectors Y_j,
+ *   density  = 1/(k M) sum_j #{i : Y_j in B_i},
+ *   coverage = 1/N #{i : some Y_j in B_i}.
+ * Density counts how many real balls each fake vector falls in: about 1
+ * for fakes drawn like the reals, above 1 where they crowd into dense
+ * regions, at most N / k. Coverage is the fraction of real balls holding a
+ * fake vector, in [0, 1]: identical sets give 1, while a model whose
+ * samples are all one point covers only the balls around that point.
+ * Real vectors are N >= k + 1; fake vectors M >= 1.
+ * Distances come from the BLAS (see above), so a vector lying on a ball's
+ * boundary to within rounding may count with one BLAS kernel and not with
+ * another.
+ * @param real, fake  [N x D] and [M x D] (same per-vector shape), N >= k + 1,
+ *                    every value finite; only read.
+ * @param k           neighbours, >= 1 (the paper uses 5).
+ * @param[out] density, coverage  receive the values; either may be NULL if
+ *                    not wanted (not both).
+ * @return GM_OK; GM_EINVAL (NULL, k 0, fewer than k + 1 real vectors, a
+ *         non-finite value); GM_ESHAPE (per-vector shapes differ); GM_ENOMEM.
+ *         On error the outputs are unchanged.
+ */
+GM_API gm_status gm_eval_density_coverage(const gm_tensor *real, const gm_tensor *fake,
+                                          size_t k, double *density, double *coverage);
+
+/**
  * Summary of the distances from each sample to its nearest training
  * vector (Euclidean). Quantiles interpolate linearly between order
  * statistics, as numpy.quantile. This struct is complete: it never grows.
@@ -141,7 +174,8 @@ GM_API gm_status gm_eval_nearest(const gm_tensor *samples, const gm_tensor *trai
  */
 typedef struct gm_eval_options {
     size_t size;        /**< sizeof(gm_eval_options); set by init */
-    size_t k;           /**< precision/recall neighbours, >= 1; default 3 */
+    size_t k;           /**< neighbours of precision/recall and
+                             density/coverage, >= 1; default 3 */
     size_t batch;       /**< images per forward of the feature net; 0 =
                              min(256, N) (the default) */
     size_t nearest_max; /**< the memorization check uses the first
@@ -161,7 +195,9 @@ GM_API gm_status gm_eval_options_init(gm_eval_options *opts);
 /**
  * What gm_eval_images measured. The caller sets `size` (GM_EVAL_REPORT_INIT
  * does); the library writes the fields that fit in it, so the struct can
- * grow at its end.
+ * grow at its end: fields are only appended. A caller built before density
+ * and coverage were appended passes the smaller size of its struct (up to
+ * iwae_nll) and gets every field but those two.
  */
 typedef struct gm_eval_report {
     size_t size;          /**< sizeof(gm_eval_report), set by the caller */
@@ -179,23 +215,32 @@ typedef struct gm_eval_report {
     double iwae_nll;      /**< the VAE's IWAE estimate of -log p(x) over the
                                real images, nats per image (NaN without a
                                VAE) */
+    /* appended after the first version: */
+    double density;       /**< density of the samples' features
+                               (gm_eval_density_coverage) */
+    double coverage;      /**< coverage of the real features by the
+                               samples' (gm_eval_density_coverage) */
 } gm_eval_report;
 
 /** An empty gm_eval_report with its `size` set, to pass to gm_eval_images(). */
-#define GM_EVAL_REPORT_INIT { sizeof(gm_eval_report), 0, 0, 0, 0, 0, 0, 0, { 0, 0, 0, 0, 0 }, 0 }
+#define GM_EVAL_REPORT_INIT \
+    { sizeof(gm_eval_report), 0, 0, 0, 0, 0, 0, 0, { 0, 0, 0, 0, 0 }, 0, 0, 0 }
 
 /**
  * Evaluates a set of generated images against real ones: features of both
- * through `features` (gm_eval_features), their Fréchet distance and k-NN
- * precision/recall; if `train` is given, the memorization check of the
- * first opts->nearest_max samples against the training images in pixel
- * space (gm_eval_nearest); if `vae` is given, its IWAE estimate of
+ * through `features` (gm_eval_features), their Fréchet distance, k-NN
+ * precision/recall and density/coverage (the real features' k-NN balls
+ * computed once for all four); if `train` is given, the memorization check
+ * of the first opts->nearest_max samples against the training images in
+ * pixel space (gm_eval_nearest); if `vae` is given, its IWAE estimate of
  * -log p(x) with opts->iwae_k samples over the first opts->iwae_max real
  * images (gm_vae_iwae, in batches; this advances the VAE's evaluation
  * generator and nothing else).
  * Every argument stays the caller's; nothing is kept after the call.
- * @param[out] report  report->size must be at least sizeof(gm_eval_report)
- *                 of this version; written only on success.
+ * @param[out] report  report->size must be at least the first version's
+ *                 size (offsetof(gm_eval_report, density)) and at most
+ *                 4096; the fields within it are written, only on success
+ *                 (bytes past the last field this library knows are kept).
  * @param features the feature net, as for gm_eval_features (used, not
  *                 owned; its mode is restored).
  * @param samples  [Ns x ...] generated images, in the value range the

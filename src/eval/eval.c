@@ -11,6 +11,8 @@
 /* The sizes of the structs' first version: callers must know every v1 field. */
 #define GM__EVAL_OPTIONS_V1 (offsetof(gm_eval_options, iwae_max) + sizeof(size_t))
 #define GM__EVAL_REPORT_V1 (offsetof(gm_eval_report, iwae_nll) + sizeof(double))
+/* ... and the second, with density and coverage appended */
+#define GM__EVAL_REPORT_V2 (offsetof(gm_eval_report, coverage) + sizeof(double))
 
 /* Output size per image of net for images, with `batch` images per
  * forward; out_ndim / out_shape describe one batch's output. */
@@ -143,7 +145,7 @@ gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tens
     float *buf = gm__mul_ok(ns + nr, per, &total) ? gm__malloc_array(total, sizeof(float)) : NULL;
     if (buf == NULL)
         return GM_FAIL(GM_ENOMEM, "cannot allocate %zu x %zu feature values", ns + nr, per);
-    gm_eval_report r = *report;
+    gm_eval_report r = GM_EVAL_REPORT_INIT; /* not *report: an older caller's is smaller */
     r.n_samples = ns;
     r.n_real = nr;
     r.feature_dim = per;
@@ -154,9 +156,9 @@ gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tens
     gm__tensor_view(&fs, 2, (size_t[]){ns, per}, buf);
     gm__tensor_view(&fr, 2, (size_t[]){nr, per}, buf + ns * per);
     if (st == GM_OK) st = gm__eval_pass(gm_eval_frechet(&fs, &fr, &r.frechet), __func__);
-    if (st == GM_OK)
-        st = gm__eval_pass(gm_eval_precision_recall(&fr, &fs, o.k, &r.precision, &r.recall),
-                           __func__);
+    if (st == GM_OK) /* one set of real k-NN balls for all four */
+        st = gm__eval_knn(__func__, &fr, &fs, o.k, &r.precision, &r.recall, &r.density,
+                          &r.coverage);
     gm__free(buf);
     GM_TRY(st);
 
@@ -178,7 +180,10 @@ gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tens
         const size_t ni = o.iwae_max && o.iwae_max < nr ? o.iwae_max : nr;
         GM_TRY(gm__iwae(__func__, vae, real, ni, o.iwae_k, &r.iwae_nll));
     }
+    /* the fields the caller's version has (a newer caller's tail is kept) */
+    const size_t fits =
+        report->size >= GM__EVAL_REPORT_V2 ? GM__EVAL_REPORT_V2 : GM__EVAL_REPORT_V1;
     r.size = report->size;
-    memcpy(report, &r, sizeof r); /* the fields this version knows; the tail is kept */
+    memcpy(report, &r, fits);
     return GM_OK;
 }

@@ -57,4 +57,12 @@ static inline gm_status gm__eval_pass(gm_status st, const char *fn)
     return gm__set_error(st, fn, "%s", msg);
 }
 
+/* k-NN precision, recall, density and coverage of fake against real
+ * (metrics.c), the outputs that are not NULL (at least one): checks the
+ * input, naming fn in its messages, and computes the real vectors' k-NN
+ * balls once for all of precision, density and coverage. fake needs k + 1
+ * vectors when precision or recall is wanted, 1 otherwise. */
+gm_status gm__eval_knn(const char *fn, const gm_tensor *real, const gm_tensor *fake, size_t k,
+                       double *precision, double *recall, double *density, double *coverage);
+
 #endif

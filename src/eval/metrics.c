@@ -1,6 +1,6 @@
 /* Metrics on sets of vectors: the Fréchet distance (covariances and the
- * matrix square root through LAPACK's dsyevd), k-NN precision/recall and
- * the nearest-training-vector check. Distance matrices are computed in
+ * matrix square root through LAPACK's dsyevd), k-NN precision/recall,
+ * density/coverage and the nearest-training-vector check. Distance matrices are computed in
  * row blocks through the BLAS, so memory stays bounded. */
 #include <cblas.h>
 #include <math.h>
@@ -147,7 +147,7 @@ gm_status gm_eval_frechet(const gm_tensor *a, const gm_tensor *b, double *distan
     return st;
 }
 
-/* ---- k-NN precision and recall ------------------------------------------------------ */
+/* ---- k-NN precision, recall, density and coverage ----------------------------------- */
 
 /* Rows per distance block against n columns: the block holds at most
  * GM__EVAL_BLOCK_ELEMS values. */
@@ -253,45 +253,89 @@ static void gm__to_double(double *dst, double *norms, const float *x, size_t n, 
     }
 }
 
-gm_status gm_eval_precision_recall(const gm_tensor *real, const gm_tensor *fake, size_t k,
-                                   double *precision, double *recall)
+/* The balls of the real vectors against the fake ones, in one pass over
+ * the fake-by-real distances: the fake vectors inside at least one real
+ * ball (precision's count), the sum over fake vectors of the balls they are
+ * in (density's) and, in hit[0 .. n), whether real ball i holds a fake
+ * vector (coverage's). */
+static void gm__in_balls(const double *q, const double *nq, size_t m, const double *x,
+                         const double *nx, const double *rx, size_t n, size_t d, double *dist,
+                         size_t *inside, size_t *memberships, unsigned char *hit)
 {
-    GM_CHECK_NULL(real);
-    GM_CHECK_NULL(fake);
-    GM_CHECK(precision != NULL || recall != NULL, GM_EINVAL,
-             "precision and recall must not both be NULL");
-    GM_TRY(gm__same_vector_shape(__func__, real, "real", fake, "fake"));
+    const size_t br = gm__block_rows(n);
+    size_t in_any = 0, total = 0;
+    memset(hit, 0, n);
+    for (size_t i0 = 0; i0 < m; i0 += br) {
+        const size_t b = m - i0 < br ? m - i0 : br;
+        gm__sqdist_d(dist, q + i0 * d, nq + i0, b, x, nx, n, d);
+        for (size_t i = 0; i < b; i++) {
+            const double *r = dist + i * n;
+            size_t count = 0;
+            for (size_t j = 0; j < n; j++) {
+                const unsigned char in = r[j] <= rx[j];
+                count += in;
+                hit[j] |= in;
+            }
+            in_any += count > 0;
+            total += count;
+        }
+    }
+    *inside = in_any;
+    *memberships = total;
+}
+
+gm_status gm__eval_knn(const char *fn, const gm_tensor *real, const gm_tensor *fake, size_t k,
+                       double *precision, double *recall, double *density, double *coverage)
+{
+    GM_TRY(gm__same_vector_shape(fn, real, "real", fake, "fake"));
     const size_t nr = gm__rows(real), nf = gm__rows(fake), d = gm__width(real);
-    GM_CHECK(k >= 1, GM_EINVAL, "k must be >= 1, got 0");
-    GM_CHECK(k < nr, GM_EINVAL, "real must hold at least k + 1 = %zu vectors, got %zu",
-             k < SIZE_MAX ? k + 1 : k, nr);
-    GM_CHECK(k < nf, GM_EINVAL, "fake must hold at least k + 1 = %zu vectors, got %zu",
-             k < SIZE_MAX ? k + 1 : k, nf);
-    GM_CHECK(nr <= GM__BLAS_MAX && nf <= GM__BLAS_MAX && d <= GM__BLAS_MAX, GM_EINVAL,
-             "sets of %zu and %zu vectors of %zu elements are too large for the BLAS", nr, nf,
-             d);
-    GM_TRY(gm__finite_set(__func__, real, "real"));
-    GM_TRY(gm__finite_set(__func__, fake, "fake"));
+    /* precision/recall need both sets' balls, density/coverage only the real ones */
+    const int pr = precision != NULL || recall != NULL, dc = density != NULL || coverage != NULL;
+    if (k < 1) return gm__set_error(GM_EINVAL, fn, "k must be >= 1, got 0");
+    if (k >= nr)
+        return gm__set_error(GM_EINVAL, fn, "real must hold at least k + 1 = %zu vectors, got %zu",
+                             k < SIZE_MAX ? k + 1 : k, nr);
+    if (pr && k >= nf)
+        return gm__set_error(GM_EINVAL, fn, "fake must hold at least k + 1 = %zu vectors, got %zu",
+                             k < SIZE_MAX ? k + 1 : k, nf);
+    if (nr > GM__BLAS_MAX || nf > GM__BLAS_MAX || d > GM__BLAS_MAX)
+        return gm__set_error(GM_EINVAL, fn,
+                             "sets of %zu and %zu vectors of %zu elements are too large for the "
+                             "BLAS", nr, nf, d);
+    GM_TRY(gm__finite_set(fn, real, "real"));
+    GM_TRY(gm__finite_set(fn, fake, "fake"));
 
     /* one block: both sets in double, their norms and radii, the distance
-     * block (rows against the larger set) and the heap */
+     * block (rows against the larger set), the heap and the coverage flags
+     * of the real balls (nr bytes in whole doubles) */
     const size_t blr = gm__block_rows(nr) * nr, blf = gm__block_rows(nf) * nf;
-    const size_t bl = blr > blf ? blr : blf;
+    const size_t bl = blr > blf ? blr : blf, nhit = dc ? nr / sizeof(double) + 1 : 0;
     size_t elems = 0, xs;
     int ok = gm__mul_ok(nr + nf, d, &xs);
     if (ok) ok = !__builtin_add_overflow(xs, 2 * (nr + nf), &elems);
     if (ok) ok = !__builtin_add_overflow(elems, bl + k, &elems);
+    if (ok) ok = !__builtin_add_overflow(elems, nhit, &elems);
     double *mem = ok ? gm__malloc_array(elems, sizeof(double)) : NULL;
     if (mem == NULL)
-        return GM_FAIL(GM_ENOMEM, "cannot allocate the workspace for %zu + %zu vectors of %zu",
-                       nr, nf, d);
+        return gm__set_error(GM_ENOMEM, fn,
+                             "cannot allocate the workspace for %zu + %zu vectors of %zu", nr, nf,
+                             d);
     double *xr = mem, *xf = xr + nr * d, *nrm_r = xf + nf * d, *nrm_f = nrm_r + nr;
     double *rad_r = nrm_f + nf, *rad_f = rad_r + nr, *dist = rad_f + nf, *heap = dist + bl;
+    unsigned char *hit = (unsigned char *)(heap + k);
     gm__to_double(xr, nrm_r, real->data, nr, d);
     gm__to_double(xf, nrm_f, fake->data, nf, d);
-    double p = 0.0, r = 0.0;
-    if (precision != NULL) { /* fake vectors inside a real ball */
-        gm__knn_radii(rad_r, xr, nrm_r, nr, d, k, dist, heap);
+    double p = 0.0, r = 0.0, den = 0.0, cov = 0.0;
+    /* the real balls, computed once for precision, density and coverage */
+    if (precision != NULL || dc) gm__knn_radii(rad_r, xr, nrm_r, nr, d, k, dist, heap);
+    if (dc) { /* one pass gives all three counts */
+        size_t inside = 0, memberships = 0, covered = 0;
+        gm__in_balls(xf, nrm_f, nf, xr, nrm_r, rad_r, nr, d, dist, &inside, &memberships, hit);
+        for (size_t i = 0; i < nr; i++) covered += hit[i];
+        p = (double)inside / (double)nf;
+        den = (double)memberships / ((double)k * (double)nf);
+        cov = (double)covered / (double)nr;
+    } else if (precision != NULL) { /* fake vectors inside a real ball */
         p = (double)gm__covered(xf, nrm_f, nf, xr, nrm_r, rad_r, nr, d, dist) / (double)nf;
     }
     if (recall != NULL) { /* real vectors inside a fake ball */
@@ -301,7 +345,29 @@ gm_status gm_eval_precision_recall(const gm_tensor *real, const gm_tensor *fake,
     gm__free(mem);
     if (precision != NULL) *precision = p;
     if (recall != NULL) *recall = r;
+    if (density != NULL) *density = den;
+    if (coverage != NULL) *coverage = cov;
     return GM_OK;
+}
+
+gm_status gm_eval_precision_recall(const gm_tensor *real, const gm_tensor *fake, size_t k,
+                                   double *precision, double *recall)
+{
+    GM_CHECK_NULL(real);
+    GM_CHECK_NULL(fake);
+    GM_CHECK(precision != NULL || recall != NULL, GM_EINVAL,
+             "precision and recall must not both be NULL");
+    return gm__eval_knn(__func__, real, fake, k, precision, recall, NULL, NULL);
+}
+
+gm_status gm_eval_density_coverage(const gm_tensor *real, const gm_tensor *fake, size_t k,
+                                   double *density, double *coverage)
+{
+    GM_CHECK_NULL(real);
+    GM_CHECK_NULL(fake);
+    GM_CHECK(density != NULL || coverage != NULL, GM_EINVAL,
+             "density and coverage must not both be NULL");
+    return gm__eval_knn(__func__, real, fake, k, NULL, NULL, density, coverage);
 }
 
 /* ---- nearest training vector ---------------------------------------------------------- */

@@ -12,7 +12,10 @@ float32). The references are computed in float64 from those values:
     |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr(sqrtm(S_a S_b)), with
     numpy.cov (normalized by N - 1) and scipy.linalg.sqrtm;
   - k-NN precision and recall (Kynkaenniemi et al., 2019) by brute force
-    over the full distance matrices (scipy.spatial.distance.cdist).
+    over the full distance matrices (scipy.spatial.distance.cdist);
+  - density and coverage (Naeem et al., 2020) the same way, on the pr sets
+    and on the dc.* cases (a shifted, wider fake set with k = 5, and a
+    one-vector fake set at the real mean).
 
 File format: the one of tests/reference/make_reference.py (line 1
 "genmodel-reference 1", '#' comments, records "<name> <ndim> <dims...>"
@@ -66,6 +69,18 @@ def precision_recall(real, fake, k):
     return precision, recall
 
 
+def density_coverage(real, fake, k):
+    """density = sum_j #{i : fake_j in B_i} / (k M), coverage = #{i : B_i holds
+    a fake vector} / N, B_i the ball of real_i reaching its k-th nearest other
+    real vector (boundary inside)."""
+    real, fake = real.astype(np.float64), fake.astype(np.float64)
+    d = cdist(real, real)
+    np.fill_diagonal(d, np.inf)
+    radii = np.sort(d, axis=1)[:, k - 1]
+    inside = cdist(real, fake) <= radii[:, None]  # [real x fake]
+    return float(inside.sum() / (k * len(fake))), float(inside.any(axis=1).mean())
+
+
 def record(lines, name, values):
     values = np.asarray(values)
     lines.append(f"{name} {values.ndim} " + " ".join(str(s) for s in values.shape))
@@ -82,7 +97,9 @@ def main():
              f"scipy {scipy.__version__}).",
              "# fd.<case>.a, fd.<case>.b: float32 feature sets; fd.<case>.distance: the",
              "# Frechet distance by scipy.linalg.sqrtm in float64.",
-             "# pr.real, pr.fake, pr.k: sets and k; pr.precision, pr.recall: brute force."]
+             "# pr.real, pr.fake, pr.k: sets and k; pr.precision, pr.recall: brute force.",
+             "# pr.density, pr.coverage: density and coverage of the pr sets, brute force;",
+             "# dc.<case>.real, .fake, .k, .density, .coverage: more density/coverage cases."]
     p12, q12, p16 = (distribution(rng, 12, 1.0, 0.3), distribution(rng, 12, 1.0, 0.3),
                      distribution(rng, 16, 0.5, 0.3))
     cases = {
@@ -104,12 +121,35 @@ def main():
     record(lines, "pr.k", np.array([float(k)]))
     record(lines, "pr.precision", np.array([p]))
     record(lines, "pr.recall", np.array([r]))
+    dens, cov = density_coverage(real, fake, k)
+    record(lines, "pr.density", np.array([dens]))
+    record(lines, "pr.coverage", np.array([cov]))
+    # drawn after the sets above, so that those stay as they were
+    p6, p2 = distribution(rng, 6, 1.0, 0.4), distribution(rng, 2, 0.0, 0.3)
+    shifted = (p6[0] + 0.8, p6[1])
+    real2 = sample(rng, 100, p2)
+    dc_cases = {
+        # fake: shifted by 0.8 in every coordinate and 1.3 times as wide
+        "shifted": (sample(rng, 200, p6), sample(rng, 150, shifted, scale=1.3), 5),
+        # fake: one vector, the mean of the reals (in float32)
+        "point": (real2, real2.astype(np.float64).mean(0, keepdims=True).astype(np.float32), 3),
+    }
+    dc = {}
+    for name, (a, b, kk) in dc_cases.items():
+        dc[name] = density_coverage(a, b, kk)
+        record(lines, f"dc.{name}.real", a)
+        record(lines, f"dc.{name}.fake", b)
+        record(lines, f"dc.{name}.k", np.array([float(kk)]))
+        record(lines, f"dc.{name}.density", np.array([dc[name][0]]))
+        record(lines, f"dc.{name}.coverage", np.array([dc[name][1]]))
     with open(OUT, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {OUT}")
     for name, (a, b) in cases.items():
         print(f"  fd.{name}: {frechet(a, b):.10g}")
-    print(f"  pr: precision {p:.4f} recall {r:.4f}")
+    print(f"  pr: precision {p:.4f} recall {r:.4f} density {dens:.4f} coverage {cov:.4f}")
+    for name, (d_, c_) in dc.items():
+        print(f"  dc.{name}: density {d_:.4f} coverage {c_:.4f}")
 
 
 if __name__ == "__main__":

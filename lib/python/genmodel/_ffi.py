@@ -129,7 +129,8 @@ class gm_eval_report(_Struct):
     _fields_ = [("size", c_size_t), ("n_samples", c_size_t), ("n_real", c_size_t),
                 ("feature_dim", c_size_t), ("frechet", c_double), ("precision", c_double),
                 ("recall", c_double), ("n_nearest", c_size_t),
-                ("nearest", gm_eval_nearest_stats), ("iwae_nll", c_double)]
+                ("nearest", gm_eval_nearest_stats), ("iwae_nll", c_double),
+                ("density", c_double), ("coverage", c_double)]
 
 
 # ---- callback types -----------------------------------------------------------
@@ -304,6 +305,7 @@ API = [
     ("gm_eval_features", STATUS, NET, TEN, sz, TEN),
     ("gm_eval_frechet", STATUS, TEN, TEN, P(c_double)),
     ("gm_eval_precision_recall", STATUS, TEN, TEN, sz, P(c_double), P(c_double)),
+    ("gm_eval_density_coverage", STATUS, TEN, TEN, sz, P(c_double), P(c_double)),
     ("gm_eval_nearest", STATUS, TEN, TEN, P(gm_eval_nearest_stats), TEN),
     ("gm_eval_options_init", STATUS, P(gm_eval_options)),
     ("gm_eval_images", STATUS, P(gm_eval_report), NET, TEN, TEN, TEN, VAE, P(gm_eval_options)),

@@ -1,6 +1,6 @@
 """Evaluation of generative models (eval.h): features through a net, the
-Fréchet distance, k-NN precision/recall, the nearest-training-image check
-and the one-call report of gm_eval_images.
+Fréchet distance, k-NN precision/recall and density/coverage, the
+nearest-training-image check and the one-call report of gm_eval_images.
 
 Sets are float32 arrays or Tensors read as [N x D] (the first dimension
 counts the vectors); they are borrowed for the call, never copied."""
@@ -69,6 +69,20 @@ def precision_recall(real, fake, k=3):
         return p.value, r.value
 
 
+def density_coverage(real, fake, k=3):
+    """(density, coverage) of `fake` against `real` on the real vectors'
+    k-NN balls (Naeem et al., 2020): density = the real balls each fake
+    vector is in, summed and divided by k M (about 1 for fakes like the
+    reals); coverage = the fraction of real balls holding a fake vector.
+    `real` needs at least k + 1 vectors, `fake` at least 1."""
+    with contextlib.ExitStack() as s:
+        tr = tensor_arg(s, real, "density_coverage")
+        tf = tensor_arg(s, fake, "density_coverage")
+        d, c = c_double(), c_double()
+        lib.gm_eval_density_coverage(tr._p, tf._p, k, byref(d), byref(c))
+        return d.value, c.value
+
+
 def nearest_neighbours(samples, train, distances=False):
     """Distances from each sample to its nearest training vector, summarized:
     a NearestStats (mean, min, q05, median, max); with distances=True,
@@ -85,7 +99,8 @@ def nearest_neighbours(samples, train, distances=False):
 def evaluate_images(features_net, samples, real, train=None, vae=None, options=None,
                     **fields):
     """gm_eval_images: an EvalReport (n_samples, n_real, feature_dim,
-    frechet, precision, recall, n_nearest, nearest, iwae_nll) of sample
+    frechet, precision, recall, n_nearest, nearest, iwae_nll, density,
+    coverage) of sample
     images against real ones through `features_net`; the memorization check
     runs if `train` is given, the IWAE estimate if `vae` is. Options: a
     gm_eval_options struct, or keyword fields (k, batch, nearest_max,

@@ -1,5 +1,6 @@
 """eval.h through the binding: the Fréchet distance against the committed
-scipy reference, precision/recall, the nearest-neighbour check, features
+scipy reference, precision/recall, density/coverage against the committed
+numpy reference and on a one-point model, the nearest-neighbour check, features
 through a net, the one-call report, and bad input raising the right
 errors with the C function's message."""
 import math
@@ -60,6 +61,28 @@ class Eval(unittest.TestCase):
         self.assertAlmostEqual(r, self.ref["pr.recall"][1][0], places=12)
         self.assertEqual(gm.precision_recall(real, real), (1.0, 1.0))
 
+    def test_density_coverage(self):
+        for case in ("pr", "dc.shifted", "dc.point"):
+            real, fake = self.array(f"{case}.real"), self.array(f"{case}.fake")
+            d, c = gm.density_coverage(real, fake, int(self.ref[f"{case}.k"][1][0]))
+            for got, name in ((d, "density"), (c, "coverage")):
+                want = self.ref[f"{case}.{name}"][1][0]
+                self.assertLessEqual(abs(got - want), 1e-12 + 1e-9 * abs(want), (case, name))
+        # 40 copies of the reals' mean: precision 1, but coverage c/N and
+        # density c/k with c the real balls holding the point
+        real = self.array("dc.point.real")
+        copies = np.repeat(self.array("dc.point.fake"), 40, axis=0)
+        self.assertEqual(gm.precision_recall(real, copies)[0], 1.0)
+        d, c = gm.density_coverage(real, copies)
+        self.assertEqual((d, c), gm.density_coverage(real, copies[:1]))
+        self.assertAlmostEqual(d * 3, c * len(real), places=12)
+        self.assertLess(c, 0.1)
+        with self.assertRaisesRegex(gm.InvalidArgument,
+                                    r"gm_eval_density_coverage.*real must hold at least k \+ 1"):
+            gm.density_coverage(real[:3], copies)
+        with self.assertRaisesRegex(gm.ShapeError, "gm_eval_density_coverage"):
+            gm.density_coverage(real, np.zeros((4, 3), np.float32))
+
     def test_nearest_neighbours(self):
         train = np.zeros((1, 1), np.float32)
         samples = np.arange(1, 21, dtype=np.float32).reshape(20, 1)
@@ -94,6 +117,7 @@ class Eval(unittest.TestCase):
             fs, fr = gm.eval_features(net, images, 10), gm.eval_features(net, real, 10)
             self.assertEqual(rep.frechet, gm.frechet_distance(fs, fr))
             self.assertEqual((rep.precision, rep.recall), gm.precision_recall(fr, fs))
+            self.assertEqual((rep.density, rep.coverage), gm.density_coverage(fr, fs))
             self.assertTrue(math.isfinite(rep.iwae_nll) and rep.iwae_nll > 0)
             rep = gm.evaluate_images(net, images, real)
             self.assertTrue(math.isnan(rep.iwae_nll) and math.isnan(rep.nearest.mean))

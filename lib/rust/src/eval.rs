@@ -1,5 +1,6 @@
 //! Evaluation of generative models (eval.h): features through a net, the
-//! Fréchet distance, k-NN precision/recall, the nearest-training-vector check
+//! Fréchet distance, k-NN precision/recall and density/coverage, the
+//! nearest-training-vector check
 //! and the one-call report of `gm_eval_images`. Sets are tensors read as
 //! [N x D] (the first dimension counts the vectors).
 use crate::{check, opt_mut_ptr, opt_ptr, sys, Handle, NetRef, Result, TensorRef, VaeRef};
@@ -71,6 +72,16 @@ pub fn precision_recall(real: &TensorRef, fake: &TensorRef, k: usize) -> Result<
     check(unsafe { sys::gm_eval_precision_recall(real.as_ptr(), fake.as_ptr(), k, &mut p, &mut r) }).map(|_| (p, r))
 }
 
+/// (density, coverage) of `fake` against `real` on the real vectors' k-NN
+/// balls (Naeem et al., 2020): density sums the real balls each fake vector
+/// is in over k M (about 1 for fakes like the reals); coverage is the
+/// fraction of real balls holding a fake vector. `real` needs k + 1
+/// vectors, `fake` at least 1.
+pub fn density_coverage(real: &TensorRef, fake: &TensorRef, k: usize) -> Result<(f64, f64)> {
+    let (mut d, mut c) = (0.0, 0.0);
+    check(unsafe { sys::gm_eval_density_coverage(real.as_ptr(), fake.as_ptr(), k, &mut d, &mut c) }).map(|_| (d, c))
+}
+
 /// Distances from each sample to its nearest training vector, summarized;
 /// `distances` (N elements) receives each one if given.
 pub fn nearest(samples: &TensorRef, train: &TensorRef, distances: Option<&mut TensorRef>) -> Result<NearestStats> {
@@ -80,7 +91,7 @@ pub fn nearest(samples: &TensorRef, train: &TensorRef, distances: Option<&mut Te
 }
 
 /// Evaluates sample images against real ones through the feature net: the
-/// Fréchet distance and precision/recall of their features; with `train`,
+/// Fréchet distance, precision/recall and density/coverage of their features; with `train`,
 /// the memorization check; with `vae`, its IWAE estimate of -log p(real)
 /// (this advances the VAE's evaluation generator). `opts`: `None` for the
 /// defaults.

@@ -101,7 +101,10 @@ mod io;
 mod nn;
 mod vae;
 
-pub use eval::{eval_features, eval_images, frechet, nearest, precision_recall, EvalOptions, EvalReport, NearestStats};
+pub use eval::{
+    density_coverage, eval_features, eval_images, frechet, nearest, precision_recall, EvalOptions, EvalReport,
+    NearestStats,
+};
 pub use gan::{d_loss as gan_d_loss, g_loss as gan_g_loss, Gan, GanLoss, GanOptions, GanPart, GanRef, GanStats};
 pub use io::{idx_load_images, idx_load_labels, png_write_grid};
 pub use nn::{

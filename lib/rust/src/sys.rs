@@ -222,6 +222,8 @@ pub struct gm_eval_report {
     pub n_nearest: usize,
     pub nearest: gm_eval_nearest_stats,
     pub iwae_nll: f64,
+    pub density: f64,
+    pub coverage: f64,
 }
 
 extern "C" {
@@ -386,6 +388,7 @@ extern "C" {
     pub fn gm_eval_features(net: *mut gm_net, images: *const gm_tensor, batch: usize, features: *mut gm_tensor) -> gm_status;
     pub fn gm_eval_frechet(a: *const gm_tensor, b: *const gm_tensor, distance: *mut f64) -> gm_status;
     pub fn gm_eval_precision_recall(real: *const gm_tensor, fake: *const gm_tensor, k: usize, precision: *mut f64, recall: *mut f64) -> gm_status;
+    pub fn gm_eval_density_coverage(real: *const gm_tensor, fake: *const gm_tensor, k: usize, density: *mut f64, coverage: *mut f64) -> gm_status;
     pub fn gm_eval_nearest(samples: *const gm_tensor, train: *const gm_tensor, stats: *mut gm_eval_nearest_stats, distances: *mut gm_tensor) -> gm_status;
     pub fn gm_eval_options_init(opts: *mut gm_eval_options) -> gm_status;
     pub fn gm_eval_images(report: *mut gm_eval_report, features: *mut gm_net, samples: *const gm_tensor, real: *const gm_tensor, train: *const gm_tensor, vae: *mut gm_vae, opts: *const gm_eval_options) -> gm_status;

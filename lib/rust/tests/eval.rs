@@ -1,6 +1,6 @@
 //! eval.h through the safe layer: the Fréchet distance against the committed
-//! scipy reference (tests/data/reference_frechet.txt), precision/recall
-//! against brute force, the nearest-neighbour summary, the one-call report,
+//! scipy reference (tests/data/reference_frechet.txt), precision/recall and
+//! density/coverage against brute force, the nearest-neighbour summary, the one-call report,
 //! and bad input giving errors that name the C function.
 use genmodel::*;
 use std::collections::HashMap;
@@ -57,6 +57,32 @@ fn frechet_matches_scipy_and_pr_brute_force() {
 }
 
 #[test]
+fn density_coverage_brute_force_and_one_point() {
+    let fx = fixture();
+    for case in ["pr", "dc.shifted", "dc.point"] {
+        let (real, fake) = (tensor(&fx, &format!("{case}.real")), tensor(&fx, &format!("{case}.fake")));
+        let k = fx[&format!("{case}.k")].1[0] as usize;
+        let (d, c) = density_coverage(&real, &fake, k).unwrap();
+        for (got, name) in [(d, "density"), (c, "coverage")] {
+            let want = fx[&format!("{case}.{name}")].1[0];
+            assert!((got - want).abs() <= 1e-12 + 1e-9 * want.abs(), "{case}.{name}: {got} vs {want}");
+        }
+    }
+    // 40 copies of the reals' mean: precision 1, coverage and density count
+    // the few real balls holding it, as for the point alone
+    let real = tensor(&fx, "dc.point.real");
+    let point = &fx["dc.point.fake"].1;
+    let copies: Vec<f32> = (0..40).flat_map(|_| point.iter().map(|&v| v as f32)).collect();
+    let copies = Tensor::from_data(&[40, point.len()], &copies).unwrap();
+    assert_eq!(precision_recall(&real, &copies, 3).unwrap().0, 1.0);
+    let (d, c) = density_coverage(&real, &copies, 3).unwrap();
+    assert_eq!((d, c), density_coverage(&real, &tensor(&fx, "dc.point.fake"), 3).unwrap());
+    assert!(c < 0.1 && (d * 3.0 - c * 100.0).abs() < 1e-12, "density {d} coverage {c}");
+    assert_err(density_coverage(&real, &copies, 100), Status::Inval, "gm_eval_density_coverage");
+    assert_err(density_coverage(&real, &Tensor::new(&[4, 3]).unwrap(), 3), Status::Shape, "gm_eval_density_coverage");
+}
+
+#[test]
 fn nearest_summary() {
     let train = Tensor::new(&[1, 1]).unwrap();
     let values: Vec<f32> = (1..=20).map(|v| v as f32).collect();
@@ -96,6 +122,7 @@ fn report_and_bad_input() {
     eval_features(&mut net, &real, 10, &mut fr).unwrap();
     assert_eq!(rep.frechet, frechet(&fs, &fr).unwrap());
     assert_eq!((rep.precision, rep.recall), precision_recall(&fr, &fs, 3).unwrap());
+    assert_eq!((rep.density, rep.coverage), density_coverage(&fr, &fs, 3).unwrap());
     assert!(rep.iwae_nll.is_finite() && rep.iwae_nll > 0.0);
     let rep = eval_images(&mut net, &samples, &real, None, None, None).unwrap();
     assert!(rep.iwae_nll.is_nan() && rep.nearest.mean.is_nan());
