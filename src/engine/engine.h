@@ -188,10 +188,18 @@ struct gm_optimizer {
  * the struct `name`; the settings themselves are validated on creation. */
 gm_status gm__read_optimizer_options(const char *fn, const char *name,
                                      const gm_optimizer_options *src, gm_optimizer_options *o);
-/* gm_optimizer_step without its checks, for models that made the
+/* gm_optimizer_step without its argument checks, for models that made the
  * gradients and checked them finite already (one pass less over them):
- * opt was made for net, whose gradients are finite. */
-gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net);
+ * opt was made for net, whose gradients are finite. The update is
+ * computed first without writing (gm__optimizer_check): if a new
+ * parameter or moment would not be finite, GM_ENUMERIC named fn and
+ * `what` (the net's role) and nothing changes. */
+gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net, const char *fn, const char *what);
+/* The two halves of gm__optimizer_update, for a model that must check
+ * both of its optimizers before applying either. */
+gm_status gm__optimizer_check(const gm_optimizer *opt, const gm_net *net, const char *fn,
+                              const char *what);
+gm_status gm__optimizer_apply(gm_optimizer *opt, gm_net *net);
 /* Floats of optimizer state per parameter: 1 (SGD momentum) or 2 (Adam). */
 static inline size_t gm__optimizer_slots(const gm_optimizer *o) { return o->v ? 2 : 1; }
 
@@ -315,6 +323,15 @@ gm_status gm__net_backward_input(gm_net *net, const gm_tensor *dy, gm_tensor *dx
  * named after fn, no second finiteness scan of x. */
 gm_status gm__net_forward_checked_input(gm_net *net, const char *fn, const gm_tensor *x,
                                         gm_tensor *y);
+/* A model's forward of one of its nets (`what`: "encoder", "decoder",
+ * "generator", "discriminator"), errors named after the public function
+ * fn (also GM_ENOMEM). x is checked finite when scan_x is set (a caller's
+ * input; GM_EINVAL); the output always is: a non-finite value made inside
+ * the net from finite input is GM_ENUMERIC naming `what` and the first
+ * layer that produced one (layer state may have changed: the models undo
+ * through their snapshots). */
+gm_status gm__net_forward_model(gm_net *net, const char *fn, const char *what,
+                                const gm_tensor *x, gm_tensor *y, int scan_x);
 
 /* Notes that the parameters of `net` changed (forward caches are stale). */
 static inline void gm__net_touch(gm_net *net) { net->version++; }

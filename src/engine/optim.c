@@ -156,6 +156,90 @@ GM__HOT static void gm__adam(const gm_optimizer_options *o, uint64_t t, float *r
     }
 }
 
+/* What gm__sgd and gm__adam would write, computed without writing: 0 if
+ * every new parameter and moment is finite. The same operations in the
+ * same order as the updates (g scaled by coef first when coef < 1, as the
+ * clipping does), so the same values; x * 0 is 0 for finite x and NaN for
+ * inf or NaN, summed in GM__VB lanes so that the loop vectorizes. */
+GM__HOT static int gm__update_bad(const gm_optimizer_options *o, uint64_t t, const float *p,
+                                  const float *g, const float *m, const float *v, size_t n,
+                                  float coef)
+{
+    float acc[GM__VB] = {0};
+    const int clip = coef < 1.0f;
+#define GM__G(i) (clip ? g[i] * coef : g[i])
+    if (o->kind == GM_OPT_SGD) {
+        const float lr = o->lr, wd = o->weight_decay, mu = o->momentum;
+        for (size_t i = 0; i < n; i++) {
+            float d = GM__G(i) + wd * p[i], b = 0.0f;
+            if (mu > 0.0f) {
+                b = mu * m[i] + d;
+                d = o->nesterov ? d + mu * b : b;
+            }
+            acc[i % GM__VB] += (p[i] - lr * d) * 0.0f + b * 0.0f;
+        }
+    } else {
+        const float b1 = o->beta1, b2 = o->beta2, lr = o->lr, wd = o->weight_decay, eps = o->eps;
+        const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+        const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
+        const float step = (float)(lr / bc1), sqrt_bc2 = (float)sqrt(bc2);
+        const int adamw = o->kind == GM_OPT_ADAMW;
+        const float keep = 1.0f - lr * wd;
+        size_t k = 0;
+        for (; k + GM__VB <= n; k += GM__VB)
+            for (size_t j = 0; j < GM__VB; j++) {
+                const size_t i = k + j;
+                const float gi = adamw ? GM__G(i) : GM__G(i) + wd * p[i];
+                const float pi = adamw ? p[i] * keep : p[i];
+                const float mi = b1 * m[i] + c1 * gi;
+                const float vi = b2 * v[i] + c2 * gi * gi;
+                acc[j] += (pi - step * mi / (sqrtf(vi) / sqrt_bc2 + eps)) * 0.0f + mi * 0.0f +
+                          vi * 0.0f;
+            }
+        for (size_t i = k; i < n; i++) {
+            const float gi = adamw ? GM__G(i) : GM__G(i) + wd * p[i];
+            const float pi = adamw ? p[i] * keep : p[i];
+            const float mi = b1 * m[i] + c1 * gi;
+            const float vi = b2 * v[i] + c2 * gi * gi;
+            acc[0] += (pi - step * mi / (sqrtf(vi) / sqrt_bc2 + eps)) * 0.0f + mi * 0.0f +
+                      vi * 0.0f;
+        }
+    }
+#undef GM__G
+    float s = 0.0f;
+    for (size_t j = 0; j < GM__VB; j++) s += acc[j];
+    return s != 0.0f; /* NaN compares unequal */
+}
+
+/* The clipping coefficient gm_net_clip_grad_norm would apply (1: none). */
+static float gm__clip_coef(const gm_optimizer *opt, const gm_net *net)
+{
+    if (!(opt->o.clip_norm > 0.0f)) return 1.0f;
+    double norm = sqrt(gm__net_grad_sumsq(net));
+    return (float)((double)opt->o.clip_norm / (norm + 1e-6));
+}
+
+gm_status gm__optimizer_check(const gm_optimizer *opt, const gm_net *net, const char *fn,
+                              const char *what)
+{
+    const float coef = gm__clip_coef(opt, net);
+    size_t off = 0;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const gm_layer *l = net->layers[i];
+        const size_t k = l->nparams;
+        if (k && l->trainable &&
+            gm__update_bad(&opt->o, opt->t + 1, l->params, l->grads, opt->m + off,
+                           opt->v ? opt->v + off : NULL, k, coef))
+            return gm__set_error(GM_ENUMERIC, fn,
+                                 "the %s's update would make a parameter or optimizer moment "
+                                 "of layer %zu (%s) non-finite (lr %g is too large for these "
+                                 "gradients); nothing was changed",
+                                 what, i, l->vt->name, (double)opt->o.lr);
+        off += k;
+    }
+    return GM_OK;
+}
+
 gm_status gm_optimizer_step(gm_optimizer *opt, gm_net *net)
 {
     GM_CHECK_NULL(opt);
@@ -168,10 +252,17 @@ gm_status gm_optimizer_step(gm_optimizer *opt, gm_net *net)
     double norm = sqrt(gm__net_grad_sumsq(net));
     GM_CHECK(isfinite(norm), GM_ENUMERIC,
              "the gradients are not finite; nothing was changed");
-    return gm__optimizer_update(opt, net);
+    GM_TRY(gm__optimizer_check(opt, net, __func__, "net"));
+    return gm__optimizer_apply(opt, net);
 }
 
-gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net)
+gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net, const char *fn, const char *what)
+{
+    GM_TRY(gm__optimizer_check(opt, net, fn, what));
+    return gm__optimizer_apply(opt, net);
+}
+
+gm_status gm__optimizer_apply(gm_optimizer *opt, gm_net *net)
 {
     if (opt->o.clip_norm > 0.0f) GM_TRY(gm_net_clip_grad_norm(net, opt->o.clip_norm, NULL));
     opt->t++;
