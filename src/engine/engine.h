@@ -200,6 +200,9 @@ gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net, const char *fn, c
 gm_status gm__optimizer_check(const gm_optimizer *opt, const gm_net *net, const char *fn,
                               const char *what);
 gm_status gm__optimizer_apply(gm_optimizer *opt, gm_net *net);
+/* The checks gm_optimizer_create makes of every setting (GM_EINVAL named
+ * fn, naming the field and value); for the checkpoint loader too. */
+gm_status gm__optimizer_options_check(const char *fn, const gm_optimizer_options *o);
 /* Floats of optimizer state per parameter: 1 (SGD momentum) or 2 (Adam). */
 static inline size_t gm__optimizer_slots(const gm_optimizer *o) { return o->v ? 2 : 1; }
 

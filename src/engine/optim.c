@@ -21,7 +21,7 @@ gm_status gm_optimizer_options_init(gm_optimizer_options *opts,
 }
 
 /* Checks every setting; names the field and value. */
-static gm_status gm__opt_validate(const char *fn, const gm_optimizer_options *o)
+gm_status gm__optimizer_options_check(const char *fn, const gm_optimizer_options *o)
 {
 #define GM__REQ(cond, ...) \
     do { if (!(cond)) return gm__set_error(GM_EINVAL, fn, __VA_ARGS__); } while (0)
@@ -75,7 +75,7 @@ gm_status gm_optimizer_create(gm_optimizer **out, const gm_net *net,
         GM_TRY(gm__read_optimizer_options(__func__, "opts", opts, &o));
     else
         gm_optimizer_options_init(&o, GM_OPT_ADAM);
-    GM_TRY(gm__opt_validate(__func__, &o));
+    GM_TRY(gm__optimizer_options_check(__func__, &o));
     gm_optimizer *opt = gm__malloc(sizeof *opt);
     GM_CHECK(opt != NULL, GM_ENOMEM, "cannot allocate an optimizer");
     opt->o = o;
