@@ -1,8 +1,9 @@
 /*
  * libgenmodel — reading data sets, writing sample pictures.
  *
- * IDX files (the MNIST / Fashion-MNIST format), plain or gzip-compressed,
- * are read through zlib. Every size in a header is checked against the
+ * IDX files (the MNIST / Fashion-MNIST format), plain or gzip-compressed
+ * (also a gzip file of several members, as RFC 1952 allows), are read
+ * through zlib. Every size in a header is checked against the
  * file's actual content before anything is allocated: a truncated, corrupt
  * or mismatched file gives GM_EFORMAT, never a crash or a huge allocation.
  *
@@ -26,6 +27,15 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** Most data bytes an IDX file may claim (N x H x W for images, N for
+ *  labels, after max_items), 1 GiB: a header claiming more is refused with
+ *  GM_EFORMAT before anything is read or allocated. A gzip file is
+ *  decompressed only as far as its header claims (what follows is not
+ *  read), so a small compressed file cannot make the loader decompress or
+ *  allocate more than this limit (and, as data arrive, at most twice what
+ *  arrived, plus the float tensor of the result). */
+#define GM_IDX_MAX_BYTES ((uint64_t)1 << 30)
 
 /**
  * Loads an IDX image file (unsigned bytes, 3 dimensions N x H x W) as a
