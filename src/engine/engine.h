@@ -182,6 +182,14 @@ struct gm_optimizer {
     size_t n;
     float *m, *v; /* one block; v unused (NULL) by SGD */
     uint64_t t;
+    /* Adam: the largest |parameter|, |first moment| and second moment the
+     * last update wrote (over the layers it updated), valid while the net
+     * is at version max_version with the same trainable layers (max_sig):
+     * with them and the gradient norm, gm__optimizer_check bounds the next
+     * update without a pass over the parameters and moments. */
+    int have_max;
+    uint64_t max_version, max_sig;
+    float pmax, mmax, vmax;
 };
 /* Reads a caller's optimizer options (gm__read_options): size and kind
  * required, the other fields default to kind's. GM_EINVAL names fn and

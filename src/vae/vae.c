@@ -461,9 +461,9 @@ static void gm__vae_mean(const gm_vae *v, float *dst)
 
 /* One pass of the model without an update: eps from the aux generator;
  * per-sample recon NLL, KL and (when logw) the log importance weight. */
-static gm_status gm__vae_eval_pass(gm_vae *v, const char *fn, const gm_tensor *x, const int32_t *labels,
-                                   float *rec_each, float *kl_each, float *logw, float *lp,
-                                   float *lq)
+static gm_status gm__vae_eval_pass(gm_vae *v, const char *fn, const gm_tensor *x,
+                                   const int32_t *labels, float *rec_each, float *kl_each,
+                                   float *logw, float *lp, float *lq)
 {
     float rec = 0.0f, kl = 0.0f;
     gm_tensor_fill_normal(&v->eps, v->parts.aux_rng);
@@ -481,8 +481,8 @@ static gm_status gm__vae_eval_pass(gm_vae *v, const char *fn, const gm_tensor *x
     return GM_OK;
 }
 
-static gm_status gm__vae_elbo(gm_vae *v, const char *fn, const gm_tensor *x, const int32_t *labels,
-                              gm_vae_stats *stats)
+static gm_status gm__vae_elbo(gm_vae *v, const char *fn, const gm_tensor *x,
+                              const int32_t *labels, gm_vae_stats *stats)
 {
     GM_TRY(gm__vae_encode(v, fn, x, labels));
     /* per-sample terms in the two halves of dh, which is scratch here */
@@ -515,8 +515,8 @@ gm_status gm_vae_elbo(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
 }
 
 /* logw: n * k floats, then 5n floats of scratch. */
-static gm_status gm__vae_iwae(gm_vae *v, const char *fn, const gm_tensor *x, const int32_t *labels, size_t k,
-                              float *logw, float *nll)
+static gm_status gm__vae_iwae(gm_vae *v, const char *fn, const gm_tensor *x,
+                              const int32_t *labels, size_t k, float *logw, float *nll)
 {
     const size_t n = v->n;
     GM_TRY(gm__vae_encode(v, fn, x, labels));
@@ -694,8 +694,9 @@ gm_status gm_vae_interpolate(gm_vae *vae, const gm_tensor *xa, const gm_tensor *
  * prepared buffers; `cur` holds m floats, `mom` 2 n L floats. The decoder
  * runs in evaluation mode and its backward computes the input gradient
  * only, so its parameter gradients are not touched. */
-static gm_status gm__vae_inpaint(gm_vae *v, const char *fn, const gm_tensor *x, const gm_tensor *mask,
-                                 size_t iterations, float *cur, float *mom)
+static gm_status gm__vae_inpaint(gm_vae *v, const char *fn, const gm_tensor *x,
+                                 const gm_tensor *mask, size_t iterations, float *cur,
+                                 float *mom)
 {
     const size_t n = v->n, L = v->L, D = v->D, W = v->dec_w, m = x->numel;
     gm_tensor c;
