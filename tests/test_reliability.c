@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -1183,6 +1184,46 @@ START_TEST(test_stale_temporary_taken_over)
 }
 END_TEST
 
+/* Saves of one path from several processes at once take turns: every
+ * save succeeds, the file is always one whole model, and nothing is left
+ * behind. */
+START_TEST(test_concurrent_saves_same_path)
+{
+    make_dir();
+    gm_vae *a = make_vae(12, 0), *b = make_vae(13, 0);
+    const char *p = path_in_dir("shared.gmck");
+    GM_CK_OK(gm_vae_save(a, path_in_dir("a.gmck")));
+    GM_CK_OK(gm_vae_save(b, path_in_dir("b.gmck")));
+    GM_CK_OK(gm_vae_save(a, p));
+    fflush(NULL);
+    pid_t kids[3];
+    for (int k = 0; k < 3; k++) {
+        kids[k] = fork();
+        ck_assert_int_ge(kids[k], 0);
+        if (kids[k] == 0) {
+            for (int i = 0; i < 40; i++) {
+                if (gm_vae_save(k % 2 ? b : a, p) != GM_OK) _exit(3);
+                gm_vae *w;
+                if (gm_vae_load(&w, p) != GM_OK) _exit(4);
+                gm_vae_free(w);
+            }
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        int status;
+        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "saver %d failed (status %d)", k, status);
+    }
+    ck_assert(files_equal(p, path_in_dir("a.gmck")) || files_equal(p, path_in_dir("b.gmck")));
+    assert_no_temps("after concurrent saves");
+    gm_vae_free(a);
+    gm_vae_free(b);
+    remove_dir();
+}
+END_TEST
+
 /* ---- 8. gzip IDX: several members; claims over the limit ----------------- */
 
 /* The IDX image file of n images of 5 x 3 bytes (value i * 7 % 256). */
@@ -1385,6 +1426,7 @@ int main(void)
     tcase_add_test(tc, test_oom_changes_nothing_and_names_the_function);
     tcase_add_test(tc, test_every_name_length_saves);
     tcase_add_test(tc, test_stale_temporary_taken_over);
+    tcase_add_test(tc, test_concurrent_saves_same_path);
     tcase_add_test(tc, test_gzip_members_and_limit);
     tcase_add_test(tc, test_elu_gradient_exact);
     tcase_add_test(tc, test_batchnorm_one_value_per_feature);
