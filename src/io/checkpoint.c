@@ -494,7 +494,9 @@ static gm_status gm__get_layer(gm__rbuf *r, size_t index, gm_layer **out)
      * from it holds: unused fields are 0, nothing is normalized away */
     gm__hyper back;
     if (st == GM_OK) gm__layer_save_hyper(l, &back);
-    if (st == GM_OK && memcmp(&back, &h, sizeof h) != 0) {
+    /* (field by field: the struct has padding; floats by their bits) */
+    if (st == GM_OK &&
+        (memcmp(back.u, h.u, sizeof h.u) != 0 || memcmp(back.f, h.f, sizeof h.f) != 0)) {
         int k = 0;
         while (k < 5 && back.u[k] == h.u[k]) k++;
         if (k < 5)
