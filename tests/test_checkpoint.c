@@ -4,6 +4,7 @@
  * non-finite values leaving the model exactly as before. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -615,6 +616,18 @@ END_TEST
 
 /* ---- kill during save ---------------------------------------------------- */
 
+/* Files in the scratch directory whose name marks a temporary file. */
+static int count_temps(void)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, "tmp") != NULL;
+    closedir(d);
+    return n;
+}
+
 /* A child saves two different VAEs in turn over one path, forever; the
  * parent kills it with SIGKILL after a random delay. The file must then
  * load, as one of the two states. */
@@ -662,6 +675,9 @@ START_TEST(test_kill_during_save)
         int status;
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert_msg(WIFSIGNALED(status), "the saver stopped by itself (status %d)", status);
+        /* killed saves do not accumulate temporary files: one at most */
+        const int temps = count_temps();
+        ck_assert_msg(temps <= 1, "trial %d: %d temporary files after the kills", t, temps);
         gm_vae *v;
         GM_CK_OK(gm_vae_load(&v, p));
         gm_vae_free(v);
@@ -675,6 +691,9 @@ START_TEST(test_kill_during_save)
     printf("kill during save: %d trials over %.1f ms, %d found A, %d found B, 0 corrupt\n", trials,
            span / 1e6, as, bs);
     ck_assert_msg(as > 0 && bs > 0, "the kills did not land across saves");
+    /* the next save takes over a killed save's temporary file: no litter */
+    GM_CK_OK(gm_vae_save(a, p));
+    ck_assert_int_eq(count_temps(), 0);
     gm_vae_free(a);
     gm_vae_free(b);
     remove_dir();

@@ -157,8 +157,10 @@ typedef struct gm_gan_stats {
  * @param stats   NULL or receives the step's statistics.
  * @return GM_OK; GM_EINVAL (NULL, labels, non-finite data); GM_ESHAPE
  *         (real does not fit G's output or D); GM_ENOMEM; GM_ENUMERIC (a
- *         loss or gradient is not finite, in any critic iteration or the
- *         generator phase). On any error the GAN is exactly as before the
+ *         loss, gradient or net output is not finite, or an update would
+ *         write a non-finite parameter or optimizer moment, in any critic
+ *         iteration or the generator phase; the message names the net and
+ *         layer). On any error the GAN is exactly as before the
  *         call: D updates of earlier critic iterations are undone, and
  *         parameters, optimizer moments and step counts, batchnorm running
  *         statistics, spectral-norm vectors, dropout streams and the
@@ -244,7 +246,8 @@ GM_API gm_status gm_gan_grads(gm_gan *gan, gm_gan_part part, float **grads, size
  * (gm_gan_step_count).
  * @return GM_OK; GM_EINVAL (NULL, part); GM_ESTATE (no compute of that part
  *         since its last update); GM_ENUMERIC (a non-finite value in the
- *         buffer: nothing changes).
+ *         buffer, or the update would write a non-finite parameter or
+ *         optimizer moment: nothing changes).
  * Threading (all three): as every call on one GAN, one thread at a time.
  */
 GM_API gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part);
@@ -252,6 +255,9 @@ GM_API gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part);
 /**
  * n new samples: z from the GAN's sampling generator (separate from the
  * training one), G in evaluation mode. out: n samples of G's output size.
+ * A failed call (GM_ENOMEM for a new n; GM_ENUMERIC if G computes a
+ * non-finite value, naming the layer) leaves the generator where it was:
+ * a retry draws what a call that never failed would have.
  */
 GM_API gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels,
                                gm_tensor *out);

@@ -2,8 +2,9 @@
  * @file
  * libgenmodel — reading data sets, writing sample pictures.
  *
- * IDX files (the MNIST / Fashion-MNIST format), plain or gzip-compressed,
- * are read through zlib. Every size in a header is checked against the
+ * IDX files (the MNIST / Fashion-MNIST format), plain or gzip-compressed
+ * (also a gzip file of several members, as RFC 1952 allows), are read
+ * through zlib. Every size in a header is checked against the
  * file's actual content before anything is allocated: a truncated, corrupt
  * or mismatched file gives GM_EFORMAT, never a crash or a huge allocation.
  *
@@ -27,6 +28,15 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** Most data bytes an IDX file may claim (N x H x W for images, N for
+ *  labels, after max_items), 1 GiB: a header claiming more is refused with
+ *  GM_EFORMAT before anything is read or allocated. A gzip file is
+ *  decompressed only as far as its header claims (what follows is not
+ *  read), so a small compressed file cannot make the loader decompress or
+ *  allocate more than this limit (and, as data arrive, at most twice what
+ *  arrived, plus the float tensor of the result). */
+#define GM_IDX_MAX_BYTES ((uint64_t)1 << 30)
 
 /**
  * Loads an IDX image file (unsigned bytes, 3 dimensions N x H x W) as a
@@ -73,10 +83,11 @@ GM_API gm_status gm_idx_load_labels(const char *path, size_t max_items,
  *   height = rows * H + (rows + 1) * padding.
  * A value v becomes the byte floor(255 * clamp(v, 0, 1) + 0.5).
  *
- * The picture is written to a new file "<path>.tmp-XXXXXX" in the same
- * directory (mode 0666 less the umask), flushed to disk and renamed over
- * `path`: readers see the old file or the whole new one. On any error the
- * temporary file is removed and `path` is left as it was.
+ * The picture is written to a temporary file in the same directory (mode
+ * 0666 less the umask; its name is described under "Checkpoints" below),
+ * flushed to disk and renamed over `path`: readers see the old file or the
+ * whole new one. On any error the temporary file is removed and `path` is
+ * left as it was.
  *
  * @param path     file to write or replace; the caller keeps ownership.
  * @param images   [N x C x H x W] with C = 1 (grayscale) or 3 (RGB,
@@ -85,8 +96,9 @@ GM_API gm_status gm_idx_load_labels(const char *path, size_t max_items,
  * @param cols     number of columns of the grid, >= 1; rows * cols >= N.
  * @param padding  pixels between cells and around the border (0 = none).
  * @param pad_value  value of the padding and empty cells, in [0, 1].
- * Threading: keeps no state; calls may run on several threads at once,
- * also for the same path (the last rename wins).
+ * Threading: keeps no state; calls may run on several threads (or
+ * processes) at once, also for the same path: writes of one path take
+ * turns on its temporary file, and the last rename wins.
  * @return GM_OK;
  *         GM_EINVAL (path or images NULL, path empty, rows or cols 0,
  *         more than rows * cols images, a width or height above
@@ -121,9 +133,25 @@ GM_API gm_status gm_png_write_grid(const char *path, const gm_tensor *images,
  * written little-endian whatever the host. A reader of version V refuses
  * files of a later version with GM_EVERSION.
  *
- * Saving writes "<path>.tmp-XXXXXX" in the same directory, flushes and
+ * Saving writes a temporary file in the same directory, flushes and
  * fsyncs it, renames it over `path` and fsyncs the directory: a crash or
- * kill during a save leaves the previous file whole. Only a regular file is
+ * kill during a save leaves the previous file whole.
+ *
+ * The temporary file has one fixed name per target: ".gm.tmp-" followed by
+ * 16 hex digits of a 64-bit hash (FNV-1a) of the target's base name, e.g.
+ * "dir/.gm.tmp-3b1f0c9e2d4a5f60" for "dir/model.gmck". The name is 24
+ * bytes whatever the target's, so every valid file name can be saved. A
+ * save that is killed leaves at most that one file per target (never one
+ * per kill): the next save of the same target reuses it and renames it
+ * away. Saves to the same target from several threads or processes hold
+ * an exclusive flock(2) on the temporary file from opening to the rename,
+ * so they take turns (the last rename wins); a waiting save opens the
+ * file anew when the one before renamed it. (A fixed name was chosen over
+ * unique names plus a clean-up of stale ones because a stale file cannot
+ * be told from a live one without the lock anyway, and the fixed name
+ * bounds the litter by construction.) The file system must support
+ * flock; a symlink or other non-regular file at the temporary name is
+ * refused with GM_EIO, not followed. Only a regular file is
  * replaced: if `path` is a symlink, directory, device or pipe the save
  * fails with GM_EIO and writes nothing. Loading checks every
  * count against fixed bounds and against the bytes left in the file before

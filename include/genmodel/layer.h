@@ -158,7 +158,11 @@ GM_API gm_status gm_conv_transpose2d_create(gm_layer **out, size_t in_channels,
  * are used and the running ones updated, r = (1 - momentum) r +
  * momentum * batch (the variance unbiased); in evaluation mode the running
  * statistics are used. gamma starts at 1, beta at 0, the running mean at
- * 0 and the running variance at 1.
+ * 0 and the running variance at 1. As torch, a training-mode forward that
+ * would give the layer one value per feature (a batch of one sample of
+ * [F], or of [F x 1 x 1]) is refused with GM_EINVAL naming the layer index
+ * and the batch size: its batch variance is 0 and would decay the running
+ * variance. Evaluation mode takes any batch.
  * @param features  F, 1 .. 2^24.
  * @param momentum  (0, 1]; torch's default is 0.1.
  * @param eps       (0, 1], added to the variance; torch's default 1e-5.

@@ -74,7 +74,9 @@ GM_API gm_status gm_net_output_shape(const gm_net *net, size_t in_ndim,
  * @param x  input, batch first.
  * @param y  caller's tensor of exactly the output shape (see
  *           gm_net_output_shape); written.
- * @return GM_OK; GM_EINVAL (NULL, empty net, x contains NaN/inf);
+ * @return GM_OK; GM_EINVAL (NULL, empty net, x contains NaN/inf, a
+ *         batchnorm layer in training mode would see one value per
+ *         feature: see gm_batchnorm_create);
  *         GM_ESHAPE (x does not fit the layers, or y has the wrong shape);
  *         GM_ENOMEM (buffers for a new batch shape could not be allocated).
  */

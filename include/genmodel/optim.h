@@ -83,8 +83,11 @@ GM_API void gm_optimizer_free(gm_optimizer *opt);
  * zeroed: call gm_net_zero_grad before the next backward.
  * @return GM_OK; GM_EINVAL (NULL, or not the net this optimizer was made
  *         for); GM_ESTATE (the net's parameter count changed);
- *         GM_ENUMERIC (a gradient is NaN or inf: nothing is changed, not
- *         the parameters, the state nor the step count).
+ *         GM_ENUMERIC (a gradient is NaN or inf, or the update would
+ *         write a non-finite parameter or moment, e.g. with a learning
+ *         rate far too large for the gradients: the update is computed
+ *         first without writing, and nothing is changed, not the
+ *         parameters, the state nor the step count).
  */
 GM_API gm_status gm_optimizer_step(gm_optimizer *opt, gm_net *net);
 

@@ -206,8 +206,11 @@ typedef struct gm_vae_stats {
  * @param stats   NULL or receives the step's statistics.
  * @return GM_OK; GM_EINVAL (NULL, labels missing or out of range, x not
  *         finite or outside [0, 1] for Bernoulli); GM_ESHAPE (x or the
- *         encoder output do not fit); GM_ENUMERIC (the loss or a gradient
- *         is not finite: parameters, optimizer state, step count, layer
+ *         encoder output do not fit); GM_ENUMERIC (the loss, a gradient or
+ *         a net's output is not finite, or the update would write a
+ *         non-finite parameter or optimizer moment, e.g. with a learning
+ *         rate far too large; the message names the net and layer:
+ *         parameters, optimizer state, step count, layer
  *         state (batchnorm running statistics, spectral-norm vectors,
  *         dropout streams) and generator are left exactly as before, so
  *         the caller can lower the learning rate with gm_vae_set_lr and go
@@ -304,7 +307,9 @@ GM_API gm_status gm_vae_grads(gm_vae *vae, float **grads, size_t *n);
  * over workers). Counts as a training step (gm_vae_step_count, KL warm-up).
  * @return GM_OK; GM_EINVAL (NULL); GM_ESTATE (no gm_vae_compute_grads
  *         since the last update); GM_ENUMERIC (a gradient in the buffer is
- *         not finite: nothing changes).
+ *         not finite, or the update would write a non-finite parameter or
+ *         optimizer moment: nothing changes, the gradients still await an
+ *         apply).
  * Threading (all three): as every call on one VAE, one thread at a time.
  */
 GM_API gm_status gm_vae_apply_grads(gm_vae *vae);
@@ -315,7 +320,10 @@ GM_API gm_status gm_vae_apply_grads(gm_vae *vae);
  * from the training one). stats->loss is the negative ELBO in nats per
  * sample with beta = 1; stats->beta is 1.
  * @param stats  required (GM_EINVAL if NULL).
- * Errors as gm_vae_train_step (never GM_ENUMERIC for a finite model).
+ * Errors as gm_vae_train_step; GM_ENUMERIC only when a net computes a
+ * non-finite value from finite input (parameters too large), naming the
+ * net and layer. A failed call leaves the evaluation generator where it
+ * was, so a retry draws what a call that never failed would have.
  */
 GM_API gm_status gm_vae_elbo(gm_vae *vae, const gm_tensor *x,
                              const int32_t *labels, gm_vae_stats *stats);
@@ -357,6 +365,10 @@ GM_API gm_status gm_vae_reconstruct(gm_vae *vae, const gm_tensor *x,
  * New samples: z ~ N(0, I) from the VAE's sampling generator (separate
  * from training), decoded. out's first dimension is n.
  * @param labels  NULL, or n labels when conditional.
+ * @return GM_OK; GM_EINVAL; GM_ESHAPE; GM_ENOMEM (buffers for a new n);
+ *         GM_ENUMERIC (the decoder computed a non-finite value, naming the
+ *         layer). A failed call leaves the generator where it was: a retry
+ *         draws what a call that never failed would have.
  */
 GM_API gm_status gm_vae_sample(gm_vae *vae, size_t n, const int32_t *labels,
                                gm_tensor *out);

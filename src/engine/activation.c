@@ -132,7 +132,9 @@ GM__HOT static void softplus_backward(gm_layer *l, float *dx, const float *dy,
     for (size_t i = 0; i < m; i++) dx[i] = dy[i] * gm__sigmoidf(x[i]);
 }
 
-/* elu: y = x if x > 0 else alpha (exp(x) - 1); dx = dy or dy (y + alpha) */
+/* elu: y = x if x > 0 else alpha (exp(x) - 1); dx = dy or dy alpha exp(x).
+ * The derivative is computed from x: dy (y + alpha) cancels for x below
+ * about -7 (y + alpha rounds to a few ulps of alpha), losing every digit. */
 GM__HOT static void elu_forward(gm_layer *l, float *y, const float *x, size_t n, int t)
 {
     (void)t;
@@ -143,11 +145,12 @@ GM__HOT static void elu_forward(gm_layer *l, float *y, const float *x, size_t n,
 GM__HOT static void elu_backward(gm_layer *l, float *dx, const float *dy,
                          const float *x, const float *y, size_t n)
 {
+    (void)y;
     if (!dx) return;
     const size_t m = GM__COUNT(l, n);
     const float a = l->alpha;
     for (size_t i = 0; i < m; i++)
-        dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + a);
+        dx[i] = x[i] > 0.0f ? dy[i] : a * expf(x[i]) * dy[i];
 }
 
 GM__HOT void gm__sigmoid_array(float *y, const float *x, size_t n)

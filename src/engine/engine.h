@@ -182,16 +182,35 @@ struct gm_optimizer {
     size_t n;
     float *m, *v; /* one block; v unused (NULL) by SGD */
     uint64_t t;
+    /* Adam: the largest |parameter|, |first moment| and second moment the
+     * last update wrote (over the layers it updated), valid while the net
+     * is at version max_version with the same trainable layers (max_sig):
+     * with them and the gradient norm, gm__optimizer_check bounds the next
+     * update without a pass over the parameters and moments. */
+    int have_max;
+    uint64_t max_version, max_sig;
+    float pmax, mmax, vmax;
 };
 /* Reads a caller's optimizer options (gm__read_options): size and kind
  * required, the other fields default to kind's. GM_EINVAL names fn and
  * the struct `name`; the settings themselves are validated on creation. */
 gm_status gm__read_optimizer_options(const char *fn, const char *name,
                                      const gm_optimizer_options *src, gm_optimizer_options *o);
-/* gm_optimizer_step without its checks, for models that made the
+/* gm_optimizer_step without its argument checks, for models that made the
  * gradients and checked them finite already (one pass less over them):
- * opt was made for net, whose gradients are finite. */
-gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net);
+ * opt was made for net, whose gradients are finite. The update is
+ * computed first without writing (gm__optimizer_check): if a new
+ * parameter or moment would not be finite, GM_ENUMERIC named fn and
+ * `what` (the net's role) and nothing changes. */
+gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net, const char *fn, const char *what);
+/* The two halves of gm__optimizer_update, for a model that must check
+ * both of its optimizers before applying either. */
+gm_status gm__optimizer_check(const gm_optimizer *opt, const gm_net *net, const char *fn,
+                              const char *what);
+gm_status gm__optimizer_apply(gm_optimizer *opt, gm_net *net);
+/* The checks gm_optimizer_create makes of every setting (GM_EINVAL named
+ * fn, naming the field and value); for the checkpoint loader too. */
+gm_status gm__optimizer_options_check(const char *fn, const gm_optimizer_options *o);
 /* Floats of optimizer state per parameter: 1 (SGD momentum) or 2 (Adam). */
 static inline size_t gm__optimizer_slots(const gm_optimizer *o) { return o->v ? 2 : 1; }
 
@@ -315,6 +334,15 @@ gm_status gm__net_backward_input(gm_net *net, const gm_tensor *dy, gm_tensor *dx
  * named after fn, no second finiteness scan of x. */
 gm_status gm__net_forward_checked_input(gm_net *net, const char *fn, const gm_tensor *x,
                                         gm_tensor *y);
+/* A model's forward of one of its nets (`what`: "encoder", "decoder",
+ * "generator", "discriminator"), errors named after the public function
+ * fn (also GM_ENOMEM). x is checked finite when scan_x is set (a caller's
+ * input; GM_EINVAL); the output always is: a non-finite value made inside
+ * the net from finite input is GM_ENUMERIC naming `what` and the first
+ * layer that produced one (layer state may have changed: the models undo
+ * through their snapshots). */
+gm_status gm__net_forward_model(gm_net *net, const char *fn, const char *what,
+                                const gm_tensor *x, gm_tensor *y, int scan_x);
 
 /* Notes that the parameters of `net` changed (forward caches are stale). */
 static inline void gm__net_touch(gm_net *net) { net->version++; }

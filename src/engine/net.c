@@ -118,10 +118,13 @@ gm_layer *gm_net_layer(gm_net *net, size_t i)
 
 /* Per-sample shapes at the layer boundaries for a batch-first input shape.
  * With all = 1, bnd/bshape have L + 1 slots and boundary i goes to slot i;
- * with all = 0 they have 2 slots used in turn. Returns the last slot. */
+ * with all = 0 they have 2 slots used in turn. Returns the last slot.
+ * With training = 1, a batchnorm layer that would see one value per
+ * feature (N x H x W = 1) is refused with GM_EINVAL, as torch refuses it:
+ * its batch variance is 0 and would decay the running variance. */
 static gm_status gm__net_shapes(const gm_net *net, const char *fn,
                                 size_t in_ndim, const size_t *in_shape,
-                                int all, size_t *bnd,
+                                int all, int training, size_t *bnd,
                                 size_t (*bshape)[GM_MAX_DIMS], size_t *last)
 {
     if (net->n_layers == 0) return gm__set_error(GM_EINVAL, fn, "the net has no layers");
@@ -138,6 +141,16 @@ static gm_status gm__net_shapes(const gm_net *net, const char *fn,
         const gm_layer *l = net->layers[i];
         b = all ? i + 1 : (a ^ 1);
         GM_TRY(l->vt->shape(l, fn, bnd[a], bshape[a], &bnd[b], bshape[b]));
+        if (training && l->vt->kind == GM_LAYER_BATCHNORM) {
+            size_t m = in_shape[0]; /* values per feature: N x H x W */
+            for (size_t k = 1; k < bnd[a]; k++) m *= bshape[a][k];
+            if (m < 2)
+                return gm__set_error(GM_EINVAL, fn,
+                                     "layer %zu (batchnorm) needs more than one value per "
+                                     "feature in training, a batch of %zu gives %zu (use a "
+                                     "larger batch or evaluation mode)",
+                                     i, in_shape[0], m);
+        }
         a = b;
     }
     *last = a;
@@ -173,7 +186,7 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
     size_t(*bshape)[GM_MAX_DIMS] = (void *)(act + nb);
     size_t *bnd = (size_t *)(bshape + nb);
     size_t last;
-    gm_status st = gm__net_shapes(net, fn, in_ndim, in_shape, 1, bnd, bshape, &last);
+    gm_status st = gm__net_shapes(net, fn, in_ndim, in_shape, 1, 0, bnd, bshape, &last);
     if (st != GM_OK) {
         gm__free(meta);
         return st;
@@ -261,10 +274,10 @@ static const char *gm__fmt_shape(char *buf, size_t cap, size_t n0,
 /* Batch-first output shape for a batch-first input shape. */
 static gm_status gm__net_out_shape(const gm_net *net, const char *fn, size_t in_ndim,
                                    const size_t *in_shape, size_t *out_ndim,
-                                   size_t *out_shape)
+                                   size_t *out_shape, int training)
 {
     size_t bnd[2], bshape[2][GM_MAX_DIMS], last;
-    GM_TRY(gm__net_shapes(net, fn, in_ndim, in_shape, 0, bnd, bshape, &last));
+    GM_TRY(gm__net_shapes(net, fn, in_ndim, in_shape, 0, training, bnd, bshape, &last));
     *out_ndim = bnd[last] + 1;
     out_shape[0] = in_shape[0];
     memcpy(out_shape + 1, bshape[last], bnd[last] * sizeof(size_t));
@@ -279,7 +292,7 @@ gm_status gm_net_output_shape(const gm_net *net, size_t in_ndim,
     GM_CHECK_NULL(in_shape);
     GM_CHECK_NULL(out_ndim);
     GM_CHECK_NULL(out_shape);
-    return gm__net_out_shape(net, __func__, in_ndim, in_shape, out_ndim, out_shape);
+    return gm__net_out_shape(net, __func__, in_ndim, in_shape, out_ndim, out_shape, 0);
 }
 
 static gm_status gm__net_forward_impl(gm_net *net, const char *fn, const gm_tensor *x,
@@ -299,13 +312,34 @@ gm_status gm__net_forward_checked_input(gm_net *net, const char *fn, const gm_te
     return gm__net_forward_impl(net, fn, x, y, 0);
 }
 
+gm_status gm__net_forward_model(gm_net *net, const char *fn, const char *what,
+                                const gm_tensor *x, gm_tensor *y, int scan_x)
+{
+    GM_TRY(gm__net_forward_impl(net, fn, x, y, scan_x));
+    if (gm__find_nonfinite(y->data, y->numel) == y->numel) return GM_OK;
+    /* the first layer whose output has a non-finite value */
+    const size_t n = x->shape[0];
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const gm_layer *l = net->layers[i];
+        const float *a = net->act[i + 1];
+        const size_t m = n * l->out_dim, bad = gm__find_nonfinite(a, m);
+        if (bad != m)
+            return gm__set_error(GM_ENUMERIC, fn,
+                                 "the %s's layer %zu (%s) produced a non-finite value (%g) "
+                                 "from finite input: the parameters or the learning rate are "
+                                 "too large",
+                                 what, i, l->vt->name, (double)a[bad]);
+    }
+    return gm__set_error(GM_ENUMERIC, fn, "the %s produced a non-finite value", what);
+}
+
 static gm_status gm__net_forward_impl(gm_net *net, const char *fn, const gm_tensor *x,
                                       gm_tensor *y, int scan)
 {
     /* Every check before the workspace changes, so a failed call keeps
      * the last forward differentiable. */
     size_t ond, oshape[GM_MAX_DIMS];
-    GM_TRY(gm__net_out_shape(net, fn, x->ndim, x->shape, &ond, oshape));
+    GM_TRY(gm__net_out_shape(net, fn, x->ndim, x->shape, &ond, oshape, net->training));
     if (y->ndim != ond || memcmp(y->shape, oshape, ond * sizeof(size_t)) != 0) {
         char want[96], got[96];
         return gm__set_error(GM_ESHAPE, fn, "y must have shape %s, got %s",

@@ -1,5 +1,6 @@
 /* SGD (momentum, Nesterov), Adam and AdamW over a net's flat parameters,
  * with torch.optim's update formulas. */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -21,7 +22,7 @@ gm_status gm_optimizer_options_init(gm_optimizer_options *opts,
 }
 
 /* Checks every setting; names the field and value. */
-static gm_status gm__opt_validate(const char *fn, const gm_optimizer_options *o)
+gm_status gm__optimizer_options_check(const char *fn, const gm_optimizer_options *o)
 {
 #define GM__REQ(cond, ...) \
     do { if (!(cond)) return gm__set_error(GM_EINVAL, fn, __VA_ARGS__); } while (0)
@@ -75,7 +76,7 @@ gm_status gm_optimizer_create(gm_optimizer **out, const gm_net *net,
         GM_TRY(gm__read_optimizer_options(__func__, "opts", opts, &o));
     else
         gm_optimizer_options_init(&o, GM_OPT_ADAM);
-    GM_TRY(gm__opt_validate(__func__, &o));
+    GM_TRY(gm__optimizer_options_check(__func__, &o));
     gm_optimizer *opt = gm__malloc(sizeof *opt);
     GM_CHECK(opt != NULL, GM_ENOMEM, "cannot allocate an optimizer");
     opt->o = o;
@@ -83,6 +84,7 @@ gm_status gm_optimizer_create(gm_optimizer **out, const gm_net *net,
     opt->n = net->nparams;
     opt->t = 0;
     opt->m = opt->v = NULL;
+    opt->have_max = 0;
     size_t slots = o.kind == GM_OPT_SGD ? 1 : 2, total;
     if (net->nparams > 0) {
         opt->m = gm__mul_ok(net->nparams, slots, &total)
@@ -127,33 +129,239 @@ static void gm__sgd(const gm_optimizer_options *o, float *p, const float *g,
  * built with -fno-math-errno): the same operations in the same order as a
  * plain loop, so the same bits. */
 GM__HOT static void gm__adam(const gm_optimizer_options *o, uint64_t t, float *restrict p,
-                     const float *restrict g, float *restrict m, float *restrict v, size_t n)
+                     const float *restrict g, float *restrict m, float *restrict v, size_t n,
+                     float mx[3])
 {
     const float b1 = o->beta1, b2 = o->beta2, lr = o->lr, wd = o->weight_decay, eps = o->eps;
     const float c1 = 1.0f - b1, c2 = 1.0f - b2;
     const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
     const float step = (float)(lr / bc1), sqrt_bc2 = (float)sqrt(bc2);
+    /* the largest values written, in GM__VB lanes (see gm_optimizer) */
+    float pm[GM__VB] = {0}, mm[GM__VB] = {0}, vm[GM__VB] = {0};
+#define GM__ADAM_LOOP(GI, PI)                                                  \
+    do {                                                                       \
+        size_t k_ = 0;                                                         \
+        for (; k_ + GM__VB <= n; k_ += GM__VB)                                 \
+            for (size_t j = 0; j < GM__VB; j++) {                              \
+                const size_t i = k_ + j;                                       \
+                GM__ADAM_BODY(GI, PI, j);                                      \
+            }                                                                  \
+        for (size_t i = k_; i < n; i++) GM__ADAM_BODY(GI, PI, 0);              \
+    } while (0)
+#define GM__ADAM_BODY(GI, PI, j)                                               \
+    do {                                                                       \
+        const float gi = (GI);                                                 \
+        const float pi = (PI);                                                 \
+        const float mi = b1 * m[i] + c1 * gi;                                  \
+        const float vi = b2 * v[i] + c2 * gi * gi;                             \
+        const float pn = pi - step * mi / (sqrtf(vi) / sqrt_bc2 + eps);         \
+        m[i] = mi;                                                             \
+        v[i] = vi;                                                             \
+        p[i] = pn;                                                             \
+        const float ap = fabsf(pn), am = fabsf(mi);                            \
+        pm[j] = ap > pm[j] ? ap : pm[j];                                       \
+        mm[j] = am > mm[j] ? am : mm[j];                                       \
+        vm[j] = vi > vm[j] ? vi : vm[j];                                       \
+    } while (0)
     if (o->kind == GM_OPT_ADAMW) {
         const float keep = 1.0f - lr * wd;
-        GM__FOR_BLOCKED(n, i, {
-            const float gi = g[i];
-            const float pi = p[i] * keep;
-            const float mi = b1 * m[i] + c1 * gi;
-            const float vi = b2 * v[i] + c2 * gi * gi;
-            m[i] = mi;
-            v[i] = vi;
-            p[i] = pi - step * mi / (sqrtf(vi) / sqrt_bc2 + eps);
-        });
+        GM__ADAM_LOOP(g[i], p[i] * keep);
     } else {
-        GM__FOR_BLOCKED(n, i, {
-            const float gi = g[i] + wd * p[i];
+        GM__ADAM_LOOP(g[i] + wd * p[i], p[i]);
+    }
+#undef GM__ADAM_BODY
+#undef GM__ADAM_LOOP
+    for (size_t j = 0; j < GM__VB; j++) {
+        mx[0] = pm[j] > mx[0] ? pm[j] : mx[0];
+        mx[1] = mm[j] > mx[1] ? mm[j] : mx[1];
+        mx[2] = vm[j] > mx[2] ? vm[j] : mx[2];
+    }
+}
+
+/* Which layers an update touches: a hash of the trainable layers with
+ * parameters. */
+static uint64_t gm__trainable_sig(const gm_net *net)
+{
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < net->n_layers; i++)
+        if (net->layers[i]->nparams && net->layers[i]->trainable)
+            h = (h ^ (uint64_t)i) * 1099511628211u;
+    return h ^ net->n_layers;
+}
+
+/* Adam's next update from the maxima the last one wrote and the gradient
+ * norm (1: certainly finite). |g_i| <= ||g||, so the new moments are at
+ * most b1 M + c1 G' and b2 V + c2 G'^2 (G' = ||g|| coef, plus wd P for
+ * Adam's L2 term), and the new parameter at most P |keep| + step |m| / eps
+ * (the denominator is at least eps); a factor 4 covers rounding. */
+static int gm__adam_cached_ok(const gm_optimizer *opt, const gm_net *net, float coef)
+{
+    if (!opt->have_max || opt->max_version != net->version ||
+        opt->max_sig != gm__trainable_sig(net))
+        return 0;
+    const gm_optimizer_options *o = &opt->o;
+    const double G = sqrt(gm__net_grad_sumsq(net)) * (coef < 1.0f ? (double)coef : 1.0);
+    const double P = opt->pmax, M = opt->mmax, V = opt->vmax, wd = o->weight_decay;
+    const int adamw = o->kind == GM_OPT_ADAMW;
+    const double gp = adamw ? G : G + wd * P;
+    const double keep = fabs(1.0 - (double)o->lr * wd);
+    const double mb = o->beta1 * M + (1.0 - o->beta1) * gp;
+    const double vb = o->beta2 * V + (1.0 - o->beta2) * gp * gp;
+    const double bc1 = 1.0 - pow(o->beta1, (double)(opt->t + 1));
+    const double step = (double)o->lr / bc1;
+    const double pb = (adamw ? P * keep : P) + step * mb / o->eps;
+    const double lim = (double)FLT_MAX / 4.0;
+    return mb <= lim && vb <= lim && pb <= lim; /* false for NaN too */
+}
+
+/* What gm__sgd and gm__adam would write, computed without writing: 0 if
+ * every new parameter and moment is finite. The same operations in the
+ * same order as the updates (g scaled by coef first when clipping, as
+ * gm_net_clip_grad_norm does), so the same values; x * 0 is 0 for finite
+ * x and NaN for inf or NaN, summed in GM__VB lanes. One loop per case, in
+ * fixed blocks, so that GCC vectorizes each (as the updates). */
+#define GM__CHECK_LOOP(body)                                                   \
+    do {                                                                       \
+        size_t k_ = 0;                                                         \
+        for (; k_ + GM__VB <= n; k_ += GM__VB)                                 \
+            for (size_t j_ = 0; j_ < GM__VB; j_++) {                           \
+                const size_t i = k_ + j_;                                      \
+                acc[j_] += (body);                                             \
+            }                                                                  \
+        for (size_t i = k_; i < n; i++) acc[0] += (body);                      \
+    } while (0)
+/* Adam's new p, m, v from gi (the gradient as the update sees it) and pi
+ * (the parameter before the step), as x * 0 terms. */
+#define GM__ADAM_BAD(GI, PI)                                                   \
+    GM__CHECK_LOOP(gm__adam_bad((GI), (PI), m[i], v[i], b1, b2, c1, c2, step, sqrt_bc2, eps))
+
+static inline float gm__adam_bad(float gi, float pi, float m, float v, float b1, float b2,
+                                 float c1, float c2, float step, float sqrt_bc2, float eps)
+{
+    const float mi = b1 * m + c1 * gi;
+    const float vi = b2 * v + c2 * gi * gi;
+    return (pi - step * mi / (sqrtf(vi) / sqrt_bc2 + eps)) * 0.0f + mi * 0.0f + vi * 0.0f;
+}
+
+/* The cheap sufficient test of gm__update_bad for Adam / AdamW (1: the
+ * step is certainly finite). coef 1 means no clipping (g * 1 == g). */
+GM__HOT static int gm__adam_bound_ok(int adamw, const float *restrict p, const float *restrict g,
+                                     const float *restrict m, const float *restrict v, size_t n,
+                                     float coef, float b1, float b2, float c1, float c2, float wd,
+                                     float keep, float step, float eps)
+{
+    float nan[GM__VB] = {0}, pmax[GM__VB] = {0}, mmax[GM__VB] = {0};
+    const float kp = adamw ? keep : 1.0f, wg = adamw ? 0.0f : wd;
+    size_t k = 0;
+    for (; k + GM__VB <= n; k += GM__VB)
+        for (size_t j = 0; j < GM__VB; j++) {
+            const size_t i = k + j;
+            const float gi = g[i] * coef + wg * p[i];
+            const float pi = fabsf(p[i] * kp);
             const float mi = b1 * m[i] + c1 * gi;
             const float vi = b2 * v[i] + c2 * gi * gi;
-            m[i] = mi;
-            v[i] = vi;
-            p[i] = p[i] - step * mi / (sqrtf(vi) / sqrt_bc2 + eps);
-        });
+            const float am = fabsf(mi);
+            nan[j] += mi * 0.0f + vi * 0.0f + pi * 0.0f;
+            pmax[j] = pi > pmax[j] ? pi : pmax[j];
+            mmax[j] = am > mmax[j] ? am : mmax[j];
+        }
+    for (size_t i = k; i < n; i++) {
+        const float gi = g[i] * coef + wg * p[i];
+        const float pi = fabsf(p[i] * kp);
+        const float mi = b1 * m[i] + c1 * gi;
+        const float vi = b2 * v[i] + c2 * gi * gi;
+        const float am = fabsf(mi);
+        nan[0] += mi * 0.0f + vi * 0.0f + pi * 0.0f;
+        pmax[0] = pi > pmax[0] ? pi : pmax[0];
+        mmax[0] = am > mmax[0] ? am : mmax[0];
     }
+    double bad = 0.0, pm = 0.0, mm = 0.0;
+    for (size_t j = 0; j < GM__VB; j++) {
+        bad += nan[j];
+        pm = pmax[j] > pm ? pmax[j] : pm;
+        mm = mmax[j] > mm ? mmax[j] : mm;
+    }
+    if (bad != 0.0) return 0;
+    /* gi * 1 is gi, and gi + 0 * p[i] is gi for finite p: the moments are
+     * the update's; the bound in double, with a factor 4 for rounding */
+    return 4.0 * (pm + (double)step * mm / (double)eps) <= (double)FLT_MAX;
+}
+
+GM__HOT static int gm__update_bad(const gm_optimizer_options *o, uint64_t t, const float *restrict p,
+                                  const float *restrict g, const float *restrict m,
+                                  const float *restrict v, size_t n, float coef)
+{
+    float acc[GM__VB] = {0};
+    const int clip = coef < 1.0f;
+    if (o->kind == GM_OPT_SGD) {
+        const float lr = o->lr, wd = o->weight_decay, mu = o->momentum;
+        for (size_t i = 0; i < n; i++) {
+            float d = (clip ? g[i] * coef : g[i]) + wd * p[i], b = 0.0f;
+            if (mu > 0.0f) {
+                b = mu * m[i] + d;
+                d = o->nesterov ? d + mu * b : b;
+            }
+            acc[i % GM__VB] += (p[i] - lr * d) * 0.0f + b * 0.0f;
+        }
+    } else {
+        const float b1 = o->beta1, b2 = o->beta2, lr = o->lr, wd = o->weight_decay, eps = o->eps;
+        const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+        const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
+        const float step = (float)(lr / bc1), sqrt_bc2 = (float)sqrt(bc2);
+        const float keep = 1.0f - lr * wd;
+        /* A cheap pass first, without the square roots and quotients: the
+         * new moments must be finite, and then the new parameter
+         * pi - step mi / (sqrt(vi) / sqrt_bc2 + eps), whose denominator is
+         * at least eps, is at most |pi| + step |mi| / eps in size: if that
+         * bound (with a margin for rounding) is finite, so is the
+         * parameter. Only when the bound fails (a learning rate or moment
+         * beyond any sane training) are the parameters computed exactly. */
+        if (gm__adam_bound_ok(o->kind == GM_OPT_ADAMW, p, g, m, v, n, clip ? coef : 1.0f, b1, b2,
+                              c1, c2, wd, keep, step, eps))
+            return 0;
+        if (o->kind == GM_OPT_ADAMW) {
+            if (clip) GM__ADAM_BAD(g[i] * coef, p[i] * keep);
+            else GM__ADAM_BAD(g[i], p[i] * keep);
+        } else {
+            if (clip) GM__ADAM_BAD(g[i] * coef + wd * p[i], p[i]);
+            else GM__ADAM_BAD(g[i] + wd * p[i], p[i]);
+        }
+    }
+    float s = 0.0f;
+    for (size_t j = 0; j < GM__VB; j++) s += acc[j];
+    return s != 0.0f; /* NaN compares unequal */
+}
+#undef GM__ADAM_BAD
+#undef GM__CHECK_LOOP
+
+/* The clipping coefficient gm_net_clip_grad_norm would apply (1: none). */
+static float gm__clip_coef(const gm_optimizer *opt, const gm_net *net)
+{
+    if (!(opt->o.clip_norm > 0.0f)) return 1.0f;
+    double norm = sqrt(gm__net_grad_sumsq(net));
+    return (float)((double)opt->o.clip_norm / (norm + 1e-6));
+}
+
+gm_status gm__optimizer_check(const gm_optimizer *opt, const gm_net *net, const char *fn,
+                              const char *what)
+{
+    const float coef = gm__clip_coef(opt, net);
+    if (opt->o.kind != GM_OPT_SGD && gm__adam_cached_ok(opt, net, coef)) return GM_OK;
+    size_t off = 0;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const gm_layer *l = net->layers[i];
+        const size_t k = l->nparams;
+        if (k && l->trainable &&
+            gm__update_bad(&opt->o, opt->t + 1, l->params, l->grads, opt->m + off,
+                           opt->v ? opt->v + off : NULL, k, coef))
+            return gm__set_error(GM_ENUMERIC, fn,
+                                 "the %s's update would make a parameter or optimizer moment "
+                                 "of layer %zu (%s) non-finite (lr %g is too large for these "
+                                 "gradients); nothing was changed",
+                                 what, i, l->vt->name, (double)opt->o.lr);
+        off += k;
+    }
+    return GM_OK;
 }
 
 gm_status gm_optimizer_step(gm_optimizer *opt, gm_net *net)
@@ -168,14 +376,22 @@ gm_status gm_optimizer_step(gm_optimizer *opt, gm_net *net)
     double norm = sqrt(gm__net_grad_sumsq(net));
     GM_CHECK(isfinite(norm), GM_ENUMERIC,
              "the gradients are not finite; nothing was changed");
-    return gm__optimizer_update(opt, net);
+    GM_TRY(gm__optimizer_check(opt, net, __func__, "net"));
+    return gm__optimizer_apply(opt, net);
 }
 
-gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net)
+gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net, const char *fn, const char *what)
+{
+    GM_TRY(gm__optimizer_check(opt, net, fn, what));
+    return gm__optimizer_apply(opt, net);
+}
+
+gm_status gm__optimizer_apply(gm_optimizer *opt, gm_net *net)
 {
     if (opt->o.clip_norm > 0.0f) GM_TRY(gm_net_clip_grad_norm(net, opt->o.clip_norm, NULL));
     opt->t++;
     size_t off = 0;
+    float mx[3] = {0.0f, 0.0f, 0.0f};
     for (size_t i = 0; i < net->n_layers; i++) {
         gm_layer *l = net->layers[i];
         const size_t k = l->nparams;
@@ -184,11 +400,15 @@ gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net)
                 gm__sgd(&opt->o, l->params, l->grads, opt->m + off, k);
             else
                 gm__adam(&opt->o, opt->t, l->params, l->grads, opt->m + off,
-                         opt->v + off, k);
+                         opt->v + off, k, mx);
         }
         off += k;
     }
     gm__net_touch(net);
+    opt->have_max = opt->o.kind != GM_OPT_SGD;
+    opt->max_version = net->version;
+    opt->max_sig = gm__trainable_sig(net);
+    opt->pmax = mx[0], opt->mmax = mx[1], opt->vmax = mx[2];
     return GM_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "eval/eval_internal.h"
+#include "vae/vae_internal.h"
 
 #define GM__EVAL_BATCH 256 /* default images per forward */
 #define GM__IWAE_CHUNK 100 /* images per gm_vae_iwae call */
@@ -178,7 +179,16 @@ gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tens
     r.iwae_nll = NAN;
     if (vae != NULL) {
         const size_t ni = o.iwae_max && o.iwae_max < nr ? o.iwae_max : nr;
-        GM_TRY(gm__iwae(__func__, vae, real, ni, o.iwae_k, &r.iwae_nll));
+        /* a failed call leaves the VAE's generator where it was: the
+         * chunks before the failure have advanced it */
+        gm__model_view mv;
+        gm_vae_options vo;
+        gm__vae_model_view(vae, &mv, &vo);
+        uint64_t seed, pos;
+        gm_rng_get_state(mv.aux_rng, &seed, &pos);
+        st = gm__iwae(__func__, vae, real, ni, o.iwae_k, &r.iwae_nll);
+        if (st != GM_OK) gm_rng_set_state(mv.aux_rng, seed, pos);
+        GM_TRY(st);
     }
     /* the fields the caller's version has (a newer caller's tail is kept) */
     const size_t fits =

@@ -188,8 +188,8 @@ static gm_tensor gm__gan_view(float *buf, size_t n, size_t nd, const size_t *sha
     return t;
 }
 
-/* G(z | y) into fake, from the z buffer. */
-static gm_status gm__gan_generate(gm_gan *g, const int32_t *labels)
+/* G(z | y) into fake, from the z buffer; errors named fn. */
+static gm_status gm__gan_generate(gm_gan *g, const char *fn, const int32_t *labels)
 {
     const size_t n = g->n;
     gm_tensor in, out = gm__gan_view(g->fake, n, g->g_nd, g->g_shape);
@@ -199,7 +199,7 @@ static gm_status gm__gan_generate(gm_gan *g, const int32_t *labels)
     } else {
         in = gm__gan_view(g->z, n, 1, (size_t[]){g->L});
     }
-    return gm_net_forward(g->g, &in, &out);
+    return gm__net_forward_model(g->g, fn, "generator", &in, &out, 0);
 }
 
 /* The D input for data `x` (real's shape): x itself, or x joined with the
@@ -270,7 +270,7 @@ static gm_status gm__gan_new_fake(gm_gan *g, const gm__gan_batch *b, gm_tensor *
     /* the shard's rows of the batch's [total x L] noise */
     gm__rng_normal_slice(g->parts.train_rng, (uint64_t)b->offset * g->L, g->z, g->n * g->L);
     gm__rng_skip(g->parts.train_rng, (uint64_t)b->total * g->L);
-    return gm__gan_generate(g, b->labels);
+    return gm__gan_generate(g, b->fn, b->labels);
 }
 
 /* Multiplies the logit gradients by the shard's share of the batch mean. */
@@ -291,13 +291,13 @@ static gm_status gm__gan_d_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats 
     GM_TRY(gm_net_zero_grad(g->d));
     float lr, lf;
     gm_tensor in = gm__gan_d_input(g, b->real, b->real->data, b->labels);
-    GM_TRY(gm_net_forward(g->d, &in, &logits));
+    GM_TRY(gm__net_forward_model(g->d, b->fn, "discriminator", &in, &logits, 0));
     stats->d_real = gm__gan_mean_d(g, g->logits, n * dw);
     GM_TRY(gm_gan_d_loss(g->o.loss, &logits, NULL, g->o.real_label, &lr, &dlogits, NULL));
     gm__gan_share(g, b, &dlogits);
     GM_TRY(gm_net_backward(g->d, &dlogits, NULL));
     in = gm__gan_d_input(g, b->real, g->fake, b->labels);
-    GM_TRY(gm_net_forward(g->d, &in, &logits));
+    GM_TRY(gm__net_forward_model(g->d, b->fn, "discriminator", &in, &logits, 0));
     GM_TRY(gm_gan_d_loss(g->o.loss, NULL, &logits, g->o.real_label, &lf, NULL, &dlogits));
     gm__gan_share(g, b, &dlogits);
     GM_TRY(gm_net_backward(g->d, &dlogits, NULL));
@@ -316,7 +316,7 @@ static gm_status gm__gan_g_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats 
     GM_TRY(gm__gan_new_fake(g, b, &logits, &dlogits));
     GM_TRY(gm_net_zero_grad(g->g));
     gm_tensor in = gm__gan_d_input(g, b->real, g->fake, b->labels);
-    GM_TRY(gm_net_forward(g->d, &in, &logits));
+    GM_TRY(gm__net_forward_model(g->d, b->fn, "discriminator", &in, &logits, 0));
     stats->d_fake = gm__gan_mean_d(g, g->logits, n * g->dw);
     GM_TRY(gm_gan_g_loss(g->o.loss, &logits, &stats->g_loss, &dlogits));
     gm__gan_share(g, b, &dlogits);
@@ -358,11 +358,12 @@ static gm_status gm__gan_g_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats
 
 /* The optimizer update of one part from its net's gradients (and D's
  * weight clipping); a generator update completes a training step. */
-static gm_status gm__gan_update(gm_gan *g, gm_gan_part part)
+static gm_status gm__gan_update(gm_gan *g, gm_gan_part part, const char *fn)
 {
     gm_net *net = part == GM_GAN_GENERATOR ? g->g : g->d;
     /* the gradients were checked finite by the pass or the apply */
-    GM_TRY(gm__optimizer_update(part == GM_GAN_GENERATOR ? g->parts.opt_a : g->parts.opt_b, net));
+    GM_TRY(gm__optimizer_update(part == GM_GAN_GENERATOR ? g->parts.opt_a : g->parts.opt_b, net,
+                                fn, part == GM_GAN_GENERATOR ? "generator" : "discriminator"));
     if (part == GM_GAN_DISCRIMINATOR && g->o.weight_clip > 0.0f) {
         const float c = g->o.weight_clip;
         for (size_t i = 0; i < net->nparams; i++) net->params[i] = fminf(c, fmaxf(-c, net->params[i]));
@@ -413,10 +414,10 @@ gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *l
     gm_status st = GM_OK;
     for (uint32_t c = 0; c < gan->o.n_critic && st == GM_OK; c++) {
         st = gm__gan_d_grads(gan, &b, &s);
-        if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_DISCRIMINATOR);
+        if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_DISCRIMINATOR, __func__);
     }
     if (st == GM_OK) st = gm__gan_g_grads(gan, &b, &s);
-    if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_GENERATOR);
+    if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_GENERATOR, __func__);
     if (st != GM_OK) { /* the step changes nothing: D's updates are undone */
         gm_rng_set_state(gan->parts.train_rng, seed, pos);
         gm__snapshot_restore(&gan->snap);
@@ -513,7 +514,7 @@ gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part)
     gm_net *net = part == GM_GAN_GENERATOR ? gan->g : gan->d;
     GM_TRY(gm__check_grad_buffer(__func__, gan->flat[part], net->nparams));
     GM_TRY(gm_net_set_grads(net, gan->flat[part], net->nparams));
-    return gm__gan_own_error(gm__gan_update(gan, part), __func__);
+    return gm__gan_own_error(gm__gan_update(gan, part, __func__), __func__);
 }
 
 /* Checks an output: n samples of the generator's output size. */
@@ -527,11 +528,12 @@ static gm_status gm__gan_check_out(const gm_gan *g, const char *fn, const gm_ten
 }
 
 /* G in evaluation mode from the z buffer into out. */
-static gm_status gm__gan_eval_generate(gm_gan *g, const int32_t *labels, gm_tensor *out)
+static gm_status gm__gan_eval_generate(gm_gan *g, const char *fn, const int32_t *labels,
+                                       gm_tensor *out)
 {
     const int was = gm_net_is_training(g->g);
     gm_net_set_training(g->g, 0);
-    gm_status st = gm__gan_generate(g, labels);
+    gm_status st = gm__gan_generate(g, fn, labels);
     gm_net_set_training(g->g, was);
     if (st == GM_OK) memcpy(out->data, g->fake, out->numel * sizeof(float));
     return st;
@@ -544,8 +546,13 @@ gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels, gm_tensor 
     GM_TRY(gm__gan_check_out(gan, __func__, out, n));
     GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
     GM_TRY(gm__gan_prepare(gan, __func__, n, gan->block ? gan->dw : 1));
+    /* a failed call leaves the generator where it was */
+    uint64_t seed, pos;
+    gm_rng_get_state(gan->parts.aux_rng, &seed, &pos);
     gm_rng_normal(gan->parts.aux_rng, gan->z, n * gan->L);
-    return gm__gan_eval_generate(gan, labels, out);
+    gm_status st = gm__gan_eval_generate(gan, __func__, labels, out);
+    if (st != GM_OK) gm_rng_set_state(gan->parts.aux_rng, seed, pos);
+    return st;
 }
 
 gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z, const int32_t *labels, gm_tensor *out)
@@ -562,7 +569,7 @@ gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z, const int32_t *labels
     GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
     GM_TRY(gm__gan_prepare(gan, __func__, n, gan->block ? gan->dw : 1));
     memcpy(gan->z, z->data, z->numel * sizeof(float));
-    return gm__gan_eval_generate(gan, labels, out);
+    return gm__gan_eval_generate(gan, __func__, labels, out);
 }
 
 gm_net *gm_gan_generator(gm_gan *gan) { return gan ? gan->g : NULL; }

@@ -1,5 +1,7 @@
-/* Replacing a file atomically: write "<path>.tmp-XXXXXX" in the same
- * directory, fsync it, rename it over path, fsync the directory. Readers
+/* Replacing a file atomically: write a temporary file in the same
+ * directory (".gm.tmp-" and 16 hex digits of a hash of path's base name:
+ * one fixed name per target, locked with flock while in use; see
+ * atomic.c), fsync it, rename it over path, fsync the directory. Readers
  * (and a process that dies midway) see the old file or the whole new one.
  * Used by the PNG writer and the checkpoint saver. Not installed. */
 #ifndef GM_IO_ATOMIC_H
@@ -15,7 +17,9 @@ typedef struct gm__atomic_file {
     const char *path;
 } gm__atomic_file;
 
-/* Creates the temporary file for path (O_EXCL, mode 0666 less the umask).
+/* Creates (or reuses a killed save's) temporary file for path and locks
+ * it, waiting while another save of path holds it (mode 0666 less the
+ * umask).
  * GM_EINVAL (empty or absurdly long path), GM_ENOMEM, GM_EIO (also when
  * path exists and is not a regular file: a symlink, directory or device is
  * never replaced), named fn. On failure nothing is left to clean up. */

@@ -447,6 +447,21 @@ static gm_status gm__get_layer(gm__rbuf *r, size_t index, gm_layer **out)
         return gm__set_error(GM_EFORMAT, r->fn,
                              "%s: layer %zu (%s): %zu parameters stored, its sizes make %zu",
                              r->what, index, vt->name, np, gm__hyper_params(kind, &h));
+    /* sizes a file sets are bounded before a constructor sees them: a
+     * reshape's dimensions (no parameters bound them) must each fit one
+     * BLAS dimension, as must their product */
+    if (kind == GM_LAYER_RESHAPE) {
+        uint64_t prod = 1;
+        for (int k = 1; k < 5; k++) {
+            if (h.u[k] == 0) continue; /* unused, or refused by the constructor */
+            if (h.u[k] > GM__BLAS_MAX || (prod *= h.u[k]) > GM__BLAS_MAX)
+                return gm__set_error(GM_EFORMAT, r->fn,
+                                     "%s: layer %zu (%s): dimension %d (%llu) makes more than %zu "
+                                     "values per sample",
+                                     r->what, index, vt->name, k - 1,
+                                     (unsigned long long)h.u[k], GM__BLAS_MAX);
+        }
+    }
     /* the floats must be in the file before the constructor allocates */
     if (np + ns > (r->len - r->off) / 4)
         return gm__set_error(GM_EFORMAT, r->fn,
@@ -475,8 +490,40 @@ static gm_status gm__get_layer(gm__rbuf *r, size_t index, gm_layer **out)
                            "%s: layer %zu (%s): %zu parameters and %zu state values stored, "
                            "the layer has %zu and %zu",
                            r->what, index, vt->name, np, ns, l->nparams, l->nstate);
+    /* every hyperparameter field the file sets must be what the layer made
+     * from it holds: unused fields are 0, nothing is normalized away */
+    gm__hyper back;
+    if (st == GM_OK) gm__layer_save_hyper(l, &back);
+    /* (field by field: the struct has padding; floats by their bits) */
+    if (st == GM_OK &&
+        (memcmp(back.u, h.u, sizeof h.u) != 0 || memcmp(back.f, h.f, sizeof h.f) != 0)) {
+        int k = 0;
+        while (k < 5 && back.u[k] == h.u[k]) k++;
+        if (k < 5)
+            st = gm__set_error(GM_EFORMAT, r->fn,
+                               "%s: layer %zu (%s): hyperparameter u[%d] is %llu, a layer of "
+                               "these settings has %llu",
+                               r->what, index, vt->name, k, (unsigned long long)h.u[k],
+                               (unsigned long long)back.u[k]);
+        else {
+            k = 0;
+            while (k < 2 && memcmp(&back.f[k], &h.f[k], sizeof(float)) == 0) k++;
+            st = gm__set_error(GM_EFORMAT, r->fn,
+                               "%s: layer %zu (%s): hyperparameter f[%d] is %g, a layer of these "
+                               "settings has %g",
+                               r->what, index, vt->name, k, (double)h.f[k], (double)back.f[k]);
+        }
+    }
     if (st == GM_OK) st = gm__get_floats(r, l->params, np, "a parameter");
     if (st == GM_OK) st = gm__get_floats(r, l->state, ns, "a state value");
+    if (st == GM_OK && kind == GM_LAYER_BATCHNORM) {
+        const size_t F = np / 2; /* state: running mean [F], running variance [F] */
+        for (size_t f = 0; f < F && st == GM_OK; f++)
+            if (!(l->state[F + f] >= 0.0f))
+                st = gm__set_error(GM_EFORMAT, r->fn,
+                                   "%s: layer %zu (%s): running variance [%zu] is negative (%g)",
+                                   r->what, index, vt->name, f, (double)l->state[F + f]);
+    }
     if (st != GM_OK) {
         gm_layer_free(l);
         return st;
@@ -554,8 +601,27 @@ static gm_status gm__get_opt(gm__rbuf *r, gm__opt_rec *rec)
     if (rec->slots < 1 || rec->slots > 2)
         return gm__set_error(GM_EFORMAT, r->fn, "%s: %u moment slots, expected 1 or 2", r->what,
                              (unsigned)rec->slots);
+    if (gm__optimizer_options_check(r->fn, o) != GM_OK)
+        return gm__set_error(GM_EFORMAT, r->fn, "%s: %s", r->what, gm_last_error());
+    if ((o->kind == GM_OPT_SGD ? 1u : 2u) != rec->slots)
+        return gm__set_error(GM_EFORMAT, r->fn, "%s: %u moment slots for optimizer kind %d",
+                             r->what, (unsigned)rec->slots, (int)o->kind);
     rec->moments = *r;
-    return gm__get_floats(r, NULL, rec->n * rec->slots, "a moment");
+    GM_TRY(gm__get_floats(r, NULL, rec->n * rec->slots, "a moment"));
+    /* Adam's second moments are averages of squares */
+    for (size_t i = rec->n; rec->slots == 2 && i < 2 * rec->n; i++) {
+        const unsigned char *b = rec->moments.p + rec->moments.off + 4 * i;
+        if (b[3] & 0x80u) {
+            uint32_t v = gm__rd32(b);
+            float f;
+            memcpy(&f, &v, 4);
+            if (f < 0.0f)
+                return gm__set_error(GM_EFORMAT, r->fn,
+                                     "%s: second moment [%zu] is negative (%g)", r->what,
+                                     i - rec->n, (double)f);
+        }
+    }
+    return GM_OK;
 }
 
 /* Puts a record's step count and moments into opt (made from rec->o). */

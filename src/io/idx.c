@@ -1,6 +1,8 @@
-/* IDX (MNIST-format) reader, plain or gzip, through zlib's inflate with the
- * library's allocator. Sizes in the header are never trusted: memory grows
- * only as bytes actually arrive, and a short file is GM_EFORMAT. */
+/* IDX (MNIST-format) reader, plain or gzip (one or several members),
+ * through zlib's inflate with the library's allocator. Sizes in the header
+ * are never trusted: what they claim is capped by GM_IDX_MAX_BYTES, no
+ * more than they claim is decompressed, memory grows only as bytes
+ * actually arrive, and a short file is GM_EFORMAT. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +60,29 @@ static void gm__reader_close(gm__reader *r)
     if (r->f) fclose(r->f);
 }
 
+/* After a gzip member's end: another member follows (RFC 1952 allows a
+ * file of several, as `cat a.gz b.gz` makes; gzip -d reads them all) if
+ * the next bytes are the gzip magic, and the stream is reset for it;
+ * anything else (nothing, or trailing padding) ends the data. */
+static gm_status gm__reader_next_member(gm__reader *r, const char *fn)
+{
+    if (r->zs.avail_in < 2) { /* at least the magic's two bytes in r->in */
+        if (r->zs.avail_in == 1) r->in[0] = r->zs.next_in[0];
+        size_t k = fread(r->in + r->zs.avail_in, 1, sizeof r->in - r->zs.avail_in, r->f);
+        if (k == 0 && ferror(r->f))
+            return gm__set_error(GM_EIO, fn, "read error: %s", strerror(errno));
+        r->zs.next_in = r->in;
+        r->zs.avail_in += (uInt)k;
+    }
+    if (r->zs.avail_in >= 2 && r->zs.next_in[0] == 0x1f && r->zs.next_in[1] == 0x8b) {
+        if (inflateReset(&r->zs) != Z_OK)
+            return gm__set_error(GM_EFORMAT, fn, "corrupt gzip data (cannot start a member)");
+        return GM_OK;
+    }
+    r->gz_end = 1;
+    return GM_OK;
+}
+
 /* Reads up to n bytes; *got receives how many (fewer only at the end). */
 static gm_status gm__reader_read(gm__reader *r, const char *fn, void *dst,
                                  size_t n, size_t *got)
@@ -87,7 +112,7 @@ static gm_status gm__reader_read(gm__reader *r, const char *fn, void *dst,
         int z = inflate(&r->zs, Z_NO_FLUSH);
         done += before - r->zs.avail_out;
         if (z == Z_STREAM_END)
-            r->gz_end = 1;
+            GM_TRY(gm__reader_next_member(r, fn));
         else if (z == Z_MEM_ERROR)
             return gm__set_error(GM_ENOMEM, fn, "out of memory while decompressing");
         else if (z != Z_OK && z != Z_BUF_ERROR)
@@ -142,8 +167,11 @@ static gm_status gm__idx_body(gm__reader *r, const char *fn, size_t count,
                               size_t item, unsigned char **out)
 {
     size_t total;
-    if (!gm__mul_ok(count, item, &total))
-        return gm__set_error(GM_EFORMAT, fn, "%zu items of %zu bytes overflow", count, item);
+    if (!gm__mul_ok(count, item, &total) || total > GM_IDX_MAX_BYTES)
+        return gm__set_error(GM_EFORMAT, fn,
+                             "the header claims %zu items of %zu bytes, more than "
+                             "GM_IDX_MAX_BYTES (%llu) of data",
+                             count, item, (unsigned long long)GM_IDX_MAX_BYTES);
     const size_t step = 1u << 20;
     size_t cap = total < step ? total : step, have = 0;
     unsigned char *buf = gm__malloc(cap);

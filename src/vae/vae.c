@@ -217,7 +217,8 @@ static gm_status gm__vae_check_x(gm_vae *v, const char *fn, const gm_tensor *x,
 }
 
 /* Runs the encoder on x into v->h (buffers prepared for x's batch). */
-static gm_status gm__vae_encode(gm_vae *v, const gm_tensor *x, const int32_t *labels)
+static gm_status gm__vae_encode(gm_vae *v, const char *fn, const gm_tensor *x,
+                                const int32_t *labels)
 {
     const size_t n = x->shape[0];
     const gm_tensor *in = x;
@@ -231,19 +232,19 @@ static gm_status gm__vae_encode(gm_vae *v, const gm_tensor *x, const int32_t *la
     gm_tensor h;
     gm__tensor_view(&h, v->h_nd, v->h_shape, v->h.data);
     /* every caller has checked x (gm__vae_check_x) */
-    return gm__net_forward_checked_input(v->enc, "gm_net_forward", in, &h);
+    return gm__net_forward_model(v->enc, fn, "encoder", in, &h, 0);
 }
 
 /* Joins z (already in v->z) with the labels' one-hot codes into dec_in
  * and runs the decoder into dec_out. */
-static gm_status gm__vae_decode(gm_vae *v, const int32_t *labels)
+static gm_status gm__vae_decode(gm_vae *v, const char *fn, const int32_t *labels)
 {
     const gm_tensor *in = &v->z;
     if (v->C) {
         gm__join_one_hot(v->dec_in.data, v->z.data, v->n, v->L, labels, v->C);
         in = &v->dec_in;
     }
-    return gm_net_forward(v->dec, in, &v->dec_out);
+    return gm__net_forward_model(v->dec, fn, "decoder", in, &v->dec_out, 0);
 }
 
 /* Runs f with both nets in evaluation mode, restoring their modes. */
@@ -281,7 +282,7 @@ static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
     gm__snapshot_take(&v->snap);
     GM_TRY(gm_net_zero_grad(v->enc));
     GM_TRY(gm_net_zero_grad(v->dec));
-    gm_status st = gm__vae_encode(v, x, labels);
+    gm_status st = gm__vae_encode(v, fn, x, labels);
     if (st != GM_OK) {
         gm__snapshot_restore(&v->snap);
         return st;
@@ -296,7 +297,7 @@ static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
             : v->o.beta * (float)fmin(1.0, (double)(v->steps + 1) / (double)v->o.kl_warmup_steps);
     memset(v->dh.data, 0, v->dh.numel * sizeof(float));
     st = gm_vae_reparameterize(&v->h, &v->eps, &v->z);
-    if (st == GM_OK) st = gm__vae_decode(v, labels);
+    if (st == GM_OK) st = gm__vae_decode(v, fn, labels);
     if (st == GM_OK) /* x was checked; a non-finite output shows in the loss */
         gm__vae_recon_nll_unchecked(v->o.likelihood, &v->dec_out, x, v->o.gaussian_logvar, &rec,
                                     NULL, &v->ddec);
@@ -340,8 +341,12 @@ static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
 /* The optimizers' step from the nets' gradients. */
 static gm_status gm__vae_update(gm_vae *v, const char *fn)
 {
-    gm_status st = gm__optimizer_update(v->parts.opt_a, v->enc); /* checked finite */
-    if (st == GM_OK) st = gm__optimizer_update(v->parts.opt_b, v->dec);
+    /* the gradients were checked finite; what the updates would write is
+     * checked for both nets before either is applied */
+    GM_TRY(gm__optimizer_check(v->parts.opt_a, v->enc, fn, "encoder"));
+    GM_TRY(gm__optimizer_check(v->parts.opt_b, v->dec, fn, "decoder"));
+    gm_status st = gm__optimizer_apply(v->parts.opt_a, v->enc);
+    if (st == GM_OK) st = gm__optimizer_apply(v->parts.opt_b, v->dec);
     if (st != GM_OK)
         return gm__set_error(GM_EINTERNAL, fn, "optimizer step failed: %s", gm_last_error());
     v->steps++;
@@ -355,8 +360,15 @@ gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labe
     GM_CHECK_NULL(vae);
     GM_CHECK_NULL(x);
     gm_vae_stats s;
+    uint64_t seed, pos;
+    gm_rng_get_state(vae->parts.train_rng, &seed, &pos);
     GM_TRY(gm__vae_grads(vae, __func__, x, labels, 0, x->shape[0], &s));
-    GM_TRY(gm__vae_update(vae, __func__));
+    gm_status st = gm__vae_update(vae, __func__);
+    if (st != GM_OK) { /* the update was refused: the step changes nothing */
+        gm_rng_set_state(vae->parts.train_rng, seed, pos);
+        gm__snapshot_restore(&vae->snap);
+        return st;
+    }
     if (stats) *stats = s;
     return GM_OK;
 }
@@ -449,14 +461,14 @@ static void gm__vae_mean(const gm_vae *v, float *dst)
 
 /* One pass of the model without an update: eps from the aux generator;
  * per-sample recon NLL, KL and (when logw) the log importance weight. */
-static gm_status gm__vae_eval_pass(gm_vae *v, const gm_tensor *x, const int32_t *labels,
-                                   float *rec_each, float *kl_each, float *logw, float *lp,
-                                   float *lq)
+static gm_status gm__vae_eval_pass(gm_vae *v, const char *fn, const gm_tensor *x,
+                                   const int32_t *labels, float *rec_each, float *kl_each,
+                                   float *logw, float *lp, float *lq)
 {
     float rec = 0.0f, kl = 0.0f;
     gm_tensor_fill_normal(&v->eps, v->parts.aux_rng);
     GM_TRY(gm_vae_reparameterize(&v->h, &v->eps, &v->z));
-    GM_TRY(gm__vae_decode(v, labels));
+    GM_TRY(gm__vae_decode(v, fn, labels));
     GM_TRY(gm_vae_recon_nll(v->o.likelihood, &v->dec_out, x, v->o.gaussian_logvar, &rec,
                             rec_each, NULL));
     GM_TRY(gm_vae_kl(&v->h, &kl, kl_each, NULL, 0.0f));
@@ -469,13 +481,13 @@ static gm_status gm__vae_eval_pass(gm_vae *v, const gm_tensor *x, const int32_t 
     return GM_OK;
 }
 
-static gm_status gm__vae_elbo(gm_vae *v, const gm_tensor *x, const int32_t *labels,
-                              gm_vae_stats *stats)
+static gm_status gm__vae_elbo(gm_vae *v, const char *fn, const gm_tensor *x,
+                              const int32_t *labels, gm_vae_stats *stats)
 {
-    GM_TRY(gm__vae_encode(v, x, labels));
+    GM_TRY(gm__vae_encode(v, fn, x, labels));
     /* per-sample terms in the two halves of dh, which is scratch here */
     float *rec = v->dh.data, *kl = v->dh.data + v->n;
-    GM_TRY(gm__vae_eval_pass(v, x, labels, rec, kl, NULL, NULL, NULL));
+    GM_TRY(gm__vae_eval_pass(v, fn, x, labels, rec, kl, NULL, NULL, NULL));
     double r = 0, k = 0;
     for (size_t i = 0; i < v->n; i++) {
         r += rec[i];
@@ -494,20 +506,23 @@ gm_status gm_vae_elbo(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
     GM_CHECK_NULL(stats);
     GM_TRY(gm__vae_check_x(vae, __func__, x, labels));
     GM_TRY(gm__vae_prepare(vae, __func__, x->shape[0]));
+    uint64_t seed, pos; /* a failed call leaves the generator where it was */
+    gm_rng_get_state(vae->parts.aux_rng, &seed, &pos);
     gm_status st;
-    GM__VAE_EVAL(vae, st, gm__vae_elbo(vae, x, labels, stats));
+    GM__VAE_EVAL(vae, st, gm__vae_elbo(vae, __func__, x, labels, stats));
+    if (st != GM_OK) gm_rng_set_state(vae->parts.aux_rng, seed, pos);
     return st;
 }
 
 /* logw: n * k floats, then 5n floats of scratch. */
-static gm_status gm__vae_iwae(gm_vae *v, const gm_tensor *x, const int32_t *labels, size_t k,
-                              float *logw, float *nll)
+static gm_status gm__vae_iwae(gm_vae *v, const char *fn, const gm_tensor *x,
+                              const int32_t *labels, size_t k, float *logw, float *nll)
 {
     const size_t n = v->n;
-    GM_TRY(gm__vae_encode(v, x, labels));
+    GM_TRY(gm__vae_encode(v, fn, x, labels));
     float *rec = logw + n * k, *kl = rec + n, *col = kl + n, *lp = col + n, *lq = lp + n;
     for (size_t s = 0; s < k; s++) {
-        GM_TRY(gm__vae_eval_pass(v, x, labels, rec, kl, col, lp, lq));
+        GM_TRY(gm__vae_eval_pass(v, fn, x, labels, rec, kl, col, lp, lq));
         for (size_t i = 0; i < n; i++) logw[i * k + s] = col[i];
     }
     gm_tensor w;
@@ -529,8 +544,11 @@ gm_status gm_vae_iwae(gm_vae *vae, const gm_tensor *x, const int32_t *labels, si
     GM_TRY(gm__vae_prepare(vae, __func__, n));
     float *logw = gm__malloc_array(n, (k + 5) * sizeof(float));
     GM_CHECK(logw != NULL, GM_ENOMEM, "cannot allocate %zu x %zu log-weights", n, k);
+    uint64_t seed, pos; /* a failed call leaves the generator where it was */
+    gm_rng_get_state(vae->parts.aux_rng, &seed, &pos);
     gm_status st;
-    GM__VAE_EVAL(vae, st, gm__vae_iwae(vae, x, labels, k, logw, nll));
+    GM__VAE_EVAL(vae, st, gm__vae_iwae(vae, __func__, x, labels, k, logw, nll));
+    if (st != GM_OK) gm_rng_set_state(vae->parts.aux_rng, seed, pos);
     gm__free(logw);
     return st;
 }
@@ -546,10 +564,11 @@ static gm_status gm__vae_check_out(const char *fn, const gm_tensor *t, const cha
     return GM_OK;
 }
 
-static gm_status gm__vae_encode_eval(gm_vae *v, const gm_tensor *x, const int32_t *labels)
+static gm_status gm__vae_encode_eval(gm_vae *v, const char *fn, const gm_tensor *x,
+                                     const int32_t *labels)
 {
     gm_status st;
-    GM__VAE_EVAL(v, st, gm__vae_encode(v, x, labels));
+    GM__VAE_EVAL(v, st, gm__vae_encode(v, fn, x, labels));
     return st;
 }
 
@@ -562,7 +581,7 @@ gm_status gm_vae_encode(gm_vae *vae, const gm_tensor *x, const int32_t *labels, 
     GM_TRY(gm__vae_check_out(__func__, mu, "mu", n, L));
     if (logvar) GM_TRY(gm__vae_check_out(__func__, logvar, "logvar", n, L));
     GM_TRY(gm__vae_prepare(vae, __func__, n));
-    GM_TRY(gm__vae_encode_eval(vae, x, labels));
+    GM_TRY(gm__vae_encode_eval(vae, __func__, x, labels));
     for (size_t i = 0; i < n; i++) {
         memcpy(mu->data + i * L, vae->h.data + i * 2 * L, L * sizeof(float));
         if (logvar) memcpy(logvar->data + i * L, vae->h.data + i * 2 * L + L, L * sizeof(float));
@@ -571,10 +590,11 @@ gm_status gm_vae_encode(gm_vae *vae, const gm_tensor *x, const int32_t *labels, 
 }
 
 /* Decodes v->z (prepared for n) into out as the data mean. */
-static gm_status gm__vae_decode_mean(gm_vae *v, const int32_t *labels, gm_tensor *out)
+static gm_status gm__vae_decode_mean(gm_vae *v, const char *fn, const int32_t *labels,
+                                     gm_tensor *out)
 {
     gm_status st;
-    GM__VAE_EVAL(v, st, gm__vae_decode(v, labels));
+    GM__VAE_EVAL(v, st, gm__vae_decode(v, fn, labels));
     if (st == GM_OK) gm__vae_mean(v, out->data);
     return st;
 }
@@ -592,7 +612,7 @@ gm_status gm_vae_decode(gm_vae *vae, const gm_tensor *z, const int32_t *labels, 
              bad < z->numel ? (double)z->data[bad] : 0.0);
     GM_TRY(gm__vae_prepare(vae, __func__, n));
     memcpy(vae->z.data, z->data, z->numel * sizeof(float));
-    return gm__vae_decode_mean(vae, labels, out);
+    return gm__vae_decode_mean(vae, __func__, labels, out);
 }
 
 gm_status gm_vae_reconstruct(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
@@ -603,10 +623,10 @@ gm_status gm_vae_reconstruct(gm_vae *vae, const gm_tensor *x, const int32_t *lab
     const size_t n = x->shape[0], L = vae->L;
     GM_TRY(gm__vae_check_out(__func__, out, "out", n, vae->D));
     GM_TRY(gm__vae_prepare(vae, __func__, n));
-    GM_TRY(gm__vae_encode_eval(vae, x, labels));
+    GM_TRY(gm__vae_encode_eval(vae, __func__, x, labels));
     for (size_t i = 0; i < n; i++)
         memcpy(vae->z.data + i * L, vae->h.data + i * 2 * L, L * sizeof(float));
-    return gm__vae_decode_mean(vae, labels, out);
+    return gm__vae_decode_mean(vae, __func__, labels, out);
 }
 
 gm_status gm_vae_sample(gm_vae *vae, size_t n, const int32_t *labels, gm_tensor *out)
@@ -616,8 +636,12 @@ gm_status gm_vae_sample(gm_vae *vae, size_t n, const int32_t *labels, gm_tensor 
     GM_TRY(gm__vae_check_out(__func__, out, "out", n, vae->D));
     GM_TRY(gm__vae_check_labels(vae, __func__, labels, n));
     GM_TRY(gm__vae_prepare(vae, __func__, n));
+    uint64_t seed, pos; /* a failed call leaves the generator where it was */
+    gm_rng_get_state(vae->parts.aux_rng, &seed, &pos);
     gm_tensor_fill_normal(&vae->z, vae->parts.aux_rng);
-    return gm__vae_decode_mean(vae, labels, out);
+    gm_status st = gm__vae_decode_mean(vae, __func__, labels, out);
+    if (st != GM_OK) gm_rng_set_state(vae->parts.aux_rng, seed, pos);
+    return st;
 }
 
 gm_status gm_vae_interpolate(gm_vae *vae, const gm_tensor *xa, const gm_tensor *xb,
@@ -638,9 +662,9 @@ gm_status gm_vae_interpolate(gm_vae *vae, const gm_tensor *xa, const gm_tensor *
     float *mu = gm__malloc_array(2 * L, sizeof(float));
     GM_CHECK(mu != NULL, GM_ENOMEM, "cannot allocate %zu latents", 2 * L);
     gm_status st = gm__vae_prepare(vae, __func__, 1);
-    if (st == GM_OK) st = gm__vae_encode_eval(vae, xa, labels);
+    if (st == GM_OK) st = gm__vae_encode_eval(vae, __func__, xa, labels);
     if (st == GM_OK) memcpy(mu, vae->h.data, L * sizeof(float));
-    if (st == GM_OK) st = gm__vae_encode_eval(vae, xb, labels ? labels + 1 : NULL);
+    if (st == GM_OK) st = gm__vae_encode_eval(vae, __func__, xb, labels ? labels + 1 : NULL);
     if (st == GM_OK) memcpy(mu + L, vae->h.data, L * sizeof(float));
     if (st == GM_OK) st = gm__vae_prepare(vae, __func__, S);
     if (st == GM_OK) {
@@ -657,7 +681,8 @@ gm_status gm_vae_interpolate(gm_vae *vae, const gm_tensor *xa, const gm_tensor *
                 row[L + labels[1]] += t;
             }
         }
-        GM__VAE_EVAL(vae, st, gm_net_forward(vae->dec, in, &vae->dec_out));
+        GM__VAE_EVAL(vae, st,
+                     gm__net_forward_model(vae->dec, __func__, "decoder", in, &vae->dec_out, 0));
         if (st == GM_OK) gm__vae_mean(vae, out->data);
     }
     gm__free(mu);
@@ -669,14 +694,15 @@ gm_status gm_vae_interpolate(gm_vae *vae, const gm_tensor *xa, const gm_tensor *
  * prepared buffers; `cur` holds m floats, `mom` 2 n L floats. The decoder
  * runs in evaluation mode and its backward computes the input gradient
  * only, so its parameter gradients are not touched. */
-static gm_status gm__vae_inpaint(gm_vae *v, const gm_tensor *x, const gm_tensor *mask,
-                                 size_t iterations, float *cur, float *mom)
+static gm_status gm__vae_inpaint(gm_vae *v, const char *fn, const gm_tensor *x,
+                                 const gm_tensor *mask, size_t iterations, float *cur,
+                                 float *mom)
 {
     const size_t n = v->n, L = v->L, D = v->D, W = v->dec_w, m = x->numel;
     gm_tensor c;
     gm__tensor_view(&c, x->ndim, x->shape, cur);
     for (size_t i = 0; i < m; i++) cur[i] = mask->data[i] != 0.0f ? x->data[i] : 0.5f;
-    GM_TRY(gm__vae_encode(v, &c, NULL));
+    GM_TRY(gm__vae_encode(v, fn, &c, NULL));
     for (size_t i = 0; i < n; i++)
         memcpy(v->z.data + i * L, v->h.data + i * 2 * L, L * sizeof(float));
     float *mm = mom, *vv = mom + n * L;
@@ -684,7 +710,7 @@ static gm_status gm__vae_inpaint(gm_vae *v, const gm_tensor *x, const gm_tensor 
     const float lr = 0.05f, b1 = 0.9f, b2 = 0.999f;
     float rec;
     for (size_t t = 1; t <= iterations; t++) {
-        GM_TRY(gm_net_forward(v->dec, &v->z, &v->dec_out));
+        GM_TRY(gm__net_forward_model(v->dec, fn, "decoder", &v->z, &v->dec_out, 0));
         GM_TRY(gm_vae_recon_nll(v->o.likelihood, &v->dec_out, x, v->o.gaussian_logvar, &rec, NULL,
                                 &v->ddec));
         for (size_t i = 0; i < n; i++) /* per-sample objective, known pixels only */
@@ -702,7 +728,7 @@ static gm_status gm__vae_inpaint(gm_vae *v, const gm_tensor *x, const gm_tensor 
             v->z.data[j] -= (float)(lr / bc1) * mm[j] / (sqrtf(vv[j] / (float)bc2) + 1e-8f);
         }
     }
-    GM_TRY(gm_net_forward(v->dec, &v->z, &v->dec_out));
+    GM_TRY(gm__net_forward_model(v->dec, fn, "decoder", &v->z, &v->dec_out, 0));
     gm__vae_mean(v, cur);
     for (size_t i = 0; i < m; i++) /* known pixels keep x's exact values */
         if (mask->data[i] != 0.0f) cur[i] = x->data[i];
@@ -732,7 +758,7 @@ gm_status gm_vae_inpaint(gm_vae *vae, const gm_tensor *x, const gm_tensor *mask,
     float *cur = gm__malloc_array(floats, sizeof(float));
     GM_CHECK(cur != NULL, GM_ENOMEM, "cannot allocate %zu floats", floats);
     gm_status st;
-    GM__VAE_EVAL(vae, st, gm__vae_inpaint(vae, x, mask, iterations, cur, cur + m));
+    GM__VAE_EVAL(vae, st, gm__vae_inpaint(vae, __func__, x, mask, iterations, cur, cur + m));
     if (st == GM_OK) memcpy(out->data, cur, m * sizeof(float));
     gm__free(cur);
     return st;
