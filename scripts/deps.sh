@@ -34,6 +34,7 @@ packages=(
                           # in by clang with --no-install-recommends)
     valgrind              # test.sh stage valgrind (ctest -L valgrind)
     abigail-tools         # abidw/abidiff: ctest abi_abidiff (tests/abi/check_abi.sh)
+    gcovr                 # test.sh stage coverage (line and branch coverage of src/)
 )
 packages+=("$@")
 
