@@ -148,7 +148,7 @@ class Threads(Base):
             self.assertGreater(len(steps), 0)
             # after close, every call is a StateError ("is closed"), nothing else
             self.assertTrue(all("closed" in str(e) for e in errors), errors[:3])
-            del vae
+            vae = None  # the workers are done; drop the last reference
             self.assertBack()
 
     def test_serialized_steps_count_exactly(self):
