@@ -277,8 +277,9 @@ class VAE(_Model):
         1-D numpy float32 array (a ctypes c_float array without numpy) over
         the library's memory. Sum the replicas' buffers into it in place
         (an all-reduce); the next apply_grads() reads exactly this memory.
-        The view keeps this VAE object alive but is only valid while the
-        VAE is open: do not use it after close()."""
+        The view keeps the C object alive: after close() the VAE is
+        unusable but its memory is freed only when the last view (or
+        slice of it) is gone, so the view never reads freed memory."""
         return self._grads_view(lib.gm_vae_grads)
 
     def apply_grads(self):
@@ -505,9 +506,9 @@ class GAN(_Model):
 
     def grads(self, part):
         """The part's gradient buffer, borrowed without a copy (a writable
-        numpy float32 view, or a ctypes array without numpy): valid only
-        while the GAN is open, and what the next apply_grads(part) reads.
-        See VAE.grads."""
+        numpy float32 view, or a ctypes array without numpy) that keeps
+        the C object alive past close(), and what the next
+        apply_grads(part) reads. See VAE.grads."""
         return self._grads_view(lib.gm_gan_grads, enum_arg(GanPart, part))
 
     def apply_grads(self, part):
