@@ -179,13 +179,13 @@ stage_tsan() {
 
 # Coverage floors of stage coverage, per module of src/: "module lines%
 # branches%", each the first measurement (scripts/test.sh coverage on
-# 2026-12-04) rounded down by about a point, to absorb noise (fork and
-# thread timing). Raise them when tests are added; never lower them to
+# 2026-12-04; io with tests/test_coverage_gaps.c) rounded down by about a
+# point, to absorb noise (fork and thread timing). Raise them when tests are added; never lower them to
 # make a change pass.
 coverage_floors=(
     "core    99 90"
     "engine  98 92"
-    "io      92 79"
+    "io      93 79"
     "vae     98 89"
     "gan     97 84"
     "eval    97 89"
