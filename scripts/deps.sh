@@ -37,6 +37,7 @@ packages=(
     abigail-tools         # abidw/abidiff: ctest abi_abidiff (tests/abi/check_abi.sh)
     doxygen               # the API reference: cmake target docs, ctest docs
     file                  # cpack -G DEB with dpkg-shlibdeps (tests/deb/run.sh)
+    gcovr                 # test.sh stage coverage (line and branch coverage of src/)
 )
 bench_packages=(
     python3-torch         # bench/ref/*.py: the PyTorch twins of the benchmarks

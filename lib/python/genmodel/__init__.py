@@ -42,8 +42,8 @@ Conventions
 The raw functions, with argtypes for every GM_API function, are in
 genmodel.lib (see genmodel._ffi).
 """
-from ._core import (Handle, Rng, Tensor, get_num_threads, live_allocations, set_num_threads,
-                    status_string, version, version_number)
+from ._core import (MAX_OUTPUT_ELEMENTS, Handle, Rng, Tensor, get_num_threads, live_allocations,
+                    set_num_threads, status_string, version, version_number)
 from ._ffi import lib, path as library_path
 from .errors import (Error, FileError, FormatError, InternalError, InvalidArgument,
                      LibraryNotFound, NumericError, OutOfMemory, ShapeError, StateError, Status,

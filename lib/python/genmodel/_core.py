@@ -2,13 +2,17 @@
 import array
 import contextlib
 import ctypes
+import functools
+import inspect
 import math
+import operator
+import threading
 import weakref
 from ctypes import byref, c_float, c_int32, c_size_t, c_uint64
 
 from . import _ffi
 from ._ffi import lib
-from .errors import InvalidArgument, StateError
+from .errors import InvalidArgument, OutOfMemory, StateError
 
 try:
     import numpy as np
@@ -48,6 +52,37 @@ def status_string(status):
 
 # ---- handles -----------------------------------------------------------------
 
+class _Resource:
+    """The C object of an owned handle, as a Python object: a
+    weakref.finalize on it frees the C object once nothing refers to it.
+    The handle refers to it until close(); each view of the object's memory
+    (borrowed_floats) refers to it too, so that a close() with views alive
+    only drops the handle's reference and the free happens when the last
+    view is gone."""
+    __slots__ = ("views", "__weakref__")
+
+    def __init__(self):
+        self.views = {}  # id -> weakref of each ctypes array lent out (unhashable)
+
+    def add_view(self, buf):
+        views, key = self.views, id(buf)
+        views[key] = weakref.ref(buf, lambda _, k=key: views.pop(k, None))
+
+
+def _locked(fn):
+    """fn(self, ...) holding the handle's lock (see Handle)."""
+    @functools.wraps(fn)
+    def call(self, *args, **kwargs):
+        with self._lock:
+            return fn(self, *args, **kwargs)
+    call._gm_locked = True
+    return call
+
+
+# public dunders that call into the library
+_LOCKED_DUNDERS = ("__len__", "__getitem__")
+
+
 class Handle:
     """Base of every object owning (or borrowing) a C handle.
 
@@ -57,19 +92,65 @@ class Handle:
     is never freed by its Python object; that object keeps its owner alive
     and becomes unusable (StateError) once the owner is closed. Using a
     closed handle raises StateError; close() twice is harmless.
+
+    Views: a numpy array (or ctypes array) over the library's memory
+    (VAE.grads, GAN.grads) keeps the C object alive: close() with such a
+    view alive makes the handle unusable at once but defers the C free
+    until the last view is gone, so that a view never reads or writes
+    freed memory.
+
+    Threads: each owned handle has a lock (a borrowed one uses its owner's):
+    every public method and property holds it for the whole call, so
+    threads sharing one object are serialized, not interleaved, and
+    close() waits for a call running in another thread to return. A fit
+    callback runs in the fitting thread, which holds the lock already
+    (re-entrant). Calls that take several objects lock only the one whose
+    method it is.
     """
     _ctype = None  # the opaque gm_X struct
     _free = None   # name of gm_X_free
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if name.startswith("_") and name not in _LOCKED_DUNDERS:
+                continue
+            if inspect.isfunction(value) and not getattr(value, "_gm_locked", False):
+                setattr(cls, name, _locked(value))
+            elif isinstance(value, property):
+                setattr(cls, name, property(
+                    value.fget and _locked(value.fget), value.fset and _locked(value.fset),
+                    value.fdel, value.__doc__))
 
     def __init__(self, ptr, owner=None):
         self._ptr = ptr
         self._owner = owner
         self._children = weakref.WeakSet()
+        self._own_lock = threading.RLock()
         if owner is None:
-            self._finalizer = weakref.finalize(self, getattr(lib, self._free), ptr)
+            self._res = _Resource()
+            self._finalizer = weakref.finalize(self._res, getattr(lib, self._free), ptr)
         else:
+            self._res = None
             self._finalizer = None
             owner._children.add(self)
+
+    @property
+    def _lock(self):
+        """The lock of the object that owns the C handle (re-entrant)."""
+        h = self
+        while h._owner is not None:
+            h = h._owner
+        return h._own_lock
+
+    def _anchor(self):
+        """The _Resource a view of this object's memory must keep alive."""
+        h = self
+        while h._owner is not None:
+            h = h._owner
+        if h._res is None:
+            raise StateError(f"{type(self).__name__} is closed")
+        return h._res
 
     @classmethod
     def _create(cls, fn, *args):
@@ -90,9 +171,16 @@ class Handle:
 
     @property
     def _p(self):
-        if self._ptr is None:
+        """The C pointer, as a new ctypes pointer that refers to this object:
+        passed to a C call, it keeps the object (and so the C memory) alive
+        until the call returns, even in `lib.gm_x(Tensor(...)._p)` where
+        nothing else refers to the temporary."""
+        p = self._ptr
+        if p is None:
             raise StateError(f"{type(self).__name__} is closed")
-        return self._ptr
+        q = type(p).from_buffer_copy(p)
+        q._gm_handle = self
+        return q
 
     @property
     def closed(self):
@@ -107,6 +195,7 @@ class Handle:
         """Called after a C function took ownership of this handle."""
         self._finalizer.detach()
         self._finalizer = None
+        self._res = None
         self._owner = new_owner
         new_owner._children.add(self)
 
@@ -140,18 +229,25 @@ class Handle:
         """Frees the handle if owned (and invalidates borrowed children);
         for a borrowed handle, only drops it. Idempotent. StateError while
         a C call that calls back into Python uses it (inside a fit
-        callback)."""
-        if self._ptr is None:
-            return
-        busy = getattr(self, "_busy", ())
-        if busy:
-            raise StateError(f"{type(self).__name__} cannot be closed while {busy[-1]} "
-                             f"is using it (inside its callback)", function=busy[-1])
-        fin = self._finalizer
-        self._invalidate()
-        if fin is not None:
-            self._finalizer = None
-            fin()
+        callback). Waits for a call of another thread on this object to
+        return. With views of the object's memory alive (VAE.grads), the
+        object is unusable at once but the C free happens when the last
+        view is gone (live_allocations() counts it until then)."""
+        with self._lock:
+            if self._ptr is None:
+                return
+            busy = getattr(self, "_busy", ())
+            if busy:
+                raise StateError(f"{type(self).__name__} cannot be closed while {busy[-1]} "
+                                 f"is using it (inside its callback)", function=busy[-1])
+            fin, res = self._finalizer, self._res
+            self._invalidate()
+            self._res = None
+            if fin is not None:
+                self._finalizer = None
+                if not res.views:
+                    fin()
+                # else: the views hold `res`; its finalizer frees the C object
 
     def __enter__(self):
         return self
@@ -220,19 +316,57 @@ def _contiguous(obj, ctype, what):
     return got
 
 
-def new_floats(n):
+# The largest output the binding allocates for a size argument, in
+# elements: GM__BLAS_MAX (src/engine/engine.h), 2^31 - 1, the largest
+# matrix the library's layers multiply; a batch whose output is larger
+# cannot be computed, so it is refused before numpy allocates anything.
+MAX_OUTPUT_ELEMENTS = (1 << 31) - 1
+
+
+def check_count(n, what, per_item=1):
+    """n as an int, after checking it is an integer in 0 ..
+    MAX_OUTPUT_ELEMENTS // per_item (an output of n x per_item floats):
+    TypeError for a non-integer, InvalidArgument (a ValueError) else."""
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"{what}: the count must be an integer, got {type(n).__name__}") from None
+    limit = MAX_OUTPUT_ELEMENTS // max(int(per_item), 1)
+    if not 0 <= n <= limit:
+        raise InvalidArgument(f"{what}: n = {n} is out of range [0, {limit}] (the output "
+                              f"would hold n x {per_item} values; at most "
+                              f"{MAX_OUTPUT_ELEMENTS})", function=what)
+    return n
+
+
+def _empty(shape, what):
+    """np.empty(shape, float32) after the size check; OutOfMemory if numpy
+    cannot allocate it."""
+    n = math.prod(shape)
+    check_count(n, what)
+    try:
+        return np.empty(shape, np.float32)
+    except MemoryError:
+        raise OutOfMemory(f"{what}: cannot allocate {n} floats", function=what) from None
+
+
+def new_floats(n, what="new_floats"):
     """(result, ctypes array) for n float32 values: a numpy array if numpy
-    is available, else an array.array('f'); both share the ctypes memory."""
-    buf = np.empty(n, np.float32) if np is not None else array.array("f", bytes(4 * n))
+    is available, else an array.array('f'); both share the ctypes memory.
+    n is checked (check_count) before anything is allocated."""
+    n = check_count(n, what)
+    buf = _empty((n,), what) if np is not None else array.array("f", bytes(4 * n))
     return buf, (c_float * n).from_buffer(buf)
 
 
 def borrowed_floats(p, n, owner):
     """A zero-copy view of n floats at the C pointer p that the library
-    lends out (valid while `owner` lives): a writable 1-D numpy float32
+    lends out (memory of `owner`'s C object): a writable 1-D numpy float32
     array if numpy is available, else a ctypes array (c_float * n). The
-    view keeps `owner` (the Python object) alive, but cannot stop an
-    explicit owner.close(): after that it must not be used."""
+    view keeps the C object alive: closing `owner` (or the object owning
+    it) while the view lives makes the handle unusable but defers the C
+    free until the view is gone (Handle.close)."""
+    anchor = owner._anchor()
     addr = ctypes.cast(p, ctypes.c_void_p).value
     if not addr:
         if n:
@@ -240,7 +374,9 @@ def borrowed_floats(p, n, owner):
         buf = (c_float * 0)()
     else:
         buf = (c_float * n).from_address(addr)
-    buf._owner = owner  # the numpy array's base is a memoryview of buf
+    buf._owner = owner    # the numpy array's base is a memoryview of buf
+    buf._anchor = anchor  # outlives owner.close(): see Handle.close
+    anchor.add_view(buf)
     return buf if np is None else np.ctypeslib.as_array(buf)
 
 
@@ -383,9 +519,10 @@ def output(stack, shape, out=None, what="out"):
     new Tensor) that the library writes into directly."""
     if out is not None:
         return tensor_arg(stack, out, what), out
+    check_count(math.prod(shape), what)
     if np is None:
         return Tensor(shape), None
-    arr = np.empty(shape, np.float32)
+    arr = _empty(shape, what)
     return stack.enter_context(Tensor.wrap(arr)), arr
 
 
@@ -409,14 +546,14 @@ class Rng(Handle):
 
     def uniform(self, n):
         """n floats uniform in [0, 1) (numpy array or array.array('f'))."""
-        buf, c = new_floats(n)
-        lib.gm_rng_uniform(self._p, c, n)
+        buf, c = new_floats(n, "Rng.uniform")
+        lib.gm_rng_uniform(self._p, c, len(c))
         return buf
 
     def normal(self, n):
         """n standard normal floats."""
-        buf, c = new_floats(n)
-        lib.gm_rng_normal(self._p, c, n)
+        buf, c = new_floats(n, "Rng.normal")
+        lib.gm_rng_normal(self._p, c, len(c))
         return buf
 
     @property

@@ -8,8 +8,8 @@ import os
 from ctypes import POINTER, byref, c_float, c_size_t, pointer
 
 from . import _ffi
-from ._core import (Handle, Tensor, borrowed_floats, labels_arg, new_floats, output, ptr,
-                    result, tensor_arg)
+from ._core import (Handle, Tensor, borrowed_floats, check_count, labels_arg, new_floats,
+                    output, ptr, result, tensor_arg)
 from ._ffi import lib
 from .nn import Net, enum_arg, options_arg, set_fields
 
@@ -95,13 +95,14 @@ class _Model(Handle):
         with contextlib.ExitStack() as s:
             tz = tensor_arg(s, z, what)
             n = tz.shape[0]
-            to, arr = output(s, None if out is not None else (n,) + self.sample_shape, out)
+            to, arr = output(s, None if out is not None else (n,) + self.sample_shape, out, what)
             fn(self._p, tz._p, labels_arg(labels, n, what), to._p)
             return result(to, arr)
 
     def _sample(self, fn, n, labels, out, what):
+        n = check_count(n, what, math.prod(self.sample_shape))  # before allocating
         with contextlib.ExitStack() as s:
-            to, arr = output(s, None if out is not None else (n,) + self.sample_shape, out)
+            to, arr = output(s, None if out is not None else (n,) + self.sample_shape, out, what)
             fn(self._p, n, labels_arg(labels, n, what), to._p)
             return result(to, arr)
 
@@ -276,8 +277,9 @@ class VAE(_Model):
         1-D numpy float32 array (a ctypes c_float array without numpy) over
         the library's memory. Sum the replicas' buffers into it in place
         (an all-reduce); the next apply_grads() reads exactly this memory.
-        The view keeps this VAE object alive but is only valid while the
-        VAE is open: do not use it after close()."""
+        The view keeps the C object alive: after close() the VAE is
+        unusable but its memory is freed only when the last view (or
+        slice of it) is gone, so the view never reads freed memory."""
         return self._grads_view(lib.gm_vae_grads)
 
     def apply_grads(self):
@@ -330,6 +332,7 @@ class VAE(_Model):
         each); shape (steps,) + xa's per-sample shape. labels: 2 or None."""
         with contextlib.ExitStack() as s:
             ta, tb = tensor_arg(s, xa, "VAE.interpolate"), tensor_arg(s, xb, "VAE.interpolate")
+            steps = check_count(steps, "VAE.interpolate", math.prod(ta.shape[1:]))
             shape = None if out is not None else (steps,) + ta.shape[1:]
             to, arr = output(s, shape, out)
             lib.gm_vae_interpolate(self._p, ta._p, tb._p,
@@ -503,9 +506,9 @@ class GAN(_Model):
 
     def grads(self, part):
         """The part's gradient buffer, borrowed without a copy (a writable
-        numpy float32 view, or a ctypes array without numpy): valid only
-        while the GAN is open, and what the next apply_grads(part) reads.
-        See VAE.grads."""
+        numpy float32 view, or a ctypes array without numpy) that keeps
+        the C object alive past close(), and what the next
+        apply_grads(part) reads. See VAE.grads."""
         return self._grads_view(lib.gm_gan_grads, enum_arg(GanPart, part))
 
     def apply_grads(self, part):
