@@ -621,6 +621,54 @@ START_TEST(gan_sizes_without_latent_refused)
 }
 END_TEST
 
+/* A size that ends inside a pointer field would leave a pointer half the
+ * caller's and half the default's (found by fuzz_png_options): refused with
+ * the field named; the sizes on either side of the field are accepted. */
+START_TEST(torn_pointer_sizes_refused)
+{
+    gm_optimizer_options opt;
+    GM_CK_OK(gm_optimizer_options_init(&opt, GM_OPT_ADAM));
+    gm_vae_options v;
+    GM_CK_OK(gm_vae_options_init(&v));
+    v.latent = LAT;
+    v.optimizer = &opt;
+    const size_t vo = offsetof(gm_vae_options, optimizer);
+    for (size_t size = vo; size <= vo + sizeof v.optimizer; size++) {
+        v.size = size;
+        gm_clear_error();
+        const gm_status st = vae_create_with(&v);
+        if (size == vo || size == vo + sizeof v.optimizer) {
+            ck_assert_msg(st == GM_OK, "size %zu: %s", size, gm_last_error());
+        } else {
+            ck_assert_int_eq(st, GM_EINVAL);
+            ck_assert_msg(strstr(gm_last_error(), "opts->optimizer") != NULL, "'%s'",
+                          gm_last_error());
+        }
+    }
+    gm_gan_options g;
+    GM_CK_OK(gm_gan_options_init(&g));
+    g.latent = LAT;
+    g.g_optimizer = &opt;
+    g.d_optimizer = &opt;
+    const size_t go = offsetof(gm_gan_options, g_optimizer),
+                 end = offsetof(gm_gan_options, d_optimizer) + sizeof g.d_optimizer;
+    for (size_t size = go; size <= end; size++) {
+        g.size = size;
+        gm_clear_error();
+        const gm_status st = gan_create_with(&g);
+        if ((size - go) % sizeof(void *) == 0) {
+            ck_assert_msg(st == GM_OK, "size %zu: %s", size, gm_last_error());
+        } else {
+            ck_assert_int_eq(st, GM_EINVAL);
+            ck_assert_msg(strstr(gm_last_error(),
+                                 size < go + sizeof(void *) ? "opts->g_optimizer"
+                                                            : "opts->d_optimizer") != NULL,
+                          "size %zu: '%s'", size, gm_last_error());
+        }
+    }
+}
+END_TEST
+
 typedef struct {
     gm_gan_options o;
     uint64_t newer[3];
@@ -781,6 +829,7 @@ int main(void)
     tcase_add_test(tc, gan_sizes_without_latent_refused);
     tcase_add_test(tc, gan_newer_caller);
     tcase_add_test(tc, gan_get_options);
+    tcase_add_test(tc, torn_pointer_sizes_refused);
     tcase_add_test(tc, fit_older_callers);
     tcase_add_test(tc, fit_sizes_and_newer_callers);
     suite_add_tcase(s, tc);

@@ -52,6 +52,12 @@ gm_status gm__write_options(const char *fn, void *dst, const void *src, size_t k
  * fn and the struct `name` ("opts"). */
 gm_status gm__read_options(const char *fn, const char *name, const void *src, size_t min_size,
                            void *dst, size_t dst_size);
+/* A caller's size (the struct at src, already accepted by gm__read_options)
+ * must not end inside the field at [offset, offset + width): a torn pointer
+ * would be half the caller's and half the default's. GM_EINVAL names the
+ * field. Sizes of older versions of a struct end between fields. */
+gm_status gm__check_options_tear(const char *fn, const char *name, const void *src,
+                                 size_t offset, size_t width, const char *field);
 
 /* Allocation through the installed allocator. gm__malloc_array and
  * gm__calloc_array fail (NULL) when n * size overflows. They set no

@@ -42,6 +42,19 @@ gm_status gm__read_options(const char *fn, const char *name, const void *src, si
     return GM_OK;
 }
 
+gm_status gm__check_options_tear(const char *fn, const char *name, const void *src,
+                                 size_t offset, size_t width, const char *field)
+{
+    size_t size;
+    memcpy(&size, src, sizeof size);
+    if (size > offset && size < offset + width)
+        return gm__set_error(GM_EINVAL, fn,
+                             "%s->size %zu ends inside %s->%s (bytes %zu to %zu); the size of "
+                             "any version of the struct ends between fields",
+                             name, size, name, field, offset, offset + width - 1);
+    return GM_OK;
+}
+
 gm_status gm__write_options(const char *fn, void *dst, const void *src, size_t known)
 {
     size_t size;

@@ -74,6 +74,10 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     gm_gan_options_init(&o);
     GM_TRY(gm__read_options(__func__, "opts", opts, offsetof(gm_gan_options, latent) + sizeof o.latent,
                             &o, sizeof o));
+    GM_TRY(gm__check_options_tear(__func__, "opts", opts, offsetof(gm_gan_options, g_optimizer),
+                                  sizeof o.g_optimizer, "g_optimizer"));
+    GM_TRY(gm__check_options_tear(__func__, "opts", opts, offsetof(gm_gan_options, d_optimizer),
+                                  sizeof o.d_optimizer, "d_optimizer"));
     GM_CHECK(o.latent >= 1 && o.latent <= 65536, GM_EINVAL,
              "opts->latent must be in [1, 65536], got %zu", o.latent);
     GM_CHECK(o.loss >= GM_GAN_NONSATURATING && o.loss <= GM_GAN_WASSERSTEIN, GM_EINVAL,

@@ -49,6 +49,8 @@ static gm_status gm__vae_read_options(const char *fn, const gm_vae_options *opts
     /* size and latent are required; later fields may be missing */
     GM_TRY(gm__read_options(fn, "opts", opts, offsetof(gm_vae_options, latent) + sizeof o->latent,
                             o, sizeof *o));
+    GM_TRY(gm__check_options_tear(fn, "opts", opts, offsetof(gm_vae_options, optimizer),
+                                  sizeof o->optimizer, "optimizer"));
     if (o->latent < 1 || o->latent > GM__BLAS_MAX / 2)
         return gm__set_error(GM_EINVAL, fn, "opts->latent must be in [1, %zu], got %zu",
                              GM__BLAS_MAX / 2, o->latent);
