@@ -311,7 +311,7 @@ static void check_png_type(int ct, int depth, int interlace, int with_trns)
     make_dir();
     write_png(in_dir("p.png"), &s, rows);
     gm_image_folder_options o = opts_of(4, 3);
-    o.background[0] = 10, o.background[1] = 20, o.background[2] = 30;
+    o.background = 0x0A141E;
     gm_image_set *set = load_ok(dir, &o);
     ck_assert_uint_eq(gm_image_set_count(set), 1);
     const uint8_t *d = gm_image_set_data(set);
@@ -442,7 +442,7 @@ START_TEST(test_alpha_composite_by_hand)
     pngspec s = {1, 1, PNG_COLOR_TYPE_RGB_ALPHA, 8, 0, NULL, 0, NULL, 0, NULL};
     write_png(in_dir("a.png"), &s, rows);
     gm_image_folder_options o = opts_of(1, 3);
-    o.background[0] = 10, o.background[1] = 20, o.background[2] = 30;
+    o.background = 0x0A141E;
     gm_image_set *set = load_ok(dir, &o);
     const uint8_t *d = gm_image_set_data(set);
     /* (100*128 + 10*127 + 127) / 255 = 55, (200*128 + 20*127 + 127) / 255 =
@@ -513,7 +513,7 @@ START_TEST(test_against_pil)
     gm_image_set *sets[4]; /* side 10 RGB, grey; side 7 RGB, grey */
     for (int g = 0; g < 4; g++) {
         gm_image_folder_options o = opts_of(g < 2 ? 10 : 7, g % 2 ? 1 : 3);
-        o.background[0] = 30, o.background[1] = 60, o.background[2] = 90;
+        o.background = 0x1E3C5A;
         sets[g] = load_ok(GM_TEST_DATA_DIR "/folder_ref", &o);
         ck_assert_uint_eq(gm_image_set_count(sets[g]), 6);
     }
@@ -688,6 +688,9 @@ START_TEST(test_bad_arguments)
     GM_CK_ERR(GM_EINVAL, "side", gm_image_folder_load(&set, dir, &o, NULL, NULL));
     o = opts_of(8, 2);
     GM_CK_ERR(GM_EINVAL, "channels", gm_image_folder_load(&set, dir, &o, NULL, NULL));
+    o = opts_of(8, 3);
+    o.background = 0x1000000;
+    GM_CK_ERR(GM_EINVAL, "background", gm_image_folder_load(&set, dir, &o, NULL, NULL));
     o = opts_of(8, 3);
     o.max_pixels = 0;
     GM_CK_ERR(GM_EINVAL, "max_pixels", gm_image_folder_load(&set, dir, &o, NULL, NULL));

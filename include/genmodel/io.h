@@ -226,12 +226,13 @@ typedef struct gm_image_folder_options {
     size_t size;            /**< sizeof(gm_image_folder_options) (set by _init) */
     size_t side;            /**< S, side of the square images, 1 .. 4096 (default 64) */
     uint32_t channels;      /**< 3: RGB, 1: grey (default 3) */
-    uint8_t background[3];  /**< RGB colour under transparent pixels (default 255, 255, 255) */
-    uint8_t labels;         /**< non-zero: each file's label is the index of its
+    uint32_t background;    /**< colour under transparent pixels, 0xRRGGBB
+                                 (default 0xFFFFFF, white) */
+    uint32_t labels;        /**< non-zero: each file's label is the index of its
                                  top-level sub-folder among the directory's sorted
                                  sub-folders; a file directly in the directory is
                                  then a bad file (default 0: no labels) */
-    uint8_t skip_bad;       /**< 0: a bad file refuses the load (default); non-zero:
+    uint32_t skip_bad;      /**< 0: a bad file refuses the load (default); non-zero:
                                  bad files are skipped and counted */
     uint64_t max_pixels;    /**< a file with more than this many pixels (width x
                                  height) is a bad file; >= 1 (default 2^24 = 4096^2) */

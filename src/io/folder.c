@@ -48,7 +48,7 @@ gm_status gm_image_folder_options_init(gm_image_folder_options *opts)
     opts->size = sizeof *opts;
     opts->side = 64;
     opts->channels = 3;
-    opts->background[0] = opts->background[1] = opts->background[2] = 255;
+    opts->background = 0xFFFFFFu;
     opts->max_pixels = (uint64_t)1 << 24;
     return GM_OK;
 }
@@ -410,6 +410,8 @@ gm_status gm_image_folder_load(gm_image_set **out, const char *dir,
              "opts->side must be in [1, %d], got %zu", GM__FOLDER_MAX_SIDE, o.side);
     GM_CHECK(o.channels == 1 || o.channels == 3, GM_EINVAL,
              "opts->channels must be 1 or 3, got %u", o.channels);
+    GM_CHECK(o.background <= 0xFFFFFFu, GM_EINVAL,
+             "opts->background must be 0xRRGGBB (<= 0xFFFFFF), got 0x%X", o.background);
     GM_CHECK(o.max_pixels >= 1, GM_EINVAL, "opts->max_pixels must be >= 1, got 0");
     GM_CHECK(o.threads <= GM__FOLDER_MAX_THREADS, GM_EINVAL,
              "opts->threads must be in [0, %d], got %u", GM__FOLDER_MAX_THREADS, o.threads);
@@ -473,7 +475,9 @@ gm_status gm_image_folder_load(gm_image_set **out, const char *dir,
     L.labels = flabels;
     L.p.side = o.side;
     L.p.channels = o.channels;
-    memcpy(L.p.bg, o.background, 3);
+    L.p.bg[0] = (unsigned char)(o.background >> 16);
+    L.p.bg[1] = (unsigned char)(o.background >> 8);
+    L.p.bg[2] = (unsigned char)o.background;
     L.p.max_pixels = o.max_pixels;
     /* a file cannot honestly need more than 8 bytes a pixel (16-bit RGBA,
      * uncompressed) plus room for metadata */
