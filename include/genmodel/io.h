@@ -318,8 +318,8 @@ typedef enum gm_image_range {
 } gm_image_range;
 
 /**
- * Fills `out`, a tensor [count x C x S x S], with images indices[0 ..
- * count) of the set as floats (`range`). With flip_rng non-NULL, each
+ * Fills `out`, a tensor [count x C x S x S], with the images
+ * indices[0], ..., indices[count - 1] of the set as floats (`range`). With flip_rng non-NULL, each
  * image is mirrored left-right when a uniform draw u from flip_rng
  * (gm_rng_uniform, one value per image, in order) is < 0.5; the generator
  * advances by count draws. With flip_rng NULL nothing is flipped and no

@@ -432,8 +432,8 @@ gm_status gm_image_folder_load(gm_image_set **out, const char *dir,
     memset(&L, 0, sizeof L);
     int sync_made = 0;
     if (st != GM_OK) goto done;
-    qsort(files.v, files.n, sizeof *files.v, gm__cmp_str);
-    qsort(dirs.v, dirs.n, sizeof *dirs.v, gm__cmp_str);
+    if (files.n > 1) qsort(files.v, files.n, sizeof *files.v, gm__cmp_str);
+    if (dirs.n > 1) qsort(dirs.v, dirs.n, sizeof *dirs.v, gm__cmp_str);
     if (o.max_files != 0 && files.n > o.max_files) {
         for (size_t i = o.max_files; i < files.n; i++) gm__free(files.v[i]);
         files.n = o.max_files;
