@@ -367,10 +367,8 @@ static void gm__load_run(gm__load *L, unsigned threads, gm_image_progress_fn pro
                 L->cancel = 1;
                 pthread_mutex_unlock(&L->mu);
             }
-            reported = L->done;
             pthread_mutex_lock(&L->mu);
-        }
-        pthread_mutex_unlock(&L->mu);
+        } /* left with mu unlocked */
     } else {
         while (L->running > 0) {
             if (progress != NULL && L->done != reported && !L->cancel) {
