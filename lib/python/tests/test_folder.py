@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import unittest
 
-from support import REPO, gm
+from support import REPO, gm, run_python
 
 try:
     import numpy as np
@@ -130,6 +130,29 @@ class ImageFolder(unittest.TestCase):
             with self.subTest(**{k: repr(v) for k, v in kw.items()}):
                 with self.assertRaises(gm.InvalidArgument):
                     gm.load_image_folder(PICS, **kw)
+
+
+class WithoutNumpy(unittest.TestCase):
+    def test_ctypes_array_and_array_labels(self):
+        r = run_python(f"""
+            import sys
+            sys.modules["numpy"] = None
+            import array, ctypes, gc
+            import genmodel as gm
+            start = gm.live_allocations()
+            f = gm.load_image_folder({str(PICS)!r}, side=4)
+            assert isinstance(f.images, ctypes.Array) and len(f.images) == 6 * 3 * 16
+            assert f.labels is None and len(f.names) == 6
+            first = bytes(f.images[:48])
+            gc.collect()
+            assert bytes(f.images[:48]) == first
+            del f
+            gc.collect()
+            assert gm.live_allocations() == start, gm.live_allocations()
+            print("ok")
+            """)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "ok")
 
 
 if __name__ == "__main__":
