@@ -20,6 +20,7 @@ packages=(
     libopenblas-dev       # BLAS (pkg-config: openblas)
     zlib1g-dev            # gzip'd IDX files (pkg-config: zlib)
     libpng-dev            # PNG sample grids (pkg-config: libpng)
+    libjpeg62-turbo-dev   # JPEG files of image folders (pkg-config: libjpeg)
     check                 # the C test framework (pkg-config: check)
     dataset-fashion-mnist # /usr/share/datasets/fashion-mnist, for the demo
     python3-numpy         # the Python bindings' tests
@@ -36,6 +37,9 @@ packages=(
     valgrind              # test.sh stage valgrind (ctest -L valgrind)
     abigail-tools         # abidw/abidiff: ctest abi_abidiff (tests/abi/check_abi.sh)
     doxygen               # the API reference: cmake target docs, ctest docs
+    python3-pil           # tests/reference/folder_reference.py (image-folder fixture)
+    python3-fonttools     # scripts/emoji_dataset.sh (emoji bitmaps out of the font)
+    fonts-noto-color-emoji # the colour emoji set of scripts/emoji_dataset.sh, test_folder
     file                  # cpack -G DEB with dpkg-shlibdeps (tests/deb/run.sh)
     gcovr                 # test.sh stage coverage (line and branch coverage of src/)
 )

@@ -37,7 +37,7 @@ root=$(pwd)
 # shellcheck source=scripts/blas_env.sh
 . scripts/blas_env.sh
 
-all_targets=(idx checkpoint roundtrip png_options)
+all_targets=(idx checkpoint roundtrip png_options image)
 build=${GM_FUZZ_BUILD:-build-fuzz}
 work=${GM_FUZZ_WORK:-/tmp/genmodel-fuzz}
 njobs=${GM_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}

@@ -217,6 +217,152 @@ GM_API gm_status gm_gan_save(const gm_gan *gan, const char *path);
  *  NULL on failure. Errors as gm_net_load. */
 GM_API gm_status gm_gan_load(gm_gan **out, const char *path);
 
+/* ---- Image folders ----------------------------------------------------------- */
+/*
+ * A directory tree of PNG and JPEG files loaded as one in-memory set of
+ * N images [N x C x S x S] of bytes (channel planes, as the engine stores
+ * tensors), for training on pictures of any size: every image is composited
+ * on a background colour where it has alpha, converted to RGB (C = 3) or
+ * grey (C = 1, ITU-R 601-2 luma as PIL's convert("L")), centre-cropped to
+ * a square and resized by exact area averaging to S x S. Batches are
+ * turned into float tensors only when needed (gm_image_set_batch).
+ *
+ * Files: every regular file under the directory (sub-directories
+ * included; names starting with '.' and symbolic links to directories are
+ * ignored), in sorted path order (byte-wise strcmp of the path relative to
+ * the directory), so results are the same on every run and for any thread
+ * count. PNG: every colour type and bit depth (palette, grey, grey + alpha,
+ * RGB, RGBA, tRNS transparency, 1 to 16 bits; 16-bit samples rounded to 8
+ * bits) and interlaced files; JPEG: grey, YCbCr and RGB (baseline or
+ * progressive); the format comes from the file's signature, not its name.
+ * A file that is not a PNG or JPEG, is corrupt or truncated (libjpeg's
+ * "corrupt data" warnings count), has a CMYK colour space, more than
+ * opts->max_pixels pixels, or cannot be opened or read, is a bad file:
+ * the load is refused naming it, or it is skipped and counted
+ * (opts->skip_bad).
+ */
+
+/** An image set: N images of C x S x S bytes, with their file names and,
+ *  optionally, labels. Opaque; read through the gm_image_set_* getters,
+ *  freed with gm_image_set_free. Never changed after loading: one set may
+ *  be read from several threads at once. */
+typedef struct gm_image_set gm_image_set;
+
+/** Options of gm_image_folder_load (the conventions of every options
+ *  struct: see core.h). Every field has a default. */
+typedef struct gm_image_folder_options {
+    size_t size;            /**< sizeof(gm_image_folder_options) (set by _init) */
+    size_t side;            /**< S, side of the square images, 1 .. 4096 (default 64) */
+    uint32_t channels;      /**< 3: RGB, 1: grey (default 3) */
+    uint32_t background;    /**< colour under transparent pixels, 0xRRGGBB
+                                 (default 0xFFFFFF, white) */
+    uint32_t labels;        /**< non-zero: each file's label is the index of its
+                                 top-level sub-folder among the directory's sorted
+                                 sub-folders; a file directly in the directory is
+                                 then a bad file (default 0: no labels) */
+    uint32_t skip_bad;      /**< 0: a bad file refuses the load (default); non-zero:
+                                 bad files are skipped and counted */
+    uint64_t max_pixels;    /**< a file with more than this many pixels (width x
+                                 height) is a bad file; >= 1 (default 2^24 = 4096^2) */
+    uint32_t threads;       /**< decoding threads, 1 .. 1024; 0 (default) = the
+                                 library's setting, gm_get_num_threads() */
+    size_t max_files;       /**< look at the first max_files files of the sorted
+                                 list only; 0 (default) = all */
+} gm_image_folder_options;
+
+/** Fills opts with the defaults. @return GM_OK or GM_EINVAL (NULL). */
+GM_API gm_status gm_image_folder_options_init(gm_image_folder_options *opts);
+
+/**
+ * Progress of gm_image_folder_load: `done` of `total` files decoded (bad
+ * ones included). Called on the thread that called gm_image_folder_load
+ * only, never concurrently, with `done` increasing, and a last time with
+ * done == total when the load gets there. Return 0 to go on, non-zero to
+ * cancel the load (gm_image_folder_load then returns GM_ESTATE).
+ */
+typedef int (*gm_image_progress_fn)(void *user, size_t done, size_t total);
+
+/**
+ * Loads every image file under directory `dir` (see above) into a new set.
+ * @param[out] out    the new set, owned by the caller (gm_image_set_free);
+ *                    NULL on failure.
+ * @param dir         the directory; only read.
+ * @param opts        NULL for the defaults (gm_image_folder_options_init).
+ * @param progress    NULL or the progress callback; `user` is passed to it.
+ * Threading: decodes on opts->threads threads it starts and joins before
+ * returning (the result is the same bytes for any count); keeps no state:
+ * calls may run on several threads at once. libpng and libjpeg errors are
+ * caught per call; nothing is printed.
+ * @return GM_OK (at least one image loaded); GM_EINVAL (out or dir NULL,
+ *         an option out of range); GM_EIO (dir or one of its
+ *         sub-directories cannot be opened or read, or, without skip_bad, a
+ *         file cannot be opened or read: the message names it);
+ *         GM_EFORMAT (without skip_bad: a bad file, named in the message
+ *         with the reason, the first one in sorted order; also when no
+ *         image is left: an empty directory or every file skipped);
+ *         GM_ESTATE (the progress callback cancelled the load);
+ *         GM_ENOMEM.
+ */
+GM_API gm_status gm_image_folder_load(gm_image_set **out, const char *dir,
+                                      const gm_image_folder_options *opts,
+                                      gm_image_progress_fn progress, void *user);
+
+/** Frees a set. NULL is ignored. Pointers from its getters die with it. */
+GM_API void gm_image_set_free(gm_image_set *set);
+
+/** Number of images N (0 for NULL). */
+GM_API size_t gm_image_set_count(const gm_image_set *set);
+/** Channels C, 1 or 3 (0 for NULL). */
+GM_API size_t gm_image_set_channels(const gm_image_set *set);
+/** Side S of the square images (0 for NULL). */
+GM_API size_t gm_image_set_side(const gm_image_set *set);
+/** Number of bad files skipped by the load (0 for NULL). */
+GM_API size_t gm_image_set_skipped(const gm_image_set *set);
+
+/** The images, N x C x S x S bytes, image-major then channel planes, rows
+ *  top to bottom. Owned by the set; NULL for NULL. */
+GM_API const uint8_t *gm_image_set_data(const gm_image_set *set);
+
+/** The N labels (values 0 .. classes - 1), or NULL when the set was
+ *  loaded without labels (or set is NULL). Owned by the set. */
+GM_API const int32_t *gm_image_set_labels(const gm_image_set *set);
+
+/** Path of image i relative to the directory ('/'-separated, as found on
+ *  disk); NULL when i >= N or set is NULL. Owned by the set. */
+GM_API const char *gm_image_set_name(const gm_image_set *set, size_t i);
+
+/** Number of classes (the directory's sub-folders) of a set loaded with
+ *  labels; 0 otherwise. */
+GM_API size_t gm_image_set_num_classes(const gm_image_set *set);
+
+/** Name of class k (a sub-folder name); NULL when k is out of range.
+ *  Owned by the set. */
+GM_API const char *gm_image_set_class_name(const gm_image_set *set, size_t k);
+
+/** How gm_image_set_batch maps a byte v to a float. */
+typedef enum gm_image_range {
+    GM_IMAGE_RANGE_UNIT = 0,      /**< v / 255, in [0, 1] */
+    GM_IMAGE_RANGE_SYMMETRIC = 1  /**< v / 127.5 - 1, in [-1, 1] */
+} gm_image_range;
+
+/**
+ * Fills `out`, a tensor [count x C x S x S], with the images
+ * indices[0], ..., indices[count - 1] of the set as floats (`range`). With flip_rng non-NULL, each
+ * image is mirrored left-right when a uniform draw u from flip_rng
+ * (gm_rng_uniform, one value per image, in order) is < 0.5; the generator
+ * advances by count draws. With flip_rng NULL nothing is flipped and no
+ * generator is used.
+ * Ownership: set and indices are only read; out and flip_rng are the
+ * caller's, written. Threading: as any call on out and flip_rng (one
+ * thread at a time for each); the set may be shared.
+ * @return GM_OK; GM_EINVAL (set, indices or out NULL, count 0, an index >=
+ *         N, range unknown); GM_ESHAPE (out is not [count x C x S x S]).
+ *         On failure out and flip_rng are unchanged.
+ */
+GM_API gm_status gm_image_set_batch(const gm_image_set *set, const size_t *indices,
+                                    size_t count, gm_image_range range, gm_rng *flip_rng,
+                                    gm_tensor *out);
+
 #ifdef __cplusplus
 }
 #endif

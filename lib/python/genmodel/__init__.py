@@ -48,7 +48,8 @@ from ._ffi import lib, path as library_path
 from .errors import (Error, FileError, FormatError, InternalError, InvalidArgument,
                      LibraryNotFound, NumericError, OutOfMemory, ShapeError, StateError, Status,
                      Unsupported, VersionError)
-from .io import load_idx_images, load_idx_labels, write_png_grid
+from .io import (ImageFolder, load_idx_images, load_idx_labels, load_image_folder,
+                 write_png_grid)
 from .evaluation import (EvalReport, NearestStats, density_coverage, eval_features, eval_options,
                          evaluate_images, frechet_distance, nearest_neighbours, precision_recall)
 from .models import (GAN, GANLoss, GANStats, VAE, VAEStats, FitProgress, GanPart, Likelihood,

@@ -28,7 +28,7 @@ import ctypes.util
 import os
 import subprocess
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int,
-                    c_int32, c_size_t, c_uint32, c_uint64, c_void_p)
+                    c_int32, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
 from pathlib import Path
 
 from . import _config
@@ -47,6 +47,7 @@ class gm_net(Structure): pass
 class gm_optimizer(Structure): pass
 class gm_vae(Structure): pass
 class gm_gan(Structure): pass
+class gm_image_set(Structure): pass
 
 
 # ---- structs, field for field as in the headers ----------------------------
@@ -133,6 +134,13 @@ class gm_eval_report(_Struct):
                 ("density", c_double), ("coverage", c_double)]
 
 
+class gm_image_folder_options(_Struct):
+    """Fill with gm_image_folder_options_init (sets ``size``)."""
+    _fields_ = [("size", c_size_t), ("side", c_size_t), ("channels", c_uint32),
+                ("background", c_uint32), ("labels", c_uint32), ("skip_bad", c_uint32),
+                ("max_pixels", c_uint64), ("threads", c_uint32), ("max_files", c_size_t)]
+
+
 # ---- callback types -----------------------------------------------------------
 
 # int (*)(void *user, const gm_fit_progress *progress, const gm_X_stats *mean)
@@ -140,6 +148,8 @@ gm_vae_fit_callback = CFUNCTYPE(c_int, c_void_p, POINTER(gm_fit_progress),
                                 POINTER(gm_vae_stats))
 gm_gan_fit_callback = CFUNCTYPE(c_int, c_void_p, POINTER(gm_fit_progress),
                                 POINTER(gm_gan_stats))
+# int (*)(void *user, size_t done, size_t total)
+gm_image_progress_fn = CFUNCTYPE(c_int, c_void_p, c_size_t, c_size_t)
 
 
 # ---- the function table ---------------------------------------------------
@@ -301,6 +311,20 @@ API = [
     ("gm_vae_load", STATUS, P(VAE), cstr),
     ("gm_gan_save", STATUS, GAN, cstr),
     ("gm_gan_load", STATUS, P(GAN), cstr),
+    ("gm_image_folder_options_init", STATUS, P(gm_image_folder_options)),
+    ("gm_image_folder_load", STATUS, P(P(gm_image_set)), cstr, P(gm_image_folder_options),
+     gm_image_progress_fn, c_void_p),
+    ("gm_image_set_free", None, P(gm_image_set)),
+    ("gm_image_set_count", sz, P(gm_image_set)),
+    ("gm_image_set_channels", sz, P(gm_image_set)),
+    ("gm_image_set_side", sz, P(gm_image_set)),
+    ("gm_image_set_skipped", sz, P(gm_image_set)),
+    ("gm_image_set_data", P(c_uint8), P(gm_image_set)),
+    ("gm_image_set_labels", PI32, P(gm_image_set)),
+    ("gm_image_set_name", cstr, P(gm_image_set), sz),
+    ("gm_image_set_num_classes", sz, P(gm_image_set)),
+    ("gm_image_set_class_name", cstr, P(gm_image_set), sz),
+    ("gm_image_set_batch", STATUS, P(gm_image_set), PSZ, sz, enum, RNG, TEN),
     # eval.h
     ("gm_eval_features", STATUS, NET, TEN, sz, TEN),
     ("gm_eval_frechet", STATUS, TEN, TEN, P(c_double)),

@@ -16,6 +16,7 @@ from support import INCLUDE, INSTALLED, REPO, gm, run_python
 _ffi = gm._ffi
 SCALARS = {"size_t": ctypes.c_size_t, "float": ctypes.c_float, "double": ctypes.c_double,
            "int": ctypes.c_int,
+           "uint8_t": ctypes.c_uint8,
            "int32_t": ctypes.c_int32, "uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64}
 
 

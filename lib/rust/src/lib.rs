@@ -106,7 +106,10 @@ pub use eval::{
     NearestStats,
 };
 pub use gan::{d_loss as gan_d_loss, g_loss as gan_g_loss, Gan, GanLoss, GanOptions, GanPart, GanRef, GanStats};
-pub use io::{idx_load_images, idx_load_labels, png_write_grid};
+pub use io::{
+    idx_load_images, idx_load_labels, image_folder_load, image_folder_load_with_progress, png_write_grid,
+    ImageFolderOptions, ImageRange, ImageSet,
+};
 pub use nn::{
     loss_bce_logits, loss_mse, loss_softmax_xent, FitOptions, FitProgress, Init, Layer, LayerKind, LayerRef, Net,
     NetRef, Optimizer, OptimizerKind, OptimizerOptions, OptimizerRef, Reduction,

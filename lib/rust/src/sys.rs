@@ -28,7 +28,7 @@ macro_rules! constants {
     ($ty:ty: $($name:ident = $value:expr),* $(,)?) => { $(pub const $name: $ty = $value;)* };
 }
 
-opaque!(gm_rng, gm_tensor, gm_layer, gm_net, gm_optimizer, gm_vae, gm_gan);
+opaque!(gm_rng, gm_tensor, gm_layer, gm_net, gm_optimizer, gm_vae, gm_gan, gm_image_set);
 
 // ---- core.h ---------------------------------------------------------------
 
@@ -185,6 +185,25 @@ constants!(gm_gan_part: GM_GAN_DISCRIMINATOR = 0, GM_GAN_GENERATOR = 1);
 pub const GM_PNG_MAX_SIDE: usize = 65536;
 pub const GM_CHECKPOINT_MAGIC: &str = "GMCKPT\r\n";
 pub const GM_CHECKPOINT_VERSION: u32 = 1;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct gm_image_folder_options {
+    pub size: usize,
+    pub side: usize,
+    pub channels: u32,
+    pub background: u32,
+    pub labels: u32,
+    pub skip_bad: u32,
+    pub max_pixels: u64,
+    pub threads: u32,
+    pub max_files: usize,
+}
+
+pub type gm_image_progress_fn = Option<unsafe extern "C" fn(user: *mut c_void, done: usize, total: usize) -> c_int>;
+
+pub type gm_image_range = c_uint;
+constants!(gm_image_range: GM_IMAGE_RANGE_UNIT = 0, GM_IMAGE_RANGE_SYMMETRIC = 1);
 
 // ---- eval.h ---------------------------------------------------------------
 
@@ -383,6 +402,19 @@ extern "C" {
     pub fn gm_vae_load(out: *mut *mut gm_vae, path: *const c_char) -> gm_status;
     pub fn gm_gan_save(gan: *const gm_gan, path: *const c_char) -> gm_status;
     pub fn gm_gan_load(out: *mut *mut gm_gan, path: *const c_char) -> gm_status;
+    pub fn gm_image_folder_options_init(opts: *mut gm_image_folder_options) -> gm_status;
+    pub fn gm_image_folder_load(out: *mut *mut gm_image_set, dir: *const c_char, opts: *const gm_image_folder_options, progress: gm_image_progress_fn, user: *mut c_void) -> gm_status;
+    pub fn gm_image_set_free(set: *mut gm_image_set);
+    pub fn gm_image_set_count(set: *const gm_image_set) -> usize;
+    pub fn gm_image_set_channels(set: *const gm_image_set) -> usize;
+    pub fn gm_image_set_side(set: *const gm_image_set) -> usize;
+    pub fn gm_image_set_skipped(set: *const gm_image_set) -> usize;
+    pub fn gm_image_set_data(set: *const gm_image_set) -> *const u8;
+    pub fn gm_image_set_labels(set: *const gm_image_set) -> *const i32;
+    pub fn gm_image_set_name(set: *const gm_image_set, i: usize) -> *const c_char;
+    pub fn gm_image_set_num_classes(set: *const gm_image_set) -> usize;
+    pub fn gm_image_set_class_name(set: *const gm_image_set, k: usize) -> *const c_char;
+    pub fn gm_image_set_batch(set: *const gm_image_set, indices: *const usize, count: usize, range: gm_image_range, flip_rng: *mut gm_rng, out: *mut gm_tensor) -> gm_status;
 
     // eval.h
     pub fn gm_eval_features(net: *mut gm_net, images: *const gm_tensor, batch: usize, features: *mut gm_tensor) -> gm_status;

@@ -165,6 +165,7 @@ fn rust_type(c: &str) -> String {
     let base = match *words.iter().rfind(|w| **w != "const").unwrap() {
         "void" => "c_void",
         "int" => "c_int",
+        "size_t" => "usize",
         other => other,
     };
     let mut t = base.to_string();

@@ -1,0 +1,657 @@
+/* Image folders (io.h): a directory tree of PNG and JPEG files decoded on
+ * several threads into one uint8 set [N x C x S x S], and float batches
+ * from it.
+ *
+ * The file list is made first (sorted paths); image i of the list always
+ * goes to slot i of one buffer allocated up front, so the bytes do not
+ * depend on which thread decodes what. Workers take the next index under
+ * a mutex; the calling thread only waits and runs the progress callback.
+ * Without skip_bad the error reported is the one of the first bad file in
+ * list order: once a bad file is found, workers stop taking files after
+ * it but finish those before it. Skipped slots are squeezed out at the
+ * end. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <genmodel/io.h>
+
+#include "core/internal.h"
+#include "engine/engine.h"
+#include "io/image.h"
+
+#define GM__FOLDER_MAX_SIDE 4096
+#define GM__FOLDER_MAX_DEPTH 64
+#define GM__FOLDER_MAX_THREADS 1024
+
+struct gm_image_set {
+    size_t n, c, s, skipped;
+    unsigned char *data; /* n x c x s x s */
+    int32_t *labels;     /* n, or NULL */
+    char **names;        /* n */
+    size_t nclasses;
+    char **classes;      /* nclasses */
+};
+
+gm_status gm_image_folder_options_init(gm_image_folder_options *opts)
+{
+    GM_CHECK_NULL(opts);
+    memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
+    opts->side = 64;
+    opts->channels = 3;
+    opts->background = 0xFFFFFFu;
+    opts->max_pixels = (uint64_t)1 << 24;
+    return GM_OK;
+}
+
+/* ---- a growable list of strings --------------------------------------------- */
+
+typedef struct gm__strs {
+    char **v;
+    size_t n, cap;
+} gm__strs;
+
+static void gm__strs_free(gm__strs *l)
+{
+    for (size_t i = 0; i < l->n; i++) gm__free(l->v[i]);
+    gm__free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+/* Appends a copy of a + (b ? "/" b : ""); 0 or -1 (no memory). */
+static int gm__strs_push(gm__strs *l, const char *a, const char *b)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **v = gm__realloc_array(l->v, cap, sizeof *v);
+        if (v == NULL) return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    size_t la = strlen(a), lb = b ? strlen(b) : 0;
+    char *s = gm__malloc(la + lb + 2);
+    if (s == NULL) return -1;
+    memcpy(s, a, la);
+    if (b) {
+        s[la] = '/';
+        memcpy(s + la + 1, b, lb + 1);
+    } else {
+        s[la] = '\0';
+    }
+    l->v[l->n++] = s;
+    return 0;
+}
+
+static int gm__cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- listing ----------------------------------------------------------------- */
+
+/* Adds the files under root/rel (rel "" = root itself) to files, and with
+ * dirs non-NULL the directories right under it to dirs. */
+static gm_status gm__list(const char *fn, const char *root, const char *rel, int depth,
+                          gm__strs *files, gm__strs *dirs)
+{
+    if (depth > GM__FOLDER_MAX_DEPTH)
+        return gm__set_error(GM_EIO, fn, "%s/%s: more than %d levels of sub-directories", root,
+                             rel, GM__FOLDER_MAX_DEPTH);
+    size_t lr = strlen(root), ll = strlen(rel);
+    char *path = gm__malloc(lr + ll + 2);
+    if (path == NULL) return gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", root);
+    memcpy(path, root, lr);
+    if (ll) {
+        path[lr] = '/';
+        memcpy(path + lr + 1, rel, ll + 1);
+    } else {
+        path[lr] = '\0';
+    }
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        gm_status st = gm__set_error(GM_EIO, fn, "cannot open directory %s: %s", path,
+                                     strerror(errno));
+        gm__free(path);
+        return st;
+    }
+    gm__strs sub = {0};
+    gm_status st = GM_OK;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue; /* ., .. and hidden names */
+        size_t le = strlen(e->d_name);
+        char *full = gm__malloc(strlen(path) + le + 2);
+        if (full == NULL) {
+            st = gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
+            break;
+        }
+        sprintf(full, "%s/%s", path, e->d_name);
+        struct stat sb, tb;
+        int lok = lstat(full, &sb) == 0;
+        int is_dir = lok && S_ISDIR(sb.st_mode);
+        /* a symbolic link to a directory is not followed (left out); any
+         * other link, also a dangling one, counts as a file (a bad one when
+         * it cannot be opened) */
+        int link_to_dir = lok && S_ISLNK(sb.st_mode) && stat(full, &tb) == 0 &&
+                          S_ISDIR(tb.st_mode);
+        gm__free(full);
+        if (link_to_dir) continue;
+        if (!is_dir) {
+            if (gm__strs_push(files, ll ? rel : e->d_name, ll ? e->d_name : NULL) != 0) {
+                st = gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
+                break;
+            }
+        } else if (gm__strs_push(&sub, e->d_name, NULL) != 0) {
+            st = gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
+            break;
+        }
+        errno = 0;
+    }
+    if (st == GM_OK && e == NULL && errno != 0)
+        st = gm__set_error(GM_EIO, fn, "cannot read directory %s: %s", path, strerror(errno));
+    closedir(d);
+    for (size_t i = 0; st == GM_OK && i < sub.n; i++) {
+        if (dirs != NULL && gm__strs_push(dirs, sub.v[i], NULL) != 0) {
+            st = gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
+            break;
+        }
+        char *r = sub.v[i];
+        char *nrel = NULL;
+        if (ll) {
+            nrel = gm__malloc(ll + strlen(r) + 2);
+            if (nrel == NULL) {
+                st = gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
+                break;
+            }
+            sprintf(nrel, "%s/%s", rel, r);
+        }
+        st = gm__list(fn, root, nrel ? nrel : r, depth + 1, files, NULL);
+        gm__free(nrel);
+    }
+    gm__strs_free(&sub);
+    gm__free(path);
+    return st;
+}
+
+/* ---- one file ---------------------------------------------------------------- */
+
+/* Reads root/rel whole into *buf (caller frees). GM_OK; GM_EIO or
+ * GM_EFORMAT (too big) with why; GM_ENOMEM. */
+static gm_status gm__read_file(const char *root, const char *rel, uint64_t max_bytes,
+                               unsigned char **buf, size_t *len, char *why, size_t why_len)
+{
+    *buf = NULL;
+    *len = 0;
+    size_t lr = strlen(root);
+    char *path = gm__malloc(lr + strlen(rel) + 2);
+    if (path == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return GM_ENOMEM;
+    }
+    sprintf(path, "%s/%s", root, rel);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    gm__free(path);
+    if (fd < 0) {
+        snprintf(why, why_len, "cannot open: %s", strerror(errno));
+        return GM_EIO;
+    }
+    struct stat sb;
+    gm_status st = GM_OK;
+    if (fstat(fd, &sb) != 0) {
+        snprintf(why, why_len, "cannot stat: %s", strerror(errno));
+        st = GM_EIO;
+    } else if (!S_ISREG(sb.st_mode)) {
+        snprintf(why, why_len, "not a regular file");
+        st = GM_EFORMAT;
+    } else if ((uint64_t)sb.st_size > max_bytes) {
+        snprintf(why, why_len, "too large: a file of %lld bytes, above %llu",
+                 (long long)sb.st_size, (unsigned long long)max_bytes);
+        st = GM_EFORMAT;
+    }
+    if (st != GM_OK) {
+        close(fd);
+        return st;
+    }
+    size_t cap = (size_t)sb.st_size, n = 0;
+    unsigned char *b = gm__malloc(cap ? cap : 1);
+    if (b == NULL) {
+        close(fd);
+        snprintf(why, why_len, "out of memory for %zu bytes", cap);
+        return GM_ENOMEM;
+    }
+    while (n < cap) {
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(why, why_len, "cannot read: %s", strerror(errno));
+            st = GM_EIO;
+            break;
+        }
+        if (r == 0) break; /* shrank meanwhile: decode what is there */
+        n += (size_t)r;
+    }
+    close(fd);
+    if (st != GM_OK) {
+        gm__free(b);
+        return st;
+    }
+    *buf = b;
+    *len = n;
+    return GM_OK;
+}
+
+/* ---- the load ---------------------------------------------------------------- */
+
+typedef struct gm__load {
+    /* fixed during the load */
+    const char *root;
+    char **files;
+    size_t n;
+    const int32_t *labels; /* per file, -1: not in a class folder; NULL: no labels */
+    gm__image_params p;
+    uint64_t max_bytes;
+    size_t image_bytes;
+    unsigned char *data;  /* n x image_bytes */
+    unsigned char *bad;   /* n flags */
+    int skip_bad;
+    /* under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next, done;
+    int running, cancel;
+    gm_status fatal;       /* GM_ENOMEM from a worker */
+    size_t first_bad;      /* lowest bad index (refuse mode), n if none */
+    gm_status bad_status;
+    char bad_why[256];
+    char fatal_why[256];
+} gm__load;
+
+/* Decodes file i; records the outcome under mu. */
+static void gm__load_one(gm__load *L, size_t i)
+{
+    char why[256] = "";
+    gm_status st;
+    if (L->labels != NULL && L->labels[i] < 0) {
+        snprintf(why, sizeof why, "not inside a class sub-folder (labels requested)");
+        st = GM_EFORMAT;
+    } else {
+        unsigned char *buf;
+        size_t len;
+        st = gm__read_file(L->root, L->files[i], L->max_bytes, &buf, &len, why, sizeof why);
+        if (st == GM_OK) {
+            st = gm__image_decode(buf, len, &L->p, L->data + i * L->image_bytes, why,
+                                  sizeof why);
+            gm__free(buf);
+        }
+    }
+    pthread_mutex_lock(&L->mu);
+    if (st == GM_ENOMEM) {
+        if (L->fatal == GM_OK) {
+            L->fatal = GM_ENOMEM;
+            snprintf(L->fatal_why, sizeof L->fatal_why, "%s: %s", L->files[i], why);
+        }
+    } else if (st != GM_OK) {
+        L->bad[i] = 1;
+        if (!L->skip_bad && i < L->first_bad) {
+            L->first_bad = i;
+            L->bad_status = st;
+            snprintf(L->bad_why, sizeof L->bad_why, "%s", why);
+        }
+    }
+    L->done++;
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
+}
+
+/* Next index to decode, or n when there is nothing more to do. Under mu. */
+static size_t gm__load_take(gm__load *L)
+{
+    if (L->cancel || L->fatal != GM_OK || L->next >= L->n || L->next > L->first_bad) return L->n;
+    return L->next++;
+}
+
+static void *gm__load_worker(void *arg)
+{
+    gm__load *L = arg;
+    for (;;) {
+        pthread_mutex_lock(&L->mu);
+        size_t i = gm__load_take(L);
+        pthread_mutex_unlock(&L->mu);
+        if (i >= L->n) break;
+        gm__load_one(L, i);
+    }
+    pthread_mutex_lock(&L->mu);
+    L->running--;
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
+    return NULL;
+}
+
+/* Runs the decode: `threads` workers, progress on this thread. */
+static void gm__load_run(gm__load *L, unsigned threads, gm_image_progress_fn progress,
+                         void *user)
+{
+    pthread_t *tid = NULL;
+    unsigned started = 0;
+    if (threads > 1) tid = gm__malloc_array(threads, sizeof *tid);
+    pthread_mutex_lock(&L->mu);
+    if (tid != NULL) {
+        for (unsigned t = 0; t < threads; t++) {
+            if (pthread_create(&tid[t], NULL, gm__load_worker, L) != 0) break;
+            started++;
+            L->running++;
+        }
+    }
+    size_t reported = 0;
+    if (started == 0) {
+        /* one thread, or none could be started: decode here */
+        for (;;) {
+            size_t i = gm__load_take(L);
+            pthread_mutex_unlock(&L->mu);
+            if (i >= L->n) break;
+            gm__load_one(L, i);
+            if (progress != NULL && progress(user, L->done, L->n) != 0) {
+                pthread_mutex_lock(&L->mu);
+                L->cancel = 1;
+                pthread_mutex_unlock(&L->mu);
+            }
+            pthread_mutex_lock(&L->mu);
+        } /* left with mu unlocked */
+    } else {
+        while (L->running > 0) {
+            if (progress != NULL && L->done != reported && !L->cancel) {
+                size_t done = L->done;
+                pthread_mutex_unlock(&L->mu);
+                int stop = progress(user, done, L->n);
+                pthread_mutex_lock(&L->mu);
+                reported = done;
+                if (stop) L->cancel = 1;
+                continue;
+            }
+            pthread_cond_wait(&L->cv, &L->mu);
+        }
+        pthread_mutex_unlock(&L->mu);
+        for (unsigned t = 0; t < started; t++) pthread_join(tid[t], NULL);
+        /* the workers may have finished between the last call and here */
+        if (progress != NULL && !L->cancel && L->done != reported && L->done == L->n &&
+            L->fatal == GM_OK && progress(user, L->done, L->n) != 0)
+            L->cancel = 1;
+    }
+    gm__free(tid);
+}
+
+gm_status gm_image_folder_load(gm_image_set **out, const char *dir,
+                               const gm_image_folder_options *opts,
+                               gm_image_progress_fn progress, void *user)
+{
+    static const char fn[] = "gm_image_folder_load";
+    if (out != NULL) *out = NULL;
+    GM_CHECK_NULL(out);
+    GM_CHECK_NULL(dir);
+    GM_CHECK(dir[0] != '\0', GM_EINVAL, "dir must not be empty");
+    gm_image_folder_options o;
+    gm_image_folder_options_init(&o);
+    if (opts != NULL) GM_TRY(gm__read_options(fn, "opts", opts, sizeof opts->size, &o, sizeof o));
+    GM_CHECK(o.side >= 1 && o.side <= GM__FOLDER_MAX_SIDE, GM_EINVAL,
+             "opts->side must be in [1, %d], got %zu", GM__FOLDER_MAX_SIDE, o.side);
+    GM_CHECK(o.channels == 1 || o.channels == 3, GM_EINVAL,
+             "opts->channels must be 1 or 3, got %u", o.channels);
+    GM_CHECK(o.background <= 0xFFFFFFu, GM_EINVAL,
+             "opts->background must be 0xRRGGBB (<= 0xFFFFFF), got 0x%X", o.background);
+    GM_CHECK(o.max_pixels >= 1, GM_EINVAL, "opts->max_pixels must be >= 1, got 0");
+    GM_CHECK(o.threads <= GM__FOLDER_MAX_THREADS, GM_EINVAL,
+             "opts->threads must be in [0, %d], got %u", GM__FOLDER_MAX_THREADS, o.threads);
+    unsigned threads = o.threads ? o.threads : (unsigned)gm_get_num_threads();
+    if (threads < 1) threads = 1;
+
+    /* the list: strip trailing slashes from the root ("/" stays) */
+    size_t lr = strlen(dir);
+    char *root = gm__malloc(lr + 1);
+    if (root == NULL) return GM_FAIL(GM_ENOMEM, "out of memory");
+    memcpy(root, dir, lr + 1);
+    while (lr > 1 && root[lr - 1] == '/') root[--lr] = '\0';
+    gm__strs files = {0}, dirs = {0};
+    gm_status st = gm__list(fn, root, "", 0, &files, o.labels ? &dirs : NULL);
+    gm_image_set *set = NULL;
+    int32_t *flabels = NULL;
+    gm__load L;
+    memset(&L, 0, sizeof L);
+    int sync_made = 0;
+    if (st != GM_OK) goto done;
+    if (files.n > 1) qsort(files.v, files.n, sizeof *files.v, gm__cmp_str);
+    if (dirs.n > 1) qsort(dirs.v, dirs.n, sizeof *dirs.v, gm__cmp_str);
+    if (o.max_files != 0 && files.n > o.max_files) {
+        for (size_t i = o.max_files; i < files.n; i++) gm__free(files.v[i]);
+        files.n = o.max_files;
+    }
+    if (files.n == 0) {
+        st = GM_FAIL(GM_EFORMAT, "no files in %s", dir);
+        goto done;
+    }
+    if (o.labels) {
+        flabels = gm__malloc_array(files.n, sizeof *flabels);
+        if (flabels == NULL) {
+            st = GM_FAIL(GM_ENOMEM, "out of memory for %zu labels", files.n);
+            goto done;
+        }
+        for (size_t i = 0; i < files.n; i++) {
+            const char *slash = strchr(files.v[i], '/');
+            flabels[i] = -1;
+            if (slash == NULL) continue;
+            size_t k = (size_t)(slash - files.v[i]);
+            /* dirs is sorted: binary search for the first component */
+            size_t lo = 0, hi = dirs.n;
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = strncmp(dirs.v[mid], files.v[i], k);
+                if (c == 0 && dirs.v[mid][k] != '\0') c = 1;
+                if (c == 0) {
+                    flabels[i] = (int32_t)mid;
+                    break;
+                }
+                if (c < 0) lo = mid + 1;
+                else hi = mid;
+            }
+        }
+    }
+
+    L.root = root;
+    L.files = files.v;
+    L.n = files.n;
+    L.labels = flabels;
+    L.p.side = o.side;
+    L.p.channels = o.channels;
+    L.p.bg[0] = (unsigned char)(o.background >> 16);
+    L.p.bg[1] = (unsigned char)(o.background >> 8);
+    L.p.bg[2] = (unsigned char)o.background;
+    L.p.max_pixels = o.max_pixels;
+    /* a file cannot honestly need more than 8 bytes a pixel (16-bit RGBA,
+     * uncompressed) plus room for metadata */
+    L.max_bytes = o.max_pixels > (UINT64_MAX - (1u << 20)) / 8 ? UINT64_MAX
+                                                               : o.max_pixels * 8 + (1u << 20);
+    L.image_bytes = o.channels * o.side * o.side;
+    L.skip_bad = o.skip_bad != 0;
+    L.first_bad = L.n;
+    L.data = gm__malloc_array(L.n, L.image_bytes);
+    L.bad = gm__calloc_array(L.n, 1);
+    if (L.data == NULL || L.bad == NULL) {
+        st = GM_FAIL(GM_ENOMEM, "out of memory for %zu images of %zu bytes", L.n, L.image_bytes);
+        goto done;
+    }
+    if (pthread_mutex_init(&L.mu, NULL) != 0) {
+        st = GM_FAIL(GM_ENOMEM, "cannot create a mutex");
+        goto done;
+    }
+    if (pthread_cond_init(&L.cv, NULL) != 0) {
+        pthread_mutex_destroy(&L.mu);
+        st = GM_FAIL(GM_ENOMEM, "cannot create a condition variable");
+        goto done;
+    }
+    sync_made = 1;
+    if (threads > L.n) threads = (unsigned)L.n;
+    gm__load_run(&L, threads, progress, user);
+
+    if (L.fatal != GM_OK) {
+        st = GM_FAIL(L.fatal, "%s/%s", root, L.fatal_why);
+        goto done;
+    }
+    if (L.cancel) {
+        st = GM_FAIL(GM_ESTATE, "cancelled by the progress callback after %zu of %zu files",
+                     L.done, L.n);
+        goto done;
+    }
+    if (L.first_bad < L.n) {
+        st = GM_FAIL(L.bad_status, "%s/%s: %s", root, L.files[L.first_bad], L.bad_why);
+        goto done;
+    }
+    size_t good = 0;
+    for (size_t i = 0; i < L.n; i++) good += !L.bad[i];
+    if (good == 0) {
+        st = GM_FAIL(GM_EFORMAT, "no image in %s: all %zu files are bad (skipped)", dir, L.n);
+        goto done;
+    }
+
+    /* the set: squeeze out the skipped files */
+    set = gm__calloc_array(1, sizeof *set);
+    if (set == NULL) {
+        st = GM_FAIL(GM_ENOMEM, "out of memory");
+        goto done;
+    }
+    set->names = gm__calloc_array(good, sizeof *set->names);
+    if (set->names == NULL) {
+        st = GM_FAIL(GM_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < L.n; i++) {
+        if (L.bad[i]) continue;
+        if (k != i) {
+            memmove(L.data + k * L.image_bytes, L.data + i * L.image_bytes, L.image_bytes);
+            if (flabels) flabels[k] = flabels[i];
+        }
+        set->names[k++] = files.v[i];
+        files.v[i] = NULL; /* now the set's */
+    }
+    set->n = good;
+    set->c = o.channels;
+    set->s = o.side;
+    set->skipped = L.n - good;
+    set->data = L.data;
+    L.data = NULL;
+    if (good < L.n) {
+        unsigned char *shrunk = gm__realloc_array(set->data, good, L.image_bytes);
+        if (shrunk != NULL) set->data = shrunk;
+    }
+    if (flabels != NULL) {
+        set->labels = flabels;
+        flabels = NULL;
+        set->nclasses = dirs.n;
+        set->classes = dirs.v;
+        dirs.v = NULL;
+        dirs.n = dirs.cap = 0;
+    }
+    *out = set;
+    set = NULL;
+    st = GM_OK;
+done:
+    if (sync_made) {
+        pthread_cond_destroy(&L.cv);
+        pthread_mutex_destroy(&L.mu);
+    }
+    gm__free(L.data);
+    gm__free(L.bad);
+    gm__free(flabels);
+    for (size_t i = 0; i < files.n; i++) gm__free(files.v[i]);
+    gm__free(files.v);
+    gm__strs_free(&dirs);
+    gm__free(root);
+    gm_image_set_free(set);
+    return st;
+}
+
+void gm_image_set_free(gm_image_set *set)
+{
+    if (set == NULL) return;
+    if (set->names != NULL)
+        for (size_t i = 0; i < set->n; i++) gm__free(set->names[i]);
+    gm__free(set->names);
+    for (size_t i = 0; i < set->nclasses; i++) gm__free(set->classes[i]);
+    gm__free(set->classes);
+    gm__free(set->labels);
+    gm__free(set->data);
+    gm__free(set);
+}
+
+size_t gm_image_set_count(const gm_image_set *set) { return set ? set->n : 0; }
+size_t gm_image_set_channels(const gm_image_set *set) { return set ? set->c : 0; }
+size_t gm_image_set_side(const gm_image_set *set) { return set ? set->s : 0; }
+size_t gm_image_set_skipped(const gm_image_set *set) { return set ? set->skipped : 0; }
+const uint8_t *gm_image_set_data(const gm_image_set *set) { return set ? set->data : NULL; }
+const int32_t *gm_image_set_labels(const gm_image_set *set) { return set ? set->labels : NULL; }
+size_t gm_image_set_num_classes(const gm_image_set *set) { return set ? set->nclasses : 0; }
+
+const char *gm_image_set_name(const gm_image_set *set, size_t i)
+{
+    return set != NULL && i < set->n ? set->names[i] : NULL;
+}
+
+const char *gm_image_set_class_name(const gm_image_set *set, size_t k)
+{
+    return set != NULL && k < set->nclasses ? set->classes[k] : NULL;
+}
+
+/* ---- batches ------------------------------------------------------------------ */
+
+gm_status gm_image_set_batch(const gm_image_set *set, const size_t *indices, size_t count,
+                             gm_image_range range, gm_rng *flip_rng, gm_tensor *out)
+{
+    GM_CHECK_NULL(set);
+    GM_CHECK_NULL(indices);
+    GM_CHECK_NULL(out);
+    GM_CHECK(count > 0, GM_EINVAL, "count must be > 0");
+    GM_CHECK(range == GM_IMAGE_RANGE_UNIT || range == GM_IMAGE_RANGE_SYMMETRIC, GM_EINVAL,
+             "range must be GM_IMAGE_RANGE_UNIT or GM_IMAGE_RANGE_SYMMETRIC, got %d",
+             (int)range);
+    for (size_t b = 0; b < count; b++)
+        GM_CHECK(indices[b] < set->n, GM_EINVAL, "indices[%zu] = %zu is not below N = %zu", b,
+                 indices[b], set->n);
+    GM_CHECK(out->ndim == 4 && out->shape[0] == count && out->shape[1] == set->c &&
+                 out->shape[2] == set->s && out->shape[3] == set->s,
+             GM_ESHAPE, "out must be [%zu x %zu x %zu x %zu], got rank %zu with %zu elements",
+             count, set->c, set->s, set->s, out->ndim, out->numel);
+    float lut[256];
+    for (int v = 0; v < 256; v++)
+        lut[v] = range == GM_IMAGE_RANGE_UNIT ? (float)v / 255.0f : (float)v / 127.5f - 1.0f;
+    const size_t S = set->s, per = set->c * S * S;
+    float u[64];
+    for (size_t b = 0; b < count; b++) {
+        /* draws in blocks of 64 (a multiple of 4): the same values as one
+         * gm_rng_uniform(flip_rng, ., count) */
+        if (flip_rng != NULL && b % 64 == 0)
+            gm_rng_uniform(flip_rng, u, count - b < 64 ? count - b : 64);
+        int flip = flip_rng != NULL && u[b % 64] < 0.5f;
+        const unsigned char *src = set->data + indices[b] * per;
+        float *dst = out->data + b * per;
+        for (size_t r = 0; r < set->c * S; r++) {
+            const unsigned char *sr = src + r * S;
+            float *dr = dst + r * S;
+            if (flip)
+                for (size_t x = 0; x < S; x++) dr[x] = lut[sr[S - 1 - x]];
+            else
+                for (size_t x = 0; x < S; x++) dr[x] = lut[sr[x]];
+        }
+    }
+    return GM_OK;
+}
