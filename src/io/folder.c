@@ -276,6 +276,7 @@ typedef struct gm__load {
     gm_status bad_status;
     char bad_why[256];
     char fatal_why[256];
+    size_t fatal_file;     /* the file whose load ran out of memory */
 } gm__load;
 
 /* Decodes file i; records the outcome under mu. */
@@ -300,7 +301,8 @@ static void gm__load_one(gm__load *L, size_t i)
     if (st == GM_ENOMEM) {
         if (L->fatal == GM_OK) {
             L->fatal = GM_ENOMEM;
-            snprintf(L->fatal_why, sizeof L->fatal_why, "%s: %s", L->files[i], why);
+            L->fatal_file = i;
+            memcpy(L->fatal_why, why, sizeof why);
         }
     } else if (st != GM_OK) {
         L->bad[i] = 1;
@@ -504,7 +506,7 @@ gm_status gm_image_folder_load(gm_image_set **out, const char *dir,
     gm__load_run(&L, threads, progress, user);
 
     if (L.fatal != GM_OK) {
-        st = GM_FAIL(L.fatal, "%s/%s", root, L.fatal_why);
+        st = GM_FAIL(L.fatal, "%s/%s: %s", root, L.files[L.fatal_file], L.fatal_why);
         goto done;
     }
     if (L.cancel) {
