@@ -997,6 +997,88 @@ END_TEST
 
 /* ---- the emoji set ------------------------------------------------------------ */
 
+/* ---- out of memory ------------------------------------------------------- */
+
+static long g_calls, g_fail_at = -1;
+static void *oom_malloc(void *u, size_t n)
+{
+    (void)u;
+    return g_calls++ == g_fail_at ? NULL : malloc(n);
+}
+static void *oom_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    return g_calls++ == g_fail_at ? NULL : realloc(p, n);
+}
+static void oom_free(void *u, void *p)
+{
+    (void)u;
+    free(p);
+}
+
+/* Fails allocation 0, 1, 2, ... of a load (labels, PNG and JPEG, a bad
+ * file skipped) until it succeeds: each failure is GM_ENOMEM naming
+ * gm_image_folder_load, with *out NULL and nothing leaked, and the load
+ * that succeeds equals one that never failed. One thread, so that the
+ * k-th allocation is the same one every time. */
+START_TEST(test_out_of_memory_everywhere)
+{
+    make_dir();
+    mkdir_in("a");
+    mkdir_in("b");
+    write_rgb_png(in_dir("a/1.png"), 12, 9, 1);
+    write_rgb_png(in_dir("b/2.png"), 9, 12, 2);
+    unsigned char px[10 * 10 * 3];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 37 % 251);
+    write_jpeg(in_dir("b/3.jpg"), 10, 10, 3, px, 90, 0);
+    write_bytes(in_dir("a/4.png"), "not a png", 9);
+    gm_image_folder_options o = opts_of(8, 3);
+    o.labels = 1;
+    o.skip_bad = 1;
+    o.threads = 1;
+    gm_image_set *ref = load_ok(dir, &o);
+    const size_t n = gm_image_set_count(ref), bytes = n * 3 * 8 * 8;
+    /* the allocator changes only with no library object alive */
+    uint8_t *ref_data = malloc(bytes);
+    int32_t *ref_labels = malloc(n * sizeof *ref_labels);
+    ck_assert(ref_data != NULL && ref_labels != NULL);
+    memcpy(ref_data, gm_image_set_data(ref), bytes);
+    memcpy(ref_labels, gm_image_set_labels(ref), n * sizeof *ref_labels);
+    gm_image_set_free(ref);
+    const gm_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
+    GM_CK_OK(gm_set_allocator(&a));
+    long k = 0;
+    for (;; k++) {
+        const size_t live = gm_live_allocations();
+        gm_image_set *set = (gm_image_set *)&set;
+        g_calls = 0;
+        g_fail_at = k;
+        gm_clear_error();
+        const gm_status st = gm_image_folder_load(&set, dir, &o, NULL, NULL);
+        g_fail_at = -1;
+        if (st == GM_OK) {
+            ck_assert_uint_eq(gm_image_set_count(set), n);
+            ck_assert_uint_eq(gm_image_set_skipped(set), 1);
+            ck_assert(memcmp(gm_image_set_data(set), ref_data, bytes) == 0);
+            ck_assert(memcmp(gm_image_set_labels(set), ref_labels, n * sizeof *ref_labels) == 0);
+            gm_image_set_free(set);
+            break;
+        }
+        ck_assert_msg(st == GM_ENOMEM, "failing allocation %ld gave %s (%s)", k,
+                      gm_status_string(st), gm_last_error());
+        ck_assert_msg(strstr(gm_last_error(), "gm_image_folder_load") != NULL, "'%s'",
+                      gm_last_error());
+        ck_assert_ptr_null(set);
+        ck_assert_uint_eq(gm_live_allocations(), live);
+        ck_assert_int_lt(k, 100000);
+    }
+    GM_CK_OK(gm_set_allocator(NULL));
+    ck_assert_int_gt(k, 10);
+    free(ref_data);
+    free(ref_labels);
+}
+END_TEST
+
 START_TEST(test_emoji)
 {
     const char *edir = getenv("GM_EMOJI_DIR");
@@ -1075,6 +1157,7 @@ int main(void)
     tcase_add_test(tc, test_progress_and_cancel);
     tcase_add_test(tc, test_thousand_files);
     tcase_add_test(tc, test_batches);
+    tcase_add_test(tc, test_out_of_memory_everywhere);
     suite_add_tcase(s, tc);
     /* the emoji set: made by scripts/emoji_dataset.sh into a scratch
      * directory, or GM_EMOJI_DIR (CK_RUN_CASE=emoji runs only this) */
