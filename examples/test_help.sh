@@ -34,8 +34,9 @@ for prog in "$@"; do
     # every option line ends its text with its default
     n_opts=$(grep -c '^  --' "$tmp/out")
     n_defaults=$(sed -n '/^options:/,$p' "$tmp/out" | grep -ow 'default' | wc -l)
-    [ "$n_opts" -ge 2 ] && [ "$n_defaults" -eq $((n_opts - 1)) ] ||
+    if [ "$n_opts" -lt 2 ] || [ "$n_defaults" -ne $((n_opts - 1)) ]; then
         fail "$prog --help: $n_opts options but $n_defaults defaults"
+    fi
     # the first option that takes a number, to give it a bad one
     num_opt=$(grep -o '^  --[a-z-]* [NX] ' "$tmp/out" | head -n 1 | awk '{print $1}')
     for args in "--no-such-option" "$num_opt" "$num_opt abc" "$num_opt=-1" "$num_opt 1e999x"; do

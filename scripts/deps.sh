@@ -21,6 +21,7 @@ packages=(
     libpng-dev            # PNG sample grids (pkg-config: libpng)
     check                 # the C test framework (pkg-config: check)
     dataset-fashion-mnist # /usr/share/datasets/fashion-mnist, for the demo
+    gnuplot-nox           # scripts/plot_curves.sh: the demo's loss curves (not the library)
     python3-numpy         # the Python bindings' tests
     python3-scipy         # tests/reference/eval_reference.py (Frechet distance reference)
     libopenmpi-dev        # the MPI data-parallel example (pkg-config: ompi-c)
