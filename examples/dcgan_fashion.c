@@ -56,6 +56,7 @@
     } while (0)
 
 enum { D = 784 };
+static const char *const P = "dcgan_fashion"; /* in messages */
 
 /* Creates a layer into `l` with `call`, then adds it to `net`. */
 #define ADD(net, call)                \
@@ -122,14 +123,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-/* Exits 1 with "dcgan_fashion: MESSAGE" if rc is not 0. */
-static void or_die(int rc, const char *message)
-{
-    if (rc == 0) return;
-    fprintf(stderr, "dcgan_fashion: %s\n", message);
-    exit(1);
 }
 
 /* What the progress callback needs, and what it reports back. */
@@ -207,23 +200,20 @@ int main(int argc, char **argv)
         EX_STR("--save", &save, "FILE", "save a checkpoint after every epoch"),
         EX_STR("--resume", &resume, "FILE", "go on from a checkpoint of --save"),
     };
-    ex_parse(argc, argv, "dcgan_fashion",
+    ex_parse(argc, argv, P,
              "Trains a DCGAN (transposed-conv G, conv D, batchnorm, non-saturating loss, Adam)\n"
              "on Fashion-MNIST, prints its progress, writes a sample grid from fixed noise and\n"
              "CSV rows of D's and G's losses and D's outputs to --out. The header of\n"
              "examples/dcgan_fashion.c has the details.",
              opts, EX_COUNT(opts));
-    char path[1024], why[1024], msg[512];
-    or_die(ex_make_dir(out, why, sizeof why), why);
+    char path[1024];
+    ex_make_dir(P, out);
     gm_tensor *train;
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", data);
     CHECK(gm_idx_load_images(&train, path, limit));
     const size_t n = gm_tensor_dim(train, 0), steps = n / batch;
-    if (steps == 0) {
-        snprintf(why, sizeof why, "%zu training images make no batch of --batch-size %zu", n,
-                 batch);
-        or_die(1, why);
-    }
+    if (steps == 0)
+        ex_fail(P, "%zu training images make no batch of --batch-size %zu", n, batch);
     float *td = gm_tensor_data(train);
     for (size_t k = 0; k < n * D; k++) td[k] = 2.0f * td[k] - 1.0f; /* [0, 1] -> [-1, 1] */
     printf("libgenmodel %s: DCGAN on Fashion-MNIST (%zu images), seed %llu\n", gm_version(), n,
@@ -253,29 +243,20 @@ int main(int argc, char **argv)
         gm_gan_options saved;
         CHECK(gm_gan_options_init(&saved));
         CHECK(gm_gan_get_options(gan, &saved));
-        if (saved.latent != latent || saved.seed != seed) {
-            snprintf(why, sizeof why, "%s was trained with --latent %zu --seed %llu, not "
-                     "--latent %zu --seed %llu: pass those", resume, saved.latent,
-                     (unsigned long long)saved.seed, latent, seed);
-            or_die(1, why);
-        }
-        if (ex_nets_match(gm_gan_generator(gan), g, "generator", msg, sizeof msg) != 0 ||
-            ex_nets_match(gm_gan_discriminator(gan), d, "discriminator", msg, sizeof msg) != 0) {
-            snprintf(why, sizeof why, "%s is not this example's DCGAN: %s", resume, msg);
-            or_die(1, why);
-        }
-        const long long e = ex_epochs_done(gm_gan_step_count(gan), steps, msg, sizeof msg);
-        snprintf(why, sizeof why, "%s: %s", resume, msg);
-        or_die(e < 0, why);
-        done = (int)e;
+        if (saved.latent != latent || saved.seed != seed)
+            ex_fail(P, "%s was trained with --latent %zu --seed %llu, not --latent %zu --seed "
+                    "%llu: pass those", resume, saved.latent, (unsigned long long)saved.seed,
+                    latent, seed);
+        ex_check_net(P, resume, gm_gan_generator(gan), g, "generator", "this example's DCGAN");
+        ex_check_net(P, resume, gm_gan_discriminator(gan), d, "discriminator",
+                     "this example's DCGAN");
+        done = ex_epochs_done(P, resume, gm_gan_step_count(gan), steps);
         if (ex_given(opts, EX_COUNT(opts), "--lr")) {
             CHECK(gm_gan_set_lr(gan, GM_GAN_GENERATOR, lr));
             CHECK(gm_gan_set_lr(gan, GM_GAN_DISCRIMINATOR, lr));
         }
         gm_net_free(g);
         gm_net_free(d);
-        printf("resumed from %s: epoch %d, step %llu\n", resume, done,
-               (unsigned long long)gm_gan_step_count(gan));
     } else {
         CHECK(gm_gan_create(&gan, g, d, &o)); /* the GAN owns g and d now */
     }
@@ -288,14 +269,11 @@ int main(int argc, char **argv)
     progress pr = {gan, fixed_z, samples, out, NULL, NULL, 0, (unsigned)epochs,
                    isatty(STDOUT_FILENO), 1, 0, {0, 0, 0, 0}, {NAN, NAN, NAN, NAN}};
     snprintf(path, sizeof path, "%s/dcgan_epochs.csv", out);
-    pr.epoch_csv = ex_csv_open(path, "step,epoch,d_loss,g_loss,d_real,d_fake,seconds",
-                               resume_step, why, sizeof why);
-    or_die(pr.epoch_csv == NULL, why);
+    pr.epoch_csv =
+        ex_csv_open(P, path, "step,epoch,d_loss,g_loss,d_real,d_fake,seconds", resume_step);
     if (log_every > 0) {
         snprintf(path, sizeof path, "%s/dcgan_steps.csv", out);
-        pr.step_csv = ex_csv_open(path, "step,epoch,d_loss,g_loss,d_real,d_fake", resume_step,
-                                  why, sizeof why);
-        or_die(pr.step_csv == NULL, why);
+        pr.step_csv = ex_csv_open(P, path, "step,epoch,d_loss,g_loss,d_real,d_fake", resume_step);
     }
     /* one gm_gan_fit call per epoch; the callback prints progress (a live
      * line on a terminal), writes the CSV rows and the epoch's sample grid */

@@ -55,6 +55,7 @@
     } while (0)
 
 enum { D = 784 };
+static const char *const P = "vae_fashion"; /* in messages */
 
 static double now(void)
 {
@@ -131,14 +132,6 @@ static void shuffle(gm_rng *rng, size_t *order, float *u, size_t n)
     }
 }
 
-/* Exits 1 with "vae_fashion: MESSAGE" if rc is not 0. */
-static void or_die(int rc, const char *message)
-{
-    if (rc == 0) return;
-    fprintf(stderr, "vae_fashion: %s\n", message);
-    exit(1);
-}
-
 static void write_png(const char *dir, const char *name, const gm_tensor *grid, size_t rows,
                       size_t cols)
 {
@@ -184,24 +177,21 @@ int main(int argc, char **argv)
         EX_STR("--save", &save, "FILE", "save a checkpoint after every epoch"),
         EX_STR("--resume", &resume, "FILE", "go on from a checkpoint of --save"),
     };
-    ex_parse(argc, argv, "vae_fashion",
+    ex_parse(argc, argv, P,
              "Trains the reference VAE (784-H-2L encoder, L-H-784 Bernoulli decoder, Adam) on\n"
              "Fashion-MNIST, prints a line per epoch, writes a sample grid and CSV rows of the\n"
              "losses per epoch to --out, then samples, reconstructions, interpolations and\n"
              "inpainting. The header of examples/vae_fashion.c has the details.",
              opts, EX_COUNT(opts));
-    char path[1024], why[1024];
+    char path[1024];
     gm_tensor *train, *test;
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", data);
     CHECK(gm_idx_load_images(&train, path, train_limit));
     snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", data);
     CHECK(gm_idx_load_images(&test, path, 0));
     const size_t n_train = gm_tensor_dim(train, 0), steps = n_train / batch;
-    if (steps == 0) {
-        snprintf(why, sizeof why, "%zu training images make no batch of --batch-size %zu",
-                 n_train, batch);
-        or_die(1, why);
-    }
+    if (steps == 0)
+        ex_fail(P, "%zu training images make no batch of --batch-size %zu", n_train, batch);
     printf("libgenmodel %s: VAE on Fashion-MNIST (%zu train, %zu test images), seed %llu, "
            "%d BLAS threads\n",
            gm_version(), n_train, gm_tensor_dim(test, 0), seed, gm_get_num_threads());
@@ -229,29 +219,18 @@ int main(int argc, char **argv)
         /* the encoder's first layer is dense 784 -> hidden */
         const size_t saved_hidden =
             gm_layer_param_count(gm_net_layer(gm_vae_encoder(vae), 0)) / (D + 1);
-        if (saved.latent != latent || saved_hidden != hidden || saved.seed != seed) {
-            snprintf(why, sizeof why, "%s was trained with --latent %zu --hidden %zu --seed %llu, "
-                     "not --latent %zu --hidden %zu --seed %llu: pass those", resume,
-                     saved.latent, saved_hidden, (unsigned long long)saved.seed, latent, hidden,
-                     seed);
-            or_die(1, why);
-        }
-        char msg[512];
-        if (ex_nets_match(gm_vae_encoder(vae), enc, "encoder", msg, sizeof msg) != 0 ||
-            ex_nets_match(gm_vae_decoder(vae), dec, "decoder", msg, sizeof msg) != 0) {
-            snprintf(why, sizeof why, "%s does not fit --hidden %zu --latent %zu: %s", resume,
-                     hidden, latent, msg);
-            or_die(1, why);
-        }
-        const long long e = ex_epochs_done(gm_vae_step_count(vae), steps, msg, sizeof msg);
-        snprintf(why, sizeof why, "%s: %s", resume, msg);
-        or_die(e < 0, why);
-        done = (int)e;
+        if (saved.latent != latent || saved_hidden != hidden || saved.seed != seed)
+            ex_fail(P, "%s was trained with --latent %zu --hidden %zu --seed %llu, not --latent "
+                    "%zu --hidden %zu --seed %llu: pass those", resume, saved.latent,
+                    saved_hidden, (unsigned long long)saved.seed, latent, hidden, seed);
+        char flags[128];
+        snprintf(flags, sizeof flags, "--hidden %zu --latent %zu", hidden, latent);
+        ex_check_net(P, resume, gm_vae_encoder(vae), enc, "encoder", flags);
+        ex_check_net(P, resume, gm_vae_decoder(vae), dec, "decoder", flags);
+        done = ex_epochs_done(P, resume, gm_vae_step_count(vae), steps);
         if (ex_given(opts, EX_COUNT(opts), "--lr")) CHECK(gm_vae_set_lr(vae, lr));
         gm_net_free(enc);
         gm_net_free(dec);
-        printf("resumed from %s: epoch %d, step %llu\n", resume, done,
-               (unsigned long long)gm_vae_step_count(vae));
     } else {
         CHECK(gm_vae_create(&vae, enc, dec, &o)); /* the VAE owns enc and dec now */
     }
@@ -264,17 +243,14 @@ int main(int argc, char **argv)
     CHECK(gm_tensor_fill_normal(fixed_z, zrng));
     CHECK(gm_tensor_create(&grid64, 4, (size_t[]){64, 1, 28, 28}));
 
-    or_die(ex_make_dir(out, why, sizeof why), why);
+    ex_make_dir(P, out);
     const unsigned long long resume_step = gm_vae_step_count(vae);
     snprintf(path, sizeof path, "%s/vae_epochs.csv", out);
-    FILE *epoch_csv = ex_csv_open(path, "step,epoch,train_nelbo,train_recon,train_kl,"
-                                  "test_nelbo,test_recon,test_kl,seconds",
-                                  resume_step, why, sizeof why);
-    or_die(epoch_csv == NULL, why);
+    FILE *epoch_csv = ex_csv_open(P, path, "step,epoch,train_nelbo,train_recon,train_kl,"
+                                  "test_nelbo,test_recon,test_kl,seconds", resume_step);
     snprintf(path, sizeof path, "%s/vae_steps.csv", out);
-    FILE *step_csv = ex_csv_open(path, "step,epoch,train_nelbo,train_recon,train_kl",
-                                 resume_step, why, sizeof why);
-    or_die(step_csv == NULL, why);
+    FILE *step_csv =
+        ex_csv_open(P, path, "step,epoch,train_nelbo,train_recon,train_kl", resume_step);
 
     gm_tensor *x;
     CHECK(gm_tensor_create(&x, 2, (size_t[]){batch, D}));
