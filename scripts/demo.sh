@@ -24,16 +24,17 @@
 # or --features-* options are given, else reused.
 #
 # Installs missing packages (scripts/deps.sh), builds build/ and runs, with
-# the defaults, on 2 cores (a machine shared with other jobs; the figures
-# below are from `time scripts/demo.sh` there, each step's time as the demo
-# prints it at the end):
-#   build/examples/vae_fashion      10 epochs                 ~1.5 minutes
-#   build/examples/gan_ring         6000 steps                ~20 seconds
-#   build/examples/dcgan_fashion    1 epoch                   ~4 minutes
-#   build/examples/train_features   5 epochs, once            ~3.5 minutes
-#   build/examples/evaluate         5000 images per row       ~1 minute
-#   scripts/plot_curves.sh          the loss curves           ~1 second
-#   in all, with the build                                    ~11 minutes
+# the defaults, on 2 cores. Times from `time scripts/demo.sh` (each step's
+# as the demo prints it at the end) on a 2-core machine shared with other
+# jobs (load average 8 to 22); the README has the same table, and the
+# times measured there idle before (VAE ~30 s, DCGAN epoch ~2 min):
+#   build/examples/vae_fashion      10 epochs                 137 s
+#   build/examples/gan_ring         6000 steps                 30 s
+#   build/examples/dcgan_fashion    1 epoch                   797 s
+#   build/examples/train_features   5 epochs, once            574 s
+#   build/examples/evaluate         5000 images per row        70 s
+#   scripts/plot_curves.sh          the loss curves            ~1 s
+#   in all, with deps and the build: 26 min 52 s wall, 6 min 10 s CPU (user)
 # Each one's output is also kept in $GM_OUT_DIR/<name>.log.
 set -euo pipefail
 
