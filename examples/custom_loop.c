@@ -2,7 +2,7 @@
  * custom_loop: a VAE train step written out by hand from the exported
  * pieces, checked bit for bit against gm_vae_train_step.
  *
- *   custom_loop [--steps N] [--seed N] [--data DIR] [--train-limit N]
+ *   custom_loop [--steps N] [--seed N] [--data DIR] [--train-limit N]  (--help: defaults)
  *
  * The reference VAE of vae_fashion (encoder 784-400 ReLU-40, decoder
  * 20-400 ReLU-784 logits, Bernoulli likelihood, Adam lr 1e-3, batch 128) is
@@ -23,6 +23,8 @@
 #include <time.h>
 
 #include <genmodel/genmodel.h>
+
+#include "example_args.h"
 
 #define CHECK(expr)                                                                     \
     do {                                                                                \
@@ -130,22 +132,21 @@ static int same_params(const gm_net *a, const gm_net *b, float *pa, float *pb, d
 int main(int argc, char **argv)
 {
     unsigned long long seed = 1;
-    long steps = 200;
+    int n_steps = 200;
     size_t train_limit = 0;
     const char *data = "/usr/share/datasets/fashion-mnist";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && strcmp(a, "--steps") == 0) steps = atol(v), i++;
-        else if (v && strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(a, "--data") == 0) data = v, i++;
-        else if (v && strcmp(a, "--train-limit") == 0) train_limit = strtoull(v, NULL, 10), i++;
-        else {
-            fprintf(stderr, "usage: custom_loop [--steps N] [--seed N] [--data DIR] "
-                            "[--train-limit N]\n");
-            return 2;
-        }
-    }
-    if (steps < 1) steps = 1;
+    ex_option opts[] = {
+        EX_INT("--steps", &n_steps, 1, 100000000, "training steps of both loops"),
+        EX_U64("--seed", &seed, "seed of the initial weights, the shuffles and the noise"),
+        EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
+        EX_SIZE("--train-limit", &train_limit, 0, 60000, "train on the first N images; 0: all"),
+    };
+    ex_parse(argc, argv, "custom_loop",
+             "Trains the reference VAE of vae_fashion twice, with a train step written out by\n"
+             "hand from the exported pieces and with gm_vae_train_step, and checks after every\n"
+             "step that the two stay equal bit for bit; exits 1 if they differ.",
+             opts, EX_COUNT(opts));
+    const long steps = n_steps;
     char path[1024];
     gm_tensor *train;
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", data);

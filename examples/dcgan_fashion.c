@@ -1,8 +1,7 @@
 /*
  * dcgan_fashion: a DCGAN on Fashion-MNIST, images scaled to [-1, 1].
  *
- *   dcgan_fashion [--seed N] [--epochs N] [--data DIR] [--out DIR] [--train-limit N]
- *                 [--save FILE]
+ *   dcgan_fashion [options]      (dcgan_fashion --help lists them with defaults)
  *
  * G: z (100) -> dense 128 x 7 x 7 -> BatchNorm -> ReLU
  *    -> ConvTranspose 128->64, k4 s2 p1 (14 x 14) -> BatchNorm -> ReLU
@@ -10,25 +9,41 @@
  * D: Conv 1->64, k4 s2 p1 (14 x 14) -> LeakyReLU 0.2
  *    -> Conv 64->128, k4 s2 p1 (7 x 7) -> BatchNorm -> LeakyReLU 0.2
  *    -> flatten -> dense 6272 -> 1 (logit)
- * Non-saturating loss, Adam 2e-4, betas 0.5 / 0.999, batch 64; the convs
- * start from the DCGAN paper's N(0, 0.02). Trains with gm_gan_fit, whose
- * callback prints progress (one live line on a terminal, else a line per
- * 100 steps) and after every epoch writes dcgan_samples.png (64 samples
- * from a fixed z) and dcgan_epoch<N>.png; a last line of key=value pairs.
- * --save writes the trained GAN as a checkpoint (gm_gan_save), e.g. for
- * examples/evaluate.c.
+ * Non-saturating loss, Adam 2e-4, betas 0.5 / 0.999, batch 64 (--latent,
+ * --lr and --batch-size change them); the convs start from the DCGAN
+ * paper's N(0, 0.02). Trains with gm_gan_fit, an epoch per call (epoch e
+ * shuffles from --seed + (e - 1) * 0x9E3779B97F4A7C15), whose callback
+ * prints progress (one live line on a terminal, else a line per 100 steps)
+ * and writes to --out:
+ *   dcgan_steps.csv             a row every --log-every steps: step, epoch,
+ *                               D loss, G loss, D(x), D(G(z)) (the means
+ *                               over those steps; D(.) as probabilities)
+ *   dcgan_epochs.csv            the same a row per epoch, means over the
+ *                               epoch, and its seconds
+ *   dcgan_samples_epochNNN.png  after every epoch, 64 samples from a fixed z
+ *   dcgan_samples.png           the latest of them
+ * and ends with a line of key=value pairs. --save writes the GAN as a
+ * checkpoint (gm_gan_save) after every epoch, e.g. for examples/evaluate.c.
+ *
+ * --resume FILE goes on from a checkpoint of --save: --epochs is the epoch
+ * to train up to (`--epochs 1 --save F` then `--epochs 2 --resume F`
+ * trains as `--epochs 2`), the CSV files in --out are continued. --seed
+ * and --latent must be the checkpoint's, --batch-size and --train-limit
+ * those of the run that saved it; --lr, if given, replaces the
+ * checkpoint's learning rates.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <genmodel/genmodel.h>
+
+#include "example_args.h"
+#include "example_train.h"
 
 #define CHECK(expr)                                                                        \
     do {                                                                                   \
@@ -40,7 +55,8 @@
         }                                                                                  \
     } while (0)
 
-enum { D = 784, Z = 100, B = 64 };
+enum { D = 784 };
+static const char *const P = "dcgan_fashion"; /* in messages */
 
 /* Creates a layer into `l` with `call`, then adds it to `net`. */
 #define ADD(net, call)                \
@@ -70,12 +86,12 @@ static void dcgan_init(gm_layer *l, size_t nbias, gm_rng *rng)
         CHECK(gm_net_add((net), l));  \
     } while (0)
 
-static gm_net *generator(gm_rng *rng)
+static gm_net *generator(size_t latent, gm_rng *rng)
 {
     gm_net *g;
     gm_layer *l;
     CHECK(gm_net_create(&g));
-    ADD(g, gm_dense_create(&l, Z, 128 * 7 * 7, GM_INIT_HE, rng));
+    ADD(g, gm_dense_create(&l, latent, 128 * 7 * 7, GM_INIT_HE, rng));
     ADD(g, gm_batchnorm_create(&l, 128 * 7 * 7, 0.1f, 1e-5f));
     ADD(g, gm_relu_create(&l));
     ADD(g, gm_reshape_create(&l, 3, (size_t[]){128, 7, 7}));
@@ -114,32 +130,47 @@ typedef struct {
     gm_gan *gan;
     gm_tensor *fixed_z, *samples;
     const char *out;
-    int live;             /* stdout is a terminal: one line, rewritten */
-    int finite;           /* every mean loss so far was finite */
-    float d_loss, g_loss; /* the mean losses of the last report of an epoch */
+    FILE *step_csv, *epoch_csv; /* step_csv NULL: no step rows */
+    unsigned epoch, epochs;     /* the epoch being trained, the last one */
+    int live;                   /* stdout is a terminal: one line, rewritten */
+    int finite;                 /* every mean loss so far was finite */
+    uint64_t printed;           /* hundreds of steps printed (not live) */
+    double sum[4];              /* the epoch's sums of the 4 statistics */
+    float last[4];              /* the epoch's means, after its end */
 } progress;
 
 static int on_progress(void *user, const gm_fit_progress *p, const gm_gan_stats *m)
 {
     progress *pr = user;
+    const unsigned long long step = gm_gan_step_count(pr->gan);
+    const float v[4] = {m->d_loss, m->g_loss, m->d_real, m->d_fake};
+    const int end = p->epoch_step == p->steps_per_epoch;
     pr->finite &= isfinite(m->d_loss) && isfinite(m->g_loss);
-    printf("%sepoch %u/%u step %4llu/%llu  D loss %.3f  G loss %.3f  D(x) %.2f  D(G(z)) %.2f  "
-           "%.1f steps/s%s",
-           pr->live ? "\r" : "", p->epoch, p->epochs, (unsigned long long)p->epoch_step,
-           (unsigned long long)p->steps_per_epoch, m->d_loss, m->g_loss, m->d_real, m->d_fake,
-           p->step / p->seconds, pr->live ? "" : "\n");
-    if (p->epoch_step == p->steps_per_epoch) { /* the epoch's end */
+    for (int k = 0; k < 4; k++) pr->sum[k] += (double)v[k] * (double)p->steps_averaged;
+    if (pr->step_csv)
+        fprintf(pr->step_csv, "%llu,%u,%.5f,%.5f,%.5f,%.5f\n", step, pr->epoch, v[0], v[1], v[2],
+                v[3]);
+    if (pr->live || end || p->epoch_step / 100 > pr->printed) {
+        pr->printed = p->epoch_step / 100;
+        printf("%sepoch %u/%u step %4llu/%llu  D loss %.3f  G loss %.3f  D(x) %.2f  D(G(z)) %.2f  "
+               "%.1f steps/s%s",
+               pr->live ? "\r" : "", pr->epoch, pr->epochs, (unsigned long long)p->epoch_step,
+               (unsigned long long)p->steps_per_epoch, v[0], v[1], v[2], v[3],
+               p->step / p->seconds, pr->live ? "" : "\n");
+    }
+    if (end) { /* the epoch's end */
         char path[1024];
+        for (int k = 0; k < 4; k++) pr->last[k] = (float)(pr->sum[k] / (double)p->step);
+        fprintf(pr->epoch_csv, "%llu,%u,%.5f,%.5f,%.5f,%.5f,%.2f\n", step, pr->epoch,
+                pr->last[0], pr->last[1], pr->last[2], pr->last[3], p->seconds);
         CHECK(gm_gan_generate(pr->gan, pr->fixed_z, NULL, pr->samples));
         float *sd = gm_tensor_data(pr->samples); /* tanh's [-1, 1] -> [0, 1] */
         for (size_t k = 0; k < gm_tensor_numel(pr->samples); k++) sd[k] = 0.5f * (sd[k] + 1.0f);
-        snprintf(path, sizeof path, "%s/dcgan_epoch%u.png", pr->out, p->epoch);
-        CHECK(gm_png_write_grid(path, pr->samples, 8, 8, 2, 1.0f));
-        snprintf(path, sizeof path, "%s/dcgan_samples.png", pr->out);
+        snprintf(path, sizeof path, "%s/dcgan_samples_epoch%03u.png", pr->out, pr->epoch);
         CHECK(gm_png_write_grid(path, pr->samples, 8, 8, 2, 1.0f));
         printf("%swrote %s\n", pr->live ? "\n" : "", path);
-        pr->d_loss = m->d_loss;
-        pr->g_loss = m->g_loss;
+        snprintf(path, sizeof path, "%s/dcgan_samples.png", pr->out);
+        CHECK(gm_png_write_grid(path, pr->samples, 8, 8, 2, 1.0f));
     }
     fflush(stdout);
     return !pr->finite; /* stop on a non-finite loss */
@@ -148,71 +179,138 @@ static int on_progress(void *user, const gm_fit_progress *p, const gm_gan_stats 
 int main(int argc, char **argv)
 {
     unsigned long long seed = 1;
-    int epochs = 1;
-    size_t limit = 0;
+    int epochs = 1, log_every = 20;
+    size_t limit = 0, batch = 64, latent = 100;
+    float lr = 2e-4f;
     const char *data = "/usr/share/datasets/fashion-mnist", *out = "out", *save = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && strcmp(argv[i], "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--epochs") == 0) epochs = atoi(v), i++;
-        else if (v && strcmp(argv[i], "--data") == 0) data = v, i++;
-        else if (v && strcmp(argv[i], "--out") == 0) out = v, i++;
-        else if (v && strcmp(argv[i], "--train-limit") == 0) limit = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--save") == 0) save = v, i++;
-        else {
-            fprintf(stderr, "usage: dcgan_fashion [--seed N] [--epochs N] [--data DIR] "
-                            "[--out DIR] [--train-limit N] [--save FILE]\n");
-            return 2;
-        }
-    }
-    if (epochs < 1) epochs = 1;
-    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "dcgan_fashion: cannot create %s: %s\n", out, strerror(errno));
-        return 1;
-    }
+    const char *resume = NULL;
+    ex_option opts[] = {
+        EX_U64("--seed", &seed, "seed of the initial weights, the shuffles and the noise"),
+        EX_INT("--epochs", &epochs, 1, 100000, "train up to this epoch; with --resume, the epochs"
+               " in the checkpoint count"),
+        EX_SIZE("--batch-size", &batch, 1, 60000, "images per training step"),
+        EX_FLOAT("--lr", &lr, 1e-7, 1, "Adam's learning rate of G and D; with --resume, the "
+                 "checkpoint's unless given"),
+        EX_SIZE("--latent", &latent, 1, 4096, "size of G's input z"),
+        EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
+        EX_STR("--out", &out, "DIR", "folder for the pictures and the CSV files"),
+        EX_SIZE("--train-limit", &limit, 0, 60000, "train on the first N images; 0: all"),
+        EX_INT("--log-every", &log_every, 0, 1000000,
+               "a row of dcgan_steps.csv every N steps; 0: none"),
+        EX_STR("--save", &save, "FILE", "save a checkpoint after every epoch"),
+        EX_STR("--resume", &resume, "FILE", "go on from a checkpoint of --save"),
+    };
+    ex_parse(argc, argv, P,
+             "Trains a DCGAN (transposed-conv G, conv D, batchnorm, non-saturating loss, Adam)\n"
+             "on Fashion-MNIST, prints its progress, writes a sample grid from fixed noise and\n"
+             "CSV rows of D's and G's losses and D's outputs to --out. The header of\n"
+             "examples/dcgan_fashion.c has the details.",
+             opts, EX_COUNT(opts));
     char path[1024];
+    ex_make_dir(P, out);
     gm_tensor *train;
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", data);
     CHECK(gm_idx_load_images(&train, path, limit));
-    const size_t n = gm_tensor_dim(train, 0);
+    const size_t n = gm_tensor_dim(train, 0), steps = n / batch;
+    if (steps == 0)
+        ex_fail(P, "%zu training images make no batch of --batch-size %zu", n, batch);
     float *td = gm_tensor_data(train);
     for (size_t k = 0; k < n * D; k++) td[k] = 2.0f * td[k] - 1.0f; /* [0, 1] -> [-1, 1] */
     printf("libgenmodel %s: DCGAN on Fashion-MNIST (%zu images), seed %llu\n", gm_version(), n,
            seed);
 
+    /* The nets are made from rng even when resuming, so that the fixed z
+     * is a straight run's; a checkpoint's nets must match them. D first:
+     * the order gcc gave the unsequenced gm_gan_create(.., generator(rng),
+     * discriminator(rng), ..) this example had, so its results stay. */
     gm_rng *rng;
     CHECK(gm_rng_create(&rng, seed));
+    gm_net *d = discriminator(rng);
+    gm_net *g = generator(latent, rng);
+    gm_optimizer_options adam;
+    CHECK(gm_optimizer_options_init(&adam, GM_OPT_ADAM));
+    adam.lr = lr;
+    adam.beta1 = 0.5f;
     gm_gan_options o;
-    CHECK(gm_gan_options_init(&o)); /* non-saturating, Adam 2e-4, 0.5/0.999 */
-    o.latent = Z;
+    CHECK(gm_gan_options_init(&o)); /* non-saturating */
+    o.latent = latent;
     o.seed = seed;
+    o.g_optimizer = o.d_optimizer = &adam;
     gm_gan *gan;
-    CHECK(gm_gan_create(&gan, generator(rng), discriminator(rng), &o));
+    int done = 0; /* epochs in the checkpoint */
+    if (resume) {
+        CHECK(gm_gan_load(&gan, resume));
+        gm_gan_options saved;
+        CHECK(gm_gan_options_init(&saved));
+        CHECK(gm_gan_get_options(gan, &saved));
+        if (saved.latent != latent || saved.seed != seed)
+            ex_fail(P, "%s was trained with --latent %zu --seed %llu, not --latent %zu --seed "
+                    "%llu: pass those", resume, saved.latent, (unsigned long long)saved.seed,
+                    latent, seed);
+        ex_check_net(P, resume, gm_gan_generator(gan), g, "generator", "this example's DCGAN");
+        ex_check_net(P, resume, gm_gan_discriminator(gan), d, "discriminator",
+                     "this example's DCGAN");
+        done = ex_epochs_done(P, resume, gm_gan_step_count(gan), steps);
+        if (ex_given(opts, EX_COUNT(opts), "--lr")) {
+            CHECK(gm_gan_set_lr(gan, GM_GAN_GENERATOR, lr));
+            CHECK(gm_gan_set_lr(gan, GM_GAN_DISCRIMINATOR, lr));
+        }
+        gm_net_free(g);
+        gm_net_free(d);
+    } else {
+        CHECK(gm_gan_create(&gan, g, d, &o)); /* the GAN owns g and d now */
+    }
 
     gm_tensor *fixed_z, *samples;
-    CHECK(gm_tensor_create(&fixed_z, 2, (size_t[]){64, Z}));
+    CHECK(gm_tensor_create(&fixed_z, 2, (size_t[]){64, latent}));
     CHECK(gm_tensor_fill_normal(fixed_z, rng));
     CHECK(gm_tensor_create(&samples, 4, (size_t[]){64, 1, 28, 28}));
-    /* gm_gan_fit runs the epochs; the callback prints progress (a live
-     * line on a terminal) and writes the sample grid after each epoch */
-    progress pr = {gan, fixed_z, samples, out, isatty(STDOUT_FILENO), 1, 0, 0};
+    const unsigned long long resume_step = gm_gan_step_count(gan);
+    progress pr = {gan, fixed_z, samples, out, NULL, NULL, 0, (unsigned)epochs,
+                   isatty(STDOUT_FILENO), 1, 0, {0, 0, 0, 0}, {NAN, NAN, NAN, NAN}};
+    snprintf(path, sizeof path, "%s/dcgan_epochs.csv", out);
+    pr.epoch_csv =
+        ex_csv_open(P, path, "step,epoch,d_loss,g_loss,d_real,d_fake,seconds", resume_step);
+    if (log_every > 0) {
+        snprintf(path, sizeof path, "%s/dcgan_steps.csv", out);
+        pr.step_csv = ex_csv_open(P, path, "step,epoch,d_loss,g_loss,d_real,d_fake", resume_step);
+    }
+    /* one gm_gan_fit call per epoch; the callback prints progress (a live
+     * line on a terminal), writes the CSV rows and the epoch's sample grid */
     gm_fit_options fo;
     CHECK(gm_fit_options_init(&fo));
-    fo.epochs = (uint32_t)epochs;
-    fo.batch = B;
-    fo.every = pr.live ? 10 : 100;
-    fo.shuffle_seed = seed;
-    const double t0 = now();
-    CHECK(gm_gan_fit(gan, train, NULL, &fo, on_progress, &pr));
-    const double total = now() - t0;
-    const uint64_t done = gm_gan_step_count(gan);
-    printf("epochs=%d seed=%llu d_loss=%.3f g_loss=%.3f losses_finite=%d seconds=%.1f "
-           "steps_per_second=%.2f\n",
-           epochs, seed, pr.d_loss, pr.g_loss, pr.finite, total, done / total);
-    if (save) {
+    fo.epochs = 1;
+    fo.batch = batch;
+    fo.every = log_every > 0 ? (uint64_t)log_every : (uint64_t)steps;
+    if (done >= epochs)
+        printf("%s is at epoch %d: nothing to train for --epochs %d\n", resume, done, epochs);
+    double total = 0;
+    for (int e = done + 1; e <= epochs && pr.finite; e++) {
+        pr.epoch = (unsigned)e;
+        pr.printed = 0;
+        memset(pr.sum, 0, sizeof pr.sum);
+        fo.shuffle_seed = seed + (uint64_t)(e - 1) * 0x9E3779B97F4A7C15ull;
+        const double t0 = now();
+        CHECK(gm_gan_fit(gan, train, NULL, &fo, on_progress, &pr));
+        total += now() - t0;
+        fflush(pr.epoch_csv);
+        if (pr.step_csv) fflush(pr.step_csv);
+        if (save && pr.finite) {
+            CHECK(gm_gan_save(gan, save));
+            printf("wrote %s (epoch %d)\n", save, e);
+        }
+    }
+    if (save && done >= epochs) {
         CHECK(gm_gan_save(gan, save));
         printf("wrote %s\n", save);
     }
+    fclose(pr.epoch_csv);
+    if (pr.step_csv) fclose(pr.step_csv);
+    const uint64_t trained = gm_gan_step_count(gan) - resume_step;
+    printf("epochs=%d seed=%llu d_loss=%.3f g_loss=%.3f losses_finite=%d seconds=%.1f "
+           "steps_per_second=%.2f\n",
+           epochs, seed, pr.last[0], pr.last[1], pr.finite, total,
+           total > 0 ? trained / total : 0.0);
     gm_tensor_free(fixed_z);
     gm_tensor_free(samples);
     gm_tensor_free(train);

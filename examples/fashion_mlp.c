@@ -3,9 +3,9 @@
  * libgenmodel's engine and prints the loss, test accuracy and a per-class
  * table. Exits 1 if the final test accuracy is below 80%.
  *
- *   fashion_mlp [DATA_DIR [EPOCHS]]
+ *   fashion_mlp [--data DIR] [--epochs N]      (--help: defaults)
  *
- * DATA_DIR holds the four IDX files (default /usr/share/datasets/
+ * DIR holds the four IDX files (default /usr/share/datasets/
  * fashion-mnist, from Debian's dataset-fashion-mnist package).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -15,6 +15,8 @@
 #include <time.h>
 
 #include <genmodel/genmodel.h>
+
+#include "example_args.h"
 
 static const char *CLASS_NAMES[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
                                       "Coat",        "Sandal",  "Shirt",    "Sneaker",
@@ -91,12 +93,17 @@ static double evaluate(gm_net *net, const dataset *d, size_t confusion[10][10])
 
 int main(int argc, char **argv)
 {
-    const char *dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
-    const int epochs = argc > 2 ? atoi(argv[2]) : 3;
-    if (epochs < 1) {
-        fprintf(stderr, "usage: fashion_mlp [DATA_DIR [EPOCHS >= 1]]\n");
-        return 2;
-    }
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    int epochs = 3;
+    ex_option opts[] = {
+        EX_STR("--data", &dir, "DIR", "folder of the four Fashion-MNIST IDX files"),
+        EX_INT("--epochs", &epochs, 1, 100000, "passes over the training images"),
+    };
+    ex_parse(argc, argv, "fashion_mlp",
+             "Trains a 784-256-128-10 MLP classifier on Fashion-MNIST with libgenmodel's engine\n"
+             "and prints the loss, the test accuracy and a per-class table; exits 1 if the\n"
+             "final test accuracy is below 80%.",
+             opts, EX_COUNT(opts));
     printf("libgenmodel %s: MLP on Fashion-MNIST from %s\n", gm_version(), dir);
     dataset train = {0}, test = {0};
     load(&train, dir, "train");

@@ -2,7 +2,7 @@
  * gan_ring: an MLP GAN on a mixture of 8 Gaussians on a circle (radius 2,
  * std 0.02), the classic mode-collapse test.
  *
- *   gan_ring [--seed N] [--steps N] [--out FILE.png] [--samples-out FILE]
+ *   gan_ring [--seed N] [--steps N] [--out FILE.png] [--samples-out FILE]  (--help: defaults)
  *
  * G: 2-128-128-2 ReLU; D: 2-128-128-1 LeakyReLU(0.2); non-saturating loss;
  * Adam lr 1e-3, betas 0.5 / 0.999; batch 256. Prints how many of the 8
@@ -20,6 +20,8 @@
 #include <time.h>
 
 #include <genmodel/genmodel.h>
+
+#include "example_args.h"
 
 #define CHECK(expr)                                                                   \
     do {                                                                              \
@@ -84,20 +86,20 @@ static void dot(float *img, double x, double y, int r, float cr, float cg, float
 int main(int argc, char **argv)
 {
     unsigned long long seed = 1;
-    long steps = 6000;
+    int n_steps = 6000;
     const char *png = "gan_ring.png", *raw = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && strcmp(argv[i], "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--steps") == 0) steps = atol(v), i++;
-        else if (v && strcmp(argv[i], "--out") == 0) png = v, i++;
-        else if (v && strcmp(argv[i], "--samples-out") == 0) raw = v, i++;
-        else {
-            fprintf(stderr, "usage: gan_ring [--seed N] [--steps N] [--out FILE.png] "
-                            "[--samples-out FILE]\n");
-            return 2;
-        }
-    }
+    ex_option opts[] = {
+        EX_U64("--seed", &seed, "seed of the initial weights and the noise"),
+        EX_INT("--steps", &n_steps, 1, 100000000, "training steps"),
+        EX_STR("--out", &png, "FILE.png", "the scatter plot of the samples"),
+        EX_STR("--samples-out", &raw, "FILE", "write the 2500 samples as raw float32"),
+    };
+    ex_parse(argc, argv, "gan_ring",
+             "Trains an MLP GAN on 8 Gaussians on a circle (the mode-collapse test), prints how\n"
+             "many modes its samples cover and how many samples lie near a mode, and writes a\n"
+             "scatter plot; exits 1 unless all 8 modes are covered with >= 70% such samples.",
+             opts, EX_COUNT(opts));
+    const long steps = n_steps;
     gm_rng *rng;
     CHECK(gm_rng_create(&rng, seed));
     gm_net *gen = mlp(2, 2, 0, rng), *dis = mlp(2, 1, 1, rng);

@@ -5,6 +5,7 @@
  *
  *   train_features [--data DIR] [--out FILE] [--epochs N] [--seed N]
  *                  [--train-limit N] [--test-limit N] [--min-accuracy A]
+ *                  (--help: each option's meaning and default)
  *
  * Two nets trained together, one after the other in the forward pass:
  *   features: conv 1->32 k4 s2 p1 (14 x 14) -> BatchNorm -> ReLU
@@ -26,6 +27,8 @@
 #include <time.h>
 
 #include <genmodel/genmodel.h>
+
+#include "example_args.h"
 
 #define CHECK(expr)                                                                        \
     do {                                                                                   \
@@ -139,24 +142,20 @@ int main(int argc, char **argv)
     unsigned long long seed = 1;
     size_t train_limit = 0, test_limit = 0;
     double min_acc = 0.90;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && strcmp(argv[i], "--data") == 0) data = v, i++;
-        else if (v && strcmp(argv[i], "--out") == 0) out = v, i++;
-        else if (v && strcmp(argv[i], "--epochs") == 0) epochs = atoi(v), i++;
-        else if (v && strcmp(argv[i], "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--train-limit") == 0)
-            train_limit = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--test-limit") == 0)
-            test_limit = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--min-accuracy") == 0) min_acc = atof(v), i++;
-        else {
-            fprintf(stderr, "usage: train_features [--data DIR] [--out FILE] [--epochs N] "
-                            "[--seed N] [--train-limit N] [--test-limit N] [--min-accuracy A]\n");
-            return 2;
-        }
-    }
-    if (epochs < 1) epochs = 1;
+    ex_option opts[] = {
+        EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
+        EX_STR("--out", &out, "FILE", "where the feature net's checkpoint goes"),
+        EX_INT("--epochs", &epochs, 1, 100000, "passes over the training images"),
+        EX_U64("--seed", &seed, "seed of the initial weights, the shuffles and dropout"),
+        EX_SIZE("--train-limit", &train_limit, 0, 60000, "train on the first N images; 0: all"),
+        EX_SIZE("--test-limit", &test_limit, 0, 10000, "test on the first N images; 0: all"),
+        EX_DOUBLE("--min-accuracy", &min_acc, 0, 1, "exit 1 below this test accuracy"),
+    };
+    ex_parse(argc, argv, "train_features",
+             "Trains the small convolutional Fashion-MNIST classifier whose penultimate layer\n"
+             "is the feature extractor of the evaluation metrics (eval.h, examples/evaluate.c),\n"
+             "prints the test accuracy per epoch and saves the feature net (gm_net_save).",
+             opts, EX_COUNT(opts));
     dataset train = {0}, test = {0};
     load(&train, data, "train", train_limit);
     load(&test, data, "t10k", test_limit);

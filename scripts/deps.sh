@@ -23,6 +23,7 @@ packages=(
     libjpeg62-turbo-dev   # JPEG files of image folders (pkg-config: libjpeg)
     check                 # the C test framework (pkg-config: check)
     dataset-fashion-mnist # /usr/share/datasets/fashion-mnist, for the demo
+    gnuplot-nox           # scripts/plot_curves.sh: the demo's loss curves (not the library)
     python3-numpy         # the Python bindings' tests
     python3-pip           # pip install ./lib/python (ctest python_installed)
     python3-setuptools    # lib/python/pyproject.toml's build backend

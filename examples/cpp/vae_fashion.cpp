@@ -5,12 +5,14 @@
  * flags its --samples-out file is byte-identical to the C example's.
  *
  *   vae_fashion_cpp [--seed N] [--epochs N] [--data DIR] [--out DIR]
- *                   [--train-limit N] [--samples-out FILE]
+ *                   [--train-limit N] [--samples-out FILE]   (--help: defaults)
  *
  * Encoder 784-400 ReLU, 400-40 (mu, logvar); decoder 20-400 ReLU, 400-784
  * logits; Bernoulli likelihood; Adam lr 1e-3; batch 128.
  */
 #include <genmodel/genmodel.h>
+
+#include "../example_args.h" // the C examples' option parser and --help
 
 #include <chrono>
 #include <cstdio>
@@ -287,21 +289,22 @@ int run(const Args &a)
 int main(int argc, char **argv)
 {
     Args a;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : nullptr;
-        if (v && std::strcmp(s, "--seed") == 0) a.seed = std::strtoull(v, nullptr, 10), i++;
-        else if (v && std::strcmp(s, "--epochs") == 0) a.epochs = std::atoi(v), i++;
-        else if (v && std::strcmp(s, "--data") == 0) a.data = v, i++;
-        else if (v && std::strcmp(s, "--out") == 0) a.out = v, i++;
-        else if (v && std::strcmp(s, "--train-limit") == 0) a.train_limit = std::strtoull(v, nullptr, 10), i++;
-        else if (v && std::strcmp(s, "--samples-out") == 0) a.raw = v, i++;
-        else {
-            std::fprintf(stderr, "usage: vae_fashion_cpp [--seed N] [--epochs N] [--data DIR] "
-                                 "[--out DIR] [--train-limit N] [--samples-out FILE]\n");
-            return 2;
-        }
-    }
-    if (a.epochs < 1) a.epochs = 1;
+    const char *data = a.data.c_str(), *out = a.out.c_str();
+    ex_option opts[] = {
+        EX_U64("--seed", &a.seed, "seed of the initial weights, the shuffles and the VAE's noise"),
+        EX_INT("--epochs", &a.epochs, 1, 100000, "passes over the training images"),
+        EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
+        EX_STR("--out", &out, "DIR", "folder for the pictures"),
+        EX_SIZE("--train-limit", &a.train_limit, 0, 60000, "train on the first N images; 0: all"),
+        EX_STR("--samples-out", &a.raw, "FILE", "write the 64 final samples as raw float32"),
+    };
+    ex_parse(argc, argv, "vae_fashion_cpp",
+             "examples/vae_fashion.c in C++17 over the C API, call for call: trains the\n"
+             "reference VAE on Fashion-MNIST and writes the same pictures; for the same flags\n"
+             "its samples are byte-identical to the C example's.",
+             opts, EX_COUNT(opts));
+    if (data != a.data.c_str()) a.data = data; // given on the command line
+    if (out != a.out.c_str()) a.out = out;
     try {
         return run(a);
     } catch (const std::exception &e) {
