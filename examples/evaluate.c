@@ -5,7 +5,7 @@
  *
  *   evaluate [--data DIR] [--features FILE] [--vae FILE] [--gan FILE]
  *            [--n N] [--nearest N] [--k K] [--iwae-n N] [--iwae-k K]
- *            [--seed N] [--check]
+ *            [--seed N] [--check]      (--help: each option and its default)
  *
  * Loads the feature net saved by train_features (default
  * out/features.gmck), the VAE saved by `vae_fashion --save` (out/vae.gmck)
@@ -40,6 +40,8 @@
 #include <time.h>
 
 #include <genmodel/genmodel.h>
+
+#include "example_args.h"
 
 #define CHECK(expr)                                                                  \
     do {                                                                             \
@@ -109,25 +111,39 @@ int main(int argc, char **argv)
     size_t n = 5000, nearest = 1000, k = 3, iwae_n = 1000, iwae_k = 50;
     unsigned long long seed = 1;
     int check = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && strcmp(argv[i], "--data") == 0) data = v, i++;
-        else if (v && strcmp(argv[i], "--features") == 0) features = v, i++;
-        else if (v && strcmp(argv[i], "--vae") == 0) vae_path = v, i++;
-        else if (v && strcmp(argv[i], "--gan") == 0) gan_path = v, i++;
-        else if (v && strcmp(argv[i], "--n") == 0) n = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--nearest") == 0) nearest = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--k") == 0) k = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--iwae-n") == 0) iwae_n = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--iwae-k") == 0) iwae_k = strtoull(v, NULL, 10), i++;
-        else if (v && strcmp(argv[i], "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
-        else if (strcmp(argv[i], "--check") == 0) check = 1;
-        else {
-            fprintf(stderr, "usage: evaluate [--data DIR] [--features FILE] [--vae FILE] "
-                            "[--gan FILE] [--n N] [--nearest N] [--k K] [--iwae-n N] "
-                            "[--iwae-k K] [--seed N] [--check]\n");
-            return 2;
-        }
+    ex_option opts[] = {
+        EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
+        EX_STR("--features", &features, "FILE",
+               "the feature net saved by train_features"),
+        EX_STR("--vae", &vae_path, "FILE",
+               "the VAE saved by `vae_fashion --save`; if missing, its row is skipped"),
+        EX_STR("--gan", &gan_path, "FILE",
+               "the GAN saved by `dcgan_fashion --save`; if missing, its row is skipped"),
+        EX_SIZE("--n", &n, 1, POOL / 2,
+                "images per row, against the first N test images (more than --k)"),
+        EX_SIZE("--nearest", &nearest, 0, POOL / 2,
+                "memorization check on the first N samples of a row; 0: all"),
+        EX_SIZE("--k", &k, 1, POOL / 2 - 1,
+                "neighbours of precision/recall and density/coverage"),
+        EX_SIZE("--iwae-n", &iwae_n, 0, 10000,
+                "the VAE's IWAE estimate on the first N test images; 0: all"),
+        EX_SIZE("--iwae-k", &iwae_k, 1, 100000, "importance samples of the IWAE estimate"),
+        EX_U64("--seed", &seed, "seed of the uniform noise row"),
+        EX_FLAG("--check", &check,
+                "exit 1 unless the VAE's and the DCGAN's Frechet distances lie between the "
+                "best reference row and the bad ones"),
+    };
+    const char *about =
+        "How close a trained VAE's and DCGAN's samples are to the Fashion-MNIST test\n"
+        "images (Frechet distance of classifier features, k-NN precision, recall,\n"
+        "density and coverage, nearest training image, the VAE's IWAE -log p(x)),\n"
+        "next to reference rows: training images, training images of 5 classes,\n"
+        "the mean image and uniform noise.";
+    ex_parse(argc, argv, "evaluate", about, opts, EX_COUNT(opts));
+    if (n <= k) { /* each set needs k + 1 images for its k-NN balls */
+        fprintf(stderr, "evaluate: --n (%zu) must be more than --k (%zu)\n\n", n, k);
+        ex_print_help(stderr, "evaluate", about, opts, EX_COUNT(opts));
+        return 2;
     }
     const double t_start = now();
     char path[1024];
