@@ -51,6 +51,7 @@ from .errors import (Error, FileError, FormatError, InternalError, InvalidArgume
 from .io import load_idx_images, load_idx_labels, write_png_grid
 from .evaluation import (EvalReport, NearestStats, eval_features, eval_options, evaluate_images,
                          frechet_distance, nearest_neighbours, precision_recall)
+from . import interp
 from .models import (GAN, GANLoss, GANStats, VAE, VAEStats, FitProgress, GanPart, Likelihood,
                      fit_options, gan_d_loss, gan_g_loss, kl_divergence, log_normal, logmeanexp,
                      recon_nll, reparameterize, reparameterize_backward)
