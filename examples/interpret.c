@@ -4,6 +4,7 @@
  *   interpret [--n N] [--epochs E] [--seed S] [--seeds K] [--beta B]...
  *             [--latent L] [--hidden H] [--side 32|64] [--bins B] [--out DIR]
  *   interpret --vae FILE [--data DIR] [--out DIR]
+ *   interpret --gan FILE [--out DIR]
  *
  * Shapes mode (the default): draws a seeded subset of N (5000) images of the
  * shapes set (known factors: shape, scale, rotation, x, y), trains an MLP
@@ -26,6 +27,14 @@
  * the per-dimension table and writes DIR/fashion_kl.png and
  * DIR/fashion_traversal.png (the first test image, rows by KL, 11 steps
  * over +-3).
+ *
+ * --gan mode: loads a GAN checkpoint (e.g. examples/dcgan_fashion --save
+ * FILE), measures how much each latent dimension moves the generator's
+ * output (gm_interp_gan_effect over 16 base latents drawn here from seed 1,
+ * 9 steps over +-2.5), prints the dimensions in that order and writes
+ * DIR/gan_traversal.png (the first base latent, one row for each of the 10
+ * dimensions of largest effect; DIR/gan_classes.png over the classes of a
+ * conditional GAN).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -114,6 +123,25 @@ static void pictures(gm_vae *vae, const gm_tensor *x, const double *kl, const do
     printf("wrote %s (rows: dimensions", path);
     for (size_t r = 0; r < L; r++) printf(" %zu", order[r]);
     printf(")\n");
+    /* what each row does, in numbers: the decoded image's mass (sum of
+     * pixel means) and centre of mass at the first, middle and last step */
+    const float *g = gm_tensor_data_const(grid);
+    for (size_t r = 0; r < L; r++) {
+        printf("  row %zu (dimension %zu): mass, centre (x, y) at -%g / 0 / +%g:", r, order[r],
+               (double)range, (double)range);
+        for (size_t s = 0; s < steps; s += (steps - 1) / 2) {
+            const float *img = g + (r * steps + s) * side * side;
+            double m = 0, cx = 0, cy = 0;
+            for (size_t y = 0; y < side; y++)
+                for (size_t x = 0; x < side; x++) {
+                    m += img[y * side + x];
+                    cx += img[y * side + x] * (x + 0.5);
+                    cy += img[y * side + x] * (y + 0.5);
+                }
+            printf("  %.0f (%.1f, %.1f)", m, m > 0 ? cx / m : 0, m > 0 ? cy / m : 0);
+        }
+        printf("\n");
+    }
     gm_tensor_free(grid);
     free(order);
     free(kl_o);
@@ -126,11 +154,14 @@ static void usage(FILE *f)
             "usage: interpret [--n N] [--epochs E] [--seed S] [--seeds K] [--beta B]...\n"
             "                 [--latent L] [--hidden H] [--side 32|64] [--bins B] [--out DIR]\n"
             "       interpret --vae FILE [--data DIR] [--out DIR]\n"
+            "       interpret --gan FILE [--out DIR]\n"
             "Shapes mode: trains beta-VAEs (default betas 1 and 4, K = 3 seeds, 12 epochs)\n"
             "on N shapes images (default 5000 of 32 x 32) and reports MIG, reconstruction\n"
             "and active units.\n"
             "--vae: per-dimension KL, active units and a traversal of a Fashion-MNIST VAE\n"
             "checkpoint on the test set of --data (default /usr/share/datasets/fashion-mnist).\n"
+            "--gan: a GAN checkpoint's latent dimensions by the output variance they cause,\n"
+            "and a traversal in that order.\n"
             "Pictures go to --out (default interpret_out).\n");
 }
 
@@ -176,6 +207,71 @@ static int fashion(const char *file, const char *data, const char *out)
     return 0;
 }
 
+static int gan_mode(const char *file, const char *out)
+{
+    gm_gan *gan;
+    CHECK(gm_gan_load(&gan, file));
+    gm_gan_options o;
+    CHECK(gm_gan_options_init(&o));
+    CHECK(gm_gan_get_options(gan, &o));
+    const size_t L = o.latent, steps = 9, nz = 16;
+    gm_tensor *z;
+    gm_rng *rng;
+    CHECK(gm_tensor_create(&z, 2, (size_t[]){nz, L}));
+    CHECK(gm_rng_create(&rng, 1));
+    CHECK(gm_tensor_fill_normal(z, rng));
+    gm_rng_free(rng);
+    int32_t *labels = NULL;
+    if (o.num_classes > 0) {
+        labels = calloc(nz, sizeof *labels); /* class 0 */
+        if (!labels) return 1;
+    }
+    double *eff = malloc(L * sizeof *eff);
+    size_t *order = malloc(L * sizeof *order);
+    if (!eff || !order) return 1;
+    CHECK(gm_interp_gan_effect(gan, z, labels, 2.5f, steps, eff, L));
+    CHECK(gm_interp_order_desc(eff, L, order));
+    printf("GAN %s: output variance caused per latent dimension (over %zu base latents), "
+           "largest first:\n",
+           file, nz);
+    for (size_t r = 0; r < L; r++)
+        printf("%s%zu: %.3f%s", r % 6 == 0 ? "  " : "", order[r], eff[order[r]],
+               r % 6 == 5 || r + 1 == L ? "\n" : ",  ");
+    const size_t rows = L < 10 ? L : 10; /* the traversal: the 10 largest */
+    size_t ond, shape[GM_MAX_DIMS];
+    CHECK(gm_net_output_shape(gm_gan_generator(gan), 2,
+                              (size_t[]){rows * steps, L + o.num_classes}, &ond, shape));
+    if (ond != 4) {
+        fprintf(stderr, "interpret: the generator's output is not images (rank %zu)\n", ond);
+        return 1;
+    }
+    gm_tensor *grid;
+    CHECK(gm_tensor_create(&grid, ond, shape));
+    CHECK(gm_interp_gan_traverse(gan, gm_tensor_data_const(z), labels, order, rows, 2.5f, steps,
+                                 grid));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/gan_traversal.png", out);
+    CHECK(gm_png_write_grid(path, grid, rows, steps, 1, 0.5f));
+    printf("wrote %s (rows: the %zu dimensions of largest effect)\n", path, rows);
+    if (o.num_classes > 0) {
+        gm_tensor *cls;
+        shape[0] = o.num_classes;
+        CHECK(gm_tensor_create(&cls, ond, shape));
+        CHECK(gm_interp_gan_classes(gan, gm_tensor_data_const(z), cls));
+        snprintf(path, sizeof path, "%s/gan_classes.png", out);
+        CHECK(gm_png_write_grid(path, cls, 1, o.num_classes, 1, 0.5f));
+        printf("wrote %s\n", path);
+        gm_tensor_free(cls);
+    }
+    gm_tensor_free(grid);
+    gm_tensor_free(z);
+    free(labels);
+    free(eff);
+    free(order);
+    gm_gan_free(gan);
+    return 0;
+}
+
 typedef struct result {
     double mig, recon, kl;
     size_t active;
@@ -197,7 +293,7 @@ int main(int argc, char **argv)
     unsigned long long seed = 1;
     double betas[16];
     size_t n_betas = 0;
-    const char *out = "interpret_out", *vae_file = NULL,
+    const char *out = "interpret_out", *vae_file = NULL, *gan_file = NULL,
                *data = "/usr/share/datasets/fashion-mnist";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -214,6 +310,7 @@ int main(int argc, char **argv)
         else if (v && strcmp(a, "--bins") == 0) bins = strtoull(v, NULL, 10), i++;
         else if (v && strcmp(a, "--out") == 0) out = v, i++;
         else if (v && strcmp(a, "--vae") == 0) vae_file = v, i++;
+        else if (v && strcmp(a, "--gan") == 0) gan_file = v, i++;
         else if (v && strcmp(a, "--data") == 0) data = v, i++;
         else if (v && strcmp(a, "--beta") == 0 && n_betas < 16) betas[n_betas++] = atof(v), i++;
         else {
@@ -223,6 +320,7 @@ int main(int argc, char **argv)
     }
     mkdir_p(out);
     if (vae_file) return fashion(vae_file, data, out);
+    if (gan_file) return gan_mode(gan_file, out);
     if (n_betas == 0) {
         betas[0] = 1.0;
         betas[1] = 4.0;
