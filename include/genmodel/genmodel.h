@@ -20,5 +20,6 @@
 #include "gan.h"
 #include "io.h"
 #include "eval.h"
+#include "interp.h"
 
 #endif /* GENMODEL_GENMODEL_H */

@@ -52,6 +52,7 @@ from .io import (ImageFolder, load_idx_images, load_idx_labels, load_image_folde
                  write_png_grid)
 from .evaluation import (EvalReport, NearestStats, density_coverage, eval_features, eval_options,
                          evaluate_images, frechet_distance, nearest_neighbours, precision_recall)
+from . import interp
 from .models import (GAN, GANLoss, GANStats, VAE, VAEStats, FitProgress, GanPart, Likelihood,
                      fit_options, gan_d_loss, gan_g_loss, kl_divergence, log_normal, logmeanexp,
                      recon_nll, reparameterize, reparameterize_backward)

@@ -333,6 +333,22 @@ API = [
     ("gm_eval_nearest", STATUS, TEN, TEN, P(gm_eval_nearest_stats), TEN),
     ("gm_eval_options_init", STATUS, P(gm_eval_options)),
     ("gm_eval_images", STATUS, P(gm_eval_report), NET, TEN, TEN, TEN, VAE, P(gm_eval_options)),
+    # interp.h
+    ("gm_interp_vae_dims", STATUS, VAE, TEN, PI32, sz, c_double, P(c_double), P(c_double), sz, PSZ),
+    ("gm_interp_order_desc", STATUS, P(c_double), sz, PSZ),
+    ("gm_interp_format_table", STATUS, P(c_double), P(c_double), sz, c_double, c_char_p, sz, PSZ),
+    ("gm_interp_bar_chart_png", STATUS, cstr, P(c_double), sz, P(c_double), c_double, sz, sz),
+    ("gm_interp_vae_traverse", STATUS, VAE, TEN, PF, PI32, PSZ, sz, f32, sz, TEN),
+    ("gm_interp_gan_traverse", STATUS, GAN, PF, PI32, PSZ, sz, f32, sz, TEN),
+    ("gm_interp_gan_effect", STATUS, GAN, TEN, PI32, f32, sz, P(c_double), sz),
+    ("gm_interp_vae_classes", STATUS, VAE, PF, TEN),
+    ("gm_interp_gan_classes", STATUS, GAN, PF, TEN),
+    ("gm_shapes_factor_sizes", STATUS, sz, PSZ, P(c_uint64)),
+    ("gm_shapes_index_to_factors", STATUS, sz, P(c_uint64), sz, PI32),
+    ("gm_shapes_factors_to_index", STATUS, sz, PI32, sz, P(c_uint64)),
+    ("gm_shapes_sample", STATUS, sz, u64, sz, PI32, P(c_uint64)),
+    ("gm_shapes_render", STATUS, sz, PI32, sz, TEN),
+    ("gm_interp_mig", STATUS, PF, sz, sz, PI32, sz, sz, P(c_double), P(c_double), P(c_double)),
 ]
 
 

@@ -94,6 +94,7 @@
 
 #[rustfmt::skip] // one line per C declaration, in header order
 pub mod sys;
+pub mod interp;
 
 mod eval;
 mod gan;

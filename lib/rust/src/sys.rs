@@ -205,6 +205,11 @@ pub type gm_image_progress_fn = Option<unsafe extern "C" fn(user: *mut c_void, d
 pub type gm_image_range = c_uint;
 constants!(gm_image_range: GM_IMAGE_RANGE_UNIT = 0, GM_IMAGE_RANGE_SYMMETRIC = 1);
 
+// ---- interp.h -------------------------------------------------------------
+
+pub const GM_INTERP_ACTIVE_THRESHOLD: f32 = 0.01;
+pub const GM_SHAPES_FACTORS: usize = 5;
+
 // ---- eval.h ---------------------------------------------------------------
 
 #[repr(C)]
@@ -424,4 +429,20 @@ extern "C" {
     pub fn gm_eval_nearest(samples: *const gm_tensor, train: *const gm_tensor, stats: *mut gm_eval_nearest_stats, distances: *mut gm_tensor) -> gm_status;
     pub fn gm_eval_options_init(opts: *mut gm_eval_options) -> gm_status;
     pub fn gm_eval_images(report: *mut gm_eval_report, features: *mut gm_net, samples: *const gm_tensor, real: *const gm_tensor, train: *const gm_tensor, vae: *mut gm_vae, opts: *const gm_eval_options) -> gm_status;
+    // interp.h
+    pub fn gm_interp_vae_dims(vae: *mut gm_vae, data: *const gm_tensor, labels: *const i32, batch: usize, threshold: f64, kl: *mut f64, activity: *mut f64, latent: usize, active: *mut usize) -> gm_status;
+    pub fn gm_interp_order_desc(values: *const f64, n: usize, order: *mut usize) -> gm_status;
+    pub fn gm_interp_format_table(kl: *const f64, activity: *const f64, latent: usize, threshold: f64, buf: *mut c_char, buf_size: usize, needed: *mut usize) -> gm_status;
+    pub fn gm_interp_bar_chart_png(path: *const c_char, values: *const f64, n: usize, mark_values: *const f64, mark: f64, bar_width: usize, height: usize) -> gm_status;
+    pub fn gm_interp_vae_traverse(vae: *mut gm_vae, x: *const gm_tensor, z0: *const f32, label: *const i32, dims: *const usize, n_dims: usize, range: f32, steps: usize, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_interp_gan_traverse(gan: *mut gm_gan, z0: *const f32, label: *const i32, dims: *const usize, n_dims: usize, range: f32, steps: usize, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_interp_gan_effect(gan: *mut gm_gan, z: *const gm_tensor, labels: *const i32, range: f32, steps: usize, effect: *mut f64, latent: usize) -> gm_status;
+    pub fn gm_interp_vae_classes(vae: *mut gm_vae, z0: *const f32, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_interp_gan_classes(gan: *mut gm_gan, z0: *const f32, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_shapes_factor_sizes(side: usize, sizes: *mut usize, count: *mut u64) -> gm_status;
+    pub fn gm_shapes_index_to_factors(side: usize, index: *const u64, n: usize, factors: *mut i32) -> gm_status;
+    pub fn gm_shapes_factors_to_index(side: usize, factors: *const i32, n: usize, index: *mut u64) -> gm_status;
+    pub fn gm_shapes_sample(side: usize, seed: u64, n: usize, factors: *mut i32, index: *mut u64) -> gm_status;
+    pub fn gm_shapes_render(side: usize, factors: *const i32, n: usize, out: *mut gm_tensor) -> gm_status;
+    pub fn gm_interp_mig(latents: *const f32, n: usize, latent: usize, factors: *const i32, n_factors: usize, bins: usize, mig: *mut f64, gaps: *mut f64, mi: *mut f64) -> gm_status;
 }
