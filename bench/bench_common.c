@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* See bench_common.h. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "bench_common.h"

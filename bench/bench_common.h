@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the benchmark programs: timing, peak RSS,
  * a counting allocator, the Fashion-MNIST bytes, and a recorder of the
  * cblas_sgemm calls a training step makes, so that exactly those calls can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dcgan28: training and sampling speed of the DCGAN of
  * examples/dcgan_fashion.c on Fashion-MNIST (28 x 28, batch 64).

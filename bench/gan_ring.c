@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gan_ring: training and sampling speed of the ring MLP GAN of
  * examples/gan_ring.c (8 Gaussians on a circle, batch 256).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Runs each benchmark at 1 and 2 threads and its PyTorch twin (bench/ref/)
 # at its best, and prints: speeds, the ratio library / best PyTorch, the
 # twin's untuned default for comparison, the fraction of the machine's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sgemm_bound: how fast a training step could be if it were nothing but its
  * own matrix products. Builds the VAE and the DCGAN of the benchmarks,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vae_mlp: training and sampling speed of the reference VAE recipe
  * (examples/vae_fashion.c) on Fashion-MNIST.

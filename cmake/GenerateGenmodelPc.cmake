@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs at install time, from install(CODE) in CMakeLists.txt: writes
 # genmodel.pc (shared library) and genmodel-static.pc (libgenmodel.a, its
 # dependencies as they are) for the prefix actually being installed to (which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * custom_loop: a VAE train step written out by hand from the exported
  * pieces, checked bit for bit against gm_vae_train_step.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dcgan_fashion: a DCGAN on Fashion-MNIST, images scaled to [-1, 1].
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * evaluate: how close a trained VAE's and DCGAN's samples are to the
  * Fashion-MNIST test images, and how diverse they are, next to reference

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * example_args.h: the command-line parser every example program shares, so
  * that each one gets the same `--help` (each option's meaning, range and

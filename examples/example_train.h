@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * example_train.h: what the two Fashion-MNIST training examples
  * (vae_fashion.c, dcgan_fashion.c) share around their training loops:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fashion_mlp: trains a multilayer perceptron on Fashion-MNIST with
  * libgenmodel's engine and prints the loss, test accuracy and a per-class

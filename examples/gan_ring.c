@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gan_ring: an MLP GAN on a mixture of 8 Gaussians on a circle (radius 2,
  * std 0.02), the classic mode-collapse test.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * interpret: looking inside VAEs (include/genmodel/interp.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * quickstart: the README's example, built and run by the tests so that the
  * README cannot drift from the API. Learns y = 2x - 1 with a 1-16-1 MLP.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Every example's command line: `--help` prints the usage and each option
 # with its default to stdout and exits 0; an unknown option, a missing value
 # and a bad number each print what is wrong and the usage to stderr, nothing

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # --save / --resume of the two Fashion-MNIST training examples: a run of
 # 1 epoch saved and resumed up to epoch 2 must go on at the saved step
 # (the step count continues, the CSV files gain epoch 2's rows after epoch

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * train_features: trains the small convolutional Fashion-MNIST classifier
  * whose penultimate layer is the feature extractor of the evaluation

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vae_fashion: the reference VAE recipe on Fashion-MNIST.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The library's main job on real data: trains the reference VAE on
 # Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian package
 # dataset-fashion-mnist), the ring GAN and the DCGAN, prints their metrics,

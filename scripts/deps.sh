@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Makes sure the Debian packages libgenmodel needs are installed.
 #
 #   scripts/deps.sh [--bench] [extra-package ...]

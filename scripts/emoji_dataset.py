@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Extracts the colour emoji bitmaps of Noto Color Emoji into an image
 folder for gm_image_folder_load (run through scripts/emoji_dataset.sh).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # A real colour data set for gm_image_folder_load: the ~3,700 emoji of
 # Debian's fonts-noto-color-emoji (136 x 128 colour PNGs inside the font's
 # CBDT table) extracted with python3-fonttools into OUT_DIR/<group>/*.png,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # How much the evaluation table varies between runs: trains ctest's small
 # models (feature classifier 1 epoch on 2560 images, VAE 1 epoch on 1280,
 # DCGAN 10 steps) once per seed, runs examples/evaluate on N images per row

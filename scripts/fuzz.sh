@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the libFuzzer targets of libgenmodel (tests/fuzz/) for a while.
 #
 #   scripts/fuzz.sh [seconds] [target ...]     default: 600 s, all targets

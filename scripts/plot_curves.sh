@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Draws the training curves the Fashion-MNIST examples log as CSV, with
 # gnuplot (Debian gnuplot-nox; scripts/deps.sh installs it), as PNG:
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds libgenmodel and runs all its tests: the command CI runs (.ci/run).
 #
 #   scripts/test.sh [stage ...]

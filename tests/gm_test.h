@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared helpers for the Check suites (not installed, not public). */
 #ifndef GM_TEST_H
 #define GM_TEST_H

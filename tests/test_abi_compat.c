@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ABI compatibility of the options structs (issue 7), as core.h promises:
  * gm_optimizer_options, gm_vae_options, gm_gan_options and gm_fit_options

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Bad-input suite (issue 3): every public function called with NULL
  * handles, NULL pointers, zero/negative/overflowing sizes, mismatched

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Checkpoints: round trips, exact resume of a VAE and a GAN (also in a
  * fresh process), corrupt / truncated / hostile / future files, atomic
  * saves under SIGKILL, failing allocations, and train steps that fail on

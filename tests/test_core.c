@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Core services: errors, version, threads, generator, allocator hook,
  * tensors; steady-state training allocates nothing; failed allocations at
  * every point of create/forward/backward/step give GM_ENOMEM and leak

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Error paths of src/io that the other suites leave uncovered (issue 18,
  * scripts/test.sh stage coverage): every allocation of the IDX reader

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Engine internals: every layer kind survives a hyperparameter round trip
  * (what checkpoints rely on), and hostile hyperparameters are refused by
  * the same validation the public constructors do. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Evaluation suite (issue 8), written against include/genmodel/eval.h:
  *  - the Fréchet distance against scipy.linalg.sqrtm on committed features

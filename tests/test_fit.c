@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gm_vae_fit and gm_gan_fit: the epoch loop equals train steps where the
  * order cannot matter, counts steps and callbacks as documented, stops when
  * the callback says so, is deterministic, and refuses bad input before any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Image folders (gm_image_folder_load, gm_image_set_*): PNGs of every
  * colour type and bit depth (palette, tRNS, 16-bit, interlaced) and JPEGs
  * (grey, colour, progressive) written here with libpng and libjpeg and

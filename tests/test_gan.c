@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gm_gan: a loop written from the exported pieces (gm_net_forward,
  * gm_gan_d_loss, gm_gan_g_loss, gm_net_backward, gm_optimizer_step)
  * following gan.h gives bit-identical parameters to gm_gan_train_step;

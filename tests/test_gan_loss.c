@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The adversarial-loss module: every family's value against its closed
  * form (written out independently here), gradients against central
  * differences, stability at huge logits, and bad input. */

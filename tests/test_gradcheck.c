@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Central finite-difference checks of every layer's input and parameter
  * gradients and of every loss's gradient, on random inputs and several
  * shapes. The scalar checked is L = sum(y * r) for a fixed random r, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Looking inside a model (include/genmodel/interp.h): per-dimension KL and
  * active units, traversals, the shapes data set and the MIG score. */
 #define _POSIX_C_SOURCE 200809L

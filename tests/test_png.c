@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PNG sample grids (gm_png_write_grid): grids written in grayscale and
  * RGB, with and without padding, with empty cells, are read back through
  * libpng's own reader and compared pixel by pixel with an independently

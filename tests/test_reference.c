@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reference test: the numbers of a small fixed network, of the losses and
  * of short optimizer trajectories equal PyTorch's.

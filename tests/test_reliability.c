@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Class-wide reliability regressions (issue 18, "Reliability, round two"):
  * every setting a checkpoint holds is checked as the constructors check
  * it; a step never writes non-finite parameters with GM_OK; a call that

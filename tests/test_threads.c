@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Threads (issue 7): "different handles may be used from different
  * threads at once" (core.h), checked.

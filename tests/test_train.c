@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Training sanity: an MLP learns two interleaved spirals (not linearly
  * separable) to high accuracy in a fraction of a second, and the same
  * seed gives bit-identical parameters. */

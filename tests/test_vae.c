@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * VAE suite (issue 4), written against include/genmodel/vae.h:
  *  - central finite-difference checks of every function of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * VAE on real Fashion-MNIST (issue 4, "What it must show"):
  *  - a conditional VAE (latent 2) trained briefly on 10k training images draws

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What a PyTorch twin in bench/ref/ ran with, for its last line.
 
 torch.set_num_threads sizes torch's OpenMP pool (elementwise work, and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The DCGAN of examples/dcgan_fashion.c in PyTorch: the reference it is
 compared with, for speed (bench/) and for sample quality after an epoch.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The ring MLP GAN of examples/gan_ring.c in PyTorch, for bench/gan_ring.
 
     /usr/bin/python3 bench/ref/gan_ring.py [--steps N] [--warmup N] [--threads N]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The VAE recipe of examples/vae_fashion.c in PyTorch, for bench/vae_mlp.
 
     /usr/bin/python3 bench/ref/vae_mlp.py [--steps N] [--warmup N] [--threads N]

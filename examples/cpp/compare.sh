@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The C++ VAE example against the C one: both run one short epoch with the
 # same flags and OPENBLAS_NUM_THREADS=1, and their --samples-out files (the
 # 64 samples' raw float32 values) must be byte-identical; so must their PNGs

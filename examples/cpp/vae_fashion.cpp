@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * vae_fashion_cpp: examples/vae_fashion.c in C++17 over the C API, call for
  * call (the same nets, options, generator draws and library calls in the

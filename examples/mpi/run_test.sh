@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The data-parallel equivalence test (ctest: example_vae_mpi):
 #
 #   examples/mpi/run_test.sh VAE_MPI_BINARY [DATA_DIR]

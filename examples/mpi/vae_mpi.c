@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vae_mpi: the reference VAE trained data-parallel over MPI ranks.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """quickstart.py: the README's Python example, as a program the tests run.
 
     quickstart.py [--epochs N] [--train-limit N] [--data DIR] [--out DIR]

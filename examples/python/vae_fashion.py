@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """vae_fashion.py: the reference VAE recipe on Fashion-MNIST, in Python.
 
     vae_fashion.py [--seed N] [--epochs N] [--data DIR] [--out DIR]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * libgenmodel — evaluation: how close a model's samples are to real data,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libgenmodel — looking inside a model (issue 21): which latent dimensions
  * a VAE uses, latent traversals of VAEs and GANs, a data set whose true

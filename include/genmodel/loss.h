@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * libgenmodel — losses on tensors, each giving its value and its gradient

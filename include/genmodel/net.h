@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * libgenmodel — gm_net: a sequential stack of layers with forward and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * libgenmodel — tensors: float32, contiguous, row-major, batch first

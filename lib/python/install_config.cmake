@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs at install time, from install(CODE) in CMakeLists.txt
 # (GM_INSTALL_PYTHON): writes the installed package's genmodel/_config.py
 # with the absolute path of the installed libgenmodel.so.1, for the prefix

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Prints where `cmake --install` puts the genmodel package, relative to
 the install prefix given as argument (CMakeLists.txt, GM_INSTALL_PYTHON).
 

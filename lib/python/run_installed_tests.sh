@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Runs the Python binding's tests against INSTALLED copies of the package,
 # the two ways users install it (used by ctest as python_installed):
 #

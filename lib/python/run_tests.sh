@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the Python binding's tests against a build tree (used by ctest):
 #   lib/python/run_tests.sh BUILD_DIR
 # BUILD_DIR holds libgenmodel.so and examples/vae_fashion. Exits non-zero

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Finds libgenmodel and tells rustc how to link it.
 //!
 //! Where:

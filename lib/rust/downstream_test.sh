@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # A user's cargo project that depends on the genmodel crate, against an
 # installed libgenmodel (for lib/rust/run_tests.sh, i.e. ctest rust_binding):
 #

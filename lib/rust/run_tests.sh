@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Tests the Rust binding against a CMake build tree (for ctest):
 #
 #   lib/rust/run_tests.sh BUILD_DIR

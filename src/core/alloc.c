@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The process-wide allocator hook and live-block accounting. */
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Thread-local last-error message and status names. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal core services shared by every module: errors, allocation,
  * random numbers. Not installed; names are gm__* and hidden. */
 #ifndef GM_CORE_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The options structs' versioning rule, in one place: a struct starts with
  * its size; fields are only appended, and a field appended later takes its
  * default when the caller's size does not reach it. So a caller built

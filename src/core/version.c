@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Version queries. */
 #include "core/internal.h"
 

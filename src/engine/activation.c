@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Elementwise activations. Forward assigns y; backward assigns dx from dy
  * and whichever of x, y gives the derivative cheaply. Loops are plain so
  * the compiler vectorizes them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Batch normalization over features ([N x F]) or channels ([N x C x H x W],
  * statistics over N, H and W), as torch.nn.BatchNorm1d / BatchNorm2d.
  * Parameters: gamma [F], then beta [F]. State: running mean [F], then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one seam to the BLAS, its loop reference, and the thread count. */
 #include <cblas.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Conv2D and ConvTranspose2D (NCHW, square kernel, stride, zero padding)
  * through im2col / col2im and one sgemm per sample.
  * Parameters (PyTorch's layouts):

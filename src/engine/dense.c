@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Dense (fully connected) layer: y = x W^T + b.
  * Parameters: W [out x in] row-major, then b [out]. */
 #include <math.h>

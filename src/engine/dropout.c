@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Inverted dropout with a counter-based mask: element j of sample i at the
  * layer's t-th training forward is kept iff u(seed, t, i, j) >= p. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The layer engine's internal structures: tensors, the layer vtable,
  * nets. Knows nothing of VAEs or GANs. Not installed. */
 #ifndef GM_ENGINE_H

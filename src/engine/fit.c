@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The epoch loop behind gm_vae_fit and gm_gan_fit: shuffled batches of an
  * in-memory data set through a model's train step, with a progress
  * callback. The model side is two function pointers (gm__fit_step,

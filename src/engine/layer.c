@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What every layer shares: allocation, queries, parameter access. */
 #include <math.h>
 #include <string.h>

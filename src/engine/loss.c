@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Losses with their gradients; accumulation in double. */
 #include <math.h>
 

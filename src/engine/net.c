@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gm_net: a sequential stack of layers over one flat parameter block and
  * one workspace block sized per input shape. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SGD (momentum, Nesterov), Adam and AdamW over a net's flat parameters,
  * with torch.optim's update formulas. */
 #include <float.h>

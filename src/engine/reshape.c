@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reshape and flatten: the same elements in another per-sample shape. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Snapshots of what a train step changes besides gradients, so a step that
  * fails (non-finite loss or gradients) can leave a model exactly as it was
  * (see gm__snapshot in engine.h). */

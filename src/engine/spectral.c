@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Spectral normalization of a dense or convolution layer's weight
  * (Miyato et al. 2018), with torch.nn.utils.spectral_norm's semantics.
  *

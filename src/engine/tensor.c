@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gm_tensor: float32, contiguous, row-major, batch first. */
 #include <math.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Features of images through a net, and the one-call evaluation of a
  * sample set (gm_eval_images) built from the metrics in metrics.c. */
 #include <math.h>

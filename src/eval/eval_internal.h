@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the evaluation module's files. Not installed. */
 #ifndef GM_EVAL_INTERNAL_H
 #define GM_EVAL_INTERNAL_H

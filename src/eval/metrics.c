@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Metrics on sets of vectors: the Fréchet distance (covariances and the
  * matrix square root through LAPACK's dsyevd), k-NN precision/recall,
  * density/coverage and the nearest-training-vector check. Distance matrices are computed in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gm_gan: a generator and a discriminator wired to the adversarial-loss
  * module, with one optimizer each and the alternating update spelled out
  * in gan.h. Batch buffers are one block sized per (batch, D output). */

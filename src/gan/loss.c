@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The adversarial-loss module: discriminator logits to loss and gradient
  * for each family (see gan.h for the formulas). Sums in double. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Looking inside a model (include/genmodel/interp.h): per-dimension KL and
  * activity of a VAE's posterior, the printable table and bar chart, and
  * latent traversals of VAEs and GANs. Only evaluation calls of the models

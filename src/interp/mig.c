@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Mutual Information Gap (include/genmodel/interp.h): latent dimensions
  * discretized into equal-width bins, factors into their distinct values,
  * plug-in mutual information from the joint histograms. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shapes data set (include/genmodel/interp.h): binary images of a
  * square, an ellipse or a heart at every combination of scale, rotation and
  * position, drawn by point-in-shape tests at pixel centres. Only + - * /

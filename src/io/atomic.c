@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Atomic file replacement (see atomic.h).
  *
  * The temporary file has one fixed, short name per target: ".gm.tmp-"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Replacing a file atomically: write a temporary file in the same
  * directory (".gm.tmp-" and 16 hex digits of a hash of path's base name:
  * one fixed name per target, locked with flock while in use; see

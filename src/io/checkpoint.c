@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Checkpoints of nets, VAEs and GANs (format in include/genmodel/io.h).
  *
  * Writing builds the whole image in memory, then replaces the file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Checkpoint reading from memory: what gm_net_load, gm_vae_load and
  * gm_gan_load do after reading the whole file, exposed inside the library
  * (and to the fuzz targets, which link the static library). Not installed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Image folders (io.h): a directory tree of PNG and JPEG files decoded on
  * several threads into one uint8 set [N x C x S x S], and float batches
  * from it.

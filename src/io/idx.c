@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* IDX (MNIST-format) reader, plain or gzip (one or several members),
  * through zlib's inflate with the library's allocator. Sizes in the header
  * are never trusted: what they claim is capped by GM_IDX_MAX_BYTES, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One PNG (libpng) or JPEG (libjpeg-turbo) file from memory to a square
  * S x S uint8 image.
  *

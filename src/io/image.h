@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Decoding one PNG or JPEG file held in memory into a square, resized
  * uint8 image (the image-folder loader's per-file work, and what the
  * fuzz target fuzz_image drives). Not installed; names are gm__*. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PNG writer for grids of sample images, through libpng with the
  * library's allocator. libpng reports every error (out of memory inside
  * libpng or zlib, a failed write) by longjmp back to the setjmp in

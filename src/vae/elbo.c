@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reparameterization / ELBO module: pure functions over the encoder
  * output h [N x 2L] (mu then logvar per row) and the decoder output.
  * Sums in double; gradients to h are added, to the decoder output set. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gm_vae: an encoder and a decoder wired to the ELBO module, with one
  * optimizer per net. Batch buffers are one block sized per batch size. */
 #include <math.h>

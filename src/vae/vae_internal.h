@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What other modules may reach of a VAE's private struct: the checkpoint
  * code (io/checkpoint.c) reads and restores its parts through this view.
  * Not installed. */

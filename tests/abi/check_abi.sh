@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ABI test (ctest: abi_abidiff): the built libgenmodel.so against the
 # committed ABI baseline tests/abi/libgenmodel.abi, with libabigail's
 # abidiff (Debian: abigail-tools).

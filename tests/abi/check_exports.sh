@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ABI test (ctest: abi_exports): what libgenmodel.so exports.
 #
 #   check_exports.sh [--update] [<libgenmodel.so> [<include dir>]]

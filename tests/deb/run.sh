@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Debian packages, built, installed and used the way users do it.
 #
 #   tests/deb/run.sh BUILD_DIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the checkpoint loader, from memory
  * (gm__net_load_buffer, gm__vae_load_buffer, gm__gan_load_buffer of

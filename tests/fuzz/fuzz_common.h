@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the fuzz targets (not part of the library). */
 #ifndef GM_FUZZ_COMMON_H
 #define GM_FUZZ_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the IDX loader (gm_idx_load_images, gm_idx_load_labels).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: decoding one image file (PNG through libpng, JPEG
  * through libjpeg-turbo) as gm_image_folder_load does for every file of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the PNG grid writer's arguments and the options
  * structs, the inputs that come from callers rather than from files.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: checkpoint round trips (as zstd's round-trip targets).
  *

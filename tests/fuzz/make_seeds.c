@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Writes the seed corpus of fuzz_checkpoint: tiny saved nets, VAEs and
  * GANs covering every layer kind and layer state (batchnorm statistics,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Writes the seeds of fuzz_png_options (tests/fuzz/corpus/png_options/):
 valid PNG grids (gray, RGB), refused ones (NaN pixel, too wide, a
 directory as path) and each options struct with its defaults (and a few

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A main() for the fuzz targets without libFuzzer (as zstd's
  * regression_driver.c): runs LLVMFuzzerTestOneInput once on every file

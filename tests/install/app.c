@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A program outside the source tree, built against an *installed*
  * libgenmodel (pkg-config shared, pkg-config --static, and CMake

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Install test (ctest: install_consumer).
 #
 #   run.sh <build-dir> <this-dir>

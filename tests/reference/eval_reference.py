@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes tests/data/reference_frechet.txt, read by tests/test_eval.c.
 
     /usr/bin/python3 tests/reference/eval_reference.py

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes the image-folder fixture read by tests/test_folder.c:
 
     /usr/bin/python3 tests/reference/folder_reference.py

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes the PyTorch reference fixtures read by tests/test_reference.c.
 
 Run once, from anywhere, with an interpreter that has torch and numpy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """libgenmodel for Python: VAEs and GANs on the CPU, through ctypes.
 
     import numpy as np

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Where the installed C library is, as recorded by `cmake --install`.
 
 LIBRARY is None in the source tree and in a copy installed by pip (which

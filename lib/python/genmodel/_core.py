@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Handles, buffers, tensors, the random generator and library-wide calls."""
 import array
 import contextlib

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Low-level layer: loads libgenmodel and declares every GM_API function.
 
 ``lib`` is the ctypes.CDLL with argtypes/restype set for each function of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Exceptions: one class per gm_status, all subclasses of genmodel.Error.
 
 Each also derives from the closest built-in exception, so callers that do

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """IDX data sets (MNIST format, plain or gzip), PNG sample grids and image
 folders (PNG and JPEG files as one uint8 array)."""
 import array

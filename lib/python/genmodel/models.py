@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """VAEs and GANs: the gm_vae / gm_gan objects and their loss modules."""
 import contextlib
 import ctypes

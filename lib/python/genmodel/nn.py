@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Layers, sequential nets, optimizers and losses."""
 import contextlib
 import os

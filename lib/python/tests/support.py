@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared by the tests: paths, the genmodel import, subprocess helpers.
 
 Two modes. In the source tree (run_tests.sh): lib/python goes first on

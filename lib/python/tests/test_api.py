@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The binding against the headers: every GM_API function is declared with
 the argtypes/restype its prototype says, and every struct is mirrored."""
 import ctypes

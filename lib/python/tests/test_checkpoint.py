@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Checkpoints through the binding: save, load in this and a fresh
 interpreter, train on exactly as if never stopped; bad files raise."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Status codes become the right genmodel.Error subclass, with the message
 of gm_last_error() naming the C function."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """eval.h through the binding: the Fréchet distance against the committed
 scipy reference, precision/recall, density/coverage against the committed
 numpy reference and on a one-point model, the nearest-neighbour check, features

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """examples/python/vae_fashion.py gives the C example's samples bit for bit."""
 import subprocess
 import sys

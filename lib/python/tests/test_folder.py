@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Image folders through the binding (load_image_folder): the committed
 pictures of tests/data/folder_ref against the PIL fixture, the images array
 sharing the C set's memory and keeping it alive, labels from sub-folders,

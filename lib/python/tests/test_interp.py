@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """interp.h through the binding: per-dimension KL and active units against
 numpy on the encoder's output, traversals against decode/generate, the
 shapes set, MIG on cases with a known answer, and bad input."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Deterministic freeing, ownership transfer and borrowed handles, checked
 with gm_live_allocations(); double frees are caught in a subprocess with
 glibc's MALLOC_CHECK_."""

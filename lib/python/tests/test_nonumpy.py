@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Without numpy (sys.modules['numpy'] = None before the import): lists and
 array.array work, results are Tensors / array.array."""
 import unittest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """numpy arrays: float32 C-contiguous arrays are borrowed without a copy;
 anything else is refused with a clear error, never converted or crashed on."""
 import array

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Data-parallel training (compute_grads / grads / apply_grads, the all-reduce
 done by hand on the zero-copy buffers) and fit() with a Python callback.
 Mirrors tests/test_vae.c and tests/test_gan.c test_data_parallel, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The README's Python example is examples/python/quickstart.py's code, which
 ctest runs (example_python_quickstart, python_installed)."""
 import re

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Issue 18 A: views after close(), threads sharing one object, sizes
 checked before allocating, temporaries kept alive across the C call."""
 import gc

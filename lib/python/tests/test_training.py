@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Small training runs and the functional pieces (losses, ELBO and GAN
 modules, generator, I/O) through the binding."""
 import math

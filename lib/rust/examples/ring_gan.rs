@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! ring_gan: examples/gan_ring.c through the Rust binding, call for call (the
 //! same nets, options and generator draws in the same order), so that its
 //! --samples-out file is byte-identical to the C example's.

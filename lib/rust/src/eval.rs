@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Evaluation of generative models (eval.h): features through a net, the
 //! Fréchet distance, k-NN precision/recall and density/coverage, the
 //! nearest-training-vector check

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Generative adversarial networks (gan.h): the adversarial losses and [`Gan`].
 use crate::nn::{adopt_nets, fit_opts_ptr};
 use crate::vae::net_ref;

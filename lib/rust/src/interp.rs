@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Looking inside a model (interp.h): which latent dimensions a VAE uses
 //! (per-dimension KL, active units), latent traversals of VAEs and GANs, the
 //! shapes data set whose true factors are known, and the Mutual Information

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! IDX data sets, PNG sample grids and image folders (io.h).
 use crate::{check, sys, Error, Handle, Result, RngRef, Status, Tensor, TensorRef};
 use std::ffi::{c_int, c_void, CStr, CString, OsStr};

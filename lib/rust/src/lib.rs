@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Safe Rust binding of libgenmodel: variational autoencoders and GANs
 //! trained on the CPU, behind the library's stable C ABI.
 //!

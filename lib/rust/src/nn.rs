@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Layers, nets, optimizers and losses (layer.h, net.h, optim.h, loss.h).
 use crate::{c_enum, check, handle, opt_mut_ptr, read_vec, static_str, sys, Handle, Result, RngRef, TensorRef};
 use std::ptr;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Raw declarations of every `GM_API` function, type and constant of
 //! `include/genmodel/*.h`, in header order. No safety is added here: see the
 //! crate root for the safe layer. `tests/header_coverage.rs` checks this file

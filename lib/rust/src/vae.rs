@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Variational autoencoders (vae.h): the ELBO module and [`Vae`].
 use crate::nn::{adopt_nets, fit_opts_ptr};
 use crate::{

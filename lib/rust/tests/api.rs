@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The safe layer: error paths, ownership transfers, and short VAE and GAN
 //! trainings on synthetic data.
 use genmodel::*;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Checkpoints through the safe layer: exact resume of a VAE and a GAN,
 //! a net round trip, and the errors of bad files. Mirrors
 //! tests/test_checkpoint.c.

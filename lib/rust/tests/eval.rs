@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! eval.h through the safe layer: the Fréchet distance against the committed
 //! scipy reference (tests/data/reference_frechet.txt), precision/recall and
 //! density/coverage against brute force, the nearest-neighbour summary, the one-call report,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Image folders through the safe wrapper: the committed pictures of
 //! tests/data/folder_ref (the PIL fixture's inputs) loaded on 1 and 2
 //! threads, labels and names, bad files and options as errors, progress,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `sys` against the public headers (../../include/genmodel/*.h): every
 //! `GM_API` function is declared, every public type exists, struct fields
 //! come in the same order, and enum and #define constants have the same

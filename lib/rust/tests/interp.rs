@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! interp.h through the safe layer: per-dimension KL and active units
 //! against the encoder's output, traversals of a linear VAE and GAN with
 //! known answers, the shapes set, MIG on known cases, and bad input.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Dropping the handles frees everything: gm_live_allocations() returns to
 //! its starting value. One test in its own binary (process), because the
 //! count is process-wide and the other tests run on parallel threads.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! examples/ring_gan.rs against the C example examples/gan_ring.c: the same
 //! flags must give byte-identical --samples-out files. The C binary comes
 //! from $GENMODEL_C_EXAMPLES (a directory, e.g. BUILD/examples). Unset, the
