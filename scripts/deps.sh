@@ -19,6 +19,7 @@ packages=(
     libopenblas-dev       # BLAS (pkg-config: openblas)
     zlib1g-dev            # gzip'd IDX files (pkg-config: zlib)
     libpng-dev            # PNG sample grids (pkg-config: libpng)
+    libdnnl-dev           # oneDNN: Conv2D/ConvTranspose2D kernels (GM_WITH_DNNL)
     check                 # the C test framework (pkg-config: check)
     dataset-fashion-mnist # /usr/share/datasets/fashion-mnist, for the demo
     python3-numpy         # the Python bindings' tests
