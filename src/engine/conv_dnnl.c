@@ -226,18 +226,33 @@ gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, siz
     c->transpose = tr;
     c->nw = l->in_ch * l->out_ch * l->kernel * l->kernel;
     c->nb = l->out_ch;
-    dnnl_memory_desc_t su, du, wu, bu, sa, da, wa;
-    const dnnl_format_tag_t inner = gm__dnnl_plain() ? dnnl_nchw : dnnl_format_tag_any;
     /* conv weights [O x C x k x k] are oihw; the transposed conv's
      * [in x out x k x k] are the deconvolution's {O, I} as iohw */
+    const dnnl_format_tag_t wtag = tr ? dnnl_iohw : dnnl_oihw, any = dnnl_format_tag_any;
+    /* Per primitive: plain NCHW (the user layout, no reorders) or the
+     * blocked layouts oneDNN picks (`any`). Blocked kernels work on
+     * channel blocks of 16; a primitive that writes fewer channels (the
+     * DCGAN's 1-channel image: the last transposed conv's forward, the
+     * first conv's backward data) pads them and ran 3-7x slower than
+     * plain on AVX-512, measured with DNNL_VERBOSE=1 on bench/dcgan28. So:
+     * plain for those, blocked for the rest (GM__DNNL_PLAIN=1: plain
+     * everywhere, for measuring). */
+    const int plain = gm__dnnl_plain();
+    const int blk_f = !plain && l->out_ch >= 16, blk_d = !plain && l->in_ch >= 16, blk_w = !plain;
+    dnnl_memory_desc_t su, du, wu, bu, sf, df, wf, sd, dd, wd, sw, dw, ww;
     GM__DN(gm__md(&su, 4, sdims, dnnl_nchw), "memory descriptor");
     GM__DN(gm__md(&du, 4, ddims, dnnl_nchw), "memory descriptor");
-    GM__DN(gm__md(&wu, 4, wdims, tr ? dnnl_iohw : dnnl_oihw), "memory descriptor");
+    GM__DN(gm__md(&wu, 4, wdims, wtag), "memory descriptor");
     GM__DN(gm__md(&bu, 1, bdims, dnnl_a), "memory descriptor");
-    GM__DN(gm__md(&sa, 4, sdims, inner), "memory descriptor");
-    GM__DN(gm__md(&da, 4, ddims, inner), "memory descriptor");
-    GM__DN(gm__md(&wa, 4, wdims, inner == dnnl_nchw ? (tr ? dnnl_iohw : dnnl_oihw) : inner),
-           "memory descriptor");
+    GM__DN(gm__md(&sf, 4, sdims, blk_f ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&df, 4, ddims, blk_f ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&wf, 4, wdims, blk_f ? any : wtag), "memory descriptor");
+    GM__DN(gm__md(&sd, 4, sdims, blk_d ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&dd, 4, ddims, blk_d ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&wd, 4, wdims, blk_d ? any : wtag), "memory descriptor");
+    GM__DN(gm__md(&sw, 4, sdims, blk_w ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&dw, 4, ddims, blk_w ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&ww, 4, wdims, blk_w ? any : wtag), "memory descriptor");
     GM__DN(dnnl_engine_create(&c->eng, dnnl_cpu, 0), "engine");
     GM__DN(dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags), "stream");
     GM__DN(dnnl_primitive_attr_create(&attr), "attributes");
@@ -245,28 +260,28 @@ gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, siz
     if (tr) {
         dnnl_deconvolution_desc_t f, d, w;
         GM__DN(dnnl_deconvolution_forward_desc_init(&f, dnnl_forward_training,
-                                                    dnnl_deconvolution_direct, &sa, &wa, &bu, &da,
+                                                    dnnl_deconvolution_direct, &sf, &wf, &bu, &df,
                                                     strides, pad, pad), "deconvolution");
         GM__DN(dnnl_primitive_desc_create(&fpd, &f, attr, c->eng, NULL), "deconvolution forward");
-        GM__DN(dnnl_deconvolution_backward_data_desc_init(&d, dnnl_deconvolution_direct, &sa, &wa,
-                                                          &da, strides, pad, pad), "deconvolution");
+        GM__DN(dnnl_deconvolution_backward_data_desc_init(&d, dnnl_deconvolution_direct, &sd, &wd,
+                                                          &dd, strides, pad, pad), "deconvolution");
         GM__DN(dnnl_primitive_desc_create(&dpd, &d, attr, c->eng, fpd), "deconvolution backward data");
-        GM__DN(dnnl_deconvolution_backward_weights_desc_init(&w, dnnl_deconvolution_direct, &sa,
-                                                             &wa, &bu, &da, strides, pad, pad),
+        GM__DN(dnnl_deconvolution_backward_weights_desc_init(&w, dnnl_deconvolution_direct, &sw,
+                                                             &ww, &bu, &dw, strides, pad, pad),
                "deconvolution");
         GM__DN(dnnl_primitive_desc_create(&wpd, &w, attr, c->eng, fpd),
                "deconvolution backward weights");
     } else {
         dnnl_convolution_desc_t f, d, w;
         GM__DN(dnnl_convolution_forward_desc_init(&f, dnnl_forward_training,
-                                                  dnnl_convolution_direct, &sa, &wa, &bu, &da,
+                                                  dnnl_convolution_direct, &sf, &wf, &bu, &df,
                                                   strides, pad, pad), "convolution");
         GM__DN(dnnl_primitive_desc_create(&fpd, &f, attr, c->eng, NULL), "convolution forward");
-        GM__DN(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &sa, &wa,
-                                                        &da, strides, pad, pad), "convolution");
+        GM__DN(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &sd, &wd,
+                                                        &dd, strides, pad, pad), "convolution");
         GM__DN(dnnl_primitive_desc_create(&dpd, &d, attr, c->eng, fpd), "convolution backward data");
-        GM__DN(dnnl_convolution_backward_weights_desc_init(&w, dnnl_convolution_direct, &sa, &wa,
-                                                           &bu, &da, strides, pad, pad),
+        GM__DN(dnnl_convolution_backward_weights_desc_init(&w, dnnl_convolution_direct, &sw, &ww,
+                                                           &bu, &dw, strides, pad, pad),
                "convolution");
         GM__DN(dnnl_primitive_desc_create(&wpd, &w, attr, c->eng, fpd),
                "convolution backward weights");
