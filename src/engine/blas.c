@@ -38,6 +38,8 @@ static atomic_uint gm__threads_gen;
 
 unsigned gm__threads_generation(void) { return atomic_load(&gm__threads_gen); }
 
+void gm__threads_changed(void) { atomic_fetch_add(&gm__threads_gen, 1); }
+
 gm_status gm_set_num_threads(int n)
 {
     GM_CHECK(n >= 1 && n <= 1024, GM_EINVAL,

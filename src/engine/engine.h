@@ -55,8 +55,9 @@ void gm__sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
 void gm__sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                    float alpha, const float *A, size_t lda, const float *B,
                    size_t ldb, float beta, float *C, size_t ldc);
-/* Changes whenever gm_set_num_threads is called. */
+/* Changes whenever gm_set_num_threads or gm__threads_changed is called. */
 unsigned gm__threads_generation(void);
+void gm__threads_changed(void); /* lock-free: callable in a fork child handler */
 /* Largest size a single BLAS dimension or product may take. */
 #define GM__BLAS_MAX ((size_t)0x7fffffff)
 
