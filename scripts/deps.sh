@@ -22,6 +22,7 @@ packages=(
     zlib1g-dev            # gzip'd IDX files (pkg-config: zlib)
     libpng-dev            # PNG sample grids (pkg-config: libpng)
     libjpeg62-turbo-dev   # JPEG files of image folders (pkg-config: libjpeg)
+    libdnnl-dev           # oneDNN: Conv2D/ConvTranspose2D kernels (GM_WITH_DNNL)
     check                 # the C test framework (pkg-config: check)
     dataset-fashion-mnist # /usr/share/datasets/fashion-mnist, for the demo
     gnuplot-nox           # scripts/plot_curves.sh: the demo's loss curves (not the library)

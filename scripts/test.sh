@@ -3,8 +3,8 @@
 # Builds libgenmodel and runs all its tests: the command CI runs (.ci/run).
 #
 #   scripts/test.sh [stage ...]
-#   default stages: deps build kernels debug release clang deb asan fuzz valgrind
-#                   tsan coverage
+#   default stages: deps build kernels debug release clang dnnl deb asan fuzz
+#                   valgrind tsan coverage
 #
 # Stages:
 #   deps      scripts/deps.sh: installs missing Debian packages (as root) or
@@ -21,6 +21,9 @@
 #             the Check suites, the examples and the MPI equivalence test
 #             (Debug leaves out the GAN examples, too slow at -O0)
 #   clang     build-clang/ (RelWithDebInfo, CC=clang): the Check suites
+#   dnnl      build-dnnl/ with -DGM_WITH_DNNL=ON (convolutions on oneDNN,
+#             opt-in): the Check suites, which then also run the gradient
+#             checks and torch fixtures with im2col forced, and the examples
 #   deb       build-deb/: the Debian packages (cpack), installed with dpkg -i,
 #             used by a C program, a CMake project and python3, and removed
 #             again (tests/deb/run.sh; needs root, else skipped)
@@ -56,7 +59,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/blas_env.sh
 . scripts/blas_env.sh
 
-default_stages=(deps build kernels debug release clang deb asan fuzz valgrind tsan coverage)
+default_stages=(deps build kernels debug release clang dnnl deb asan fuzz valgrind tsan coverage)
 jobs=${GM_JOBS:-$(nproc 2>/dev/null || echo 2)}
 ctest_jobs=${GM_CTEST_JOBS:-2}
 read -r -a ctest_extra <<<"${GM_CTEST_ARGS:-}"
@@ -141,6 +144,10 @@ stage_release() {
 stage_clang() {
     command -v clang >/dev/null 2>&1 || { echo "no clang (scripts/deps.sh installs it)" >&2; return 1; }
     CC=clang build_type_stage build-clang '' -- -DGM_WITH_MPI=OFF
+}
+
+stage_dnnl() {
+    build_type_stage build-dnnl '' -- -DGM_WITH_DNNL=ON -DGM_WITH_MPI=OFF
 }
 
 stage_deb() {

@@ -2,6 +2,7 @@
 /* Engine internals: every layer kind survives a hyperparameter round trip
  * (what checkpoints rely on), and hostile hyperparameters are refused by
  * the same validation the public constructors do. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -301,6 +302,318 @@ START_TEST(test_conv_shape_limits)
 }
 END_TEST
 
+/* ---- the convolution backends (conv.c, conv_dnnl.c) -------------------- */
+
+/* The DCGAN of examples/dcgan_fashion.c (bench/dcgan28.c): which = 0 the
+ * generator (z of 100 -> 1 x 28 x 28), 1 the discriminator. Weights
+ * GM_INIT_TORCH from the seed, so two calls give the same net. */
+static gm_net *dcgan_net(int which, uint64_t seed)
+{
+    gm_rng *rng;
+    gm_net *net;
+    gm_layer *l;
+    GM_CK_OK(gm_rng_create(&rng, seed));
+    GM_CK_OK(gm_net_create(&net));
+#define ADD(call)             \
+    do {                      \
+        GM_CK_OK(call);       \
+        GM_CK_OK(gm_net_add(net, l)); \
+    } while (0)
+    if (which == 0) {
+        ADD(gm_dense_create(&l, 100, 128 * 7 * 7, GM_INIT_HE, rng));
+        ADD(gm_batchnorm_create(&l, 128 * 7 * 7, 0.1f, 1e-5f));
+        ADD(gm_relu_create(&l));
+        ADD(gm_reshape_create(&l, 3, (size_t[]){128, 7, 7}));
+        ADD(gm_conv_transpose2d_create(&l, 128, 64, 4, 2, 1, GM_INIT_TORCH, rng));
+        ADD(gm_batchnorm_create(&l, 64, 0.1f, 1e-5f));
+        ADD(gm_relu_create(&l));
+        ADD(gm_conv_transpose2d_create(&l, 64, 1, 4, 2, 1, GM_INIT_TORCH, rng));
+        ADD(gm_tanh_create(&l));
+    } else {
+        ADD(gm_conv2d_create(&l, 1, 64, 4, 2, 1, GM_INIT_TORCH, rng));
+        ADD(gm_leaky_relu_create(&l, 0.2f));
+        ADD(gm_conv2d_create(&l, 64, 128, 4, 2, 1, GM_INIT_TORCH, rng));
+        ADD(gm_batchnorm_create(&l, 128, 0.1f, 1e-5f));
+        ADD(gm_leaky_relu_create(&l, 0.2f));
+        ADD(gm_flatten_create(&l));
+        ADD(gm_dense_create(&l, 128 * 7 * 7, 1, GM_INIT_XAVIER, rng));
+    }
+#undef ADD
+    gm_rng_free(rng);
+    return net;
+}
+
+/* One forward + backward of net on x and dy: y, dx and the gradients. */
+typedef struct {
+    float *y, *dx, *g;
+} pass_out;
+
+static pass_out dcgan_pass(gm_net *net, const gm_tensor *x, const gm_tensor *dy)
+{
+    pass_out o;
+    const size_t ny = gm_tensor_numel(dy), nx = gm_tensor_numel(x), np = gm_net_param_count(net);
+    gm_tensor *y, *dx;
+    GM_CK_OK(gm_tensor_create(&y, dy->ndim, dy->shape));
+    GM_CK_OK(gm_tensor_create(&dx, x->ndim, x->shape));
+    GM_CK_OK(gm_net_zero_grad(net));
+    GM_CK_OK(gm_net_forward(net, x, y));
+    GM_CK_OK(gm_net_backward(net, dy, dx));
+    o.y = malloc(ny * sizeof(float));
+    o.dx = malloc(nx * sizeof(float));
+    o.g = malloc(np * sizeof(float));
+    ck_assert(o.y && o.dx && o.g);
+    memcpy(o.y, gm_tensor_data(y), ny * sizeof(float));
+    memcpy(o.dx, gm_tensor_data(dx), nx * sizeof(float));
+    GM_CK_OK(gm_net_get_grads(net, o.g, np));
+    gm_tensor_free(y);
+    gm_tensor_free(dx);
+    return o;
+}
+
+static void pass_free(pass_out *o)
+{
+    free(o->y);
+    free(o->dx);
+    free(o->g);
+}
+
+/* oneDNN and im2col + sgemm give the same forward, input gradient and
+ * parameter gradients on the DCGAN's shapes (batch 16, training mode), to
+ * float rounding: the two sum the products in different orders. */
+START_TEST(test_conv_backends_agree_on_dcgan)
+{
+    ck_assert(gm__conv_dnnl_built());
+    for (int which = 0; which < 2; which++) {
+        const size_t B = 16;
+        gm_tensor *x, *dy;
+        if (which == 0) {
+            GM_CK_OK(gm_tensor_create(&x, 2, (size_t[]){B, 100}));
+            GM_CK_OK(gm_tensor_create(&dy, 4, (size_t[]){B, 1, 28, 28}));
+        } else {
+            GM_CK_OK(gm_tensor_create(&x, 4, (size_t[]){B, 1, 28, 28}));
+            GM_CK_OK(gm_tensor_create(&dy, 2, (size_t[]){B, 1}));
+        }
+        gm_rng *rng;
+        GM_CK_OK(gm_rng_create(&rng, 77));
+        GM_CK_OK(gm_rng_normal(rng, gm_tensor_data(x), gm_tensor_numel(x)));
+        GM_CK_OK(gm_rng_normal(rng, gm_tensor_data(dy), gm_tensor_numel(dy)));
+        gm_rng_free(rng);
+        gm_net *a = dcgan_net(which, 5), *b = dcgan_net(which, 5);
+        const int old = gm__conv_force_im2col(0);
+        pass_out pa = dcgan_pass(a, x, dy);
+        for (size_t i = 0; i < gm_net_num_layers(a); i++) {
+            const gm_layer_kind k = gm_layer_get_kind(gm_net_layer(a, i));
+            if (k == GM_LAYER_CONV2D || k == GM_LAYER_CONV_TRANSPOSE2D)
+                ck_assert_ptr_nonnull(gm_net_layer(a, i)->accel);
+        }
+        gm__conv_force_im2col(1);
+        pass_out pb = dcgan_pass(b, x, dy);
+        for (size_t i = 0; i < gm_net_num_layers(b); i++)
+            ck_assert_ptr_null(gm_net_layer(b, i)->accel);
+        gm__conv_force_im2col(old);
+        const char *who = which == 0 ? "generator" : "discriminator";
+        char label[64];
+        snprintf(label, sizeof label, "%s y", who);
+        gm_ck_close(pa.y, pb.y, gm_tensor_numel(dy), 1e-5, 1e-4, label);
+        snprintf(label, sizeof label, "%s dx", who);
+        gm_ck_close(pa.dx, pb.dx, gm_tensor_numel(x), 1e-5, 1e-3, label);
+        snprintf(label, sizeof label, "%s grads", who);
+        gm_ck_close(pa.g, pb.g, gm_net_param_count(a), 1e-4, 1e-3, label);
+        /* the same backend twice: the same bits (one thread count) */
+        gm__conv_force_im2col(0);
+        pass_out pc = dcgan_pass(a, x, dy);
+        gm__conv_force_im2col(old);
+        ck_assert(memcmp(pa.y, pc.y, gm_tensor_numel(dy) * sizeof(float)) == 0);
+        ck_assert(memcmp(pa.g, pc.g, gm_net_param_count(a) * sizeof(float)) == 0);
+        pass_free(&pa);
+        pass_free(&pb);
+        pass_free(&pc);
+        gm_net_free(a);
+        gm_net_free(b);
+        gm_tensor_free(x);
+        gm_tensor_free(dy);
+    }
+}
+END_TEST
+
+/* A counting allocator: every call of the library's allocator. */
+static long alloc_calls;
+static void *count_malloc(void *u, size_t n)
+{
+    (void)u;
+    alloc_calls++;
+    return malloc(n);
+}
+static void *count_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    alloc_calls++;
+    return realloc(p, n);
+}
+static void count_free(void *u, void *p)
+{
+    (void)u;
+    free(p);
+}
+
+/* A train step of the discriminator (convs, batchnorm, dense) with Adam,
+ * on each backend (_i = 1: im2col): after the first, which sets up the
+ * workspace and the primitives, steps allocate nothing; changing the
+ * thread count makes the primitives again, once. */
+START_TEST(test_conv_steady_state_allocates_nothing)
+{
+    const int old = gm__conv_force_im2col(_i);
+    const int threads = gm_get_num_threads();
+    ck_assert_uint_eq(gm_live_allocations(), 0);
+    gm_allocator al = {count_malloc, count_realloc, count_free, NULL};
+    GM_CK_OK(gm_set_allocator(&al));
+    gm_net *d = dcgan_net(1, 3);
+    gm_optimizer *opt;
+    gm_optimizer_options o;
+    GM_CK_OK(gm_optimizer_options_init(&o, GM_OPT_ADAM));
+    GM_CK_OK(gm_optimizer_create(&opt, d, &o));
+    gm_tensor *x, *y, *dy;
+    GM_CK_OK(gm_tensor_create(&x, 4, (size_t[]){8, 1, 28, 28}));
+    GM_CK_OK(gm_tensor_create(&y, 2, (size_t[]){8, 1}));
+    GM_CK_OK(gm_tensor_create(&dy, 2, (size_t[]){8, 1}));
+    for (size_t i = 0; i < 8 * 784; i++) gm_tensor_data(x)[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (size_t i = 0; i < 8; i++) gm_tensor_data(dy)[i] = 0.1f * (float)i - 0.3f;
+    for (int round = 0; round < 2; round++) {
+        long before = 0;
+        size_t live = 0;
+        for (int step = 0; step < 6; step++) {
+            if (step == 1) {
+                before = alloc_calls;
+                live = gm_live_allocations();
+            }
+            GM_CK_OK(gm_net_zero_grad(d));
+            GM_CK_OK(gm_net_forward(d, x, y));
+            GM_CK_OK(gm_net_backward(d, dy, NULL));
+            GM_CK_OK(gm_optimizer_step(opt, d));
+        }
+        ck_assert_int_eq(alloc_calls, before);
+        ck_assert_uint_eq(gm_live_allocations(), live);
+        GM_CK_OK(gm_set_num_threads(round == 0 ? (threads == 1 ? 2 : 1) : threads));
+    }
+    ck_assert(isfinite(gm_tensor_data(y)[0]));
+    gm_optimizer_free(opt);
+    gm_net_free(d);
+    gm_tensor_free(x);
+    gm_tensor_free(y);
+    gm_tensor_free(dy);
+    ck_assert_uint_eq(gm_live_allocations(), 0);
+    GM_CK_OK(gm_set_allocator(NULL));
+    gm__conv_force_im2col(old);
+}
+END_TEST
+
+/* Failing allocation k of building a conv net and running two forwards
+ * and backwards (the second with a new batch size): GM_ENOMEM, no leak,
+ * and the net still works afterwards. On the oneDNN path this covers its
+ * state, buffers and scratchpad (vt->prepare). */
+static long fail_at, calls_seen;
+static void *fail_malloc(void *u, size_t n)
+{
+    (void)u;
+    return calls_seen++ == fail_at ? NULL : malloc(n);
+}
+static void *fail_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    return calls_seen++ == fail_at ? NULL : realloc(p, n);
+}
+
+START_TEST(test_conv_allocation_failures_are_clean)
+{
+    const int old = gm__conv_force_im2col(_i);
+    long k;
+    for (k = 0; k < 500; k++) {
+        fail_at = k;
+        calls_seen = 0;
+        gm_allocator al = {fail_malloc, fail_realloc, count_free, NULL};
+        GM_CK_OK(gm_set_allocator(&al));
+        gm_net *net = NULL;
+        gm_layer *l;
+        gm_tensor *x = NULL, *y = NULL, *x2 = NULL, *y2 = NULL;
+        gm_status st = gm_net_create(&net);
+        if (st == GM_OK && (st = gm_conv2d_create(&l, 2, 16, 3, 2, 1, GM_INIT_ZEROS, NULL)) == GM_OK &&
+            (st = gm_net_add(net, l)) != GM_OK)
+            gm_layer_free(l);
+        if (st == GM_OK &&
+            (st = gm_conv_transpose2d_create(&l, 16, 2, 4, 2, 1, GM_INIT_ZEROS, NULL)) == GM_OK &&
+            (st = gm_net_add(net, l)) != GM_OK)
+            gm_layer_free(l);
+        if (st == GM_OK) st = gm_tensor_create(&x, 4, (size_t[]){3, 2, 8, 8});
+        if (st == GM_OK) st = gm_tensor_create(&y, 4, (size_t[]){3, 2, 8, 8});
+        if (st == GM_OK) st = gm_tensor_create(&x2, 4, (size_t[]){5, 2, 8, 8});
+        if (st == GM_OK) st = gm_tensor_create(&y2, 4, (size_t[]){5, 2, 8, 8});
+        if (st == GM_OK) st = gm_net_forward(net, x, y);
+        if (st == GM_OK) st = gm_net_backward(net, y, x);
+        gm_status st2 = GM_OK;
+        if (st == GM_OK) st2 = gm_net_forward(net, x2, y2);
+        if (st == GM_OK && calls_seen <= fail_at) {
+            GM_CK_OK(st2);
+            GM_CK_OK(gm_net_backward(net, y2, x2));
+        }
+        if (st == GM_OK && st2 != GM_OK) {
+            /* the failed re-setup kept the last forward differentiable */
+            ck_assert_msg(st2 == GM_ENOMEM, "k=%ld: %s", k, gm_last_error());
+            ck_assert(strstr(gm_last_error(), "gm_net_forward") != NULL);
+            fail_at = -1;
+            GM_CK_OK(gm_net_backward(net, y, x));
+            GM_CK_OK(gm_net_forward(net, x2, y2));
+        } else if (st != GM_OK) {
+            ck_assert_msg(st == GM_ENOMEM, "k=%ld: %s (%s)", k, gm_status_string(st),
+                          gm_last_error());
+            ck_assert(strlen(gm_last_error()) > 0);
+        }
+        const int done = calls_seen <= k && fail_at >= 0;
+        gm_net_free(net);
+        gm_tensor_free(x);
+        gm_tensor_free(y);
+        gm_tensor_free(x2);
+        gm_tensor_free(y2);
+        ck_assert_msg(gm_live_allocations() == 0, "k=%ld leaks %zu blocks", k,
+                      gm_live_allocations());
+        GM_CK_OK(gm_set_allocator(NULL));
+        if (done) break;
+    }
+    ck_assert_msg(k > 10 && k < 500, "fault points exercised: %ld", k);
+    gm__conv_force_im2col(old);
+}
+END_TEST
+
+/* A oneDNN status left on a layer by a failed primitive becomes the net
+ * call's error: out of memory is GM_ENOMEM, others GM_EINTERNAL, named
+ * after the call and the layer; the next call runs normally. */
+START_TEST(test_conv_dnnl_errors_map_to_status)
+{
+    ck_assert(gm__conv_dnnl_built());
+    const int old = gm__conv_force_im2col(0);
+    gm_net *d = dcgan_net(1, 3);
+    gm_tensor *x, *y;
+    GM_CK_OK(gm_tensor_create(&x, 4, (size_t[]){2, 1, 28, 28}));
+    GM_CK_OK(gm_tensor_create(&y, 2, (size_t[]){2, 1}));
+    GM_CK_OK(gm_net_forward(d, x, y));
+    gm_layer *c = gm_net_layer(d, 2);
+    ck_assert_ptr_nonnull(c->accel);
+    c->accel_status = 1; /* dnnl_out_of_memory */
+    GM_CK_ERR(GM_ENOMEM, "gm_net_forward", gm_net_forward(d, x, y));
+    ck_assert(strstr(gm_last_error(), "conv2d") != NULL);
+    GM_CK_ERR(GM_ESTATE, "gm_net_backward", gm_net_backward(d, y, NULL));
+    GM_CK_OK(gm_net_forward(d, x, y));
+    c->accel_status = 5; /* dnnl_runtime_error */
+    GM_CK_ERR(GM_EINTERNAL, "gm_net_backward", gm_net_backward(d, y, NULL));
+    ck_assert(strstr(gm_last_error(), "oneDNN") != NULL);
+    GM_CK_OK(gm_net_forward(d, x, y));
+    GM_CK_OK(gm_net_backward(d, y, NULL));
+    gm_net_free(d);
+    gm_tensor_free(x);
+    gm_tensor_free(y);
+    gm__conv_force_im2col(old);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("engine");
@@ -310,6 +623,14 @@ int main(void)
     tcase_add_test(tc, test_hostile_hyper_refused);
     tcase_add_test(tc, test_zero_grad_mark);
     tcase_add_test(tc, test_conv_shape_limits);
+    /* _i = 0: the build's backend (oneDNN when built with it), 1: im2col */
+    tcase_add_loop_test(tc, test_conv_steady_state_allocates_nothing, 0, 2);
+    tcase_add_loop_test(tc, test_conv_allocation_failures_are_clean, 0, 2);
+    if (gm__conv_dnnl_built()) {
+        tcase_add_test(tc, test_conv_backends_agree_on_dcgan);
+        tcase_add_test(tc, test_conv_dnnl_errors_map_to_status);
+    }
+    tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
 }

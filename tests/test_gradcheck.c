@@ -822,6 +822,12 @@ START_TEST(test_sgemm_matches_reference)
 }
 END_TEST
 
+/* The convolution tests run on the build's backend (oneDNN when built
+ * with it) and again on im2col + sgemm, the fallback. */
+static int gm_saved_im2col;
+static void force_im2col(void) { gm_saved_im2col = gm__conv_force_im2col(1); }
+static void restore_backend(void) { gm__conv_force_im2col(gm_saved_im2col); }
+
 int main(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -849,6 +855,17 @@ int main(void)
     tcase_add_test(tc, test_spectral_sigma);
     tcase_add_test(tc, test_spectral_norm_bad_input);
     suite_add_tcase(s, tc);
+    if (gm__conv_dnnl_built()) {
+        TCase *ti = tcase_create("convolutions on im2col");
+        tcase_add_checked_fixture(ti, force_im2col, restore_backend);
+        tcase_add_test(ti, test_conv2d);
+        tcase_add_test(ti, test_conv_transpose2d);
+        tcase_add_test(ti, test_conv_matches_direct_loops);
+        tcase_add_test(ti, test_batchnorm);
+        tcase_add_test(ti, test_spectral_norm);
+        tcase_add_test(ti, test_spectral_sigma);
+        suite_add_tcase(s, ti);
+    }
     TCase *tl = tcase_create("losses");
     tcase_add_test(tl, test_loss_mse);
     tcase_add_test(tl, test_loss_bce_logits);

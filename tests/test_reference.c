@@ -757,6 +757,12 @@ START_TEST(test_conv_bn_spectral)
 }
 END_TEST
 
+/* The convolution tests run on the build's backend (oneDNN when built
+ * with it) and again on im2col + sgemm, the fallback. */
+static int gm_saved_im2col;
+static void force_im2col(void) { gm_saved_im2col = gm__conv_force_im2col(1); }
+static void restore_backend(void) { gm__conv_force_im2col(gm_saved_im2col); }
+
 int main(void)
 {
     Suite *s = suite_create("reference");
@@ -769,6 +775,12 @@ int main(void)
     tcase_add_test(tc, test_net_shapes);
     tcase_add_test(tc, test_conv_bn_spectral);
     suite_add_tcase(s, tc);
+    if (gm__conv_dnnl_built()) {
+        tc = tcase_create("net, convolutions on im2col");
+        tcase_add_checked_fixture(tc, force_im2col, restore_backend);
+        tcase_add_test(tc, test_conv_bn_spectral);
+        suite_add_tcase(s, tc);
+    }
 
     tc = tcase_create("loss");
     tcase_add_test(tc, test_loss_mse);

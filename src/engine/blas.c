@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The one seam to the BLAS, its loop reference, and the thread count. */
 #include <cblas.h>
+#include <stdatomic.h>
 
 #include "engine/engine.h"
 
@@ -31,11 +32,21 @@ void gm__sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K,
         }
 }
 
+/* Bumped by every gm_set_num_threads: oneDNN primitives split their work
+ * for the thread count they were made with, so nets set up before a change
+ * make theirs again (gm__net_prepare). */
+static atomic_uint gm__threads_gen;
+
+unsigned gm__threads_generation(void) { return atomic_load(&gm__threads_gen); }
+
+void gm__threads_changed(void) { atomic_fetch_add(&gm__threads_gen, 1); }
+
 gm_status gm_set_num_threads(int n)
 {
     GM_CHECK(n >= 1 && n <= 1024, GM_EINVAL,
              "n must be in [1, 1024], got %d", n);
     openblas_set_num_threads(n);
+    atomic_fetch_add(&gm__threads_gen, 1);
     return GM_OK;
 }
 

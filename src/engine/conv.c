@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Conv2D and ConvTranspose2D (NCHW, square kernel, stride, zero padding)
- * through im2col / col2im and one sgemm per sample.
+ * on oneDNN when the build has it (conv_dnnl.c; l->accel set by
+ * vt->prepare), else through im2col / col2im and one sgemm per batch.
  * Parameters (PyTorch's layouts):
  *   conv2d:           W [out_ch x in_ch x k x k], then b [out_ch]
  *   conv_transpose2d: W [in_ch x out_ch x k x k], then b [out_ch]
@@ -221,6 +222,7 @@ static size_t gm__conv_main_floats(const gm_layer *l, size_t nS)
 static size_t conv_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *in)
 {
     (void)in_nd;
+    if (gm__conv_uses_dnnl()) return 0; /* oneDNN keeps its own buffers */
     size_t out_nd, out[GM_MAX_DIMS - 1];
     if (conv_shape(l, __func__, 3, in, &out_nd, out) != GM_OK) return 0;
     const size_t S = gm__is_transpose(l) ? in[1] * in[2] : out[1] * out[2];
@@ -235,12 +237,26 @@ static const int32_t *gm__conv_index(gm_layer *l, const gm__geom *g, size_t n)
     return idx;
 }
 
+/* The oneDNN backward of either conv: weight gradient (through spectral
+ * norm's scratch when on) and bias gradient += when the layer accumulates. */
+static void gm__conv_accel_backward(gm_layer *l, float *dx, const float *dy, const float *x,
+                                    const float *W, size_t nw)
+{
+    const int acc = gm__layer_accumulates(l);
+    gm__conv_dnnl_backward(l, dx, dy, x, W, acc ? gm__sn_grad_begin(l) : NULL, l->grads + nw);
+    if (acc) gm__sn_grad_end(l);
+}
+
 /* Y [O x n S] = W [O x Ckk] col [Ckk x n S]; y = Y + b in batch layout */
 static void conv_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
 {
     const gm__geom g = gm__conv_geom(l);
     const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
     const float *W = gm__sn_forward(l, training), *b = l->params + O * K;
+    if (l->accel) {
+        gm__conv_dnnl_forward(l, y, x, W, b);
+        return;
+    }
     float *col = l->cache, *t = l->cache + 2 * K * nS;
     gm__im2col(&g, gm__conv_index(l, &g, n), x, n, l->in_dim, col);
     gm__sgemm(0, 0, O, nS, K, 1.0f, W, K, col, nS, 0.0f, t, nS);
@@ -255,6 +271,10 @@ static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *
     const gm__geom g = gm__conv_geom(l);
     const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
     const float *W = gm__sn_weight(l), *col = l->cache;
+    if (l->accel) {
+        gm__conv_accel_backward(l, dx, dy, x, W, O * K);
+        return;
+    }
     float *dcol = l->cache + K * nS, *t = l->cache + 2 * K * nS;
     gm__to_channel_major(dy, n, O, S, t); /* dY [O x n S] */
     if (gm__layer_accumulates(l)) {
@@ -278,6 +298,10 @@ static void convt_forward(gm_layer *l, float *y, const float *x, size_t n, int t
     const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S,
                  A = g.H * g.W;
     const float *W = gm__sn_forward(l, training), *b = l->params + C * K;
+    if (l->accel) {
+        gm__conv_dnnl_forward(l, y, x, W, b);
+        return;
+    }
     float *xt = l->cache, *col = l->cache + C * nS;
     gm__to_channel_major(x, n, C, S, xt); /* X [C x n S] */
     /* col [Okk x n S] = W^T [Okk x C] X */
@@ -299,6 +323,10 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
     const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S,
                  A = g.H * g.W;
     const float *W = gm__sn_weight(l), *xt = l->cache;
+    if (l->accel) {
+        gm__conv_accel_backward(l, dx, dy, x, W, C * K);
+        return;
+    }
     float *dcol = l->cache + C * nS, *t = dcol + K * nS;
     gm__im2col(&g, gm__conv_index(l, &g, n), dy, n, l->out_dim, dcol);
     if (gm__layer_accumulates(l)) {
@@ -351,7 +379,9 @@ const gm__layer_vt gm__conv2d_vt = {.kind = GM_LAYER_CONV2D,
                                     .shape = conv_shape,
                                     .cache_floats = conv_cache,
                                     .forward = conv_forward,
-                                    .backward = conv_backward};
+                                    .backward = conv_backward,
+                                    .prepare = gm__conv_dnnl_prepare,
+                                    .release = gm__conv_dnnl_release};
 const gm__layer_vt gm__conv_transpose2d_vt = {.kind = GM_LAYER_CONV_TRANSPOSE2D,
                                               .name = "conv_transpose2d",
                                               .save_hyper = conv_save,
@@ -359,7 +389,9 @@ const gm__layer_vt gm__conv_transpose2d_vt = {.kind = GM_LAYER_CONV_TRANSPOSE2D,
                                               .shape = conv_shape,
                                               .cache_floats = conv_cache,
                                               .forward = convt_forward,
-                                              .backward = convt_backward};
+                                              .backward = convt_backward,
+                                              .prepare = gm__conv_dnnl_prepare,
+                                              .release = gm__conv_dnnl_release};
 
 /* Shared constructor: validation, allocation, initialization. */
 static gm_status gm__conv_create(gm_layer **out, const gm__layer_vt *vt, size_t in_ch,

@@ -56,6 +56,9 @@ void gm__sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
 void gm__sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                    float alpha, const float *A, size_t lda, const float *B,
                    size_t ldb, float beta, float *C, size_t ldc);
+/* Changes whenever gm_set_num_threads or gm__threads_changed is called. */
+unsigned gm__threads_generation(void);
+void gm__threads_changed(void); /* lock-free: callable in a fork child handler */
 /* Largest size a single BLAS dimension or product may take. */
 #define GM__BLAS_MAX ((size_t)0x7fffffff)
 
@@ -90,6 +93,15 @@ typedef struct gm__layer_vt {
      * gradients += when l->trainable. x, y are the forward's. */
     void (*backward)(gm_layer *l, float *dx, const float *dy, const float *x,
                      const float *y, size_t n);
+    /* Optional (NULL: none): per-batch state besides the workspace, made
+     * for n samples of per-sample shape in[0 .. in_nd) when the net sizes
+     * its workspace (the oneDNN primitives of a convolution, conv_dnnl.c).
+     * *state receives it, or NULL when the layer needs none for this
+     * shape. Errors name fn. The net keeps the layer's old state until
+     * the whole setup has succeeded, then frees it with release. */
+    gm_status (*prepare)(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
+                         const size_t *in, void **state);
+    void (*release)(void *state);
 } gm__layer_vt;
 
 struct gm_layer {
@@ -118,6 +130,13 @@ struct gm_layer {
     size_t sn_iters;
     float sn_eps, sn_sigma;
     float *sn_work;
+    /* vt->prepare's state for the net's current batch shape (accel) and
+     * the one being set up (accel_next); accel_status is the first failed
+     * status of a forward or backward that runs on it (oneDNN's
+     * dnnl_status_t, 0 = none), which the net turns into an error
+     * (gm__layer_accel_error) */
+    void *accel, *accel_next;
+    int accel_status;
 };
 
 /* Allocates a layer of type vt with nparams parameters (+ gradients), all
@@ -131,6 +150,44 @@ gm_status gm__simple_create(gm_layer **out, const gm__layer_vt *vt,
 /* vt->shape of layers that keep the per-sample shape. */
 gm_status gm__same_shape_fn(const gm_layer *l, const char *fn, size_t in_nd,
                             const size_t *in, size_t *out_nd, size_t *out);
+
+/* ---- Convolution backend (conv.c, conv_dnnl.c) ------------------------
+ * Conv2D and ConvTranspose2D run on oneDNN (Debian libdnnl-dev, the
+ * library PyTorch uses for CPU convolutions) when the build has it
+ * (CMake GM_WITH_DNNL, which defines GM_DNNL=1): forward, backward-data
+ * and backward-weights primitives, made once per batch shape by
+ * vt->prepare and kept in l->accel with their scratchpad and reorder
+ * buffers, so a train step in steady state allocates nothing. Tensors stay
+ * NCHW float32 at the layer's edges; inside, oneDNN picks its blocked
+ * layouts (format `any`) and the layer reorders to and from them. Its
+ * OpenMP threads follow gm_set_num_threads (set before every primitive
+ * runs, so the count is the same in every calling thread); results are
+ * deterministic for a given thread count and backend. Without oneDNN, or
+ * when gm__conv_force_im2col(1) was called before the net was set up, the
+ * convolutions run as im2col + sgemm (conv.c): the fallback and the
+ * reference that the tests compare oneDNN with. */
+/* 1 if this build has oneDNN. */
+int gm__conv_dnnl_built(void);
+/* Tests and benchmarks only: force (1) or stop forcing (0) im2col for the
+ * nets set up from now on (the environment variable GM__CONV_IM2COL=1 sets
+ * the initial value). Call while no other thread is inside the library.
+ * Returns the previous value. */
+int gm__conv_force_im2col(int force);
+/* 1 if convolutions set up now run on oneDNN. */
+int gm__conv_uses_dnnl(void);
+/* vt->prepare and vt->release of both convolutions (conv_dnnl.c). */
+gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
+                                const size_t *in, void **state);
+void gm__conv_dnnl_release(void *state);
+/* The oneDNN paths of a layer whose l->accel is set; failures go to
+ * l->accel_status. */
+void gm__conv_dnnl_forward(gm_layer *l, float *y, const float *x, const float *W,
+                           const float *b);
+void gm__conv_dnnl_backward(gm_layer *l, float *dx, const float *dy, const float *x,
+                            const float *W, float *dW, float *db);
+/* GM_OK, or the error for a layer whose accel_status is set (which it
+ * clears), naming fn and the layer. */
+gm_status gm__layer_accel_error(gm_layer *l, const char *fn);
 
 /* ---- Spectral normalization (spectral.c) ----------------------------- */
 /* 1 if l's kind can be spectrally normalized. */
@@ -309,6 +366,7 @@ struct gm_net {
     float *work;                   /* the one block behind act/dbuf/caches */
     int have_forward;
     uint64_t forward_version;
+    unsigned threads_gen;  /* gm__threads_generation() when the workspace was set up */
     int input_grads_only; /* set by gm__net_backward_input during its call */
     const void *model;    /* the VAE or GAN that owns the net, or NULL */
 };

@@ -86,6 +86,10 @@ void gm_layer_free(gm_layer *layer)
     gm__free(layer->params); /* params and grads are one block */
     gm__free(layer->state);
     gm__free(layer->sn_work);
+    if (layer->vt->release) {
+        layer->vt->release(layer->accel);
+        layer->vt->release(layer->accel_next);
+    }
     gm__free(layer);
 }
 

@@ -173,7 +173,8 @@ static size_t gm__pad16(size_t n) { return (n + 15) & ~(size_t)15; }
 static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
                                  const size_t *in_shape)
 {
-    if (net->work != NULL && net->in_ndim == in_ndim &&
+    const unsigned gen = gm__threads_generation();
+    if (net->work != NULL && net->in_ndim == in_ndim && net->threads_gen == gen &&
         memcmp(net->in_shape, in_shape, in_ndim * sizeof(size_t)) == 0)
         return GM_OK;
     const size_t L = net->n_layers, nb = L + 1, n = in_shape[0];
@@ -214,6 +215,23 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
     fits = fits && 2 * gm__pad16(dmax) <= SIZE_MAX / 4 - total;
     total += 2 * gm__pad16(dmax);
     float *work = ok && fits ? gm__malloc_array(total, sizeof(float)) : NULL;
+    /* layer state besides the workspace (oneDNN primitives), kept aside
+     * until everything has succeeded */
+    gm_status pst = GM_OK;
+    for (size_t i = 0; i < L && work != NULL && pst == GM_OK; i++) {
+        gm_layer *l = net->layers[i];
+        if (l->vt->prepare) pst = l->vt->prepare(l, fn, n, bnd[i], bshape[i], &l->accel_next);
+    }
+    if (pst != GM_OK) {
+        for (size_t i = 0; i < L; i++) {
+            gm_layer *l = net->layers[i];
+            if (l->vt->release) l->vt->release(l->accel_next);
+            l->accel_next = NULL;
+        }
+        gm__free(work);
+        gm__free(meta);
+        return pst;
+    }
     if (work == NULL) {
         gm__free(meta);
         if (!ok)
@@ -237,6 +255,9 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
         l->out_nd = bnd[i + 1];
         memcpy(l->in_shape, bshape[i], bnd[i] * sizeof(size_t));
         memcpy(l->out_shape, bshape[i + 1], bnd[i + 1] * sizeof(size_t));
+        if (l->vt->release) l->vt->release(l->accel);
+        l->accel = l->accel_next;
+        l->accel_next = NULL;
         l->cache = NULL;
         if (l->vt->cache_floats) {
             l->cache = p;
@@ -250,6 +271,7 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
     net->bshape = bshape;
     net->bnd = bnd;
     net->in_ndim = in_ndim;
+    net->threads_gen = gen;
     memcpy(net->in_shape, in_shape, in_ndim * sizeof(size_t));
     return GM_OK;
 }
@@ -360,6 +382,13 @@ static gm_status gm__net_forward_impl(gm_net *net, const char *fn, const gm_tens
     for (size_t i = 0; i < L; i++)
         net->layers[i]->vt->forward(net->layers[i], net->act[i + 1],
                                     net->act[i], n, net->training);
+    for (size_t i = 0; i < L; i++) {
+        gm_status st = gm__layer_accel_error(net->layers[i], fn);
+        if (st != GM_OK) {
+            net->have_forward = 0;
+            return st;
+        }
+    }
     memcpy(y->data, net->act[L], y->numel * sizeof(float));
     net->have_forward = 1;
     net->forward_version = net->version;
@@ -406,6 +435,8 @@ gm_status gm_net_backward(gm_net *net, const gm_tensor *dy, gm_tensor *dx)
         l->vt->backward(l, dxi, cur, net->act[i], net->act[i + 1], n);
         cur = next;
     }
+    for (size_t i = lowest; i < L; i++)
+        GM_TRY(gm__layer_accel_error(net->layers[i], __func__));
     return GM_OK;
 }
 

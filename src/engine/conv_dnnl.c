@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/* Conv2D and ConvTranspose2D on oneDNN (engine.h, "Convolution backend").
+ * Per layer and batch shape: an engine and a stream, the forward,
+ * backward-data and backward-weights primitives (deconvolution ones for the
+ * transposed conv), the reorders between the library's NCHW tensors and
+ * the layouts oneDNN picked, their buffers and one scratchpad; all made in
+ * gm__conv_dnnl_prepare, so running them allocates nothing.
+ * Weights: conv2d [O x C x k x k] is oneDNN's oihw; conv_transpose2d
+ * [in x out x k x k] (PyTorch's layout) is oneDNN's deconvolution weights
+ * {O = out, I = in} in the iohw layout. */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+/* The test switch: read GM__CONV_IM2COL once, then gm__conv_force_im2col. */
+static int gm__im2col_forced = -1;
+
+static int gm__im2col_flag(void)
+{
+    if (gm__im2col_forced < 0) {
+        const char *e = getenv("GM__CONV_IM2COL");
+        gm__im2col_forced = e != NULL && e[0] == '1';
+    }
+    return gm__im2col_forced;
+}
+
+int gm__conv_force_im2col(int force)
+{
+    const int old = gm__im2col_flag();
+    gm__im2col_forced = force != 0;
+    return old;
+}
+
+#if GM_DNNL
+
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+
+int gm__conv_dnnl_built(void) { return 1; }
+int gm__conv_uses_dnnl(void) { return !gm__im2col_flag(); }
+
+/* Layouts oneDNN may choose inside a primitive (any, with reorders at its
+ * edges) or plain NCHW throughout; GM__DNNL_PLAIN=1 picks plain, for
+ * measuring one against the other. */
+static int gm__dnnl_plain(void)
+{
+    const char *e = getenv("GM__DNNL_PLAIN");
+    return e != NULL && e[0] == '1';
+}
+
+/* One tensor argument of a primitive: `user` wraps the library's buffer
+ * (its handle set per call), `prim` what the primitive reads or writes.
+ * Without a reorder they are the same object. With one, prim owns buf; a
+ * port may instead share another port's prim (alias) when the data there
+ * is already the same tensor in the same layout. */
+typedef struct {
+    dnnl_memory_t user, prim;
+    dnnl_primitive_t reorder; /* user -> prim for inputs, prim -> user for outputs */
+    dnnl_memory_t reorder_sp;
+    void *buf;
+    int alias;
+} gm__port;
+
+typedef struct {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    int transpose;
+    size_t nw, nb; /* weight and bias element counts */
+    dnnl_primitive_t fwd, bwd_d, bwd_w;
+    dnnl_memory_t sp_fwd, sp_bwd_d, sp_bwd_w; /* scratchpads, all over sp */
+    gm__port src, w, dst;             /* forward */
+    gm__port ddst, w2, dsrc;          /* backward data */
+    gm__port src2, ddst2, dw;         /* backward weights */
+    dnnl_memory_t bias, dbias;
+    void *sp;                         /* the shared scratchpad */
+    size_t sp_bytes;
+    float *dwb;                       /* weight then bias gradient of one backward */
+} gm__dnnl_conv;
+
+static gm_status gm__dnnl_error(dnnl_status_t s, const char *fn, const char *name,
+                                const char *what)
+{
+    if (s == dnnl_out_of_memory)
+        return gm__set_error(GM_ENOMEM, fn, "%s layer: oneDNN is out of memory (%s)", name,
+                             what);
+    if (s == dnnl_unimplemented)
+        return gm__set_error(GM_EUNSUPPORTED, fn, "%s layer: oneDNN has no %s for this shape",
+                             name, what);
+    return gm__set_error(GM_EINTERNAL, fn, "%s layer: oneDNN %s failed with status %d", name,
+                         what, (int)s);
+}
+
+#define GM__DN(call, what)                                                     \
+    do {                                                                       \
+        dnnl_status_t gm__s = (call);                                          \
+        if (gm__s != dnnl_success) {                                           \
+            st = gm__dnnl_error(gm__s, fn, l->vt->name, what);                 \
+            goto fail;                                                         \
+        }                                                                      \
+    } while (0)
+
+static void gm__port_free(gm__port *p)
+{
+    if (!p->alias && p->prim && p->prim != p->user) dnnl_memory_destroy(p->prim);
+    if (p->user) dnnl_memory_destroy(p->user);
+    if (p->reorder) dnnl_primitive_destroy(p->reorder);
+    if (p->reorder_sp) dnnl_memory_destroy(p->reorder_sp);
+    gm__free(p->buf);
+    memset(p, 0, sizeof *p);
+}
+
+void gm__conv_dnnl_release(void *state)
+{
+    gm__dnnl_conv *c = state;
+    if (c == NULL) return;
+    gm__port *ports[] = {&c->src, &c->w, &c->dst, &c->ddst, &c->w2, &c->dsrc,
+                         &c->src2, &c->ddst2, &c->dw};
+    for (size_t i = 0; i < sizeof ports / sizeof *ports; i++) gm__port_free(ports[i]);
+    dnnl_memory_t mems[] = {c->sp_fwd, c->sp_bwd_d, c->sp_bwd_w, c->bias, c->dbias};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    dnnl_primitive_t prims[] = {c->fwd, c->bwd_d, c->bwd_w};
+    for (size_t i = 0; i < 3; i++)
+        if (prims[i]) dnnl_primitive_destroy(prims[i]);
+    if (c->stream) dnnl_stream_destroy(c->stream);
+    if (c->eng) dnnl_engine_destroy(c->eng);
+    gm__free(c->sp);
+    gm__free(c->dwb);
+    gm__free(c);
+}
+
+/* The scratchpad bytes a primitive desc asks for. */
+static size_t gm__sp_size(const_dnnl_primitive_desc_t pd)
+{
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+/* A port between the user layout umd and the primitive's pmd, an input
+ * (user -> prim) or an output. alias: a port whose prim already holds the
+ * same tensor (NULL: none). The reorder's scratchpad bytes go into *sp. */
+static dnnl_status_t gm__port_make(gm__dnnl_conv *c, gm__port *p, const dnnl_memory_desc_t *umd,
+                                   const dnnl_memory_desc_t *pmd, int input,
+                                   const gm__port *alias, const_dnnl_primitive_attr_t attr,
+                                   size_t *sp)
+{
+    dnnl_status_t s = dnnl_memory_create(&p->user, umd, c->eng, DNNL_MEMORY_NONE);
+    if (s != dnnl_success) return s;
+    if (dnnl_memory_desc_equal(umd, pmd)) {
+        p->prim = p->user;
+        return dnnl_success;
+    }
+    if (alias != NULL && alias->reorder != NULL) {
+        const dnnl_memory_desc_t *amd;
+        if (dnnl_memory_get_memory_desc(alias->prim, &amd) == dnnl_success &&
+            dnnl_memory_desc_equal(amd, pmd)) {
+            p->prim = alias->prim;
+            p->alias = 1;
+            return dnnl_success;
+        }
+    }
+    const size_t bytes = dnnl_memory_desc_get_size(pmd);
+    p->buf = gm__malloc(bytes ? bytes : 1);
+    if (p->buf == NULL) return dnnl_out_of_memory;
+    if ((s = dnnl_memory_create(&p->prim, pmd, c->eng, p->buf)) != dnnl_success) return s;
+    dnnl_primitive_desc_t rpd;
+    s = input ? dnnl_reorder_primitive_desc_create(&rpd, umd, c->eng, pmd, c->eng, attr)
+              : dnnl_reorder_primitive_desc_create(&rpd, pmd, c->eng, umd, c->eng, attr);
+    if (s != dnnl_success) return s;
+    const size_t need = gm__sp_size(rpd);
+    if (need > *sp) *sp = need;
+    s = dnnl_primitive_create(&p->reorder, rpd);
+    dnnl_primitive_desc_destroy(rpd);
+    return s;
+}
+
+/* A scratchpad memory over c->sp for primitive p, or NULL if it needs none. */
+static dnnl_status_t gm__sp_make(gm__dnnl_conv *c, dnnl_primitive_t p, dnnl_memory_t *out)
+{
+    *out = NULL;
+    if (p == NULL) return dnnl_success;
+    const_dnnl_primitive_desc_t pd;
+    dnnl_status_t s = dnnl_primitive_get_primitive_desc(p, &pd);
+    if (s != dnnl_success || gm__sp_size(pd) == 0) return s;
+    return dnnl_memory_create(out, dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0),
+                              c->eng, c->sp);
+}
+
+static dnnl_status_t gm__md(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims,
+                            dnnl_format_tag_t tag)
+{
+    return dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag);
+}
+
+/* GNU OpenMP's thread pool does not survive fork(): a child that starts a
+ * parallel region after its parent ran one hangs. So in a child oneDNN
+ * runs on one thread (oneDNN starts no parallel region for one thread),
+ * and nets set up in the parent make their primitives again. */
+static atomic_int gm__in_fork_child;
+static pthread_once_t gm__atfork_once = PTHREAD_ONCE_INIT;
+
+static void gm__atfork_child(void)
+{
+    atomic_store(&gm__in_fork_child, 1);
+    gm__threads_changed();
+}
+
+static void gm__atfork_register(void) { pthread_atfork(NULL, NULL, gm__atfork_child); }
+
+/* oneDNN's OpenMP threads = the library's thread count, in this thread
+ * (OpenMP's count is per calling thread). */
+static void gm__dnnl_threads(void)
+{
+    const int t = atomic_load(&gm__in_fork_child) ? 1 : gm_get_num_threads();
+    if (omp_get_max_threads() != t) omp_set_num_threads(t);
+}
+
+gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
+                                const size_t *in, void **state)
+{
+    *state = NULL;
+    if (!gm__conv_uses_dnnl()) return GM_OK;
+    size_t out_nd, out[GM_MAX_DIMS - 1];
+    GM_TRY(l->vt->shape(l, fn, in_nd, in, &out_nd, out));
+    pthread_once(&gm__atfork_once, gm__atfork_register);
+    gm__dnnl_threads(); /* the primitives split their work for this count */
+    gm__dnnl_conv *c = gm__malloc(sizeof *c);
+    if (c == NULL) return gm__set_error(GM_ENOMEM, fn, "%s layer: cannot allocate its oneDNN state", l->vt->name);
+    memset(c, 0, sizeof *c);
+    gm_status st = GM_OK;
+    dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    const int tr = l->vt->kind == GM_LAYER_CONV_TRANSPOSE2D;
+    const dnnl_dim_t N = (dnnl_dim_t)n, C = (dnnl_dim_t)l->in_ch, O = (dnnl_dim_t)l->out_ch,
+                     K = (dnnl_dim_t)l->kernel;
+    const dnnl_dims_t sdims = {N, C, (dnnl_dim_t)in[1], (dnnl_dim_t)in[2]},
+                      ddims = {N, O, (dnnl_dim_t)out[1], (dnnl_dim_t)out[2]},
+                      wdims = {O, C, K, K}, bdims = {O};
+    const dnnl_dims_t strides = {(dnnl_dim_t)l->stride, (dnnl_dim_t)l->stride},
+                      pad = {(dnnl_dim_t)l->pad, (dnnl_dim_t)l->pad};
+    c->transpose = tr;
+    c->nw = l->in_ch * l->out_ch * l->kernel * l->kernel;
+    c->nb = l->out_ch;
+    /* conv weights [O x C x k x k] are oihw; the transposed conv's
+     * [in x out x k x k] are the deconvolution's {O, I} as iohw */
+    const dnnl_format_tag_t wtag = tr ? dnnl_iohw : dnnl_oihw, any = dnnl_format_tag_any;
+    /* Per primitive: plain NCHW (the user layout, no reorders) or the
+     * blocked layouts oneDNN picks (`any`). Blocked kernels work on
+     * channel blocks of 16; a primitive that writes fewer channels (the
+     * DCGAN's 1-channel image: the last transposed conv's forward, the
+     * first conv's backward data) pads them and ran 3-7x slower than
+     * plain on AVX-512, measured with DNNL_VERBOSE=1 on bench/dcgan28. So:
+     * plain for those, blocked for the rest (GM__DNNL_PLAIN=1: plain
+     * everywhere, for measuring). */
+    const int plain = gm__dnnl_plain();
+    const int blk_f = !plain && l->out_ch >= 16, blk_d = !plain && l->in_ch >= 16, blk_w = !plain;
+    dnnl_memory_desc_t su, du, wu, bu, sf, df, wf, sd, dd, wd, sw, dw, ww;
+    GM__DN(gm__md(&su, 4, sdims, dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&du, 4, ddims, dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&wu, 4, wdims, wtag), "memory descriptor");
+    GM__DN(gm__md(&bu, 1, bdims, dnnl_a), "memory descriptor");
+    GM__DN(gm__md(&sf, 4, sdims, blk_f ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&df, 4, ddims, blk_f ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&wf, 4, wdims, blk_f ? any : wtag), "memory descriptor");
+    GM__DN(gm__md(&sd, 4, sdims, blk_d ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&dd, 4, ddims, blk_d ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&wd, 4, wdims, blk_d ? any : wtag), "memory descriptor");
+    GM__DN(gm__md(&sw, 4, sdims, blk_w ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&dw, 4, ddims, blk_w ? any : dnnl_nchw), "memory descriptor");
+    GM__DN(gm__md(&ww, 4, wdims, blk_w ? any : wtag), "memory descriptor");
+    GM__DN(dnnl_engine_create(&c->eng, dnnl_cpu, 0), "engine");
+    GM__DN(dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags), "stream");
+    GM__DN(dnnl_primitive_attr_create(&attr), "attributes");
+    GM__DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "attributes");
+    if (tr) {
+        dnnl_deconvolution_desc_t f, d, w;
+        GM__DN(dnnl_deconvolution_forward_desc_init(&f, dnnl_forward_training,
+                                                    dnnl_deconvolution_direct, &sf, &wf, &bu, &df,
+                                                    strides, pad, pad), "deconvolution");
+        GM__DN(dnnl_primitive_desc_create(&fpd, &f, attr, c->eng, NULL), "deconvolution forward");
+        GM__DN(dnnl_deconvolution_backward_data_desc_init(&d, dnnl_deconvolution_direct, &sd, &wd,
+                                                          &dd, strides, pad, pad), "deconvolution");
+        GM__DN(dnnl_primitive_desc_create(&dpd, &d, attr, c->eng, fpd), "deconvolution backward data");
+        GM__DN(dnnl_deconvolution_backward_weights_desc_init(&w, dnnl_deconvolution_direct, &sw,
+                                                             &ww, &bu, &dw, strides, pad, pad),
+               "deconvolution");
+        GM__DN(dnnl_primitive_desc_create(&wpd, &w, attr, c->eng, fpd),
+               "deconvolution backward weights");
+    } else {
+        dnnl_convolution_desc_t f, d, w;
+        GM__DN(dnnl_convolution_forward_desc_init(&f, dnnl_forward_training,
+                                                  dnnl_convolution_direct, &sf, &wf, &bu, &df,
+                                                  strides, pad, pad), "convolution");
+        GM__DN(dnnl_primitive_desc_create(&fpd, &f, attr, c->eng, NULL), "convolution forward");
+        GM__DN(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &sd, &wd,
+                                                        &dd, strides, pad, pad), "convolution");
+        GM__DN(dnnl_primitive_desc_create(&dpd, &d, attr, c->eng, fpd), "convolution backward data");
+        GM__DN(dnnl_convolution_backward_weights_desc_init(&w, dnnl_convolution_direct, &sw, &ww,
+                                                           &bu, &dw, strides, pad, pad),
+               "convolution");
+        GM__DN(dnnl_primitive_desc_create(&wpd, &w, attr, c->eng, fpd),
+               "convolution backward weights");
+    }
+    size_t sp = gm__sp_size(fpd);
+    if (gm__sp_size(dpd) > sp) sp = gm__sp_size(dpd);
+    if (gm__sp_size(wpd) > sp) sp = gm__sp_size(wpd);
+#define GM__Q(pd, what) dnnl_primitive_desc_query_md(pd, what, 0)
+    GM__DN(gm__port_make(c, &c->src, &su, GM__Q(fpd, dnnl_query_src_md), 1, NULL, attr, &sp), "reorder");
+    GM__DN(gm__port_make(c, &c->w, &wu, GM__Q(fpd, dnnl_query_weights_md), 1, NULL, attr, &sp), "reorder");
+    GM__DN(gm__port_make(c, &c->dst, &du, GM__Q(fpd, dnnl_query_dst_md), 0, NULL, attr, &sp), "reorder");
+    GM__DN(gm__port_make(c, &c->ddst, &du, GM__Q(dpd, dnnl_query_diff_dst_md), 1, NULL, attr, &sp), "reorder");
+    GM__DN(gm__port_make(c, &c->w2, &wu, GM__Q(dpd, dnnl_query_weights_md), 1, &c->w, attr, &sp), "reorder");
+    GM__DN(gm__port_make(c, &c->dsrc, &su, GM__Q(dpd, dnnl_query_diff_src_md), 0, NULL, attr, &sp), "reorder");
+    GM__DN(gm__port_make(c, &c->src2, &su, GM__Q(wpd, dnnl_query_src_md), 1, &c->src, attr, &sp), "reorder");
+    GM__DN(gm__port_make(c, &c->ddst2, &du, GM__Q(wpd, dnnl_query_diff_dst_md), 1, &c->ddst, attr, &sp), "reorder");
+    GM__DN(gm__port_make(c, &c->dw, &wu, GM__Q(wpd, dnnl_query_diff_weights_md), 0, NULL, attr, &sp), "reorder");
+#undef GM__Q
+    GM__DN(dnnl_primitive_create(&c->fwd, fpd), "forward primitive");
+    GM__DN(dnnl_primitive_create(&c->bwd_d, dpd), "backward data primitive");
+    GM__DN(dnnl_primitive_create(&c->bwd_w, wpd), "backward weights primitive");
+    c->dwb = gm__malloc_array(c->nw + c->nb, sizeof(float));
+    c->sp_bytes = sp;
+    c->sp = sp ? gm__malloc(sp) : NULL;
+    if (c->dwb == NULL || (sp && c->sp == NULL)) {
+        st = gm__set_error(GM_ENOMEM, fn, "%s layer: cannot allocate %zu bytes of oneDNN scratchpad",
+                           l->vt->name, sp);
+        goto fail;
+    }
+    GM__DN(dnnl_memory_create(&c->bias, &bu, c->eng, DNNL_MEMORY_NONE), "memory");
+    GM__DN(dnnl_memory_create(&c->dbias, &bu, c->eng, c->dwb + c->nw), "memory");
+    GM__DN(gm__sp_make(c, c->fwd, &c->sp_fwd), "scratchpad");
+    GM__DN(gm__sp_make(c, c->bwd_d, &c->sp_bwd_d), "scratchpad");
+    GM__DN(gm__sp_make(c, c->bwd_w, &c->sp_bwd_w), "scratchpad");
+    gm__port *ports[] = {&c->src, &c->w, &c->dst, &c->ddst, &c->w2, &c->dsrc,
+                         &c->src2, &c->ddst2, &c->dw};
+    for (size_t i = 0; i < sizeof ports / sizeof *ports; i++)
+        GM__DN(gm__sp_make(c, ports[i]->reorder, &ports[i]->reorder_sp), "scratchpad");
+    dnnl_primitive_desc_destroy(fpd);
+    dnnl_primitive_desc_destroy(dpd);
+    dnnl_primitive_desc_destroy(wpd);
+    dnnl_primitive_attr_destroy(attr);
+    *state = c;
+    return GM_OK;
+fail:
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
+    if (dpd) dnnl_primitive_desc_destroy(dpd);
+    if (wpd) dnnl_primitive_desc_destroy(wpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    gm__conv_dnnl_release(c);
+    return st;
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+static void gm__run(gm_layer *l, gm__dnnl_conv *c, dnnl_primitive_t p, int nargs,
+                    const dnnl_exec_arg_t *args)
+{
+    if (l->accel_status != 0) return;
+    dnnl_status_t s = dnnl_primitive_execute(p, c->stream, nargs, args);
+    if (s == dnnl_success) s = dnnl_stream_wait(c->stream);
+    if (s != dnnl_success) l->accel_status = (int)s;
+}
+
+static void gm__set_handle(gm_layer *l, dnnl_memory_t m, const void *ptr)
+{
+    dnnl_status_t s = dnnl_memory_set_data_handle(m, (void *)(uintptr_t)ptr);
+    if (s != dnnl_success && l->accel_status == 0) l->accel_status = (int)s;
+}
+
+/* Input port: its prim holds the tensor at ptr afterwards. */
+static void gm__port_in(gm_layer *l, gm__dnnl_conv *c, gm__port *p, const void *ptr)
+{
+    if (p->alias) return;
+    gm__set_handle(l, p->user, ptr);
+    if (p->reorder) {
+        dnnl_exec_arg_t a[3] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->prim},
+                                {DNNL_ARG_SCRATCHPAD, p->reorder_sp}};
+        gm__run(l, c, p->reorder, p->reorder_sp ? 3 : 2, a);
+    }
+}
+
+/* Output port: before the primitive, point it at ptr; after, copy out. */
+static void gm__port_out_begin(gm_layer *l, gm__port *p, void *ptr) { gm__set_handle(l, p->user, ptr); }
+
+static void gm__port_out_end(gm_layer *l, gm__dnnl_conv *c, gm__port *p)
+{
+    if (p->reorder) {
+        dnnl_exec_arg_t a[3] = {{DNNL_ARG_FROM, p->prim}, {DNNL_ARG_TO, p->user},
+                                {DNNL_ARG_SCRATCHPAD, p->reorder_sp}};
+        gm__run(l, c, p->reorder, p->reorder_sp ? 3 : 2, a);
+    }
+}
+
+void gm__conv_dnnl_forward(gm_layer *l, float *y, const float *x, const float *W,
+                           const float *b)
+{
+    gm__dnnl_conv *c = l->accel;
+    gm__dnnl_threads();
+    gm__port_in(l, c, &c->src, x);
+    gm__port_in(l, c, &c->w, W);
+    gm__set_handle(l, c->bias, b);
+    gm__port_out_begin(l, &c->dst, y);
+    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, c->src.prim}, {DNNL_ARG_WEIGHTS, c->w.prim},
+                            {DNNL_ARG_BIAS, c->bias}, {DNNL_ARG_DST, c->dst.prim},
+                            {DNNL_ARG_SCRATCHPAD, c->sp_fwd}};
+    gm__run(l, c, c->fwd, c->sp_fwd ? 5 : 4, a);
+    gm__port_out_end(l, c, &c->dst);
+}
+
+void gm__conv_dnnl_backward(gm_layer *l, float *dx, const float *dy, const float *x,
+                            const float *W, float *dW, float *db)
+{
+    gm__dnnl_conv *c = l->accel;
+    gm__dnnl_threads();
+    if (dx || c->ddst2.alias) gm__port_in(l, c, &c->ddst, dy);
+    if (dW) {
+        gm__port_in(l, c, &c->src2, x);
+        gm__port_in(l, c, &c->ddst2, dy);
+        gm__port_out_begin(l, &c->dw, c->dwb);
+        dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, c->src2.prim}, {DNNL_ARG_DIFF_DST, c->ddst2.prim},
+                                {DNNL_ARG_DIFF_WEIGHTS, c->dw.prim},
+                                {DNNL_ARG_DIFF_BIAS, c->dbias},
+                                {DNNL_ARG_SCRATCHPAD, c->sp_bwd_w}};
+        gm__run(l, c, c->bwd_w, c->sp_bwd_w ? 5 : 4, a);
+        gm__port_out_end(l, c, &c->dw);
+        if (l->accel_status == 0) {
+            for (size_t i = 0; i < c->nw; i++) dW[i] += c->dwb[i];
+            for (size_t i = 0; i < c->nb; i++) db[i] += c->dwb[c->nw + i];
+        }
+    }
+    if (dx) {
+        gm__port_in(l, c, &c->w2, W);
+        gm__port_out_begin(l, &c->dsrc, dx);
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, c->ddst.prim}, {DNNL_ARG_WEIGHTS, c->w2.prim},
+                                {DNNL_ARG_DIFF_SRC, c->dsrc.prim},
+                                {DNNL_ARG_SCRATCHPAD, c->sp_bwd_d}};
+        gm__run(l, c, c->bwd_d, c->sp_bwd_d ? 4 : 3, a);
+        gm__port_out_end(l, c, &c->dsrc);
+    }
+}
+
+gm_status gm__layer_accel_error(gm_layer *l, const char *fn)
+{
+    if (l->accel_status == 0) return GM_OK;
+    const dnnl_status_t s = (dnnl_status_t)l->accel_status;
+    l->accel_status = 0;
+    return gm__dnnl_error(s, fn, l->vt->name, "execution");
+}
+
+#else /* no oneDNN: im2col + sgemm only */
+
+int gm__conv_dnnl_built(void) { return 0; }
+int gm__conv_uses_dnnl(void) { return 0; }
+
+gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
+                                const size_t *in, void **state)
+{
+    (void)l, (void)fn, (void)n, (void)in_nd, (void)in;
+    *state = NULL;
+    return GM_OK;
+}
+
+void gm__conv_dnnl_release(void *state) { (void)state; }
+
+void gm__conv_dnnl_forward(gm_layer *l, float *y, const float *x, const float *W,
+                           const float *b)
+{
+    (void)y, (void)x, (void)W, (void)b;
+    l->accel_status = -1;
+}
+
+void gm__conv_dnnl_backward(gm_layer *l, float *dx, const float *dy, const float *x,
+                            const float *W, float *dW, float *db)
+{
+    (void)dx, (void)dy, (void)x, (void)W, (void)dW, (void)db;
+    l->accel_status = -1;
+}
+
+gm_status gm__layer_accel_error(gm_layer *l, const char *fn)
+{
+    if (l->accel_status == 0) return GM_OK;
+    l->accel_status = 0;
+    return gm__set_error(GM_EINTERNAL, fn, "%s layer: no oneDNN in this build", l->vt->name);
+}
+
+#endif
