@@ -137,7 +137,10 @@ static void write_png(const char *dir, const char *name, const gm_tensor *grid, 
                       size_t cols)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        fprintf(stderr, "vae_fashion: the path %s/%s is too long\n", dir, name);
+        exit(1);
+    }
     CHECK(gm_png_write_grid(path, grid, rows, cols, 2, 1.0f));
     printf("wrote %s\n", path);
 }
