@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <genmodel/genmodel.h>
@@ -56,5 +57,43 @@ static inline int gm_run_suite(Suite *s)
     srunner_free(sr);
     return failed == 0 ? 0 : 1;
 }
+
+/* ---- an allocator that fails one chosen call -------------------------------
+ * Installed with `const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
+ * gm_set_allocator(&a);` (while no library object is alive); gm_test_oom_arm(k) makes the k-th allocation from then
+ * on (counted from 0) return NULL, gm_test_oom_arm(-1) none. For sweeps
+ * that fail allocation 0, 1, 2, ... of a call until it succeeds. */
+typedef struct {
+    long calls, fail_at;
+} gm_test_oom_state;
+static inline gm_test_oom_state *gm_test_oom(void)
+{
+    static gm_test_oom_state s = {0, -1};
+    return &s;
+}
+static inline void gm_test_oom_arm(long fail_at)
+{
+    gm_test_oom()->calls = 0;
+    gm_test_oom()->fail_at = fail_at;
+}
+static inline void *gm_test_oom_malloc(void *u, size_t n)
+{
+    (void)u;
+    gm_test_oom_state *s = gm_test_oom();
+    return s->calls++ == s->fail_at ? NULL : malloc(n);
+}
+static inline void *gm_test_oom_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    gm_test_oom_state *s = gm_test_oom();
+    return s->calls++ == s->fail_at ? NULL : realloc(p, n);
+}
+static inline void gm_test_oom_free(void *u, void *p)
+{
+    (void)u;
+    free(p);
+}
+#define GM_TEST_OOM_ALLOCATOR \
+    { gm_test_oom_malloc, gm_test_oom_realloc, gm_test_oom_free, NULL }
 
 #endif

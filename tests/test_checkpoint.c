@@ -703,26 +703,6 @@ END_TEST
 
 /* ---- failing allocations -------------------------------------------------- */
 
-typedef struct {
-    long calls, fail_at;
-} oom_counter;
-static oom_counter oom;
-
-static void *oom_malloc(void *u, size_t n)
-{
-    (void)u;
-    return oom.calls++ == oom.fail_at ? NULL : malloc(n);
-}
-static void *oom_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    return oom.calls++ == oom.fail_at ? NULL : realloc(p, n);
-}
-static void oom_free(void *u, void *p)
-{
-    (void)u;
-    free(p);
-}
 
 /* Runs op with the k-th allocation failing, for k = 0, 1, ... until it
  * succeeds: every failure must be GM_ENOMEM and leak nothing (a train
@@ -734,9 +714,9 @@ static long oom_sweep(oom_op op, void *ctx, const char *name, void (*undo)(void 
 {
     for (long k = 0;; k++) {
         const size_t live = gm_live_allocations();
-        oom = (oom_counter){0, k};
+        gm_test_oom_arm(k);
         gm_status st = op(ctx);
-        oom.fail_at = -1;
+        gm_test_oom_arm(-1);
         if (st == GM_OK) {
             if (undo) undo(ctx);
             return k;
@@ -773,8 +753,8 @@ static void undo_net(void *c) { gm_net_free(((oom_ctx *)c)->loaded); }
 START_TEST(test_oom_everywhere)
 {
     make_dir();
-    const gm_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
-    oom = (oom_counter){0, -1};
+    const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
+    gm_test_oom_arm(-1);
     GM_CK_OK(gm_set_allocator(&a));
     oom_ctx c = {.path = path_in_dir("m.gmck")};
     long points = 0;

@@ -815,26 +815,6 @@ END_TEST
 
 /* ---- 3, 4. failing allocations change nothing and name the function ----- */
 
-typedef struct {
-    long calls, fail_at;
-} oom_counter;
-static oom_counter oom = {0, -1};
-
-static void *oom_malloc(void *u, size_t n)
-{
-    (void)u;
-    return oom.calls++ == oom.fail_at ? NULL : malloc(n);
-}
-static void *oom_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    return oom.calls++ == oom.fail_at ? NULL : realloc(p, n);
-}
-static void oom_free(void *u, void *p)
-{
-    (void)u;
-    free(p);
-}
 
 /* One model call under test: runs on model m (a gm_vae or gm_gan), its
  * output into out (numel floats, compared after success). */
@@ -1010,8 +990,8 @@ START_TEST(test_oom_changes_nothing_and_names_the_function)
 {
     make_dir();
     /* the allocator can only change with no library object alive */
-    const gm_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
-    oom = (oom_counter){0, -1};
+    const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
+    gm_test_oom_arm(-1);
     GM_CK_OK(gm_set_allocator(&a));
     for (int i = 0; i < 3; i++) {
         g_x[i] = batch(0, sizes[i], 40 + i);
@@ -1049,10 +1029,10 @@ START_TEST(test_oom_changes_nothing_and_names_the_function)
         long k = 0;
         for (;; k++) {
             const size_t live = gm_live_allocations();
-            oom = (oom_counter){0, k};
+            gm_test_oom_arm(k);
             gm_clear_error();
             gm_status st = mc->run(m, got, &ng, 1);
-            oom.fail_at = -1;
+            gm_test_oom_arm(-1);
             if (st == GM_OK) break;
             char msg[600];
             snprintf(msg, sizeof msg, "%s", gm_last_error());
