@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,5 +96,40 @@ static inline void gm_test_oom_free(void *u, void *p)
 }
 #define GM_TEST_OOM_ALLOCATOR \
     { gm_test_oom_malloc, gm_test_oom_realloc, gm_test_oom_free, NULL }
+
+/* ---- whole files -------------------------------------------------------- */
+/* The file's bytes (malloc'd, the caller frees them; *len its size). */
+static inline unsigned char *gm_test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+static inline void gm_test_write_file(const char *path, const unsigned char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static inline int gm_test_files_equal(const char *a, const char *b)
+{
+    size_t na, nb;
+    unsigned char *pa = gm_test_read_file(a, &na), *pb = gm_test_read_file(b, &nb);
+    int eq = na == nb && memcmp(pa, pb, na) == 0;
+    free(pa);
+    free(pb);
+    return eq;
+}
 
 #endif
