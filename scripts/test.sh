@@ -13,9 +13,9 @@
 #             then ctest: the Check suites, the fuzz corpora replayed,
 #             abi_exports, abi_abidiff, install_consumer, examples, bindings
 #             (everything but the valgrind_* tests)
-#   kernels   build/'s tests again on another OpenBLAS kernel set: Haswell
-#             (AVX2) when the build stage ran the CPU's own choice, so a test
-#             that passes on one CPU's rounding only fails here
+#   kernels   build/'s tests again on another OpenBLAS kernel set (Haswell
+#             on an AVX-512 CPU, Sandybridge on an AVX2 one, else Prescott),
+#             so a test that passes on one CPU's rounding only fails here
 #   debug, release
 #             build-debug/, build-release/ (CMAKE_BUILD_TYPE Debug, Release):
 #             the Check suites, the examples and the MPI equivalence test
@@ -111,10 +111,12 @@ stage_build() {
 
 stage_kernels() {
     # scripts/blas_env.sh chose the CPU's kernels for the build stage
-    local own=${OPENBLAS_CORETYPE:-} other=Haswell
-    if [ "$own" = Haswell ]; then
-        other=Sandybridge # an AVX2 CPU: its AVX kernels
-    fi
+    local own=${OPENBLAS_CORETYPE:-} other
+    case $own in
+        SkylakeX) other=Haswell ;;        # AVX-512 CPU: its AVX2 kernels
+        Haswell) other=Sandybridge ;;     # AVX2 CPU: its AVX kernels
+        *) other=Prescott ;;              # anything else: SSE3, which every x86-64 has
+    esac
     echo "--- build/'s tests with OPENBLAS_CORETYPE=$other (the build stage: ${own:-the default})"
     configure_build build -DGM_SANITIZE= || return $?
     OPENBLAS_CORETYPE=$other run_ctest build -LE 'valgrind|bench'

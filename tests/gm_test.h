@@ -5,6 +5,8 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <genmodel/genmodel.h>
@@ -55,6 +57,79 @@ static inline int gm_run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? 0 : 1;
+}
+
+/* ---- an allocator that fails one chosen call -------------------------------
+ * Installed with `const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
+ * gm_set_allocator(&a);` (while no library object is alive); gm_test_oom_arm(k) makes the k-th allocation from then
+ * on (counted from 0) return NULL, gm_test_oom_arm(-1) none. For sweeps
+ * that fail allocation 0, 1, 2, ... of a call until it succeeds. */
+typedef struct {
+    long calls, fail_at;
+} gm_test_oom_state;
+static inline gm_test_oom_state *gm_test_oom(void)
+{
+    static gm_test_oom_state s = {0, -1};
+    return &s;
+}
+static inline void gm_test_oom_arm(long fail_at)
+{
+    gm_test_oom()->calls = 0;
+    gm_test_oom()->fail_at = fail_at;
+}
+static inline void *gm_test_oom_malloc(void *u, size_t n)
+{
+    (void)u;
+    gm_test_oom_state *s = gm_test_oom();
+    return s->calls++ == s->fail_at ? NULL : malloc(n);
+}
+static inline void *gm_test_oom_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    gm_test_oom_state *s = gm_test_oom();
+    return s->calls++ == s->fail_at ? NULL : realloc(p, n);
+}
+static inline void gm_test_oom_free(void *u, void *p)
+{
+    (void)u;
+    free(p);
+}
+#define GM_TEST_OOM_ALLOCATOR \
+    { gm_test_oom_malloc, gm_test_oom_realloc, gm_test_oom_free, NULL }
+
+/* ---- whole files -------------------------------------------------------- */
+/* The file's bytes (malloc'd, the caller frees them; *len its size). */
+static inline unsigned char *gm_test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+static inline void gm_test_write_file(const char *path, const unsigned char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static inline int gm_test_files_equal(const char *a, const char *b)
+{
+    size_t na, nb;
+    unsigned char *pa = gm_test_read_file(a, &na), *pb = gm_test_read_file(b, &nb);
+    int eq = na == nb && memcmp(pa, pb, na) == 0;
+    free(pa);
+    free(pb);
+    return eq;
 }
 
 #endif

@@ -45,39 +45,6 @@ static const char *path_in_dir(const char *name)
     return buf[k];
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(p);
-    ck_assert_uint_eq(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static void write_all(const char *path, const unsigned char *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
-
-static int files_equal(const char *a, const char *b)
-{
-    size_t na, nb;
-    unsigned char *pa = read_all(a, &na), *pb = read_all(b, &nb);
-    int eq = na == nb && memcmp(pa, pb, na) == 0;
-    free(pa);
-    free(pb);
-    return eq;
-}
-
 /* Appends the layer a constructor just made (st its status); frees it if
  * the net refuses it. For builders that must survive failing allocations. */
 static gm_status add(gm_net *net, gm_status st, gm_layer **l)
@@ -287,7 +254,7 @@ START_TEST(test_net_round_trip)
     GM_CK_OK(gm_net_set_training(enc, 1));
     GM_CK_OK(gm_net_save(back, path_in_dir("back.gmck")));
     GM_CK_OK(gm_net_save(enc, p));
-    ck_assert(files_equal(p, path_in_dir("back.gmck")));
+    ck_assert(gm_test_files_equal(p, path_in_dir("back.gmck")));
     gm_tensor_free(x);
     gm_tensor_free(y1);
     gm_tensor_free(y2);
@@ -333,7 +300,7 @@ START_TEST(test_vae_exact_resume)
     /* everything else too: the two save to the same bytes */
     GM_CK_OK(gm_vae_save(straight, path_in_dir("a.gmck")));
     GM_CK_OK(gm_vae_save(resumed, path_in_dir("b.gmck")));
-    ck_assert(files_equal(path_in_dir("a.gmck"), path_in_dir("b.gmck")));
+    ck_assert(gm_test_files_equal(path_in_dir("a.gmck"), path_in_dir("b.gmck")));
     /* and the sampling generator came along */
     gm_tensor *s1, *s2;
     GM_CK_OK(gm_tensor_create(&s1, 2, (size_t[]){5, 16}));
@@ -396,7 +363,7 @@ START_TEST(test_gan_exact_resume_fresh_process)
     assert_same_params(gm_gan_discriminator(straight), gm_gan_discriminator(resumed),
                        "discriminator");
     GM_CK_OK(gm_gan_save(straight, p));
-    ck_assert(files_equal(p, q));
+    ck_assert(gm_test_files_equal(p, q));
     gm_gan_free(straight);
     gm_gan_free(resumed);
     remove_dir();
@@ -446,11 +413,11 @@ START_TEST(test_truncated_and_corrupt)
     size_t tried = 0;
     for (int k = 0; k < 3; k++) {
         size_t n;
-        unsigned char *img = read_all(path_in_dir(kind_file[k]), &n);
+        unsigned char *img = gm_test_read_file(path_in_dir(kind_file[k]), &n);
         const size_t live = gm_live_allocations();
         const size_t stride = n > 4000 ? 7 : 1;
         for (size_t len = 0; len < n; len += stride) {
-            write_all(bad, img, len);
+            gm_test_write_file(bad, img, len);
             void *o = (void *)1;
             GM_CK_ERR(GM_EFORMAT, kind_fn[k], loaders[k](&o, bad));
             ck_assert_ptr_null(o);
@@ -458,7 +425,7 @@ START_TEST(test_truncated_and_corrupt)
         }
         for (size_t i = 0; i < n; i += stride) {
             img[i] ^= 0x5a;
-            write_all(bad, img, n);
+            gm_test_write_file(bad, img, n);
             img[i] ^= 0x5a;
             void *o = (void *)1;
             GM_CK_ERR(GM_EFORMAT, kind_fn[k], loaders[k](&o, bad));
@@ -469,7 +436,7 @@ START_TEST(test_truncated_and_corrupt)
         unsigned char *longer = malloc(n + 1);
         memcpy(longer, img, n);
         longer[n] = 0;
-        write_all(bad, longer, n + 1);
+        gm_test_write_file(bad, longer, n + 1);
         void *o = NULL;
         GM_CK_ERR(GM_EFORMAT, kind_fn[k], loaders[k](&o, bad));
         ck_assert_str_ne(gm_last_error(), "");
@@ -510,12 +477,12 @@ START_TEST(test_hostile_and_future_files)
     save_all_kinds();
     const char *bad = path_in_dir("bad.gmck");
     size_t n;
-    unsigned char *img = read_all(path_in_dir("net.gmck"), &n);
+    unsigned char *img = gm_test_read_file(path_in_dir("net.gmck"), &n);
     gm_net *net = (gm_net *)1;
     /* a later format version */
     wr32(img + 8, 2);
     fix_crcs(img, 24);
-    write_all(bad, img, n);
+    gm_test_write_file(bad, img, n);
     GM_CK_ERR(GM_EVERSION, "gm_net_load", gm_net_load(&net, bad));
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "later"));
     ck_assert_ptr_null(net);
@@ -534,7 +501,7 @@ START_TEST(test_hostile_and_future_files)
     memcpy(save, img + payload, 4);
     wr32(img + payload, 60000); /* layers */
     fix_crcs(img, 24);
-    write_all(bad, img, n);
+    gm_test_write_file(bad, img, n);
     GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, bad));
     memcpy(img + payload, save, 4);
     const size_t layer0 = payload + 8; /* kind, trainable, u[0], u[1] */
@@ -542,13 +509,13 @@ START_TEST(test_hostile_and_future_files)
     wr32(img + layer0 + 8, 0x40000000u); /* in_features 2^30 */
     wr32(img + layer0 + 16, 0x40000000u); /* out_features 2^30 */
     fix_crcs(img, 24);
-    write_all(bad, img, n);
+    gm_test_write_file(bad, img, n);
     GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, bad));
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "parameters"));
     memcpy(img + layer0 + 8, save, 16);
     wr32(img + layer0, 999); /* an unknown layer kind */
     fix_crcs(img, 24);
-    write_all(bad, img, n);
+    gm_test_write_file(bad, img, n);
     GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, bad));
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "unknown kind 999"));
     ck_assert_uint_eq(gm_live_allocations(), live);
@@ -556,7 +523,7 @@ START_TEST(test_hostile_and_future_files)
     GM_CK_ERR(GM_EIO, "gm_net_load", gm_net_load(&net, dir));
     GM_CK_ERR(GM_EIO, "gm_net_load", gm_net_load(&net, path_in_dir("missing.gmck")));
     GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, "/proc/self/status"));
-    write_all(bad, (const unsigned char *)"GMCKPT\r\nthis is not one at all", 30);
+    gm_test_write_file(bad, (const unsigned char *)"GMCKPT\r\nthis is not one at all", 30);
     GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, bad));
     GM_CK_ERR(GM_EINVAL, "gm_net_load", gm_net_load(NULL, bad));
     GM_CK_ERR(GM_EINVAL, "gm_net_load", gm_net_load(&net, NULL));
@@ -595,15 +562,15 @@ START_TEST(test_save_errors_keep_old_file)
     gm_tensor *x = batch(0, 0);
     GM_CK_OK(gm_vae_compute_grads(v, x, NULL, 0, 8, NULL));
     size_t n0, n1;
-    unsigned char *before = read_all(path_in_dir("vae.gmck"), &n0);
+    unsigned char *before = gm_test_read_file(path_in_dir("vae.gmck"), &n0);
     GM_CK_ERR(GM_ESTATE, "gm_vae_save", gm_vae_save(v, path_in_dir("vae.gmck")));
     GM_CK_OK(gm_vae_apply_grads(v));
-    unsigned char *after = read_all(path_in_dir("vae.gmck"), &n1);
+    unsigned char *after = gm_test_read_file(path_in_dir("vae.gmck"), &n1);
     ck_assert(n0 == n1 && memcmp(before, after, n0) == 0);
     GM_CK_OK(gm_vae_save(v, path_in_dir("vae.gmck")));
     /* no temporary files are left behind */
     char cmd[160];
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp-", dir);
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -q tmp-", dir); /* .gm.tmp-...: -A */
     ck_assert_int_ne(system(cmd), 0);
     free(before);
     free(after);
@@ -689,9 +656,9 @@ START_TEST(test_kill_during_save)
         gm_vae *v;
         GM_CK_OK(gm_vae_load(&v, p));
         gm_vae_free(v);
-        if (files_equal(p, pa))
+        if (gm_test_files_equal(p, pa))
             as++;
-        else if (files_equal(p, pb))
+        else if (gm_test_files_equal(p, pb))
             bs++;
         else
             ck_abort_msg("trial %d: the file is neither state", t);
@@ -710,26 +677,6 @@ END_TEST
 
 /* ---- failing allocations -------------------------------------------------- */
 
-typedef struct {
-    long calls, fail_at;
-} oom_counter;
-static oom_counter oom;
-
-static void *oom_malloc(void *u, size_t n)
-{
-    (void)u;
-    return oom.calls++ == oom.fail_at ? NULL : malloc(n);
-}
-static void *oom_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    return oom.calls++ == oom.fail_at ? NULL : realloc(p, n);
-}
-static void oom_free(void *u, void *p)
-{
-    (void)u;
-    free(p);
-}
 
 /* Runs op with the k-th allocation failing, for k = 0, 1, ... until it
  * succeeds: every failure must be GM_ENOMEM and leak nothing (a train
@@ -741,9 +688,9 @@ static long oom_sweep(oom_op op, void *ctx, const char *name, void (*undo)(void 
 {
     for (long k = 0;; k++) {
         const size_t live = gm_live_allocations();
-        oom = (oom_counter){0, k};
+        gm_test_oom_arm(k);
         gm_status st = op(ctx);
-        oom.fail_at = -1;
+        gm_test_oom_arm(-1);
         if (st == GM_OK) {
             if (undo) undo(ctx);
             return k;
@@ -780,8 +727,8 @@ static void undo_net(void *c) { gm_net_free(((oom_ctx *)c)->loaded); }
 START_TEST(test_oom_everywhere)
 {
     make_dir();
-    const gm_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
-    oom = (oom_counter){0, -1};
+    const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
+    gm_test_oom_arm(-1);
     GM_CK_OK(gm_set_allocator(&a));
     oom_ctx c = {.path = path_in_dir("m.gmck")};
     long points = 0;
@@ -846,7 +793,7 @@ START_TEST(test_vae_numeric_failure_changes_nothing)
     GM_CK_ERR(GM_ENUMERIC, "gm_vae_train_step", gm_vae_train_step(v, x, NULL, NULL));
     GM_CK_ERR(GM_ENUMERIC, "gm_vae_compute_grads", gm_vae_compute_grads(v, x, NULL, 0, 8, NULL));
     GM_CK_OK(gm_vae_save(v, p1));
-    ck_assert_msg(files_equal(p0, p1), "a failed step changed the VAE");
+    ck_assert_msg(gm_test_files_equal(p0, p1), "a failed step changed the VAE");
     gm_tensor_free(x);
     free(w);
     gm_vae_free(v);
@@ -865,14 +812,14 @@ START_TEST(test_gan_numeric_failure_undoes_critic_updates)
     gm_tensor *x = batch(1, 0);
     GM_CK_ERR(GM_ENUMERIC, "gm_gan_train_step", gm_gan_train_step(g, x, NULL, NULL));
     GM_CK_OK(gm_gan_save(g, p1));
-    ck_assert_msg(files_equal(p0, p1), "a failed step changed the GAN");
+    ck_assert_msg(gm_test_files_equal(p0, p1), "a failed step changed the GAN");
     ck_assert_uint_eq(gm_gan_step_count(g), 0);
     /* lower the learning rate and go on */
     GM_CK_ERR(GM_EINVAL, "gm_gan_set_lr", gm_gan_set_lr(g, GM_GAN_DISCRIMINATOR, -1.0f));
     GM_CK_ERR(GM_EINVAL, "gm_gan_set_lr", gm_gan_set_lr(g, (gm_gan_part)7, 1e-3f));
     GM_CK_ERR(GM_EINVAL, "gm_gan_set_lr", gm_gan_set_lr(NULL, GM_GAN_GENERATOR, 1e-3f));
     GM_CK_OK(gm_gan_save(g, p1));
-    ck_assert(files_equal(p0, p1));
+    ck_assert(gm_test_files_equal(p0, p1));
     GM_CK_OK(gm_gan_set_lr(g, GM_GAN_DISCRIMINATOR, 1e-3f));
     GM_CK_OK(gm_gan_train_step(g, x, NULL, NULL));
     ck_assert_uint_eq(gm_gan_step_count(g), 1);

@@ -74,23 +74,6 @@ static const char *write_idx(const char *name, int gz, unsigned ndim, unsigned n
 
 /* ---- an allocator failing the k-th call ---------------------------------------- */
 
-static long g_calls, g_fail_at = -1;
-
-static void *oom_malloc(void *u, size_t n)
-{
-    (void)u;
-    return g_calls++ == g_fail_at ? NULL : malloc(n);
-}
-static void *oom_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    return g_calls++ == g_fail_at ? NULL : realloc(p, n);
-}
-static void oom_free(void *u, void *p)
-{
-    (void)u;
-    free(p);
-}
 
 typedef gm_status (*op_fn)(const char *path, void **made);
 
@@ -112,17 +95,16 @@ static gm_status op_labels(const char *path, void **made)
  * number of failure points. */
 static long sweep(op_fn op, const char *path, const char *fn)
 {
-    const gm_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
+    const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
     GM_CK_OK(gm_set_allocator(&a));
     long k = 0;
     for (;; k++) {
         size_t live = gm_live_allocations();
         void *made = NULL;
-        g_calls = 0;
-        g_fail_at = k;
+        gm_test_oom_arm(k);
         gm_clear_error();
         gm_status st = op(path, &made);
-        g_fail_at = -1;
+        gm_test_oom_arm(-1);
         if (st == GM_OK) {
             gm_tensor_free(made);
             break;

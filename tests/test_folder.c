@@ -1000,22 +1000,6 @@ END_TEST
 
 /* ---- out of memory ------------------------------------------------------- */
 
-static long g_calls, g_fail_at = -1;
-static void *oom_malloc(void *u, size_t n)
-{
-    (void)u;
-    return g_calls++ == g_fail_at ? NULL : malloc(n);
-}
-static void *oom_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    return g_calls++ == g_fail_at ? NULL : realloc(p, n);
-}
-static void oom_free(void *u, void *p)
-{
-    (void)u;
-    free(p);
-}
 
 /* Fails allocation 0, 1, 2, ... of a load (labels, PNG and JPEG, a bad
  * file skipped) until it succeeds: each failure is GM_ENOMEM naming
@@ -1046,17 +1030,16 @@ START_TEST(test_out_of_memory_everywhere)
     memcpy(ref_data, gm_image_set_data(ref), bytes);
     memcpy(ref_labels, gm_image_set_labels(ref), n * sizeof *ref_labels);
     gm_image_set_free(ref);
-    const gm_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
+    const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
     GM_CK_OK(gm_set_allocator(&a));
     long k = 0;
     for (;; k++) {
         const size_t live = gm_live_allocations();
         gm_image_set *set = (gm_image_set *)&set;
-        g_calls = 0;
-        g_fail_at = k;
+        gm_test_oom_arm(k);
         gm_clear_error();
         const gm_status st = gm_image_folder_load(&set, dir, &o, NULL, NULL);
-        g_fail_at = -1;
+        gm_test_oom_arm(-1);
         if (st == GM_OK) {
             ck_assert_uint_eq(gm_image_set_count(set), n);
             ck_assert_uint_eq(gm_image_set_skipped(set), 1);

@@ -48,39 +48,6 @@ static const char *path_in_dir(const char *name)
     return buf[k];
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(p);
-    ck_assert_uint_eq(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static void write_all(const char *path, const unsigned char *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
-
-static int files_equal(const char *a, const char *b)
-{
-    size_t na, nb;
-    unsigned char *pa = read_all(a, &na), *pb = read_all(b, &nb);
-    int eq = na == nb && memcmp(pa, pb, na) == 0;
-    free(pa);
-    free(pb);
-    return eq;
-}
-
 static void add(gm_net *net, gm_status st, gm_layer **l)
 {
     GM_CK_OK(st);
@@ -478,7 +445,7 @@ static void fix_crcs(unsigned char *b, const field_table *t)
 static int refuse_all(const char *path, int gan)
 {
     size_t len;
-    unsigned char *orig = read_all(path, &len), *b = malloc(len);
+    unsigned char *orig = gm_test_read_file(path, &len), *b = malloc(len);
     ck_assert_ptr_nonnull(b);
     static field_table t;
     build_table(orig, len, gan, &t);
@@ -501,7 +468,7 @@ static int refuse_all(const char *path, int gan)
             }
             if (memcmp(b, orig, len) == 0) continue; /* the field holds that value */
             fix_crcs(b, &t);
-            write_all(mut, b, len);
+            gm_test_write_file(mut, b, len);
             const size_t live = gm_live_allocations();
             void *out = (void *)&out; /* must become NULL */
             gm_clear_error();
@@ -518,7 +485,7 @@ static int refuse_all(const char *path, int gan)
     }
     /* the untouched image still loads after all that */
     fix_crcs(orig, &t);
-    write_all(mut, orig, len);
+    gm_test_write_file(mut, orig, len);
     void *out = NULL;
     GM_CK_OK(gan ? gm_gan_load((gm_gan **)&out, mut) : gm_vae_load((gm_vae **)&out, mut));
     if (gan) gm_gan_free(out);
@@ -563,7 +530,7 @@ START_TEST(test_checkpoint_second_lr)
     gm_vae *v = make_vae(9, 0);
     GM_CK_OK(gm_vae_save(v, path_in_dir("v.gmck")));
     size_t len;
-    unsigned char *b = read_all(path_in_dir("v.gmck"), &len);
+    unsigned char *b = gm_test_read_file(path_in_dir("v.gmck"), &len);
     static field_table t;
     build_table(b, len, 0, &t);
     size_t off = 0;
@@ -576,7 +543,7 @@ START_TEST(test_checkpoint_second_lr)
         memcpy(&u, &bad[k], 4);
         wr32(b + off, u);
         fix_crcs(b, &t);
-        write_all(path_in_dir("bad.gmck"), b, len);
+        gm_test_write_file(path_in_dir("bad.gmck"), b, len);
         gm_vae *w = (gm_vae *)&w;
         GM_CK_ERR(GM_EFORMAT, "gm_vae_load", gm_vae_load(&w, path_in_dir("bad.gmck")));
         ck_assert_ptr_null(w);
@@ -652,7 +619,7 @@ START_TEST(test_huge_lr_never_ok_with_nonfinite)
             int same = 1;
             if (st != GM_OK) {
                 save_vae(v, "after.gmck");
-                same = files_equal(path_in_dir("before.gmck"), path_in_dir("after.gmck"));
+                same = gm_test_files_equal(path_in_dir("before.gmck"), path_in_dir("after.gmck"));
                 failures++;
             } else {
                 oks++;
@@ -697,7 +664,7 @@ START_TEST(test_huge_lr_never_ok_with_nonfinite)
             int same = 1;
             if (st != GM_OK) {
                 save_gan(g, "after.gmck");
-                same = files_equal(path_in_dir("before.gmck"), path_in_dir("after.gmck"));
+                same = gm_test_files_equal(path_in_dir("before.gmck"), path_in_dir("after.gmck"));
                 failures++;
             } else {
                 oks++;
@@ -799,7 +766,7 @@ START_TEST(test_vae_lr_examples)
     save_vae(v, "a.gmck");
     GM_CK_ERR(GM_ENUMERIC, "gm_vae_train_step", gm_vae_train_step(v, x, NULL, NULL));
     save_vae(v, "b.gmck");
-    ck_assert(files_equal(path_in_dir("a.gmck"), path_in_dir("b.gmck")));
+    ck_assert(gm_test_files_equal(path_in_dir("a.gmck"), path_in_dir("b.gmck")));
     gm_vae_free(v);
     v = make_vae(11, 0);
     GM_CK_OK(gm_vae_set_lr(v, 1e30f));
@@ -815,26 +782,6 @@ END_TEST
 
 /* ---- 3, 4. failing allocations change nothing and name the function ----- */
 
-typedef struct {
-    long calls, fail_at;
-} oom_counter;
-static oom_counter oom = {0, -1};
-
-static void *oom_malloc(void *u, size_t n)
-{
-    (void)u;
-    return oom.calls++ == oom.fail_at ? NULL : malloc(n);
-}
-static void *oom_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    return oom.calls++ == oom.fail_at ? NULL : realloc(p, n);
-}
-static void oom_free(void *u, void *p)
-{
-    (void)u;
-    free(p);
-}
 
 /* One model call under test: runs on model m (a gm_vae or gm_gan), its
  * output into out (numel floats, compared after success). */
@@ -1010,8 +957,8 @@ START_TEST(test_oom_changes_nothing_and_names_the_function)
 {
     make_dir();
     /* the allocator can only change with no library object alive */
-    const gm_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
-    oom = (oom_counter){0, -1};
+    const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
+    gm_test_oom_arm(-1);
     GM_CK_OK(gm_set_allocator(&a));
     for (int i = 0; i < 3; i++) {
         g_x[i] = batch(0, sizes[i], 40 + i);
@@ -1049,10 +996,10 @@ START_TEST(test_oom_changes_nothing_and_names_the_function)
         long k = 0;
         for (;; k++) {
             const size_t live = gm_live_allocations();
-            oom = (oom_counter){0, k};
+            gm_test_oom_arm(k);
             gm_clear_error();
             gm_status st = mc->run(m, got, &ng, 1);
-            oom.fail_at = -1;
+            gm_test_oom_arm(-1);
             if (st == GM_OK) break;
             char msg[600];
             snprintf(msg, sizeof msg, "%s", gm_last_error());
@@ -1063,7 +1010,7 @@ START_TEST(test_oom_changes_nothing_and_names_the_function)
                           mc->fn, k, msg);
             (void)live;
             save_model(mc->gan, m, "after.gmck");
-            ck_assert_msg(files_equal(path_in_dir("before.gmck"), path_in_dir("after.gmck")),
+            ck_assert_msg(gm_test_files_equal(path_in_dir("before.gmck"), path_in_dir("after.gmck")),
                           "%s: failing allocation %ld changed the model (%s)", mc->fn, k, msg);
             ck_assert_int_lt(k, 10000);
         }
@@ -1169,7 +1116,7 @@ START_TEST(test_stale_temporary_taken_over)
     for (const char *c = "m.gmck"; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211u;
     char tmp[64];
     snprintf(tmp, sizeof tmp, ".gm.tmp-%016llx", (unsigned long long)h);
-    write_all(path_in_dir(tmp), (const unsigned char *)"partial", 7);
+    gm_test_write_file(path_in_dir(tmp), (const unsigned char *)"partial", 7);
     GM_CK_OK(gm_vae_save(v, p));
     assert_no_temps("after a save over a stale temporary");
     gm_vae *w;
@@ -1217,7 +1164,7 @@ START_TEST(test_concurrent_saves_same_path)
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                       "saver %d failed (status %d)", k, status);
     }
-    ck_assert(files_equal(p, path_in_dir("a.gmck")) || files_equal(p, path_in_dir("b.gmck")));
+    ck_assert(gm_test_files_equal(p, path_in_dir("a.gmck")) || gm_test_files_equal(p, path_in_dir("b.gmck")));
     assert_no_temps("after concurrent saves");
     gm_vae_free(a);
     gm_vae_free(b);
@@ -1261,7 +1208,7 @@ START_TEST(test_gzip_members_and_limit)
     make_dir();
     size_t len;
     unsigned char *b = idx_images(40, &len);
-    write_all(path_in_dir("plain.idx"), b, len);
+    gm_test_write_file(path_in_dir("plain.idx"), b, len);
     gm_tensor *ref;
     GM_CK_OK(gm_idx_load_images(&ref, path_in_dir("plain.idx"), 0));
     /* members cut inside the magic, the header, between images, inside an

@@ -192,7 +192,10 @@ run "dpkg -i $(basename "$rt_deb") $(basename "$dev_deb") $(basename "$py_deb")"
 for p in "${packages[@]}"; do
     [ "$(pkg_state "$p")" = installed ] || fail "$p is '$(pkg_state "$p")' after dpkg -i"
 done
-ldconfig -p | grep -q "libgenmodel.so.$major " || fail "libgenmodel.so.$major is not in the ld.so cache"
+# (the cache read first: grep -q closing the pipe early would fail ldconfig
+# with SIGPIPE under pipefail, a flaky "not in the cache")
+ld_cache=$(ldconfig -p)
+grep -q "libgenmodel.so.$major " <<<"$ld_cache" || fail "libgenmodel.so.$major is not in the ld.so cache"
 
 # --- use them, as a user does -----------------------------------------------
 # No PKG_CONFIG_PATH, CMAKE_PREFIX_PATH or LD_LIBRARY_PATH from the caller.
