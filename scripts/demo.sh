@@ -25,17 +25,16 @@
 # or --features-* options are given, else reused.
 #
 # Installs missing packages (scripts/deps.sh), builds build/ and runs, with
-# the defaults, on 2 cores. Times from `time scripts/demo.sh` (each step's
-# as the demo prints it at the end) on a 2-core machine shared with other
-# jobs (load average 8 to 22); the README has the same table, and the
-# times measured there idle before (VAE ~30 s, DCGAN epoch ~2 min):
-#   build/examples/vae_fashion      10 epochs                 137 s
-#   build/examples/gan_ring         6000 steps                 30 s
-#   build/examples/dcgan_fashion    1 epoch                   797 s
-#   build/examples/train_features   5 epochs, once            574 s
-#   build/examples/evaluate         5000 images per row        70 s
+# the defaults, on 2 cores. Times from `time scripts/demo.sh` in a fresh
+# clone (packages installed; each step's as the demo prints it at the end;
+# the README has the same table, and a run at load 8-22 beside it):
+#   build/examples/vae_fashion      10 epochs                  81 s
+#   build/examples/gan_ring         6000 steps                 26 s
+#   build/examples/dcgan_fashion    1 epoch                   212 s
+#   build/examples/train_features   5 epochs, once            105 s
+#   build/examples/evaluate         5000 images per row        32 s
 #   scripts/plot_curves.sh          the loss curves            ~1 s
-#   in all, with deps and the build: 26 min 52 s wall, 6 min 10 s CPU (user)
+#   in all, with the build: 7 min 51 s wall
 # Each one's output is also kept in $GM_OUT_DIR/<name>.log.
 set -euo pipefail
 
