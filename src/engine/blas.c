@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* The one seam to the BLAS, its loop reference, and the thread count. */
+/* The one seam to the BLAS and LAPACK (float GEMM for the layers, double
+ * products and the symmetric eigensolver for eval), the GEMM's loop
+ * reference, and the thread count. */
 #include <cblas.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
+#include "engine/blas.h"
 #include "engine/engine.h"
+
+/* LAPACK's symmetric eigensolver (divide and conquer), as libopenblas
+ * exports it: Fortran calling convention, column-major, the two trailing
+ * arguments are the hidden lengths of the character arguments. */
+extern void dsyevd_(const char *jobz, const char *uplo, const blasint *n, double *a,
+                    const blasint *lda, double *w, double *work, const blasint *lwork,
+                    blasint *iwork, const blasint *liwork, blasint *info, size_t jobz_len,
+                    size_t uplo_len);
 
 void gm__sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                float alpha, const float *A, size_t lda, const float *B,
@@ -13,6 +25,44 @@ void gm__sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                 trans_b ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N,
                 (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C,
                 (blasint)ldc);
+}
+
+void gm__dgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
+               const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
+               size_t ldc)
+{
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N, (blasint)K, alpha,
+                A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+}
+
+void gm__dsyrk_upper_t(size_t N, size_t K, double alpha, const double *A, size_t lda,
+                       double beta, double *C, size_t ldc)
+{
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)N, (blasint)K, alpha, A,
+                (blasint)lda, beta, C, (blasint)ldc);
+}
+
+/* dsyevd's workspace for jobz = "V" (enough for "N"): lwork doubles, then
+ * liwork integers in the doubles after them. */
+static size_t gm__dsyevd_lwork(size_t d) { return 1 + 6 * d + 2 * d * d; }
+static size_t gm__dsyevd_liwork(size_t d) { return 3 + 5 * d; }
+
+size_t gm__dsyevd_work(size_t d)
+{
+    if (d > 65536) return 0; /* 2 d^2 and the int sizes stay far from overflow */
+    const size_t ints = gm__dsyevd_liwork(d);
+    return gm__dsyevd_lwork(d) + (ints * sizeof(blasint) + sizeof(double) - 1) / sizeof(double);
+}
+
+int gm__dsyevd(int vectors, double *a, size_t d, double *w, double *work)
+{
+    const size_t lwork = gm__dsyevd_lwork(d);
+    const blasint n = (blasint)d, lw = (blasint)lwork, liw = (blasint)gm__dsyevd_liwork(d);
+    blasint *iwork = (blasint *)(void *)(work + lwork);
+    blasint info = 0;
+    dsyevd_(vectors ? "V" : "N", "U", &n, a, &n, w, work, &lw, iwork, &liw, &info, 1, 1);
+    return (int)info;
 }
 
 void gm__sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K,

@@ -1,22 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Metrics on sets of vectors: the Fréchet distance (covariances and the
- * matrix square root through LAPACK's dsyevd), k-NN precision/recall,
+ * matrix square root through LAPACK's dsyevd, all behind engine/blas.c), k-NN precision/recall,
  * density/coverage and the nearest-training-vector check. Distance matrices are computed in
  * row blocks through the BLAS, so memory stays bounded. */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/blas.h"
 #include "eval/eval_internal.h"
-
-/* LAPACK's symmetric eigensolver (divide and conquer), as libopenblas
- * exports it: Fortran calling convention, column-major, the two trailing
- * arguments are the hidden lengths of the character arguments. */
-extern void dsyevd_(const char *jobz, const char *uplo, const blasint *n, double *a,
-                    const blasint *lda, double *w, double *work, const blasint *lwork,
-                    blasint *iwork, const blasint *liwork, blasint *info, size_t jobz_len,
-                    size_t uplo_len);
 
 #define GM__EVAL_MAX_DIM 16384     /* largest D of gm_eval_frechet */
 #define GM__EVAL_BLOCK_ELEMS 2097152 /* elements of one distance block */
@@ -38,8 +30,7 @@ static void gm__moments(const float *x, size_t n, size_t d, double *mean, double
         const size_t b = n - i0 < GM__EVAL_ROWS ? n - i0 : GM__EVAL_ROWS;
         for (size_t i = 0; i < b; i++)
             for (size_t j = 0; j < d; j++) work[i * d + j] = x[(i0 + i) * d + j] - mean[j];
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)d, (blasint)b, 1.0, work,
-                    (blasint)d, i0 == 0 ? 0.0 : 1.0, cov, (blasint)d);
+        gm__dsyrk_upper_t(d, b, 1.0, work, d, i0 == 0 ? 0.0 : 1.0, cov, d);
     }
     const double s = 1.0 / (double)(n - 1);
     for (size_t i = 0; i < d; i++)
@@ -49,15 +40,13 @@ static void gm__moments(const float *x, size_t n, size_t d, double *mean, double
 /* Eigendecomposition of the symmetric a [d x d] (overwritten by the
  * eigenvectors, one per row, when vectors is set). w: d eigenvalues. */
 static gm_status gm__syev(const char *fn, int vectors, double *a, size_t d, double *w,
-                          double *work, size_t lwork, blasint *iwork, size_t liwork)
+                          double *work)
 {
-    const blasint n = (blasint)d, lw = (blasint)lwork, liw = (blasint)liwork;
-    blasint info = 0;
-    dsyevd_(vectors ? "V" : "N", "U", &n, a, &n, w, work, &lw, iwork, &liw, &info, 1, 1);
+    const int info = gm__dsyevd(vectors, a, d, w, work);
     if (info != 0)
         return gm__set_error(GM_EINTERNAL, fn,
                              "LAPACK dsyevd failed on a %zu x %zu covariance (info %d)", d, d,
-                             (int)info);
+                             info);
     return GM_OK;
 }
 
@@ -67,6 +56,71 @@ static size_t gm__find_nonfinite_d(const double *x, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return i;
     return n;
+}
+
+/* The Fréchet distance's workspace, one block: 5 matrices [d x d] (S_a,
+ * S_b, square root, product, its copy), means, eigenvalues, the row block
+ * and dsyevd's workspace. */
+typedef struct gm__frechet_ws {
+    double *mem, *sa, *sb, *root, *tmp, *m, *mua, *mub, *w, *rows, *work;
+} gm__frechet_ws;
+
+static gm_status gm__frechet_alloc(const char *fn, gm__frechet_ws *ws, size_t d)
+{
+    const size_t dd = d * d;
+    const size_t ndoubles = 5 * dd + 3 * d + GM__EVAL_ROWS * d + gm__dsyevd_work(d);
+    ws->mem = gm__malloc_array(ndoubles, sizeof(double));
+    if (ws->mem == NULL)
+        return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu doubles of workspace for D = %zu",
+                             ndoubles, d);
+    ws->sa = ws->mem, ws->sb = ws->sa + dd, ws->root = ws->sb + dd, ws->tmp = ws->root + dd;
+    ws->m = ws->tmp + dd, ws->mua = ws->m + dd, ws->mub = ws->mua + d, ws->w = ws->mub + d;
+    ws->rows = ws->w + d, ws->work = ws->rows + GM__EVAL_ROWS * d;
+    return GM_OK;
+}
+
+/* ws->w = the eigenvalues of S_a^1/2 S_b S_a^1/2, whose square roots sum
+ * to tr((S_a S_b)^1/2). */
+static gm_status gm__frechet_cross(const char *fn, gm__frechet_ws *ws, size_t d)
+{
+    const size_t dd = d * d;
+    double *tmp = ws->tmp, *root = ws->root, *m = ws->m, *w = ws->w;
+    /* S_a = V^T diag(w) V (V's rows the eigenvectors); root = S_a^1/2 =
+     * T^T T with T = diag(w^1/4) V, negative rounding noise in w taken as 0 */
+    memcpy(tmp, ws->sa, dd * sizeof *tmp);
+    GM_TRY(gm__syev(fn, 1, tmp, d, w, ws->work));
+    for (size_t i = 0; i < d; i++) {
+        const double s = w[i] > 0.0 ? sqrt(sqrt(w[i])) : 0.0;
+        for (size_t j = 0; j < d; j++) tmp[i * d + j] *= s;
+    }
+    gm__dgemm(1, 0, d, d, d, 1.0, tmp, d, tmp, d, 0.0, root, d); /* root = T^T T */
+    /* m = root S_b root, symmetrized against rounding */
+    gm__dgemm(0, 0, d, d, d, 1.0, root, d, ws->sb, d, 0.0, tmp, d);
+    gm__dgemm(0, 0, d, d, d, 1.0, tmp, d, root, d, 0.0, m, d);
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i + 1; j < d; j++)
+            m[i * d + j] = m[j * d + i] = 0.5 * (m[i * d + j] + m[j * d + i]);
+    return gm__syev(fn, 0, m, d, w, ws->work);
+}
+
+/* The distance from the moments in ws (computed), into *distance. */
+static gm_status gm__frechet_finish(const char *fn, gm__frechet_ws *ws, size_t d,
+                                    double *distance)
+{
+    double dmu = 0.0, tra = 0.0, trb = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        dmu += (ws->mua[j] - ws->mub[j]) * (ws->mua[j] - ws->mub[j]);
+        tra += ws->sa[j * d + j];
+        trb += ws->sb[j * d + j];
+    }
+    GM_TRY(gm__frechet_cross(fn, ws, d));
+    double trsqrt = 0.0;
+    for (size_t i = 0; i < d; i++) trsqrt += ws->w[i] > 0.0 ? sqrt(ws->w[i]) : 0.0;
+    const double dist = dmu + tra + trb - 2.0 * trsqrt;
+    if (!isfinite(dist))
+        return gm__set_error(GM_EINTERNAL, fn, "the distance came out non-finite (%g)", dist);
+    *distance = dist > 0.0 ? dist : 0.0;
+    return GM_OK;
 }
 
 gm_status gm_eval_frechet(const gm_tensor *a, const gm_tensor *b, double *distance)
@@ -83,68 +137,18 @@ gm_status gm_eval_frechet(const gm_tensor *a, const gm_tensor *b, double *distan
     GM_TRY(gm__finite_set(__func__, a, "a"));
     GM_TRY(gm__finite_set(__func__, b, "b"));
 
-    /* one block: 5 matrices [d x d] (S_a, S_b, square root, product, its
-     * copy), means, eigenvalues, the row block and dsyevd's workspace */
-    const size_t dd = d * d, lwork = 1 + 6 * d + 2 * dd, liwork = 3 + 5 * d;
-    const size_t ndoubles = 5 * dd + 3 * d + GM__EVAL_ROWS * d + lwork;
-    double *mem = gm__malloc_array(ndoubles, sizeof(double));
-    blasint *iwork = gm__malloc_array(liwork, sizeof(blasint));
-    if (mem == NULL || iwork == NULL) {
-        gm__free(mem);
-        gm__free(iwork);
-        return GM_FAIL(GM_ENOMEM, "cannot allocate %zu doubles of workspace for D = %zu",
-                       ndoubles, d);
-    }
-    double *sa = mem, *sb = sa + dd, *root = sb + dd, *tmp = root + dd, *m = tmp + dd;
-    double *mua = m + dd, *mub = mua + d, *w = mub + d, *rows = w + d;
-    double *work = rows + GM__EVAL_ROWS * d;
-    gm__moments(a->data, na, d, mua, sa, rows);
-    gm__moments(b->data, nb, d, mub, sb, rows);
-    if (gm__find_nonfinite_d(sa, dd) != dd || gm__find_nonfinite_d(sb, dd) != dd) {
-        gm__free(mem);
-        gm__free(iwork);
-        return GM_FAIL(GM_EINVAL, "the covariance of %s overflows: its values are too large",
-                       gm__find_nonfinite_d(sa, dd) != dd ? "a" : "b");
-    }
-    double dmu = 0.0, tra = 0.0, trb = 0.0;
-    for (size_t j = 0; j < d; j++) {
-        dmu += (mua[j] - mub[j]) * (mua[j] - mub[j]);
-        tra += sa[j * d + j];
-        trb += sb[j * d + j];
-    }
-    /* S_a = V^T diag(w) V (V's rows the eigenvectors); root = S_a^1/2 =
-     * T^T T with T = diag(w^1/4) V, negative rounding noise in w taken as 0 */
-    memcpy(tmp, sa, dd * sizeof *tmp);
-    gm_status st = gm__syev(__func__, 1, tmp, d, w, work, lwork, iwork, liwork);
-    if (st == GM_OK) {
-        for (size_t i = 0; i < d; i++) {
-            const double s = w[i] > 0.0 ? sqrt(sqrt(w[i])) : 0.0;
-            for (size_t j = 0; j < d; j++) tmp[i * d + j] *= s;
-        }
-        /* root = T^T T */
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)d, (blasint)d, (blasint)d,
-                    1.0, tmp, (blasint)d, tmp, (blasint)d, 0.0, root, (blasint)d);
-        /* m = root S_b root, symmetrized against rounding */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)d, (blasint)d,
-                    (blasint)d, 1.0, root, (blasint)d, sb, (blasint)d, 0.0, tmp, (blasint)d);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)d, (blasint)d,
-                    (blasint)d, 1.0, tmp, (blasint)d, root, (blasint)d, 0.0, m, (blasint)d);
-        for (size_t i = 0; i < d; i++)
-            for (size_t j = i + 1; j < d; j++)
-                m[i * d + j] = m[j * d + i] = 0.5 * (m[i * d + j] + m[j * d + i]);
-        st = gm__syev(__func__, 0, m, d, w, work, lwork, iwork, liwork);
-    }
-    if (st == GM_OK) {
-        double trsqrt = 0.0;
-        for (size_t i = 0; i < d; i++) trsqrt += w[i] > 0.0 ? sqrt(w[i]) : 0.0;
-        const double dist = dmu + tra + trb - 2.0 * trsqrt;
-        if (!isfinite(dist))
-            st = GM_FAIL(GM_EINTERNAL, "the distance came out non-finite (%g)", dist);
-        else
-            *distance = dist > 0.0 ? dist : 0.0;
-    }
-    gm__free(mem);
-    gm__free(iwork);
+    gm__frechet_ws ws = {0};
+    GM_TRY(gm__frechet_alloc(__func__, &ws, d));
+    const size_t dd = d * d;
+    gm__moments(a->data, na, d, ws.mua, ws.sa, ws.rows);
+    gm__moments(b->data, nb, d, ws.mub, ws.sb, ws.rows);
+    gm_status st;
+    if (gm__find_nonfinite_d(ws.sa, dd) != dd || gm__find_nonfinite_d(ws.sb, dd) != dd)
+        st = GM_FAIL(GM_EINVAL, "the covariance of %s overflows: its values are too large",
+                     gm__find_nonfinite_d(ws.sa, dd) != dd ? "a" : "b");
+    else
+        st = gm__frechet_finish(__func__, &ws, d, distance);
+    gm__free(ws.mem);
     return st;
 }
 
@@ -164,8 +168,7 @@ static void gm__sqdist_d(double *dist, const double *q, const double *nq, size_t
                          const double *x, const double *nx, size_t n, size_t d)
 {
     /* dist = -2 Q X^T, then + |q|^2 + |x|^2 */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)b, (blasint)n, (blasint)d,
-                -2.0, q, (blasint)d, x, (blasint)d, 0.0, dist, (blasint)n);
+    gm__dgemm(0, 1, b, n, d, -2.0, q, d, x, d, 0.0, dist, n);
     for (size_t i = 0; i < b; i++) {
         double *r = dist + i * n;
         for (size_t j = 0; j < n; j++) {
