@@ -9,6 +9,12 @@
 
 #include "gm_test.h"
 
+#include <math.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "engine/engine.h"
+
 /* ---- a counting allocator that can fail the k-th call ------------------ */
 typedef struct {
     long calls;      /* malloc + realloc calls so far */
@@ -326,6 +332,38 @@ START_TEST(test_every_allocation_failure_is_clean)
 }
 END_TEST
 
+/* The shared helpers of core/internal.h and engine.h: error re-prefixing
+ * and the finiteness checks name the function, the value and its place. */
+START_TEST(test_shared_helpers)
+{
+    gm__set_error(GM_EINVAL, "gm_inner", "x is %d", 3);
+    ck_assert_int_eq(gm__pass_error(GM_OK, "gm_outer"), GM_OK);
+    ck_assert_str_eq(gm_last_error(), "gm_inner: x is 3");
+    ck_assert_int_eq(gm__pass_error(GM_EINVAL, "gm_outer"), GM_EINVAL);
+    ck_assert_str_eq(gm_last_error(), "gm_outer: gm_inner: x is 3");
+    /* own_error: already named -> unchanged; a prefix of another name is not a name */
+    ck_assert_int_eq(gm__own_error(GM_ESHAPE, "gm_outer"), GM_ESHAPE);
+    ck_assert_str_eq(gm_last_error(), "gm_outer: gm_inner: x is 3");
+    ck_assert_int_eq(gm__own_error(GM_ESHAPE, "gm_out"), GM_ESHAPE);
+    ck_assert_str_eq(gm_last_error(), "gm_out: gm_outer: gm_inner: x is 3");
+
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    ck_assert_int_eq(gm__check_all_finite("gm_f", "v", v, 6), GM_OK);
+    v[4] = INFINITY;
+    ck_assert_int_eq(gm__check_all_finite("gm_f", "v", v, 4), GM_OK);
+    ck_assert_int_eq(gm__check_all_finite("gm_f", "v", v, 6), GM_EINVAL);
+    ck_assert_str_eq(gm_last_error(), "gm_f: v[4] is not finite (inf)");
+    gm_tensor t;
+    gm__tensor_view(&t, 2, (size_t[]){3, 2}, v);
+    ck_assert_uint_eq(gm__tensor_rows(&t), 3);
+    ck_assert_uint_eq(gm__tensor_width(&t), 2);
+    ck_assert_int_eq(gm__check_finite_rows("gm_g", "set", &t), GM_EINVAL);
+    ck_assert_str_eq(gm_last_error(), "gm_g: set row 2, element 0 is not finite (inf)");
+    v[4] = 5;
+    ck_assert_int_eq(gm__check_finite_rows("gm_g", "set", &t), GM_OK);
+}
+END_TEST
+
 START_TEST(test_allocator_validation)
 {
     gm_allocator bad = {c_malloc, NULL, c_free, NULL};
@@ -347,6 +385,7 @@ int main(void)
     tcase_add_test(tc, test_steady_state_allocates_nothing);
     tcase_add_test(tc, test_every_allocation_failure_is_clean);
     tcase_add_test(tc, test_allocator_validation);
+    tcase_add_test(tc, test_shared_helpers);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
 }

@@ -32,6 +32,19 @@ gm_status gm__set_error(gm_status st, const char *fn, const char *fmt, ...)
     return st;
 }
 
+gm_status gm__pass_error(gm_status st, const char *fn)
+{
+    if (st == GM_OK) return st;
+    return gm__set_error(st, fn, "%s", gm__err_buf);
+}
+
+gm_status gm__own_error(gm_status st, const char *fn)
+{
+    const size_t k = strlen(fn);
+    if (st == GM_OK || (strncmp(gm__err_buf, fn, k) == 0 && gm__err_buf[k] == ':')) return st;
+    return gm__set_error(st, fn, "%s", gm__err_buf);
+}
+
 const char *gm_last_error(void) { return gm__err_buf; }
 
 void gm_clear_error(void) { gm__err_buf[0] = '\0'; }

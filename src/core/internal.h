@@ -19,6 +19,14 @@
 gm_status gm__set_error(gm_status st, const char *fn, const char *fmt, ...)
     GM__PRINTF(3, 4);
 
+/* Passes on a failed callee's status with its message prefixed by fn, so
+ * the message names both functions ("gm_eval_images: gm_vae_iwae: ...").
+ * GM_OK passes through and leaves the message alone. */
+gm_status gm__pass_error(gm_status st, const char *fn);
+/* The same, but a message that already starts with fn (a helper that was
+ * given fn named it) is left as it is. */
+gm_status gm__own_error(gm_status st, const char *fn);
+
 /* Return an error from the current function when cond holds. The message
  * names the public function (__func__ of the caller). */
 #define GM_FAIL(st, ...) gm__set_error((st), __func__, __VA_ARGS__)

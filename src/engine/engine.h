@@ -33,6 +33,16 @@ gm_status gm__check_shape(const char *fn, size_t ndim, const size_t *shape,
 int gm__same_shape(const gm_tensor *a, const gm_tensor *b);
 /* Index of the first non-finite value of x[0..n), or n. */
 size_t gm__find_nonfinite(const float *x, size_t n);
+/* GM_EINVAL "fn: name[i] is not finite (v)" for the first non-finite value
+ * of x[0..n); GM_OK if there is none. */
+gm_status gm__check_all_finite(const char *fn, const char *name, const float *x, size_t n);
+/* The same for a batch-first tensor, naming the row and the element in it:
+ * "fn: name row r, element e is not finite (v)". */
+gm_status gm__check_finite_rows(const char *fn, const char *name, const gm_tensor *t);
+/* A batch-first tensor read as [rows x width]: the first dimension counts
+ * the samples (vectors), the width is the rest. */
+static inline size_t gm__tensor_rows(const gm_tensor *t) { return t->shape[0]; }
+static inline size_t gm__tensor_width(const gm_tensor *t) { return t->numel / t->shape[0]; }
 
 /* Checks n labels against C classes: required iff C > 0, each in [0, C). */
 gm_status gm__check_labels(const char *fn, const int32_t *labels, size_t n, size_t C);

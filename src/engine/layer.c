@@ -140,9 +140,7 @@ gm_status gm_layer_set_params(gm_layer *layer, const float *src, size_t n)
 {
     GM_CHECK_NULL(src);
     GM_TRY(gm__layer_check_count(__func__, layer, n));
-    size_t bad = gm__find_nonfinite(src, n);
-    GM_CHECK(bad == n, GM_EINVAL, "src[%zu] is not finite (%g)", bad,
-             bad < n ? (double)src[bad] : 0.0);
+    GM_TRY(gm__check_all_finite(__func__, "src", src, n));
     if (n) memcpy(layer->params, src, n * sizeof(float));
     if (layer->owner) gm__net_touch(layer->owner);
     return GM_OK;

@@ -28,16 +28,8 @@ static gm_status gm__loss_check(const char *fn, const gm_tensor *pred,
         return gm__set_error(GM_EINVAL, fn, "reduction must be a gm_reduction, got %d",
                              (int)red);
     }
-    size_t bad = gm__find_nonfinite(pred->data, pred->numel);
-    if (bad != pred->numel)
-        return gm__set_error(GM_EINVAL, fn, "prediction[%zu] is not finite (%g)",
-                             bad, (double)pred->data[bad]);
-    if (target != NULL) {
-        bad = gm__find_nonfinite(target->data, target->numel);
-        if (bad != target->numel)
-            return gm__set_error(GM_EINVAL, fn, "target[%zu] is not finite (%g)",
-                                 bad, (double)target->data[bad]);
-    }
+    GM_TRY(gm__check_all_finite(fn, "prediction", pred->data, pred->numel));
+    if (target != NULL) GM_TRY(gm__check_all_finite(fn, "target", target->data, target->numel));
     return GM_OK;
 }
 

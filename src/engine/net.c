@@ -370,12 +370,7 @@ static gm_status gm__net_forward_impl(gm_net *net, const char *fn, const gm_tens
                              gm__fmt_shape(got, sizeof got, y->shape[0], y->shape + 1,
                                            y->ndim - 1));
     }
-    if (scan) {
-        size_t bad = gm__find_nonfinite(x->data, x->numel);
-        if (bad != x->numel)
-            return gm__set_error(GM_EINVAL, fn, "x[%zu] is not finite (%g)", bad,
-                                 (double)x->data[bad]);
-    }
+    if (scan) GM_TRY(gm__check_all_finite(fn, "x", x->data, x->numel));
     GM_TRY(gm__net_prepare(net, fn, x->ndim, x->shape));
     const size_t L = net->n_layers, n = x->shape[0];
     memcpy(net->act[0], x->data, x->numel * sizeof(float));

@@ -65,6 +65,22 @@ GM__HOT size_t gm__find_nonfinite(const float *x, size_t n)
     return n;
 }
 
+gm_status gm__check_all_finite(const char *fn, const char *name, const float *x, size_t n)
+{
+    const size_t bad = gm__find_nonfinite(x, n);
+    if (bad == n) return GM_OK;
+    return gm__set_error(GM_EINVAL, fn, "%s[%zu] is not finite (%g)", name, bad, (double)x[bad]);
+}
+
+gm_status gm__check_finite_rows(const char *fn, const char *name, const gm_tensor *t)
+{
+    const size_t bad = gm__find_nonfinite(t->data, t->numel);
+    if (bad == t->numel) return GM_OK;
+    const size_t w = gm__tensor_width(t);
+    return gm__set_error(GM_EINVAL, fn, "%s row %zu, element %zu is not finite (%g)", name,
+                         bad / w, bad % w, (double)t->data[bad]);
+}
+
 static gm_status gm__tensor_new(gm_tensor **out, size_t ndim,
                                 const size_t *shape, float *borrowed,
                                 const float *copy_from, const char *fn)

@@ -25,7 +25,7 @@ static gm_status gm__feature_shape(const char *fn, const gm_net *net, const gm_t
     size_t in_shape[GM_MAX_DIMS];
     memcpy(in_shape, images->shape, images->ndim * sizeof *in_shape);
     in_shape[0] = batch;
-    GM_TRY(gm__eval_pass(gm_net_output_shape(net, images->ndim, in_shape, out_ndim, out_shape),
+    GM_TRY(gm__pass_error(gm_net_output_shape(net, images->ndim, in_shape, out_ndim, out_shape),
                          fn));
     size_t p = 1;
     for (size_t i = 1; i < *out_ndim; i++) p *= out_shape[i]; /* a numel the net computed */
@@ -39,9 +39,9 @@ static gm_status gm__run_features(const char *fn, gm_net *net, const gm_tensor *
                                   size_t batch, size_t out_ndim, const size_t *out_shape,
                                   size_t per, float *dst)
 {
-    const size_t n = gm__rows(images), w = gm__width(images);
+    const size_t n = gm__tensor_rows(images), w = gm__tensor_width(images);
     const int was_training = gm_net_is_training(net);
-    gm_status st = gm__eval_pass(gm_net_set_training(net, 0), fn);
+    gm_status st = gm__pass_error(gm_net_set_training(net, 0), fn);
     for (size_t i0 = 0; st == GM_OK && i0 < n; i0 += batch) {
         const size_t b = n - i0 < batch ? n - i0 : batch;
         size_t xs[GM_MAX_DIMS], ys[GM_MAX_DIMS];
@@ -51,7 +51,7 @@ static gm_status gm__run_features(const char *fn, gm_net *net, const gm_tensor *
         gm_tensor x, y; /* views: the images are only read by the forward */
         gm__tensor_view(&x, images->ndim, xs, images->data + i0 * w);
         gm__tensor_view(&y, out_ndim, ys, dst + i0 * per);
-        st = gm__eval_pass(gm_net_forward(net, &x, &y), fn);
+        st = gm__pass_error(gm_net_forward(net, &x, &y), fn);
     }
     gm_net_set_training(net, was_training);
     return st;
@@ -63,18 +63,18 @@ gm_status gm_eval_features(gm_net *net, const gm_tensor *images, size_t batch,
     GM_CHECK_NULL(net);
     GM_CHECK_NULL(images);
     GM_CHECK_NULL(features);
-    const size_t n = gm__rows(images);
+    const size_t n = gm__tensor_rows(images);
     if (batch == 0) batch = n < GM__EVAL_BATCH ? n : GM__EVAL_BATCH;
     GM_CHECK(batch <= n, GM_EINVAL, "batch must be in [1, N = %zu], got %zu", n, batch);
     size_t ond = 0, os[GM_MAX_DIMS], per = 0, total;
     GM_TRY(gm__feature_shape(__func__, net, images, batch, &ond, os, &per));
-    if (!gm__mul_ok(n, per, &total) || gm__rows(features) != n || features->numel != total) {
+    if (!gm__mul_ok(n, per, &total) || gm__tensor_rows(features) != n || features->numel != total) {
         char sf[96];
         return GM_FAIL(GM_ESHAPE, "features must be [%zu x %zu] (the net gives %zu values per "
                                   "image), got %s", n, per, per,
                        gm__shape_str(features, sf, sizeof sf));
     }
-    GM_TRY(gm__finite_set(__func__, images, "images"));
+    GM_TRY(gm__check_finite_rows(__func__, "images", images));
     float *buf = gm__malloc_array(total, sizeof(float));
     if (buf == NULL) return GM_FAIL(GM_ENOMEM, "cannot allocate %zu feature values", total);
     gm_status st = gm__run_features(__func__, net, images, batch, ond, os, per, buf);
@@ -94,7 +94,7 @@ gm_status gm_eval_options_init(gm_eval_options *opts)
 static gm_status gm__iwae(const char *fn, gm_vae *vae, const gm_tensor *real, size_t n,
                           size_t k, double *nll)
 {
-    const size_t w = gm__width(real);
+    const size_t w = gm__tensor_width(real);
     double sum = 0.0;
     for (size_t i0 = 0; i0 < n; i0 += GM__IWAE_CHUNK) {
         const size_t b = n - i0 < GM__IWAE_CHUNK ? n - i0 : GM__IWAE_CHUNK;
@@ -104,7 +104,7 @@ static gm_status gm__iwae(const char *fn, gm_vae *vae, const gm_tensor *real, si
         gm_tensor x;
         gm__tensor_view(&x, real->ndim, xs, real->data + i0 * w);
         float v = 0.0f;
-        GM_TRY(gm__eval_pass(gm_vae_iwae(vae, &x, NULL, k, &v), fn));
+        GM_TRY(gm__pass_error(gm_vae_iwae(vae, &x, NULL, k, &v), fn));
         sum += (double)v * (double)b;
     }
     *nll = sum / (double)n;
@@ -128,7 +128,7 @@ gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tens
              "opts->iwae_k must be in [1, 100000], got %zu", o.iwae_k);
     GM_TRY(gm__same_vector_shape(__func__, samples, "samples", real, "real"));
     if (train != NULL) GM_TRY(gm__same_vector_shape(__func__, samples, "samples", train, "train"));
-    const size_t ns = gm__rows(samples), nr = gm__rows(real);
+    const size_t ns = gm__tensor_rows(samples), nr = gm__tensor_rows(real);
     GM_CHECK(o.k < ns, GM_EINVAL, "samples must hold at least k + 1 = %zu images, got %zu",
              o.k < SIZE_MAX ? o.k + 1 : o.k, ns);
     GM_CHECK(o.k < nr, GM_EINVAL, "real must hold at least k + 1 = %zu images, got %zu",
@@ -136,9 +136,9 @@ gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tens
     const size_t nmin = ns < nr ? ns : nr;
     GM_CHECK(o.batch <= nmin, GM_EINVAL, "opts->batch must be at most the smaller set's %zu "
              "images (or 0), got %zu", nmin, o.batch);
-    GM_TRY(gm__finite_set(__func__, samples, "samples"));
-    GM_TRY(gm__finite_set(__func__, real, "real"));
-    if (train != NULL) GM_TRY(gm__finite_set(__func__, train, "train"));
+    GM_TRY(gm__check_finite_rows(__func__, "samples", samples));
+    GM_TRY(gm__check_finite_rows(__func__, "real", real));
+    if (train != NULL) GM_TRY(gm__check_finite_rows(__func__, "train", train));
 
     /* features of both sets, in one block */
     size_t ond = 0, os[GM_MAX_DIMS], per = 0, total;
@@ -157,7 +157,7 @@ gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tens
     gm_tensor fs, fr;
     gm__tensor_view(&fs, 2, (size_t[]){ns, per}, buf);
     gm__tensor_view(&fr, 2, (size_t[]){nr, per}, buf + ns * per);
-    if (st == GM_OK) st = gm__eval_pass(gm_eval_frechet(&fs, &fr, &r.frechet), __func__);
+    if (st == GM_OK) st = gm__pass_error(gm_eval_frechet(&fs, &fr, &r.frechet), __func__);
     if (st == GM_OK) /* one set of real k-NN balls for all four */
         st = gm__eval_knn(__func__, &fr, &fs, o.k, &r.precision, &r.recall, &r.density,
                           &r.coverage);
@@ -174,7 +174,7 @@ gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tens
         xs[0] = nn;
         gm_tensor head;
         gm__tensor_view(&head, samples->ndim, xs, samples->data);
-        GM_TRY(gm__eval_pass(gm_eval_nearest(&head, train, &r.nearest, NULL), __func__));
+        GM_TRY(gm__pass_error(gm_eval_nearest(&head, train, &r.nearest, NULL), __func__));
         r.n_nearest = nn;
     }
     r.iwae_nll = NAN;

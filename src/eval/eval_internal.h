@@ -9,10 +9,6 @@
 
 #include "engine/engine.h"
 
-/* A set read as [rows x width]: the first dimension counts the vectors. */
-static inline size_t gm__rows(const gm_tensor *t) { return t->shape[0]; }
-static inline size_t gm__width(const gm_tensor *t) { return t->numel / t->shape[0]; }
-
 /* "[2 x 1 x 28 x 28]" into buf. */
 static inline const char *gm__shape_str(const gm_tensor *t, char *buf, size_t cap)
 {
@@ -36,26 +32,6 @@ static inline gm_status gm__same_vector_shape(const char *fn, const gm_tensor *a
     return gm__set_error(GM_ESHAPE, fn,
                          "%s %s and %s %s must have the same shape past the first dimension",
                          an, gm__shape_str(a, sa, sizeof sa), bn, gm__shape_str(b, sb, sizeof sb));
-}
-
-/* GM_EINVAL naming the first non-finite value of t. */
-static inline gm_status gm__finite_set(const char *fn, const gm_tensor *t, const char *name)
-{
-    size_t bad = gm__find_nonfinite(t->data, t->numel);
-    if (bad == t->numel) return GM_OK;
-    const size_t w = gm__width(t);
-    return gm__set_error(GM_EINVAL, fn, "%s row %zu, element %zu is not finite (%g)", name,
-                         bad / w, bad % w, (double)t->data[bad]);
-}
-
-/* Passes on a failed call's status with its message prefixed by fn, so the
- * message names both functions ("gm_eval_images: gm_vae_iwae: ..."). */
-static inline gm_status gm__eval_pass(gm_status st, const char *fn)
-{
-    if (st == GM_OK) return st;
-    char msg[480];
-    snprintf(msg, sizeof msg, "%s", gm_last_error());
-    return gm__set_error(st, fn, "%s", msg);
 }
 
 /* k-NN precision, recall, density and coverage of fake against real

@@ -129,13 +129,13 @@ gm_status gm_eval_frechet(const gm_tensor *a, const gm_tensor *b, double *distan
     GM_CHECK_NULL(b);
     GM_CHECK_NULL(distance);
     GM_TRY(gm__same_vector_shape(__func__, a, "a", b, "b"));
-    const size_t na = gm__rows(a), nb = gm__rows(b), d = gm__width(a);
+    const size_t na = gm__tensor_rows(a), nb = gm__tensor_rows(b), d = gm__tensor_width(a);
     GM_CHECK(na >= 2, GM_EINVAL, "a must hold at least 2 vectors, got %zu", na);
     GM_CHECK(nb >= 2, GM_EINVAL, "b must hold at least 2 vectors, got %zu", nb);
     GM_CHECK(d <= GM__EVAL_MAX_DIM, GM_EINVAL, "vectors must have at most %d elements, got %zu",
              GM__EVAL_MAX_DIM, d);
-    GM_TRY(gm__finite_set(__func__, a, "a"));
-    GM_TRY(gm__finite_set(__func__, b, "b"));
+    GM_TRY(gm__check_finite_rows(__func__, "a", a));
+    GM_TRY(gm__check_finite_rows(__func__, "b", b));
 
     gm__frechet_ws ws = {0};
     GM_TRY(gm__frechet_alloc(__func__, &ws, d));
@@ -292,7 +292,7 @@ gm_status gm__eval_knn(const char *fn, const gm_tensor *real, const gm_tensor *f
                        double *precision, double *recall, double *density, double *coverage)
 {
     GM_TRY(gm__same_vector_shape(fn, real, "real", fake, "fake"));
-    const size_t nr = gm__rows(real), nf = gm__rows(fake), d = gm__width(real);
+    const size_t nr = gm__tensor_rows(real), nf = gm__tensor_rows(fake), d = gm__tensor_width(real);
     /* precision/recall need both sets' balls, density/coverage only the real ones */
     const int pr = precision != NULL || recall != NULL, dc = density != NULL || coverage != NULL;
     if (k < 1) return gm__set_error(GM_EINVAL, fn, "k must be >= 1, got 0");
@@ -306,8 +306,8 @@ gm_status gm__eval_knn(const char *fn, const gm_tensor *real, const gm_tensor *f
         return gm__set_error(GM_EINVAL, fn,
                              "sets of %zu and %zu vectors of %zu elements are too large for the "
                              "BLAS", nr, nf, d);
-    GM_TRY(gm__finite_set(fn, real, "real"));
-    GM_TRY(gm__finite_set(fn, fake, "fake"));
+    GM_TRY(gm__check_finite_rows(fn, "real", real));
+    GM_TRY(gm__check_finite_rows(fn, "fake", fake));
 
     /* one block: both sets in double, their norms and radii, the distance
      * block (rows against the larger set), the heap and the coverage flags
@@ -401,14 +401,14 @@ gm_status gm_eval_nearest(const gm_tensor *samples, const gm_tensor *train,
     GM_CHECK_NULL(train);
     GM_CHECK_NULL(stats);
     GM_TRY(gm__same_vector_shape(__func__, samples, "samples", train, "train"));
-    const size_t n = gm__rows(samples), m = gm__rows(train), d = gm__width(samples);
+    const size_t n = gm__tensor_rows(samples), m = gm__tensor_rows(train), d = gm__tensor_width(samples);
     GM_CHECK(distances == NULL || distances->numel == n, GM_ESHAPE,
              "distances must hold one value per sample (%zu), got %zu", n,
              distances ? distances->numel : 0);
     GM_CHECK(n <= GM__BLAS_MAX && m <= GM__BLAS_MAX && d <= GM__BLAS_MAX, GM_EINVAL,
              "sets of %zu and %zu vectors of %zu elements are too large for the BLAS", n, m, d);
-    GM_TRY(gm__finite_set(__func__, samples, "samples"));
-    GM_TRY(gm__finite_set(__func__, train, "train"));
+    GM_TRY(gm__check_finite_rows(__func__, "samples", samples));
+    GM_TRY(gm__check_finite_rows(__func__, "train", train));
 
     /* floats: training norms, the distance block; doubles: the sample
      * norms, best values and the sorted distances; sizes: the argmins */
