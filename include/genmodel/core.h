@@ -41,6 +41,14 @@
 #define GM_DEPRECATED(msg)
 #endif
 
+/** Marks a public function of the experimental tier instead of GM_API:
+ *  exported like any other, but not yet frozen, so a minor release may
+ *  still change or remove it (the stable functions only ever gain
+ *  siblings). tests/abi/exports.txt lists these in their own section.
+ *  Define GM_NO_EXPERIMENTAL before including genmodel headers to hide
+ *  their declarations and so make sure a program uses none of them. */
+#define GM_EXPERIMENTAL GM_API
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -78,6 +78,20 @@ GM_API gm_status gm_gan_d_loss(gm_gan_loss family, const gm_tensor *real,
 GM_API gm_status gm_gan_g_loss(gm_gan_loss family, const gm_tensor *fake,
                                float *loss, gm_tensor *d_fake);
 
+/* The adversarial losses under the naming rule of docs/ARCHITECTURE.md
+ * (losses are gm_loss_*): gm_loss_gan_d / gm_loss_gan_g do exactly what
+ * gm_gan_d_loss / gm_gan_g_loss do, same arguments, same errors (the
+ * message names the new function, then the old one). The old names stay exported and
+ * working for all of 1.x, deprecated. */
+
+/** gm_gan_d_loss under its family name. */
+GM_API gm_status gm_loss_gan_d(gm_gan_loss family, const gm_tensor *real, const gm_tensor *fake,
+                               float real_label, float *loss, gm_tensor *d_real,
+                               gm_tensor *d_fake);
+/** gm_gan_g_loss under its family name. */
+GM_API gm_status gm_loss_gan_g(gm_gan_loss family, const gm_tensor *fake, float *loss,
+                               gm_tensor *d_fake);
+
 /* ---- the gm_gan object -------------------------------------------------
  *
  * A generator G and a discriminator D trained with alternating updates.

@@ -239,6 +239,73 @@ GM_API gm_status gm_layer_set_params(gm_layer *layer, const float *src,
 GM_API gm_status gm_layer_get_grads(const gm_layer *layer, float *dst,
                                     size_t n);
 
+/* ---- layer state (not parameters) --------------------------------------
+ * Readers of what a layer keeps besides its parameters, to inspect a
+ * model (a trained net's batchnorm statistics, a spectral norm's
+ * singular-vector estimates). None of them changes the layer, and each
+ * leaves dst untouched on error. Threading: as the layer (a reader may run
+ * alongside other readers of the same layer). */
+
+/** The feature (channel) count F of a batchnorm layer, or 0 if layer is
+ *  NULL or not a batchnorm layer. */
+GM_API size_t gm_layer_batchnorm_features(const gm_layer *layer);
+
+/**
+ * Copies a batchnorm layer's running mean (what evaluation mode
+ * subtracts; starts at 0) into dst[0 .. n).
+ * @param n  the feature count, gm_layer_batchnorm_features(layer).
+ * @return GM_OK; GM_EINVAL (NULL); GM_EUNSUPPORTED (not a batchnorm
+ *         layer); GM_ESHAPE if n differs from the feature count.
+ */
+GM_API gm_status gm_layer_get_running_mean(const gm_layer *layer, float *dst, size_t n);
+
+/**
+ * Copies a batchnorm layer's running variance (unbiased, as torch keeps
+ * it; starts at 1) into dst[0 .. n). Same arguments and errors as
+ * gm_layer_get_running_mean.
+ */
+GM_API gm_status gm_layer_get_running_var(const gm_layer *layer, float *dst, size_t n);
+
+/** Length of a spectrally normalized layer's left singular-vector
+ *  estimate u: one value per output unit or channel (out_features,
+ *  out_ch); 0 if layer is NULL or not spectrally normalized. */
+GM_API size_t gm_layer_spectral_u_count(const gm_layer *layer);
+
+/** Length of the right singular-vector estimate v: the weight's element
+ *  count over gm_layer_spectral_u_count (in_features; in_ch k k); 0 if
+ *  layer is NULL or not spectrally normalized. */
+GM_API size_t gm_layer_spectral_v_count(const gm_layer *layer);
+
+/**
+ * Copies the spectral norm's u (unit length after the first training
+ * forward, as drawn by gm_layer_spectral_norm before it; torch's
+ * weight_u) into dst[0 .. n). Sigma is then u . W v.
+ * @param n  gm_layer_spectral_u_count(layer).
+ * @return GM_OK; GM_EINVAL (NULL); GM_ESTATE (the layer is not spectrally
+ *         normalized); GM_ESHAPE if n differs from the count.
+ */
+GM_API gm_status gm_layer_get_spectral_u(const gm_layer *layer, float *dst, size_t n);
+
+/**
+ * Copies the spectral norm's v (torch's weight_v) into dst[0 .. n), in the
+ * weight's layout with the output axis left out (dense: [in_features];
+ * conv2d: [in_ch x k x k]; conv_transpose2d: [in_ch x k x k]). Same
+ * errors as gm_layer_get_spectral_u, with n = gm_layer_spectral_v_count.
+ */
+GM_API gm_status gm_layer_get_spectral_v(const gm_layer *layer, float *dst, size_t n);
+
+#ifndef GM_NO_EXPERIMENTAL
+/** Experimental: the number of floats of all the layer's state (what a
+ *  checkpoint keeps besides the parameters: batchnorm [mean | var],
+ *  spectral norm [u | v]), 0 for none or NULL. The layout may change. */
+GM_EXPERIMENTAL size_t gm_layer_state_count(const gm_layer *layer);
+
+/** Experimental: copies all the layer's state (gm_layer_state_count) into
+ *  dst[0 .. n).
+ *  @return GM_OK; GM_EINVAL (NULL); GM_ESHAPE if n differs. */
+GM_EXPERIMENTAL gm_status gm_layer_get_state(const gm_layer *layer, float *dst, size_t n);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

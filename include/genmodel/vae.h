@@ -140,6 +140,30 @@ GM_API gm_status gm_vae_log_normal(const gm_tensor *z, const gm_tensor *h,
 GM_API gm_status gm_vae_logmeanexp(const gm_tensor *logw, float *mean, float *each,
                                    gm_tensor *dlogw);
 
+/* The ELBO functions under the naming rule of docs/ARCHITECTURE.md (a
+ * gm_vae_* function takes a gm_vae; pure functions are named by their
+ * family): gm_elbo_X does exactly what gm_vae_X does, same arguments, same
+ * errors (the message names gm_elbo_X, then gm_vae_X). The gm_vae_X names
+ * stay exported and working for all of 1.x, deprecated. */
+
+/** gm_vae_reparameterize under its family name. */
+GM_API gm_status gm_elbo_reparameterize(const gm_tensor *h, const gm_tensor *eps, gm_tensor *z);
+/** gm_vae_reparameterize_backward under its family name. */
+GM_API gm_status gm_elbo_reparameterize_backward(const gm_tensor *h, const gm_tensor *eps,
+                                                 const gm_tensor *dz, gm_tensor *dh);
+/** gm_vae_kl under its family name. */
+GM_API gm_status gm_elbo_kl(const gm_tensor *h, float *mean, float *each, gm_tensor *dh,
+                            float scale);
+/** gm_vae_recon_nll under its family name. */
+GM_API gm_status gm_elbo_recon_nll(gm_likelihood likelihood, const gm_tensor *out,
+                                   const gm_tensor *x, float gaussian_logvar, float *mean,
+                                   float *each, gm_tensor *dout);
+/** gm_vae_log_normal under its family name. */
+GM_API gm_status gm_elbo_log_normal(const gm_tensor *z, const gm_tensor *h, float *each);
+/** gm_vae_logmeanexp under its family name. */
+GM_API gm_status gm_elbo_logmeanexp(const gm_tensor *logw, float *mean, float *each,
+                                    gm_tensor *dlogw);
+
 /* ---- 2. the gm_vae object ------------------------------------------- */
 
 /** A variational autoencoder (gm_vae_create, gm_vae_free). */

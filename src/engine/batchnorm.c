@@ -331,3 +331,37 @@ gm_status gm_batchnorm_create(gm_layer **out, size_t features, float momentum, f
     *out = l;
     return GM_OK;
 }
+
+/* ---- readers of the running statistics ----------------------------------- */
+
+size_t gm_layer_batchnorm_features(const gm_layer *layer)
+{
+    return layer && layer->vt == &gm__batchnorm_vt ? layer->nstate / 2 : 0;
+}
+
+/* Copies half `which` (0: mean, 1: variance) of l's running statistics. */
+static gm_status gm__bn_copy_stat(const char *fn, const gm_layer *l, float *dst, size_t n,
+                                  int which)
+{
+    if (l == NULL) return gm__set_error(GM_EINVAL, fn, "layer must not be NULL");
+    if (dst == NULL) return gm__set_error(GM_EINVAL, fn, "dst must not be NULL");
+    if (l->vt != &gm__batchnorm_vt)
+        return gm__set_error(GM_EUNSUPPORTED, fn,
+                             "running statistics belong to batchnorm layers, not %s",
+                             l->vt->name);
+    const size_t F = l->nstate / 2;
+    if (n != F)
+        return gm__set_error(GM_ESHAPE, fn, "n must be the feature count %zu, got %zu", F, n);
+    memcpy(dst, l->state + (size_t)which * F, F * sizeof(float));
+    return GM_OK;
+}
+
+gm_status gm_layer_get_running_mean(const gm_layer *layer, float *dst, size_t n)
+{
+    return gm__bn_copy_stat(__func__, layer, dst, n, 0);
+}
+
+gm_status gm_layer_get_running_var(const gm_layer *layer, float *dst, size_t n)
+{
+    return gm__bn_copy_stat(__func__, layer, dst, n, 1);
+}

@@ -145,3 +145,15 @@ gm_status gm_layer_set_params(gm_layer *layer, const float *src, size_t n)
     if (layer->owner) gm__net_touch(layer->owner);
     return GM_OK;
 }
+
+size_t gm_layer_state_count(const gm_layer *layer) { return layer ? layer->nstate : 0; }
+
+gm_status gm_layer_get_state(const gm_layer *layer, float *dst, size_t n)
+{
+    GM_CHECK_NULL(layer);
+    GM_CHECK_NULL(dst);
+    GM_CHECK(n == layer->nstate, GM_ESHAPE, "n must be the state count %zu, got %zu",
+             layer->nstate, n);
+    if (n) memcpy(dst, layer->state, n * sizeof(float));
+    return GM_OK;
+}

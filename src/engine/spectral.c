@@ -203,3 +203,50 @@ float gm_layer_spectral_sigma(const gm_layer *layer)
 {
     return layer && layer->sn_iters ? layer->sn_sigma : 0.0f;
 }
+
+/* ---- readers of u and v -------------------------------------------------- */
+
+size_t gm_layer_spectral_u_count(const gm_layer *layer)
+{
+    if (layer == NULL || layer->sn_iters == 0) return 0;
+    size_t A, R, B;
+    sn_dims(layer, &A, &R, &B);
+    return R;
+}
+
+size_t gm_layer_spectral_v_count(const gm_layer *layer)
+{
+    if (layer == NULL || layer->sn_iters == 0) return 0;
+    size_t A, R, B;
+    sn_dims(layer, &A, &R, &B);
+    return A * B;
+}
+
+/* Copies u (which = 0) or v (1) of a spectrally normalized l. */
+static gm_status gm__sn_copy_vector(const char *fn, const gm_layer *l, float *dst, size_t n,
+                                    int which)
+{
+    if (l == NULL) return gm__set_error(GM_EINVAL, fn, "layer must not be NULL");
+    if (dst == NULL) return gm__set_error(GM_EINVAL, fn, "dst must not be NULL");
+    if (l->sn_iters == 0)
+        return gm__set_error(GM_ESTATE, fn, "the %s layer is not spectrally normalized",
+                             l->vt->name);
+    size_t A, R, B;
+    sn_dims(l, &A, &R, &B);
+    const size_t want = which ? A * B : R;
+    if (n != want)
+        return gm__set_error(GM_ESHAPE, fn, "n must be the length of %s, %zu, got %zu",
+                             which ? "v" : "u", want, n);
+    memcpy(dst, l->state + (which ? R : 0), want * sizeof(float));
+    return GM_OK;
+}
+
+gm_status gm_layer_get_spectral_u(const gm_layer *layer, float *dst, size_t n)
+{
+    return gm__sn_copy_vector(__func__, layer, dst, n, 0);
+}
+
+gm_status gm_layer_get_spectral_v(const gm_layer *layer, float *dst, size_t n)
+{
+    return gm__sn_copy_vector(__func__, layer, dst, n, 1);
+}
