@@ -114,6 +114,30 @@ class Layer(Handle):
     def spectral_sigma(self):
         return lib.gm_layer_spectral_sigma(self._p)
 
+    def running_mean(self):
+        """A copy of a batchnorm layer's running mean (Unsupported for
+        other layers)."""
+        return _get_floats(lib.gm_layer_get_running_mean, self._p,
+                           lib.gm_layer_batchnorm_features(self._p))
+
+    def running_var(self):
+        """A copy of a batchnorm layer's running variance (Unsupported for
+        other layers)."""
+        return _get_floats(lib.gm_layer_get_running_var, self._p,
+                           lib.gm_layer_batchnorm_features(self._p))
+
+    def spectral_u(self):
+        """A copy of the spectral norm's u, one value per output unit or
+        channel (StateError if the layer is not spectrally normalized)."""
+        return _get_floats(lib.gm_layer_get_spectral_u, self._p,
+                           lib.gm_layer_spectral_u_count(self._p))
+
+    def spectral_v(self):
+        """A copy of the spectral norm's v (layer.h: the weight's layout
+        without the output axis)."""
+        return _get_floats(lib.gm_layer_get_spectral_v, self._p,
+                           lib.gm_layer_spectral_v_count(self._p))
+
     def __repr__(self):
         return super().__repr__()[:-1] + ("" if self.closed else f" {self.name}") + ">"
 

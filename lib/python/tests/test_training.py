@@ -126,6 +126,23 @@ class Training(unittest.TestCase):
             self.assertGreater(layer.spectral_sigma, 0)
             with self.assertRaises(gm.StateError):
                 layer.spectral_norm(self.rng)            # already in a net
+            u, v, w = list(layer.spectral_u()), list(layer.spectral_v()), list(layer.params())
+            self.assertEqual((len(u), len(v)), (3, 5))
+            uwv = sum(u[r] * sum(w[r * 5 + c] * v[c] for c in range(5)) for r in range(3))
+            self.assertAlmostEqual(uwv, layer.spectral_sigma, places=4)
+        with self.assertRaises(gm.StateError):
+            gm.dense(2, 2, rng=self.rng).spectral_u()
+
+    def test_batchnorm_running_stats(self):
+        layer = gm.batchnorm(2, momentum=0.5)
+        self.assertEqual(list(layer.running_mean()), [0.0, 0.0])
+        self.assertEqual(list(layer.running_var()), [1.0, 1.0])
+        with gm.Net([layer]) as net:
+            net.forward([[1.0, 2.0], [3.0, 6.0]])   # batch mean (2, 4), variance (2, 8)
+            self.assertEqual(list(layer.running_mean()), [1.0, 2.0])
+            self.assertEqual(list(layer.running_var()), [1.5, 4.5])
+        with self.assertRaises(gm.Unsupported):
+            gm.relu().running_mean()
 
 
 class Functional(unittest.TestCase):

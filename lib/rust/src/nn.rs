@@ -152,6 +152,28 @@ impl LayerRef {
     pub fn grads(&self) -> Result<Vec<f32>> {
         read_vec(self.param_count(), |d, n| unsafe { sys::gm_layer_get_grads(self.as_ptr(), d, n) })
     }
+    /// A batchnorm layer's running mean (Unsupported for other layers).
+    pub fn running_mean(&self) -> Result<Vec<f32>> {
+        let f = unsafe { sys::gm_layer_batchnorm_features(self.as_ptr()) };
+        read_vec(f, |d, n| unsafe { sys::gm_layer_get_running_mean(self.as_ptr(), d, n) })
+    }
+    /// A batchnorm layer's running variance (Unsupported for other layers).
+    pub fn running_var(&self) -> Result<Vec<f32>> {
+        let f = unsafe { sys::gm_layer_batchnorm_features(self.as_ptr()) };
+        read_vec(f, |d, n| unsafe { sys::gm_layer_get_running_var(self.as_ptr(), d, n) })
+    }
+    /// The spectral norm's u, one value per output unit or channel (State
+    /// error if the layer is not spectrally normalized).
+    pub fn spectral_u(&self) -> Result<Vec<f32>> {
+        let c = unsafe { sys::gm_layer_spectral_u_count(self.as_ptr()) };
+        read_vec(c, |d, n| unsafe { sys::gm_layer_get_spectral_u(self.as_ptr(), d, n) })
+    }
+    /// The spectral norm's v (layer.h: the weight's layout without the
+    /// output axis).
+    pub fn spectral_v(&self) -> Result<Vec<f32>> {
+        let c = unsafe { sys::gm_layer_spectral_v_count(self.as_ptr()) };
+        read_vec(c, |d, n| unsafe { sys::gm_layer_get_spectral_v(self.as_ptr(), d, n) })
+    }
 }
 
 // ---- nets -----------------------------------------------------------------

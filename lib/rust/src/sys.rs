@@ -312,6 +312,13 @@ extern "C" {
     pub fn gm_layer_get_params(layer: *const gm_layer, dst: *mut f32, n: usize) -> gm_status;
     pub fn gm_layer_set_params(layer: *mut gm_layer, src: *const f32, n: usize) -> gm_status;
     pub fn gm_layer_get_grads(layer: *const gm_layer, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_layer_batchnorm_features(layer: *const gm_layer) -> usize;
+    pub fn gm_layer_get_running_mean(layer: *const gm_layer, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_layer_get_running_var(layer: *const gm_layer, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_layer_spectral_u_count(layer: *const gm_layer) -> usize;
+    pub fn gm_layer_spectral_v_count(layer: *const gm_layer) -> usize;
+    pub fn gm_layer_get_spectral_u(layer: *const gm_layer, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_layer_get_spectral_v(layer: *const gm_layer, dst: *mut f32, n: usize) -> gm_status;
 
     // net.h
     pub fn gm_net_create(out: *mut *mut gm_net) -> gm_status;
@@ -357,6 +364,12 @@ extern "C" {
     pub fn gm_vae_recon_nll(likelihood: gm_likelihood, out: *const gm_tensor, x: *const gm_tensor, gaussian_logvar: f32, mean: *mut f32, each: *mut f32, dout: *mut gm_tensor) -> gm_status;
     pub fn gm_vae_log_normal(z: *const gm_tensor, h: *const gm_tensor, each: *mut f32) -> gm_status;
     pub fn gm_vae_logmeanexp(logw: *const gm_tensor, mean: *mut f32, each: *mut f32, dlogw: *mut gm_tensor) -> gm_status;
+    pub fn gm_elbo_reparameterize(h: *const gm_tensor, eps: *const gm_tensor, z: *mut gm_tensor) -> gm_status;
+    pub fn gm_elbo_reparameterize_backward(h: *const gm_tensor, eps: *const gm_tensor, dz: *const gm_tensor, dh: *mut gm_tensor) -> gm_status;
+    pub fn gm_elbo_kl(h: *const gm_tensor, mean: *mut f32, each: *mut f32, dh: *mut gm_tensor, scale: f32) -> gm_status;
+    pub fn gm_elbo_recon_nll(likelihood: gm_likelihood, out: *const gm_tensor, x: *const gm_tensor, gaussian_logvar: f32, mean: *mut f32, each: *mut f32, dout: *mut gm_tensor) -> gm_status;
+    pub fn gm_elbo_log_normal(z: *const gm_tensor, h: *const gm_tensor, each: *mut f32) -> gm_status;
+    pub fn gm_elbo_logmeanexp(logw: *const gm_tensor, mean: *mut f32, each: *mut f32, dlogw: *mut gm_tensor) -> gm_status;
     pub fn gm_vae_options_init(opts: *mut gm_vae_options) -> gm_status;
     pub fn gm_vae_create(out: *mut *mut gm_vae, encoder: *mut gm_net, decoder: *mut gm_net, opts: *const gm_vae_options) -> gm_status;
     pub fn gm_vae_free(vae: *mut gm_vae);
@@ -382,6 +395,8 @@ extern "C" {
     // gan.h
     pub fn gm_gan_d_loss(family: gm_gan_loss, real: *const gm_tensor, fake: *const gm_tensor, real_label: f32, loss: *mut f32, d_real: *mut gm_tensor, d_fake: *mut gm_tensor) -> gm_status;
     pub fn gm_gan_g_loss(family: gm_gan_loss, fake: *const gm_tensor, loss: *mut f32, d_fake: *mut gm_tensor) -> gm_status;
+    pub fn gm_loss_gan_d(family: gm_gan_loss, real: *const gm_tensor, fake: *const gm_tensor, real_label: f32, loss: *mut f32, d_real: *mut gm_tensor, d_fake: *mut gm_tensor) -> gm_status;
+    pub fn gm_loss_gan_g(family: gm_gan_loss, fake: *const gm_tensor, loss: *mut f32, d_fake: *mut gm_tensor) -> gm_status;
     pub fn gm_gan_options_init(opts: *mut gm_gan_options) -> gm_status;
     pub fn gm_gan_create(out: *mut *mut gm_gan, generator: *mut gm_net, discriminator: *mut gm_net, opts: *const gm_gan_options) -> gm_status;
     pub fn gm_gan_free(gan: *mut gm_gan);

@@ -111,6 +111,15 @@ fn layers_nets_and_tensors() {
     net.forward(&x, &mut y).unwrap();
     assert!(y.data().iter().all(|v| (0.0..=1.0).contains(v)));
     assert!(net.layer(0).unwrap().spectral_sigma() > 0.0);
+    {
+        let l0 = net.layer(0).unwrap();
+        let (u, v, w) = (l0.spectral_u().unwrap(), l0.spectral_v().unwrap(), l0.params().unwrap());
+        assert_eq!((u.len(), v.len()), (2, 3));
+        let uwv: f32 = (0..2).map(|r| u[r] * (0..3).map(|c| w[r * 3 + c] * v[c]).sum::<f32>()).sum();
+        assert!((uwv - l0.spectral_sigma()).abs() < 1e-4, "{uwv} vs {}", l0.spectral_sigma());
+        assert!(l0.running_mean().is_err()); // not a batchnorm layer
+        assert!(net.layer(1).unwrap().spectral_u().is_err()); // not normalized
+    }
     let target = Tensor::from_data(&[5, 2], &[1.0; 10]).unwrap();
     let mut grad = Tensor::new(&[5, 2]).unwrap();
     let loss = loss_mse(&y, &target, Reduction::Mean, Some(&mut grad)).unwrap();
@@ -253,4 +262,18 @@ fn handles_are_send() {
     send::<&mut NetRef>();
     assert_eq!(Status::from_raw(sys::GM_OK), None);
     assert_eq!(Status::from_raw(sys::GM_ENUMERIC), Some(Status::Numeric));
+}
+
+#[test]
+fn batchnorm_running_stats() {
+    let layer = Layer::batchnorm(2, 0.5, 1e-5).unwrap();
+    assert_eq!(layer.running_mean().unwrap(), vec![0.0, 0.0]);
+    assert_eq!(layer.running_var().unwrap(), vec![1.0, 1.0]);
+    let mut net = Net::new().unwrap();
+    net.add(layer).unwrap();
+    let x = Tensor::from_data(&[2, 2], &[1.0, 2.0, 3.0, 6.0]).unwrap();
+    let mut y = Tensor::new(&[2, 2]).unwrap();
+    net.forward(&x, &mut y).unwrap(); // batch mean (2, 4), unbiased variance (2, 8)
+    assert_eq!(net.layer(0).unwrap().running_mean().unwrap(), vec![1.0, 2.0]);
+    assert_eq!(net.layer(0).unwrap().running_var().unwrap(), vec![1.5, 4.5]);
 }
