@@ -132,4 +132,49 @@ static inline int gm_test_files_equal(const char *a, const char *b)
     return eq;
 }
 
+/* ---- shared builders -------------------------------------------------------
+ * The suites' small nets, built in one place. gm_test_mlp: dense(in ->
+ * hidden), an activation, dense(hidden -> out), the two dense layers
+ * initialized in that order from rng (hidden 0: one dense(in -> out) and
+ * no activation). Every call is Check-asserted, so use it on the test's
+ * own thread (test_threads.c builds on worker threads and keeps its own). */
+typedef enum gm_test_act {
+    GM_TEST_RELU,
+    GM_TEST_LEAKY_RELU, /* alpha 0.2, the GANs' */
+    GM_TEST_TANH
+} gm_test_act;
+
+static inline gm_net *gm_test_mlp(size_t in, size_t hidden, size_t out, gm_test_act act,
+                                  gm_init init_hidden, gm_init init_out, gm_rng *rng)
+{
+    gm_net *net;
+    gm_layer *l;
+    GM_CK_OK(gm_net_create(&net));
+    if (hidden) {
+        GM_CK_OK(gm_dense_create(&l, in, hidden, init_hidden, rng));
+        GM_CK_OK(gm_net_add(net, l));
+        switch (act) {
+        case GM_TEST_RELU: GM_CK_OK(gm_relu_create(&l)); break;
+        case GM_TEST_LEAKY_RELU: GM_CK_OK(gm_leaky_relu_create(&l, 0.2f)); break;
+        case GM_TEST_TANH: GM_CK_OK(gm_tanh_create(&l)); break;
+        }
+        GM_CK_OK(gm_net_add(net, l));
+        in = hidden;
+    }
+    GM_CK_OK(gm_dense_create(&l, in, out, init_out, rng));
+    GM_CK_OK(gm_net_add(net, l));
+    return net;
+}
+
+/* gm_test_mlp with GM_INIT_TORCH and a generator of its own from seed. */
+static inline gm_net *gm_test_mlp_seeded(size_t in, size_t hidden, size_t out, gm_test_act act,
+                                         uint64_t seed)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, seed));
+    gm_net *net = gm_test_mlp(in, hidden, out, act, GM_INIT_TORCH, GM_INIT_TORCH, rng);
+    gm_rng_free(rng);
+    return net;
+}
+
 #endif

@@ -170,19 +170,7 @@ static void expected_of(void *dst, const void *defaults, size_t cur_size, const 
 
 static gm_net *mlp(size_t in, size_t out, uint64_t seed)
 {
-    gm_rng *rng;
-    gm_net *net;
-    gm_layer *l;
-    GM_CK_OK(gm_rng_create(&rng, seed));
-    GM_CK_OK(gm_net_create(&net));
-    GM_CK_OK(gm_dense_create(&l, in, HID, GM_INIT_TORCH, rng));
-    GM_CK_OK(gm_net_add(net, l));
-    GM_CK_OK(gm_relu_create(&l));
-    GM_CK_OK(gm_net_add(net, l));
-    GM_CK_OK(gm_dense_create(&l, HID, out, GM_INIT_TORCH, rng));
-    GM_CK_OK(gm_net_add(net, l));
-    gm_rng_free(rng);
-    return net;
+    return gm_test_mlp_seeded(in, HID, out, GM_TEST_RELU, seed);
 }
 
 static gm_tensor *data01(size_t n, size_t d, uint64_t seed)

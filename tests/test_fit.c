@@ -11,19 +11,7 @@ enum { D = 6, L = 2, H = 8 };
 
 static gm_net *mlp(size_t in, size_t out, uint64_t seed)
 {
-    gm_rng *rng;
-    gm_net *net;
-    gm_layer *l;
-    GM_CK_OK(gm_rng_create(&rng, seed));
-    GM_CK_OK(gm_net_create(&net));
-    GM_CK_OK(gm_dense_create(&l, in, H, GM_INIT_TORCH, rng));
-    GM_CK_OK(gm_net_add(net, l));
-    GM_CK_OK(gm_relu_create(&l));
-    GM_CK_OK(gm_net_add(net, l));
-    GM_CK_OK(gm_dense_create(&l, H, out, GM_INIT_TORCH, rng));
-    GM_CK_OK(gm_net_add(net, l));
-    gm_rng_free(rng);
-    return net;
+    return gm_test_mlp_seeded(in, H, out, GM_TEST_RELU, seed);
 }
 
 static gm_vae *make_vae(void)

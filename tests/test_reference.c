@@ -1,5 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * A property suite: it checks one property across modules. Each module's
+ * other tests live in (tests/):
+ *   core    test_core.c (errors, generator, allocator, tensors), test_abi_compat.c
+ *   engine  test_engine.c, test_engine_layer_state.c, test_train.c, test_fit.c
+ *           (the fit loop), test_api_names.c (new names)
+ *   vae     test_vae.c, test_vae_mnist.c
+ *   gan     test_gan.c, test_gan_loss.c
+ *   io      test_checkpoint.c, test_png.c, test_folder.c, test_coverage_gaps.c
+ *   eval    test_eval.c
+ *   interp  test_interp.c
+ *   all     test_badinput.c, test_gradcheck.c, test_reference.c,
+ *           test_threads.c, test_reliability.c (the property suites)
+ */
+/*
  * Reference test: the numbers of a small fixed network, of the losses and
  * of short optimizer trajectories equal PyTorch's.
  *

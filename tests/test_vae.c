@@ -104,19 +104,7 @@ static double dsum(const float *a, size_t n)
 
 static gm_net *mlp(size_t in, size_t hidden, size_t out, gm_rng *rng)
 {
-    gm_net *net;
-    gm_layer *l;
-    GM_CK_OK(gm_net_create(&net));
-    if (hidden) {
-        GM_CK_OK(gm_dense_create(&l, in, hidden, GM_INIT_XAVIER, rng));
-        GM_CK_OK(gm_net_add(net, l));
-        GM_CK_OK(gm_tanh_create(&l));
-        GM_CK_OK(gm_net_add(net, l));
-        in = hidden;
-    }
-    GM_CK_OK(gm_dense_create(&l, in, out, GM_INIT_XAVIER, rng));
-    GM_CK_OK(gm_net_add(net, l));
-    return net;
+    return gm_test_mlp(in, hidden, out, GM_TEST_TANH, GM_INIT_XAVIER, GM_INIT_XAVIER, rng);
 }
 
 typedef struct arch {

@@ -65,21 +65,10 @@ static void unload(dataset *d)
     free(d->labels);
 }
 
-static void add(gm_net *net, gm_layer *l) { GM_CK_OK(gm_net_add(net, l)); }
-
 /* in -> hidden ReLU -> out */
 static gm_net *mlp(size_t in, size_t hidden, size_t out, gm_rng *rng)
 {
-    gm_net *net;
-    gm_layer *l;
-    GM_CK_OK(gm_net_create(&net));
-    GM_CK_OK(gm_dense_create(&l, in, hidden, GM_INIT_HE, rng));
-    add(net, l);
-    GM_CK_OK(gm_relu_create(&l));
-    add(net, l);
-    GM_CK_OK(gm_dense_create(&l, hidden, out, GM_INIT_XAVIER, rng));
-    add(net, l);
-    return net;
+    return gm_test_mlp(in, hidden, out, GM_TEST_RELU, GM_INIT_HE, GM_INIT_XAVIER, rng);
 }
 
 /* A shuffled order of 0..n-1 per epoch. */
