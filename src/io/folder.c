@@ -28,31 +28,10 @@
 #include "core/internal.h"
 #include "engine/engine.h"
 #include "io/image.h"
+#include "io/image_set.h"
 
-#define GM__FOLDER_MAX_SIDE 4096
 #define GM__FOLDER_MAX_DEPTH 64
-#define GM__FOLDER_MAX_THREADS 1024
 
-struct gm_image_set {
-    size_t n, c, s, skipped;
-    unsigned char *data; /* n x c x s x s */
-    int32_t *labels;     /* n, or NULL */
-    char **names;        /* n */
-    size_t nclasses;
-    char **classes;      /* nclasses */
-};
-
-gm_status gm_image_folder_options_init(gm_image_folder_options *opts)
-{
-    GM_CHECK_NULL(opts);
-    memset(opts, 0, sizeof *opts);
-    opts->size = sizeof *opts;
-    opts->side = 64;
-    opts->channels = 3;
-    opts->background = 0xFFFFFFu;
-    opts->max_pixels = (uint64_t)1 << 24;
-    return GM_OK;
-}
 
 /* ---- a growable list of strings --------------------------------------------- */
 
@@ -395,6 +374,160 @@ static void gm__load_run(gm__load *L, unsigned threads, gm_image_progress_fn pro
     gm__free(tid);
 }
 
+/* *out = per file, the index of its first path component in the sorted
+ * dirs, or -1 (a file at the top). */
+static gm_status gm__folder_labels(const char *fn, const gm__strs *files, const gm__strs *dirs,
+                                   int32_t **out)
+{
+    int32_t *flabels = gm__malloc_array(files->n, sizeof *flabels);
+    if (flabels == NULL)
+        return gm__set_error(GM_ENOMEM, fn, "out of memory for %zu labels", files->n);
+    for (size_t i = 0; i < files->n; i++) {
+        const char *slash = strchr(files->v[i], '/');
+        flabels[i] = -1;
+        if (slash == NULL) continue;
+        size_t k = (size_t)(slash - files->v[i]);
+        /* dirs is sorted: binary search for the first component */
+        size_t lo = 0, hi = dirs->n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            int c = strncmp(dirs->v[mid], files->v[i], k);
+            if (c == 0 && dirs->v[mid][k] != '\0') c = 1;
+            if (c == 0) {
+                flabels[i] = (int32_t)mid;
+                break;
+            }
+            if (c < 0) lo = mid + 1;
+            else hi = mid;
+        }
+    }
+    *out = flabels;
+    return GM_OK;
+}
+
+/* Fills L for the files and allocates its buffers and its mutex and
+ * condition variable (*sync_made then 1). */
+static gm_status gm__load_setup(const char *fn, gm__load *L, const char *root,
+                                const gm__strs *files, const int32_t *flabels,
+                                const gm_image_folder_options *o, int *sync_made)
+{
+    L->root = root;
+    L->files = files->v;
+    L->n = files->n;
+    L->labels = flabels;
+    L->p.side = o->side;
+    L->p.channels = o->channels;
+    L->p.bg[0] = (unsigned char)(o->background >> 16);
+    L->p.bg[1] = (unsigned char)(o->background >> 8);
+    L->p.bg[2] = (unsigned char)o->background;
+    L->p.max_pixels = o->max_pixels;
+    /* a file cannot honestly need more than 8 bytes a pixel (16-bit RGBA,
+     * uncompressed) plus room for metadata */
+    L->max_bytes = o->max_pixels > (UINT64_MAX - (1u << 20)) / 8 ? UINT64_MAX
+                                                                 : o->max_pixels * 8 + (1u << 20);
+    L->image_bytes = o->channels * o->side * o->side;
+    L->skip_bad = o->skip_bad != 0;
+    L->first_bad = L->n;
+    L->data = gm__malloc_array(L->n, L->image_bytes);
+    L->bad = gm__calloc_array(L->n, 1);
+    if (L->data == NULL || L->bad == NULL)
+        return gm__set_error(GM_ENOMEM, fn, "out of memory for %zu images of %zu bytes", L->n,
+                             L->image_bytes);
+    if (pthread_mutex_init(&L->mu, NULL) != 0)
+        return gm__set_error(GM_ENOMEM, fn, "cannot create a mutex");
+    if (pthread_cond_init(&L->cv, NULL) != 0) {
+        pthread_mutex_destroy(&L->mu);
+        return gm__set_error(GM_ENOMEM, fn, "cannot create a condition variable");
+    }
+    *sync_made = 1;
+    return GM_OK;
+}
+
+/* The load's outcome: an error, or *good, the number of images kept. */
+static gm_status gm__load_outcome(const char *fn, const gm__load *L, const char *dir,
+                                  size_t *good)
+{
+    if (L->fatal != GM_OK)
+        return gm__set_error(L->fatal, fn, "%s/%s: %s", L->root, L->files[L->fatal_file],
+                             L->fatal_why);
+    if (L->cancel)
+        return gm__set_error(GM_ESTATE, fn,
+                             "cancelled by the progress callback after %zu of %zu files",
+                             L->done, L->n);
+    if (L->first_bad < L->n)
+        return gm__set_error(L->bad_status, fn, "%s/%s: %s", L->root, L->files[L->first_bad],
+                             L->bad_why);
+    *good = 0;
+    for (size_t i = 0; i < L->n; i++) *good += !L->bad[i];
+    if (*good == 0)
+        return gm__set_error(GM_EFORMAT, fn, "no image in %s: all %zu files are bad (skipped)",
+                             dir, L->n);
+    return GM_OK;
+}
+
+/* The set from a finished load: the skipped files squeezed out; the
+ * names, image bytes, labels and class names move into it (the sources
+ * are then NULL). */
+static gm_status gm__folder_set(const char *fn, gm__load *L, gm__strs *files, gm__strs *dirs,
+                                int32_t **flabels, size_t good, unsigned channels, size_t side,
+                                gm_image_set **out)
+{
+    gm_image_set *set = gm__calloc_array(1, sizeof *set);
+    if (set != NULL) set->names = gm__calloc_array(good, sizeof *set->names);
+    if (set == NULL || set->names == NULL) {
+        gm_image_set_free(set);
+        return gm__set_error(GM_ENOMEM, fn, "out of memory");
+    }
+    int32_t *lab = *flabels;
+    size_t k = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        if (L->bad[i]) continue;
+        if (k != i) {
+            memmove(L->data + k * L->image_bytes, L->data + i * L->image_bytes, L->image_bytes);
+            if (lab) lab[k] = lab[i];
+        }
+        set->names[k++] = files->v[i];
+        files->v[i] = NULL; /* now the set's */
+    }
+    set->n = good;
+    set->c = channels;
+    set->s = side;
+    set->skipped = L->n - good;
+    set->data = L->data;
+    L->data = NULL;
+    if (good < L->n) {
+        unsigned char *shrunk = gm__realloc_array(set->data, good, L->image_bytes);
+        if (shrunk != NULL) set->data = shrunk;
+    }
+    if (lab != NULL) {
+        set->labels = lab;
+        *flabels = NULL;
+        set->nclasses = dirs->n;
+        set->classes = dirs->v;
+        dirs->v = NULL;
+        dirs->n = dirs->cap = 0;
+    }
+    *out = set;
+    return GM_OK;
+}
+
+/* The sorted list of files under root (at most max_files) and, for
+ * labels, of its class folders. */
+static gm_status gm__folder_list(const char *fn, const char *root, const char *dir,
+                                 const gm_image_folder_options *o, gm__strs *files,
+                                 gm__strs *dirs)
+{
+    GM_TRY(gm__list(fn, root, "", 0, files, o->labels ? dirs : NULL));
+    if (files->n > 1) qsort(files->v, files->n, sizeof *files->v, gm__cmp_str);
+    if (dirs->n > 1) qsort(dirs->v, dirs->n, sizeof *dirs->v, gm__cmp_str);
+    if (o->max_files != 0 && files->n > o->max_files) {
+        for (size_t i = o->max_files; i < files->n; i++) gm__free(files->v[i]);
+        files->n = o->max_files;
+    }
+    if (files->n == 0) return gm__set_error(GM_EFORMAT, fn, "no files in %s", dir);
+    return GM_OK;
+}
+
 gm_status gm_image_folder_load(gm_image_set **out, const char *dir,
                                const gm_image_folder_options *opts,
                                gm_image_progress_fn progress, void *user)
@@ -405,17 +538,7 @@ gm_status gm_image_folder_load(gm_image_set **out, const char *dir,
     GM_CHECK_NULL(dir);
     GM_CHECK(dir[0] != '\0', GM_EINVAL, "dir must not be empty");
     gm_image_folder_options o;
-    gm_image_folder_options_init(&o);
-    if (opts != NULL) GM_TRY(gm__read_options(fn, "opts", opts, sizeof opts->size, &o, sizeof o));
-    GM_CHECK(o.side >= 1 && o.side <= GM__FOLDER_MAX_SIDE, GM_EINVAL,
-             "opts->side must be in [1, %d], got %zu", GM__FOLDER_MAX_SIDE, o.side);
-    GM_CHECK(o.channels == 1 || o.channels == 3, GM_EINVAL,
-             "opts->channels must be 1 or 3, got %u", o.channels);
-    GM_CHECK(o.background <= 0xFFFFFFu, GM_EINVAL,
-             "opts->background must be 0xRRGGBB (<= 0xFFFFFF), got 0x%X", o.background);
-    GM_CHECK(o.max_pixels >= 1, GM_EINVAL, "opts->max_pixels must be >= 1, got 0");
-    GM_CHECK(o.threads <= GM__FOLDER_MAX_THREADS, GM_EINVAL,
-             "opts->threads must be in [0, %d], got %u", GM__FOLDER_MAX_THREADS, o.threads);
+    GM_TRY(gm__image_folder_options(fn, opts, &o));
     unsigned threads = o.threads ? o.threads : (unsigned)gm_get_num_threads();
     if (threads < 1) threads = 1;
 
@@ -426,149 +549,21 @@ gm_status gm_image_folder_load(gm_image_set **out, const char *dir,
     memcpy(root, dir, lr + 1);
     while (lr > 1 && root[lr - 1] == '/') root[--lr] = '\0';
     gm__strs files = {0}, dirs = {0};
-    gm_status st = gm__list(fn, root, "", 0, &files, o.labels ? &dirs : NULL);
-    gm_image_set *set = NULL;
     int32_t *flabels = NULL;
     gm__load L;
     memset(&L, 0, sizeof L);
     int sync_made = 0;
-    if (st != GM_OK) goto done;
-    if (files.n > 1) qsort(files.v, files.n, sizeof *files.v, gm__cmp_str);
-    if (dirs.n > 1) qsort(dirs.v, dirs.n, sizeof *dirs.v, gm__cmp_str);
-    if (o.max_files != 0 && files.n > o.max_files) {
-        for (size_t i = o.max_files; i < files.n; i++) gm__free(files.v[i]);
-        files.n = o.max_files;
-    }
-    if (files.n == 0) {
-        st = GM_FAIL(GM_EFORMAT, "no files in %s", dir);
-        goto done;
-    }
-    if (o.labels) {
-        flabels = gm__malloc_array(files.n, sizeof *flabels);
-        if (flabels == NULL) {
-            st = GM_FAIL(GM_ENOMEM, "out of memory for %zu labels", files.n);
-            goto done;
-        }
-        for (size_t i = 0; i < files.n; i++) {
-            const char *slash = strchr(files.v[i], '/');
-            flabels[i] = -1;
-            if (slash == NULL) continue;
-            size_t k = (size_t)(slash - files.v[i]);
-            /* dirs is sorted: binary search for the first component */
-            size_t lo = 0, hi = dirs.n;
-            while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                int c = strncmp(dirs.v[mid], files.v[i], k);
-                if (c == 0 && dirs.v[mid][k] != '\0') c = 1;
-                if (c == 0) {
-                    flabels[i] = (int32_t)mid;
-                    break;
-                }
-                if (c < 0) lo = mid + 1;
-                else hi = mid;
-            }
-        }
-    }
-
-    L.root = root;
-    L.files = files.v;
-    L.n = files.n;
-    L.labels = flabels;
-    L.p.side = o.side;
-    L.p.channels = o.channels;
-    L.p.bg[0] = (unsigned char)(o.background >> 16);
-    L.p.bg[1] = (unsigned char)(o.background >> 8);
-    L.p.bg[2] = (unsigned char)o.background;
-    L.p.max_pixels = o.max_pixels;
-    /* a file cannot honestly need more than 8 bytes a pixel (16-bit RGBA,
-     * uncompressed) plus room for metadata */
-    L.max_bytes = o.max_pixels > (UINT64_MAX - (1u << 20)) / 8 ? UINT64_MAX
-                                                               : o.max_pixels * 8 + (1u << 20);
-    L.image_bytes = o.channels * o.side * o.side;
-    L.skip_bad = o.skip_bad != 0;
-    L.first_bad = L.n;
-    L.data = gm__malloc_array(L.n, L.image_bytes);
-    L.bad = gm__calloc_array(L.n, 1);
-    if (L.data == NULL || L.bad == NULL) {
-        st = GM_FAIL(GM_ENOMEM, "out of memory for %zu images of %zu bytes", L.n, L.image_bytes);
-        goto done;
-    }
-    if (pthread_mutex_init(&L.mu, NULL) != 0) {
-        st = GM_FAIL(GM_ENOMEM, "cannot create a mutex");
-        goto done;
-    }
-    if (pthread_cond_init(&L.cv, NULL) != 0) {
-        pthread_mutex_destroy(&L.mu);
-        st = GM_FAIL(GM_ENOMEM, "cannot create a condition variable");
-        goto done;
-    }
-    sync_made = 1;
-    if (threads > L.n) threads = (unsigned)L.n;
-    gm__load_run(&L, threads, progress, user);
-
-    if (L.fatal != GM_OK) {
-        st = GM_FAIL(L.fatal, "%s/%s: %s", root, L.files[L.fatal_file], L.fatal_why);
-        goto done;
-    }
-    if (L.cancel) {
-        st = GM_FAIL(GM_ESTATE, "cancelled by the progress callback after %zu of %zu files",
-                     L.done, L.n);
-        goto done;
-    }
-    if (L.first_bad < L.n) {
-        st = GM_FAIL(L.bad_status, "%s/%s: %s", root, L.files[L.first_bad], L.bad_why);
-        goto done;
-    }
     size_t good = 0;
-    for (size_t i = 0; i < L.n; i++) good += !L.bad[i];
-    if (good == 0) {
-        st = GM_FAIL(GM_EFORMAT, "no image in %s: all %zu files are bad (skipped)", dir, L.n);
-        goto done;
+    gm_status st = gm__folder_list(fn, root, dir, &o, &files, &dirs);
+    if (st == GM_OK && o.labels) st = gm__folder_labels(fn, &files, &dirs, &flabels);
+    if (st == GM_OK) st = gm__load_setup(fn, &L, root, &files, flabels, &o, &sync_made);
+    if (st == GM_OK) {
+        if (threads > L.n) threads = (unsigned)L.n;
+        gm__load_run(&L, threads, progress, user);
+        st = gm__load_outcome(fn, &L, dir, &good);
     }
-
-    /* the set: squeeze out the skipped files */
-    set = gm__calloc_array(1, sizeof *set);
-    if (set == NULL) {
-        st = GM_FAIL(GM_ENOMEM, "out of memory");
-        goto done;
-    }
-    set->names = gm__calloc_array(good, sizeof *set->names);
-    if (set->names == NULL) {
-        st = GM_FAIL(GM_ENOMEM, "out of memory");
-        goto done;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < L.n; i++) {
-        if (L.bad[i]) continue;
-        if (k != i) {
-            memmove(L.data + k * L.image_bytes, L.data + i * L.image_bytes, L.image_bytes);
-            if (flabels) flabels[k] = flabels[i];
-        }
-        set->names[k++] = files.v[i];
-        files.v[i] = NULL; /* now the set's */
-    }
-    set->n = good;
-    set->c = o.channels;
-    set->s = o.side;
-    set->skipped = L.n - good;
-    set->data = L.data;
-    L.data = NULL;
-    if (good < L.n) {
-        unsigned char *shrunk = gm__realloc_array(set->data, good, L.image_bytes);
-        if (shrunk != NULL) set->data = shrunk;
-    }
-    if (flabels != NULL) {
-        set->labels = flabels;
-        flabels = NULL;
-        set->nclasses = dirs.n;
-        set->classes = dirs.v;
-        dirs.v = NULL;
-        dirs.n = dirs.cap = 0;
-    }
-    *out = set;
-    set = NULL;
-    st = GM_OK;
-done:
+    if (st == GM_OK)
+        st = gm__folder_set(fn, &L, &files, &dirs, &flabels, good, o.channels, o.side, out);
     if (sync_made) {
         pthread_cond_destroy(&L.cv);
         pthread_mutex_destroy(&L.mu);
@@ -580,81 +575,5 @@ done:
     gm__free(files.v);
     gm__strs_free(&dirs);
     gm__free(root);
-    gm_image_set_free(set);
     return st;
-}
-
-void gm_image_set_free(gm_image_set *set)
-{
-    if (set == NULL) return;
-    if (set->names != NULL)
-        for (size_t i = 0; i < set->n; i++) gm__free(set->names[i]);
-    gm__free(set->names);
-    for (size_t i = 0; i < set->nclasses; i++) gm__free(set->classes[i]);
-    gm__free(set->classes);
-    gm__free(set->labels);
-    gm__free(set->data);
-    gm__free(set);
-}
-
-size_t gm_image_set_count(const gm_image_set *set) { return set ? set->n : 0; }
-size_t gm_image_set_channels(const gm_image_set *set) { return set ? set->c : 0; }
-size_t gm_image_set_side(const gm_image_set *set) { return set ? set->s : 0; }
-size_t gm_image_set_skipped(const gm_image_set *set) { return set ? set->skipped : 0; }
-const uint8_t *gm_image_set_data(const gm_image_set *set) { return set ? set->data : NULL; }
-const int32_t *gm_image_set_labels(const gm_image_set *set) { return set ? set->labels : NULL; }
-size_t gm_image_set_num_classes(const gm_image_set *set) { return set ? set->nclasses : 0; }
-
-const char *gm_image_set_name(const gm_image_set *set, size_t i)
-{
-    return set != NULL && i < set->n ? set->names[i] : NULL;
-}
-
-const char *gm_image_set_class_name(const gm_image_set *set, size_t k)
-{
-    return set != NULL && k < set->nclasses ? set->classes[k] : NULL;
-}
-
-/* ---- batches ------------------------------------------------------------------ */
-
-gm_status gm_image_set_batch(const gm_image_set *set, const size_t *indices, size_t count,
-                             gm_image_range range, gm_rng *flip_rng, gm_tensor *out)
-{
-    GM_CHECK_NULL(set);
-    GM_CHECK_NULL(indices);
-    GM_CHECK_NULL(out);
-    GM_CHECK(count > 0, GM_EINVAL, "count must be > 0");
-    GM_CHECK(range == GM_IMAGE_RANGE_UNIT || range == GM_IMAGE_RANGE_SYMMETRIC, GM_EINVAL,
-             "range must be GM_IMAGE_RANGE_UNIT or GM_IMAGE_RANGE_SYMMETRIC, got %d",
-             (int)range);
-    for (size_t b = 0; b < count; b++)
-        GM_CHECK(indices[b] < set->n, GM_EINVAL, "indices[%zu] = %zu is not below N = %zu", b,
-                 indices[b], set->n);
-    GM_CHECK(out->ndim == 4 && out->shape[0] == count && out->shape[1] == set->c &&
-                 out->shape[2] == set->s && out->shape[3] == set->s,
-             GM_ESHAPE, "out must be [%zu x %zu x %zu x %zu], got rank %zu with %zu elements",
-             count, set->c, set->s, set->s, out->ndim, out->numel);
-    float lut[256];
-    for (int v = 0; v < 256; v++)
-        lut[v] = range == GM_IMAGE_RANGE_UNIT ? (float)v / 255.0f : (float)v / 127.5f - 1.0f;
-    const size_t S = set->s, per = set->c * S * S;
-    float u[64];
-    for (size_t b = 0; b < count; b++) {
-        /* draws in blocks of 64 (a multiple of 4): the same values as one
-         * gm_rng_uniform(flip_rng, ., count) */
-        if (flip_rng != NULL && b % 64 == 0)
-            gm_rng_uniform(flip_rng, u, count - b < 64 ? count - b : 64);
-        int flip = flip_rng != NULL && u[b % 64] < 0.5f;
-        const unsigned char *src = set->data + indices[b] * per;
-        float *dst = out->data + b * per;
-        for (size_t r = 0; r < set->c * S; r++) {
-            const unsigned char *sr = src + r * S;
-            float *dr = dst + r * S;
-            if (flip)
-                for (size_t x = 0; x < S; x++) dr[x] = lut[sr[S - 1 - x]];
-            else
-                for (size_t x = 0; x < S; x++) dr[x] = lut[sr[x]];
-        }
-    }
-    return GM_OK;
 }
