@@ -111,6 +111,70 @@ static gm_status gm__iwae(const char *fn, gm_vae *vae, const gm_tensor *real, si
     return GM_OK;
 }
 
+/* r's feature dimension, Fréchet distance, precision, recall, density and
+ * coverage: the features of both sets, in one block. */
+static gm_status gm__eval_feature_metrics(const char *fn, gm_net *features,
+                                          const gm_tensor *samples, const gm_tensor *real,
+                                          const gm_eval_options *o, gm_eval_report *r)
+{
+    const size_t ns = gm__tensor_rows(samples), nr = gm__tensor_rows(real);
+    const size_t nmin = ns < nr ? ns : nr;
+    size_t ond = 0, os[GM_MAX_DIMS], per = 0, total;
+    const size_t bs = o->batch ? o->batch : (nmin < GM__EVAL_BATCH ? nmin : GM__EVAL_BATCH);
+    GM_TRY(gm__feature_shape(fn, features, samples, bs, &ond, os, &per));
+    float *buf = gm__mul_ok(ns + nr, per, &total) ? gm__malloc_array(total, sizeof(float)) : NULL;
+    if (buf == NULL)
+        return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu x %zu feature values", ns + nr,
+                             per);
+    r->feature_dim = per;
+    gm_status st = gm__run_features(fn, features, samples, bs, ond, os, per, buf);
+    if (st == GM_OK) st = gm__run_features(fn, features, real, bs, ond, os, per, buf + ns * per);
+    gm_tensor fs, fr;
+    gm__tensor_view(&fs, 2, (size_t[]){ns, per}, buf);
+    gm__tensor_view(&fr, 2, (size_t[]){nr, per}, buf + ns * per);
+    if (st == GM_OK) st = gm__pass_error(gm_eval_frechet(&fs, &fr, &r->frechet), fn);
+    if (st == GM_OK) /* one set of real k-NN balls for all four */
+        st = gm__eval_knn(fn, &fr, &fs, o->k, &r->precision, &r->recall, &r->density,
+                          &r->coverage);
+    gm__free(buf);
+    return st;
+}
+
+/* Memorization: the first samples against the training images. */
+static gm_status gm__eval_memorization(const char *fn, const gm_tensor *samples,
+                                       const gm_tensor *train, const gm_eval_options *o,
+                                       gm_eval_report *r)
+{
+    const size_t ns = gm__tensor_rows(samples);
+    const size_t nn = o->nearest_max && o->nearest_max < ns ? o->nearest_max : ns;
+    size_t xs[GM_MAX_DIMS];
+    memcpy(xs, samples->shape, samples->ndim * sizeof *xs);
+    xs[0] = nn;
+    gm_tensor head;
+    gm__tensor_view(&head, samples->ndim, xs, samples->data);
+    GM_TRY(gm__pass_error(gm_eval_nearest(&head, train, &r->nearest, NULL), fn));
+    r->n_nearest = nn;
+    return GM_OK;
+}
+
+/* The IWAE estimate over the first real images. A failed call leaves the
+ * VAE's generator where it was: the chunks before the failure have
+ * advanced it. */
+static gm_status gm__eval_iwae(const char *fn, gm_vae *vae, const gm_tensor *real,
+                               const gm_eval_options *o, gm_eval_report *r)
+{
+    const size_t nr = gm__tensor_rows(real);
+    const size_t ni = o->iwae_max && o->iwae_max < nr ? o->iwae_max : nr;
+    gm__model_view mv;
+    gm_vae_options vo;
+    gm__vae_model_view(vae, &mv, &vo);
+    uint64_t seed, pos;
+    gm_rng_get_state(mv.aux_rng, &seed, &pos);
+    gm_status st = gm__iwae(fn, vae, real, ni, o->iwae_k, &r->iwae_nll);
+    if (st != GM_OK) gm_rng_set_state(mv.aux_rng, seed, pos);
+    return st;
+}
+
 gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tensor *samples,
                          const gm_tensor *real, const gm_tensor *train, gm_vae *vae,
                          const gm_eval_options *opts)
@@ -140,57 +204,15 @@ gm_status gm_eval_images(gm_eval_report *report, gm_net *features, const gm_tens
     GM_TRY(gm__check_finite_rows(__func__, "real", real));
     if (train != NULL) GM_TRY(gm__check_finite_rows(__func__, "train", train));
 
-    /* features of both sets, in one block */
-    size_t ond = 0, os[GM_MAX_DIMS], per = 0, total;
-    const size_t bs = o.batch ? o.batch : (nmin < GM__EVAL_BATCH ? nmin : GM__EVAL_BATCH);
-    GM_TRY(gm__feature_shape(__func__, features, samples, bs, &ond, os, &per));
-    float *buf = gm__mul_ok(ns + nr, per, &total) ? gm__malloc_array(total, sizeof(float)) : NULL;
-    if (buf == NULL)
-        return GM_FAIL(GM_ENOMEM, "cannot allocate %zu x %zu feature values", ns + nr, per);
     gm_eval_report r = GM_EVAL_REPORT_INIT; /* not *report: an older caller's is smaller */
     r.n_samples = ns;
     r.n_real = nr;
-    r.feature_dim = per;
-    gm_status st = gm__run_features(__func__, features, samples, bs, ond, os, per, buf);
-    if (st == GM_OK)
-        st = gm__run_features(__func__, features, real, bs, ond, os, per, buf + ns * per);
-    gm_tensor fs, fr;
-    gm__tensor_view(&fs, 2, (size_t[]){ns, per}, buf);
-    gm__tensor_view(&fr, 2, (size_t[]){nr, per}, buf + ns * per);
-    if (st == GM_OK) st = gm__pass_error(gm_eval_frechet(&fs, &fr, &r.frechet), __func__);
-    if (st == GM_OK) /* one set of real k-NN balls for all four */
-        st = gm__eval_knn(__func__, &fr, &fs, o.k, &r.precision, &r.recall, &r.density,
-                          &r.coverage);
-    gm__free(buf);
-    GM_TRY(st);
-
-    /* memorization: the first samples against the training images */
+    GM_TRY(gm__eval_feature_metrics(__func__, features, samples, real, &o, &r));
     r.n_nearest = 0;
     r.nearest = (gm_eval_nearest_stats){NAN, NAN, NAN, NAN, NAN};
-    if (train != NULL) {
-        const size_t nn = o.nearest_max && o.nearest_max < ns ? o.nearest_max : ns;
-        size_t xs[GM_MAX_DIMS];
-        memcpy(xs, samples->shape, samples->ndim * sizeof *xs);
-        xs[0] = nn;
-        gm_tensor head;
-        gm__tensor_view(&head, samples->ndim, xs, samples->data);
-        GM_TRY(gm__pass_error(gm_eval_nearest(&head, train, &r.nearest, NULL), __func__));
-        r.n_nearest = nn;
-    }
+    if (train != NULL) GM_TRY(gm__eval_memorization(__func__, samples, train, &o, &r));
     r.iwae_nll = NAN;
-    if (vae != NULL) {
-        const size_t ni = o.iwae_max && o.iwae_max < nr ? o.iwae_max : nr;
-        /* a failed call leaves the VAE's generator where it was: the
-         * chunks before the failure have advanced it */
-        gm__model_view mv;
-        gm_vae_options vo;
-        gm__vae_model_view(vae, &mv, &vo);
-        uint64_t seed, pos;
-        gm_rng_get_state(mv.aux_rng, &seed, &pos);
-        st = gm__iwae(__func__, vae, real, ni, o.iwae_k, &r.iwae_nll);
-        if (st != GM_OK) gm_rng_set_state(mv.aux_rng, seed, pos);
-        GM_TRY(st);
-    }
+    if (vae != NULL) GM_TRY(gm__eval_iwae(__func__, vae, real, &o, &r));
     /* the fields the caller's version has (a newer caller's tail is kept) */
     const size_t fits =
         report->size >= GM__EVAL_REPORT_V2 ? GM__EVAL_REPORT_V2 : GM__EVAL_REPORT_V1;

@@ -288,13 +288,13 @@ static void gm__in_balls(const double *q, const double *nq, size_t m, const doub
     *memberships = total;
 }
 
-gm_status gm__eval_knn(const char *fn, const gm_tensor *real, const gm_tensor *fake, size_t k,
-                       double *precision, double *recall, double *density, double *coverage)
+/* gm__eval_knn's checks; pr: precision or recall is wanted (fake then
+ * needs k + 1 vectors too). */
+static gm_status gm__knn_check(const char *fn, const gm_tensor *real, const gm_tensor *fake,
+                               size_t k, int pr)
 {
     GM_TRY(gm__same_vector_shape(fn, real, "real", fake, "fake"));
     const size_t nr = gm__tensor_rows(real), nf = gm__tensor_rows(fake), d = gm__tensor_width(real);
-    /* precision/recall need both sets' balls, density/coverage only the real ones */
-    const int pr = precision != NULL || recall != NULL, dc = density != NULL || coverage != NULL;
     if (k < 1) return gm__set_error(GM_EINVAL, fn, "k must be >= 1, got 0");
     if (k >= nr)
         return gm__set_error(GM_EINVAL, fn, "real must hold at least k + 1 = %zu vectors, got %zu",
@@ -308,6 +308,16 @@ gm_status gm__eval_knn(const char *fn, const gm_tensor *real, const gm_tensor *f
                              "BLAS", nr, nf, d);
     GM_TRY(gm__check_finite_rows(fn, "real", real));
     GM_TRY(gm__check_finite_rows(fn, "fake", fake));
+    return GM_OK;
+}
+
+gm_status gm__eval_knn(const char *fn, const gm_tensor *real, const gm_tensor *fake, size_t k,
+                       double *precision, double *recall, double *density, double *coverage)
+{
+    /* precision/recall need both sets' balls, density/coverage only the real ones */
+    const int pr = precision != NULL || recall != NULL, dc = density != NULL || coverage != NULL;
+    GM_TRY(gm__knn_check(fn, real, fake, k, pr));
+    const size_t nr = gm__tensor_rows(real), nf = gm__tensor_rows(fake), d = gm__tensor_width(real);
 
     /* one block: both sets in double, their norms and radii, the distance
      * block (rows against the larger set), the heap and the coverage flags
@@ -394,38 +404,12 @@ static double gm__quantile(const double *v, size_t n, double p)
     return v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
 }
 
-gm_status gm_eval_nearest(const gm_tensor *samples, const gm_tensor *train,
-                          gm_eval_nearest_stats *stats, gm_tensor *distances)
+/* best[i] = the distance from sample s_i to its nearest training vector
+ * (arg[i] its index); returns the sum of best. nt: m floats, dist: a
+ * GM__NN_SAMPLES x GM__NN_TRAIN block. */
+static double gm__nn_search(const float *s, size_t n, const float *t, size_t m, size_t d,
+                            float *nt, float *dist, double *best, size_t *arg)
 {
-    GM_CHECK_NULL(samples);
-    GM_CHECK_NULL(train);
-    GM_CHECK_NULL(stats);
-    GM_TRY(gm__same_vector_shape(__func__, samples, "samples", train, "train"));
-    const size_t n = gm__tensor_rows(samples), m = gm__tensor_rows(train), d = gm__tensor_width(samples);
-    GM_CHECK(distances == NULL || distances->numel == n, GM_ESHAPE,
-             "distances must hold one value per sample (%zu), got %zu", n,
-             distances ? distances->numel : 0);
-    GM_CHECK(n <= GM__BLAS_MAX && m <= GM__BLAS_MAX && d <= GM__BLAS_MAX, GM_EINVAL,
-             "sets of %zu and %zu vectors of %zu elements are too large for the BLAS", n, m, d);
-    GM_TRY(gm__check_finite_rows(__func__, "samples", samples));
-    GM_TRY(gm__check_finite_rows(__func__, "train", train));
-
-    /* floats: training norms, the distance block; doubles: the sample
-     * norms, best values and the sorted distances; sizes: the argmins */
-    const size_t block = (size_t)GM__NN_SAMPLES * GM__NN_TRAIN;
-    float *fl = gm__malloc_array(m + block, sizeof(float));
-    double *db = gm__malloc_array(2 * n, sizeof(double));
-    size_t *arg = gm__malloc_array(n, sizeof(size_t));
-    if (fl == NULL || db == NULL || arg == NULL) {
-        gm__free(fl);
-        gm__free(db);
-        gm__free(arg);
-        return GM_FAIL(GM_ENOMEM, "cannot allocate the workspace for %zu samples and %zu "
-                                  "training vectors", n, m);
-    }
-    float *nt = fl, *dist = fl + m;
-    double *best = db, *sorted = db + n;
-    const float *s = samples->data, *t = train->data;
     for (size_t j = 0; j < m; j++) {
         double acc = 0.0;
         for (size_t c = 0; c < d; c++) acc += (double)t[j * d + c] * t[j * d + c];
@@ -457,9 +441,45 @@ gm_status gm_eval_nearest(const gm_tensor *samples, const gm_tensor *train,
             const double diff = (double)a[c] - b[c];
             acc += diff * diff;
         }
-        sorted[i] = best[i] = sqrt(acc);
+        best[i] = sqrt(acc);
         sum += best[i];
     }
+    return sum;
+}
+
+gm_status gm_eval_nearest(const gm_tensor *samples, const gm_tensor *train,
+                          gm_eval_nearest_stats *stats, gm_tensor *distances)
+{
+    GM_CHECK_NULL(samples);
+    GM_CHECK_NULL(train);
+    GM_CHECK_NULL(stats);
+    GM_TRY(gm__same_vector_shape(__func__, samples, "samples", train, "train"));
+    const size_t n = gm__tensor_rows(samples), m = gm__tensor_rows(train), d = gm__tensor_width(samples);
+    GM_CHECK(distances == NULL || distances->numel == n, GM_ESHAPE,
+             "distances must hold one value per sample (%zu), got %zu", n,
+             distances ? distances->numel : 0);
+    GM_CHECK(n <= GM__BLAS_MAX && m <= GM__BLAS_MAX && d <= GM__BLAS_MAX, GM_EINVAL,
+             "sets of %zu and %zu vectors of %zu elements are too large for the BLAS", n, m, d);
+    GM_TRY(gm__check_finite_rows(__func__, "samples", samples));
+    GM_TRY(gm__check_finite_rows(__func__, "train", train));
+
+    /* floats: training norms, the distance block; doubles: the sample
+     * norms, best values and the sorted distances; sizes: the argmins */
+    const size_t block = (size_t)GM__NN_SAMPLES * GM__NN_TRAIN;
+    float *fl = gm__malloc_array(m + block, sizeof(float));
+    double *db = gm__malloc_array(2 * n, sizeof(double));
+    size_t *arg = gm__malloc_array(n, sizeof(size_t));
+    if (fl == NULL || db == NULL || arg == NULL) {
+        gm__free(fl);
+        gm__free(db);
+        gm__free(arg);
+        return GM_FAIL(GM_ENOMEM, "cannot allocate the workspace for %zu samples and %zu "
+                                  "training vectors", n, m);
+    }
+    float *nt = fl, *dist = fl + m;
+    double *best = db, *sorted = db + n;
+    const double sum = gm__nn_search(samples->data, n, train->data, m, d, nt, dist, best, arg);
+    memcpy(sorted, best, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, gm__cmp_double);
     gm_eval_nearest_stats out = {sum / (double)n, sorted[0], gm__quantile(sorted, n, 0.05),
                                  gm__quantile(sorted, n, 0.5), sorted[n - 1]};
