@@ -18,6 +18,57 @@
 
 /* ---- per-dimension statistics ------------------------------------------ */
 
+/* One batch of m encodings (means pm, log-variances pl, [m x L]) into
+ * acc = [kl sums | centred sums | centred squares]: pass 0 adds the KL and
+ * the means' sums (mean), pass 1 the moments about mean. */
+static void gm__dims_accumulate(const float *pm, const float *pl, size_t m, size_t L, int pass,
+                                double *acc, double *mean)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < L; j++) {
+            const double u = pm[i * L + j], v = pl[i * L + j];
+            if (pass == 0) {
+                acc[j] += 0.5 * (u * u + exp(v) - 1.0 - v);
+                mean[j] += u;
+            } else {
+                const double c = u - mean[j];
+                acc[L + j] += c;
+                acc[2 * L + j] += c * c;
+            }
+        }
+}
+
+/* acc's sums over n samples into the mean KL (acc[0 .. L)) and the
+ * activity (acc[2L .. 3L)); returns the number of active dimensions. */
+static size_t gm__dims_finish(double *acc, size_t n, size_t L, double threshold)
+{
+    size_t count = 0;
+    for (size_t j = 0; j < L; j++) {
+        acc[j] /= (double)n;
+        const double c = acc[L + j] / (double)n;
+        const double var = acc[2 * L + j] / (double)n - c * c;
+        acc[2 * L + j] = var > 0 ? var : 0.0;
+        if (acc[2 * L + j] > threshold) count++;
+    }
+    return count;
+}
+
+/* mu, lv [m x L] and x [m x shape[1..]] for a batch of m (made again
+ * when m changes; on failure those not made are NULL). */
+static gm_status gm__dims_tensors(size_t m, size_t L, size_t ndim, size_t *shape, gm_tensor **mu,
+                                  gm_tensor **lv, gm_tensor **x)
+{
+    if (*mu != NULL && gm_tensor_dim(*mu, 0) == m) return GM_OK;
+    gm_tensor_free(*mu);
+    gm_tensor_free(*lv);
+    gm_tensor_free(*x);
+    *mu = *lv = *x = NULL;
+    GM_TRY(gm_tensor_create(mu, 2, (size_t[]){m, L}));
+    GM_TRY(gm_tensor_create(lv, 2, (size_t[]){m, L}));
+    shape[0] = m;
+    return gm_tensor_create(x, ndim, shape);
+}
+
 gm_status gm_interp_vae_dims(gm_vae *vae, const gm_tensor *data, const int32_t *labels,
                              size_t batch, double threshold, double *kl, double *activity,
                              size_t latent, size_t *active)
@@ -52,45 +103,18 @@ gm_status gm_interp_vae_dims(gm_vae *vae, const gm_tensor *data, const int32_t *
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i0 = 0; i0 < n; i0 += b) {
             const size_t m = n - i0 < b ? n - i0 : b;
-            if (mu == NULL || gm_tensor_dim(mu, 0) != m) {
-                gm_tensor_free(mu);
-                gm_tensor_free(lv);
-                gm_tensor_free(x);
-                mu = lv = x = NULL;
-                if ((st = gm_tensor_create(&mu, 2, (size_t[]){m, L})) != GM_OK) goto done;
-                if ((st = gm_tensor_create(&lv, 2, (size_t[]){m, L})) != GM_OK) goto done;
-                shape[0] = m;
-                if ((st = gm_tensor_create(&x, ndim, shape)) != GM_OK) goto done;
-            }
+            if ((st = gm__dims_tensors(m, L, ndim, shape, &mu, &lv, &x)) != GM_OK) goto done;
             memcpy(gm_tensor_data(x), gm_tensor_data_const(data) + i0 * row,
                    m * row * sizeof(float));
             st = gm_vae_encode(vae, x, labels != NULL ? labels + i0 : NULL, mu, lv);
             if (st != GM_OK) goto done;
-            const float *pm = gm_tensor_data_const(mu), *pl = gm_tensor_data_const(lv);
-            for (size_t i = 0; i < m; i++)
-                for (size_t j = 0; j < L; j++) {
-                    const double u = pm[i * L + j], v = pl[i * L + j];
-                    if (pass == 0) {
-                        acc[j] += 0.5 * (u * u + exp(v) - 1.0 - v);
-                        mean[j] += u;
-                    } else {
-                        const double c = u - mean[j];
-                        acc[L + j] += c;
-                        acc[2 * L + j] += c * c;
-                    }
-                }
+            gm__dims_accumulate(gm_tensor_data_const(mu), gm_tensor_data_const(lv), m, L, pass,
+                                acc, mean);
         }
         if (pass == 0)
             for (size_t j = 0; j < L; j++) mean[j] /= (double)n;
     }
-    size_t count = 0;
-    for (size_t j = 0; j < L; j++) {
-        acc[j] /= (double)n;
-        const double c = acc[L + j] / (double)n;
-        const double var = acc[2 * L + j] / (double)n - c * c;
-        acc[2 * L + j] = var > 0 ? var : 0.0;
-        if (acc[2 * L + j] > threshold) count++;
-    }
+    const size_t count = gm__dims_finish(acc, n, L, threshold);
     if (kl != NULL) memcpy(kl, acc, L * sizeof(double));
     if (activity != NULL) memcpy(activity, acc + 2 * L, L * sizeof(double));
     if (active != NULL) *active = count;
@@ -353,6 +377,31 @@ gm_status gm_interp_gan_traverse(gm_gan *gan, const float *z0, const int32_t *la
     return st;
 }
 
+/* The element count of one sample of shape oshape[1 .. ond). */
+static size_t gm__per_sample(size_t ond, const size_t *oshape)
+{
+    size_t D = 1;
+    for (size_t i = 1; i < ond; i++) D *= oshape[i];
+    return D;
+}
+
+/* The variance over the steps of y [steps x D], summed over the D outputs. */
+static double gm__steps_variance(const float *y, size_t steps, size_t D)
+{
+    double sum = 0;
+    for (size_t d = 0; d < D; d++) {
+        double m = 0, m2 = 0;
+        for (size_t s = 0; s < steps; s++) m += y[s * D + d];
+        m /= (double)steps;
+        for (size_t s = 0; s < steps; s++) {
+            const double c = y[s * D + d] - m;
+            m2 += c * c;
+        }
+        sum += m2 / (double)steps;
+    }
+    return sum;
+}
+
 gm_status gm_interp_gan_effect(gm_gan *gan, const gm_tensor *z, const int32_t *labels,
                                float range, size_t steps, double *effect, size_t latent)
 {
@@ -376,23 +425,20 @@ gm_status gm_interp_gan_effect(gm_gan *gan, const gm_tensor *z, const int32_t *l
     if (C == 0) GM_CHECK(labels == NULL, GM_EINVAL, "labels must be NULL for an unconditional GAN");
     else GM_TRY(gm__check_labels(__func__, labels, n, C));
     const float *zp = gm_tensor_data_const(z);
-    size_t bad = gm__find_nonfinite(zp, n * L);
-    GM_CHECK(bad == n * L, GM_EINVAL, "z[%zu] is not finite", bad);
+    GM_TRY(gm__check_all_finite(__func__, "z", zp, n * L));
     size_t ond, oshape[GM_MAX_DIMS];
     GM_TRY(gm_net_output_shape(gm_gan_generator(gan), 2, (size_t[]){steps, L + C}, &ond, oshape));
-    size_t D = 1;
-    for (size_t i = 1; i < ond; i++) D *= oshape[i];
+    const size_t D = gm__per_sample(ond, oshape);
 
     gm_status st = GM_ENOMEM;
     gm_tensor *zt = NULL, *out = NULL;
     int32_t *lab = NULL;
     double *acc = gm__calloc_array(L, sizeof(double));
-    if (acc == NULL || (C > 0 && (lab = gm__malloc_array(steps, sizeof(int32_t))) == NULL)) {
+    if (acc == NULL || (C > 0 && (lab = gm__malloc_array(steps, sizeof(int32_t))) == NULL))
         st = gm__set_error(GM_ENOMEM, __func__, "cannot allocate %zu doubles", L);
-        goto done;
-    }
-    if ((st = gm_tensor_create(&zt, 2, (size_t[]){steps, L})) != GM_OK) goto done;
-    if ((st = gm_tensor_create(&out, ond, oshape)) != GM_OK) goto done;
+    else if ((st = gm_tensor_create(&zt, 2, (size_t[]){steps, L})) == GM_OK)
+        st = gm_tensor_create(&out, ond, oshape);
+    if (st != GM_OK) goto done;
     for (size_t i = 0; i < n; i++) {
         if (lab != NULL)
             for (size_t s = 0; s < steps; s++) lab[s] = labels[i];
@@ -404,19 +450,7 @@ gm_status gm_interp_gan_effect(gm_gan *gan, const gm_tensor *z, const int32_t *l
                 GM_OK)
                 goto done;
             if ((st = gm_gan_generate(gan, zt, lab, out)) != GM_OK) goto done;
-            const float *y = gm_tensor_data_const(out);
-            double sum = 0;
-            for (size_t d = 0; d < D; d++) {
-                double m = 0, m2 = 0;
-                for (size_t s = 0; s < steps; s++) m += y[s * D + d];
-                m /= (double)steps;
-                for (size_t s = 0; s < steps; s++) {
-                    const double c = y[s * D + d] - m;
-                    m2 += c * c;
-                }
-                sum += m2 / (double)steps;
-            }
-            acc[j] += sum;
+            acc[j] += gm__steps_variance(gm_tensor_data_const(out), steps, D);
         }
     }
     for (size_t j = 0; j < L; j++) effect[j] = n > 0 ? acc[j] / (double)n : 0.0;
