@@ -168,31 +168,15 @@ static size_t gm__prod(const size_t *s, size_t n)
 /* Round float counts up to 64 bytes so every buffer starts aligned. */
 static size_t gm__pad16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-/* Makes the workspace fit a batch of shape in_shape (no-op when it
- * already does). On failure the old workspace is kept. */
-static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
-                                 const size_t *in_shape)
+/* The workspace floats for a batch of n (boundaries bnd/bshape): the
+ * activations, the layer caches and two gradient buffers of *dmax. *ok = 0
+ * when an activation exceeds one BLAS dimension; returns 0 when the total
+ * overflows (which fails as memory). */
+static int gm__workspace_floats(const gm_net *net, size_t n, const size_t *bnd,
+                                const size_t (*bshape)[GM_MAX_DIMS], size_t *total_out,
+                                size_t *dmax_out, int *ok_out)
 {
-    const unsigned gen = gm__threads_generation();
-    if (net->work != NULL && net->in_ndim == in_ndim && net->threads_gen == gen &&
-        memcmp(net->in_shape, in_shape, in_ndim * sizeof(size_t)) == 0)
-        return GM_OK;
-    const size_t L = net->n_layers, nb = L + 1, n = in_shape[0];
-    /* meta: act pointers, per-boundary shapes and ranks */
-    size_t meta_bytes = nb * (sizeof(float *) + sizeof(size_t[GM_MAX_DIMS]) +
-                              sizeof(size_t));
-    void *meta = gm__malloc(meta_bytes);
-    if (meta == NULL)
-        return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu layer slots", nb);
-    float **act = meta;
-    size_t(*bshape)[GM_MAX_DIMS] = (void *)(act + nb);
-    size_t *bnd = (size_t *)(bshape + nb);
-    size_t last;
-    gm_status st = gm__net_shapes(net, fn, in_ndim, in_shape, 1, 0, bnd, bshape, &last);
-    if (st != GM_OK) {
-        gm__free(meta);
-        return st;
-    }
+    const size_t L = net->n_layers, nb = L + 1;
     /* Every activation must fit one BLAS dimension; sum with overflow
      * checks. */
     size_t total = 0, dmax = 0;
@@ -214,34 +198,40 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
     }
     fits = fits && 2 * gm__pad16(dmax) <= SIZE_MAX / 4 - total;
     total += 2 * gm__pad16(dmax);
-    float *work = ok && fits ? gm__malloc_array(total, sizeof(float)) : NULL;
-    /* layer state besides the workspace (oneDNN primitives), kept aside
-     * until everything has succeeded */
+    *total_out = total;
+    *dmax_out = dmax;
+    *ok_out = ok;
+    return fits;
+}
+
+/* Layer state besides the workspace (oneDNN primitives) into each
+ * layer's accel_next, kept aside until everything has succeeded; on
+ * failure every accel_next is released again. */
+static gm_status gm__prepare_accel(gm_net *net, const char *fn, size_t n, const size_t *bnd,
+                                   const size_t (*bshape)[GM_MAX_DIMS])
+{
+    const size_t L = net->n_layers;
     gm_status pst = GM_OK;
-    for (size_t i = 0; i < L && work != NULL && pst == GM_OK; i++) {
+    for (size_t i = 0; i < L && pst == GM_OK; i++) {
         gm_layer *l = net->layers[i];
         if (l->vt->prepare) pst = l->vt->prepare(l, fn, n, bnd[i], bshape[i], &l->accel_next);
     }
-    if (pst != GM_OK) {
+    if (pst != GM_OK)
         for (size_t i = 0; i < L; i++) {
             gm_layer *l = net->layers[i];
             if (l->vt->release) l->vt->release(l->accel_next);
             l->accel_next = NULL;
         }
-        gm__free(work);
-        gm__free(meta);
-        return pst;
-    }
-    if (work == NULL) {
-        gm__free(meta);
-        if (!ok)
-            return gm__set_error(GM_ESHAPE, fn,
-                                 "a batch of %zu gives an activation over %zu elements",
-                                 n, GM__BLAS_MAX);
-        return gm__set_error(GM_ENOMEM, fn,
-                             "cannot allocate %zu floats of workspace", total);
-    }
-    gm__net_free_workspace(net);
+    return pst;
+}
+
+/* Hands the new workspace to the layers: activations act[], each layer's
+ * shapes, cache and accel (accel_next), then the gradient buffers. */
+static void gm__workspace_assign(gm_net *net, float *work, float **act, size_t n,
+                                 const size_t *bnd, const size_t (*bshape)[GM_MAX_DIMS],
+                                 size_t dmax)
+{
+    const size_t L = net->n_layers, nb = L + 1;
     float *p = work;
     for (size_t i = 0; i < nb; i++) {
         act[i] = p;
@@ -266,6 +256,51 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
     }
     net->dbuf[0] = p;
     net->dbuf[1] = p + gm__pad16(dmax);
+}
+
+/* Makes the workspace fit a batch of shape in_shape (no-op when it
+ * already does). On failure the old workspace is kept. */
+static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
+                                 const size_t *in_shape)
+{
+    const unsigned gen = gm__threads_generation();
+    if (net->work != NULL && net->in_ndim == in_ndim && net->threads_gen == gen &&
+        memcmp(net->in_shape, in_shape, in_ndim * sizeof(size_t)) == 0)
+        return GM_OK;
+    const size_t L = net->n_layers, nb = L + 1, n = in_shape[0];
+    /* meta: act pointers, per-boundary shapes and ranks */
+    size_t meta_bytes = nb * (sizeof(float *) + sizeof(size_t[GM_MAX_DIMS]) +
+                              sizeof(size_t));
+    void *meta = gm__malloc(meta_bytes);
+    if (meta == NULL)
+        return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu layer slots", nb);
+    float **act = meta;
+    size_t(*bshape)[GM_MAX_DIMS] = (void *)(act + nb);
+    size_t *bnd = (size_t *)(bshape + nb);
+    size_t last, total, dmax;
+    int ok;
+    gm_status st = gm__net_shapes(net, fn, in_ndim, in_shape, 1, 0, bnd, bshape, &last);
+    if (st != GM_OK) {
+        gm__free(meta);
+        return st;
+    }
+    const int fits = gm__workspace_floats(net, n, bnd, (const size_t(*)[GM_MAX_DIMS])bshape,
+                                          &total, &dmax, &ok);
+    float *work = ok && fits ? gm__malloc_array(total, sizeof(float)) : NULL;
+    if (work != NULL) st = gm__prepare_accel(net, fn, n, bnd, (const size_t(*)[GM_MAX_DIMS])bshape);
+    if (work == NULL || st != GM_OK) {
+        gm__free(work);
+        gm__free(meta);
+        if (st != GM_OK) return st;
+        if (!ok)
+            return gm__set_error(GM_ESHAPE, fn,
+                                 "a batch of %zu gives an activation over %zu elements",
+                                 n, GM__BLAS_MAX);
+        return gm__set_error(GM_ENOMEM, fn,
+                             "cannot allocate %zu floats of workspace", total);
+    }
+    gm__net_free_workspace(net);
+    gm__workspace_assign(net, work, act, n, bnd, (const size_t(*)[GM_MAX_DIMS])bshape, dmax);
     net->work = work;
     net->act = act;
     net->bshape = bshape;
@@ -465,110 +500,5 @@ gm_status gm_net_set_trainable(gm_net *net, size_t i, int trainable)
     GM_CHECK(i < net->n_layers, GM_EINVAL,
              "layer index must be < %zu, got %zu", net->n_layers, i);
     net->layers[i]->trainable = trainable != 0;
-    return GM_OK;
-}
-
-size_t gm_net_param_count(const gm_net *net) { return net ? net->nparams : 0; }
-
-/* Shared checks of the flat-buffer copies. */
-static gm_status gm__net_check_count(const char *fn, const gm_net *net,
-                                     const void *buf, size_t n)
-{
-    if (net == NULL) return gm__set_error(GM_EINVAL, fn, "net must not be NULL");
-    if (buf == NULL) return gm__set_error(GM_EINVAL, fn, "buffer must not be NULL");
-    if (n != net->nparams)
-        return gm__set_error(GM_ESHAPE, fn,
-                             "n must equal the parameter count %zu, got %zu",
-                             net->nparams, n);
-    return GM_OK;
-}
-
-gm_status gm_net_get_params(const gm_net *net, float *dst, size_t n)
-{
-    GM_TRY(gm__net_check_count(__func__, net, dst, n));
-    if (n) memcpy(dst, net->params, n * sizeof(float));
-    return GM_OK;
-}
-
-gm_status gm_net_get_grads(const gm_net *net, float *dst, size_t n)
-{
-    GM_TRY(gm__net_check_count(__func__, net, dst, n));
-    if (n) memcpy(dst, net->grads, n * sizeof(float));
-    return GM_OK;
-}
-
-/* Copies finite src into dst (a parameter or gradient block). */
-static gm_status gm__net_store(const char *fn, gm_net *net, float *dst,
-                               const float *src, size_t n)
-{
-    GM_TRY(gm__net_check_count(fn, net, src, n));
-    size_t bad = gm__find_nonfinite(src, n);
-    if (bad != n)
-        return gm__set_error(GM_EINVAL, fn, "src[%zu] is not finite (%g)", bad,
-                             (double)src[bad]);
-    if (n) memcpy(dst, src, n * sizeof(float));
-    return GM_OK;
-}
-
-gm_status gm_net_set_params(gm_net *net, const float *src, size_t n)
-{
-    GM_TRY(gm__net_store(__func__, net, net ? net->params : NULL, src, n));
-    gm__net_touch(net);
-    return GM_OK;
-}
-
-gm_status gm_net_set_grads(gm_net *net, const float *src, size_t n)
-{
-    return gm__net_store(__func__, net, net ? net->grads : NULL, src, n);
-}
-
-/* Sum of squares of g[0..n) in double, in GM__VB independent partial sums
- * so that the block vectorizes (a single sum would serialize every add). */
-GM__HOT static double gm__sumsq(const float *g, size_t n)
-{
-    double acc[GM__VB] = {0};
-    size_t k = 0;
-    for (; k + GM__VB <= n; k += GM__VB)
-        for (size_t j = 0; j < GM__VB; j++) acc[j] += (double)g[k + j] * g[k + j];
-    double s = 0.0;
-    for (size_t j = 0; j < GM__VB; j++) s += acc[j];
-    for (; k < n; k++) s += (double)g[k] * g[k];
-    return s;
-}
-
-double gm__net_grad_sumsq(const gm_net *net)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < net->n_layers; i++) {
-        const gm_layer *l = net->layers[i];
-        if (l->trainable) s += gm__sumsq(l->grads, l->nparams);
-    }
-    return s;
-}
-
-gm_status gm_net_grad_norm(const gm_net *net, float *norm)
-{
-    GM_CHECK_NULL(net);
-    GM_CHECK_NULL(norm);
-    *norm = (float)sqrt(gm__net_grad_sumsq(net));
-    return GM_OK;
-}
-
-gm_status gm_net_clip_grad_norm(gm_net *net, float max_norm, float *norm_before)
-{
-    GM_CHECK_NULL(net);
-    GM_CHECK(isfinite(max_norm) && max_norm > 0.0f, GM_EINVAL,
-             "max_norm must be finite and > 0, got %g", (double)max_norm);
-    double norm = sqrt(gm__net_grad_sumsq(net));
-    GM_CHECK(isfinite(norm), GM_ENUMERIC, "the gradient norm is not finite");
-    if (norm_before) *norm_before = (float)norm;
-    /* torch.nn.utils.clip_grad_norm_: coef = max / (norm + 1e-6), <= 1 */
-    float coef = (float)((double)max_norm / (norm + 1e-6));
-    if (coef < 1.0f)
-        for (size_t i = 0; i < net->n_layers; i++) {
-            gm_layer *l = net->layers[i];
-            if (!l->trainable) continue;
-            for (size_t k = 0; k < l->nparams; k++) l->grads[k] *= coef;
-        }
     return GM_OK;
 }
