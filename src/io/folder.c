@@ -79,6 +79,51 @@ static int gm__cmp_str(const void *a, const void *b)
 
 /* ---- listing ----------------------------------------------------------------- */
 
+/* What path/name is to the listing: 1 a file (any link that does not
+ * lead to a directory, also a dangling one: a bad file when it cannot be
+ * opened), 2 a directory, 0 left out (a symbolic link to a directory is
+ * not followed), -1 out of memory. */
+static int gm__entry_kind(const char *path, const char *name)
+{
+    char *full = gm__malloc(strlen(path) + strlen(name) + 2);
+    if (full == NULL) return -1;
+    sprintf(full, "%s/%s", path, name);
+    struct stat sb, tb;
+    int lok = lstat(full, &sb) == 0;
+    int is_dir = lok && S_ISDIR(sb.st_mode);
+    int link_to_dir = lok && S_ISLNK(sb.st_mode) && stat(full, &tb) == 0 &&
+                      S_ISDIR(tb.st_mode);
+    gm__free(full);
+    return link_to_dir ? 0 : is_dir ? 2 : 1;
+}
+
+static gm_status gm__list(const char *fn, const char *root, const char *rel, int depth,
+                          gm__strs *files, gm__strs *dirs);
+
+/* Lists each subdirectory sub->v[i] of rel (path: root/rel) in turn; the
+ * top level's names also go to dirs (the class folders). */
+static gm_status gm__list_subdirs(const char *fn, const char *root, const char *path,
+                                  const char *rel, int depth, const gm__strs *sub,
+                                  gm__strs *files, gm__strs *dirs)
+{
+    const size_t ll = strlen(rel);
+    gm_status st = GM_OK;
+    for (size_t i = 0; st == GM_OK && i < sub->n; i++) {
+        if (dirs != NULL && gm__strs_push(dirs, sub->v[i], NULL) != 0)
+            return gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
+        char *r = sub->v[i];
+        char *nrel = NULL;
+        if (ll) {
+            nrel = gm__malloc(ll + strlen(r) + 2);
+            if (nrel == NULL) return gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
+            sprintf(nrel, "%s/%s", rel, r);
+        }
+        st = gm__list(fn, root, nrel ? nrel : r, depth + 1, files, NULL);
+        gm__free(nrel);
+    }
+    return st;
+}
+
 /* Adds the files under root/rel (rel "" = root itself) to files, and with
  * dirs non-NULL the directories right under it to dirs. */
 static gm_status gm__list(const char *fn, const char *root, const char *rel, int depth,
@@ -110,24 +155,13 @@ static gm_status gm__list(const char *fn, const char *root, const char *rel, int
     errno = 0;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue; /* ., .. and hidden names */
-        size_t le = strlen(e->d_name);
-        char *full = gm__malloc(strlen(path) + le + 2);
-        if (full == NULL) {
+        const int kind = gm__entry_kind(path, e->d_name);
+        if (kind < 0) {
             st = gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
             break;
         }
-        sprintf(full, "%s/%s", path, e->d_name);
-        struct stat sb, tb;
-        int lok = lstat(full, &sb) == 0;
-        int is_dir = lok && S_ISDIR(sb.st_mode);
-        /* a symbolic link to a directory is not followed (left out); any
-         * other link, also a dangling one, counts as a file (a bad one when
-         * it cannot be opened) */
-        int link_to_dir = lok && S_ISLNK(sb.st_mode) && stat(full, &tb) == 0 &&
-                          S_ISDIR(tb.st_mode);
-        gm__free(full);
-        if (link_to_dir) continue;
-        if (!is_dir) {
+        if (kind == 0) continue;
+        if (kind == 1) {
             if (gm__strs_push(files, ll ? rel : e->d_name, ll ? e->d_name : NULL) != 0) {
                 st = gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
                 break;
@@ -141,95 +175,10 @@ static gm_status gm__list(const char *fn, const char *root, const char *rel, int
     if (st == GM_OK && e == NULL && errno != 0)
         st = gm__set_error(GM_EIO, fn, "cannot read directory %s: %s", path, strerror(errno));
     closedir(d);
-    for (size_t i = 0; st == GM_OK && i < sub.n; i++) {
-        if (dirs != NULL && gm__strs_push(dirs, sub.v[i], NULL) != 0) {
-            st = gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
-            break;
-        }
-        char *r = sub.v[i];
-        char *nrel = NULL;
-        if (ll) {
-            nrel = gm__malloc(ll + strlen(r) + 2);
-            if (nrel == NULL) {
-                st = gm__set_error(GM_ENOMEM, fn, "out of memory listing %s", path);
-                break;
-            }
-            sprintf(nrel, "%s/%s", rel, r);
-        }
-        st = gm__list(fn, root, nrel ? nrel : r, depth + 1, files, NULL);
-        gm__free(nrel);
-    }
+    if (st == GM_OK) st = gm__list_subdirs(fn, root, path, rel, depth, &sub, files, dirs);
     gm__strs_free(&sub);
     gm__free(path);
     return st;
-}
-
-/* ---- one file ---------------------------------------------------------------- */
-
-/* Reads root/rel whole into *buf (caller frees). GM_OK; GM_EIO or
- * GM_EFORMAT (too big) with why; GM_ENOMEM. */
-static gm_status gm__read_file(const char *root, const char *rel, uint64_t max_bytes,
-                               unsigned char **buf, size_t *len, char *why, size_t why_len)
-{
-    *buf = NULL;
-    *len = 0;
-    size_t lr = strlen(root);
-    char *path = gm__malloc(lr + strlen(rel) + 2);
-    if (path == NULL) {
-        snprintf(why, why_len, "out of memory");
-        return GM_ENOMEM;
-    }
-    sprintf(path, "%s/%s", root, rel);
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    gm__free(path);
-    if (fd < 0) {
-        snprintf(why, why_len, "cannot open: %s", strerror(errno));
-        return GM_EIO;
-    }
-    struct stat sb;
-    gm_status st = GM_OK;
-    if (fstat(fd, &sb) != 0) {
-        snprintf(why, why_len, "cannot stat: %s", strerror(errno));
-        st = GM_EIO;
-    } else if (!S_ISREG(sb.st_mode)) {
-        snprintf(why, why_len, "not a regular file");
-        st = GM_EFORMAT;
-    } else if ((uint64_t)sb.st_size > max_bytes) {
-        snprintf(why, why_len, "too large: a file of %lld bytes, above %llu",
-                 (long long)sb.st_size, (unsigned long long)max_bytes);
-        st = GM_EFORMAT;
-    }
-    if (st != GM_OK) {
-        close(fd);
-        return st;
-    }
-    size_t cap = (size_t)sb.st_size, n = 0;
-    unsigned char *b = gm__malloc(cap ? cap : 1);
-    if (b == NULL) {
-        close(fd);
-        snprintf(why, why_len, "out of memory for %zu bytes", cap);
-        return GM_ENOMEM;
-    }
-    while (n < cap) {
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            snprintf(why, why_len, "cannot read: %s", strerror(errno));
-            st = GM_EIO;
-            break;
-        }
-        if (r == 0) break; /* shrank meanwhile: decode what is there */
-        n += (size_t)r;
-    }
-    close(fd);
-    if (st != GM_OK) {
-        gm__free(b);
-        return st;
-    }
-    *buf = b;
-    *len = n;
-    return GM_OK;
 }
 
 /* ---- the load ---------------------------------------------------------------- */
@@ -270,7 +219,8 @@ static void gm__load_one(gm__load *L, size_t i)
     } else {
         unsigned char *buf;
         size_t len;
-        st = gm__read_file(L->root, L->files[i], L->max_bytes, &buf, &len, why, sizeof why);
+        st = gm__image_read_file(L->root, L->files[i], L->max_bytes, &buf, &len, why,
+                                 sizeof why);
         if (st == GM_OK) {
             st = gm__image_decode(buf, len, &L->p, L->data + i * L->image_bytes, why,
                                   sizeof why);

@@ -24,11 +24,15 @@
  * in integers) divided by m^2 with rounding half up. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
+#include <fcntl.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 
@@ -189,6 +193,44 @@ static void gm__png_in_free(png_structp png, png_voidp ptr)
     gm__free(ptr);
 }
 
+/* gm__png_decode's reading, inside its setjmp: libpng's errors jump back
+ * there. The buffers hang off `in` (the caller frees them). */
+static gm_status gm__png_read(png_structp png, png_infop info, gm__png_in *in,
+                              const gm__image_params *p, unsigned char *out, char *why,
+                              size_t why_len)
+{
+    png_set_read_fn(png, in, gm__png_in_read);
+    png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
+    png_set_chunk_malloc_max(png, 16u << 20);
+    png_read_info(png, info);
+    png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    if (gm__too_large(w, h, p, why, why_len)) {
+        return GM_EFORMAT;
+    }
+    png_set_expand(png); /* palette -> RGB, grey < 8 bits -> 8, tRNS -> alpha */
+    png_set_scale_16(png);
+    png_set_gray_to_rgb(png);
+    png_set_add_alpha(png, 0xff, PNG_FILLER_AFTER); /* only where there is no alpha */
+    (void)png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    if (png_get_rowbytes(png, info) != (size_t)w * 4 || png_get_bit_depth(png, info) != 8) {
+        gm__why(why, why_len, "unsupported PNG layout (colour type %d, bit depth %d)",
+                png_get_color_type(png, info), png_get_bit_depth(png, info));
+        return GM_EFORMAT;
+    }
+    in->rgba = gm__malloc_array((size_t)w * h, 4);
+    in->rows = gm__malloc_array(h, sizeof *in->rows);
+    if (in->rgba == NULL || in->rows == NULL) {
+        gm__why(why, why_len, "out of memory for %lu x %lu pixels", (unsigned long)w,
+                (unsigned long)h);
+        return GM_ENOMEM;
+    }
+    for (size_t y = 0; y < h; y++) in->rows[y] = in->rgba + y * (size_t)w * 4;
+    png_read_image(png, in->rows);
+    png_read_end(png, NULL); /* a file cut after its pixels is still truncated */
+    return gm__finish(in->rgba, w, h, p, out, why, why_len);
+}
+
 /* Nothing that changes after the setjmp lives in this function's locals:
  * the buffers hang off `in`. */
 static gm_status gm__png_decode(gm__png_in *in, const gm__image_params *p, unsigned char *out,
@@ -218,39 +260,7 @@ static gm_status gm__png_decode(gm__png_in *in, const gm__image_params *p, unsig
         }
         goto done;
     }
-    png_set_read_fn(png, in, gm__png_in_read);
-    png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
-    png_set_chunk_malloc_max(png, 16u << 20);
-    png_read_info(png, info);
-    png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    if (gm__too_large(w, h, p, why, why_len)) {
-        st = GM_EFORMAT;
-        goto done;
-    }
-    png_set_expand(png); /* palette -> RGB, grey < 8 bits -> 8, tRNS -> alpha */
-    png_set_scale_16(png);
-    png_set_gray_to_rgb(png);
-    png_set_add_alpha(png, 0xff, PNG_FILLER_AFTER); /* only where there is no alpha */
-    (void)png_set_interlace_handling(png);
-    png_read_update_info(png, info);
-    if (png_get_rowbytes(png, info) != (size_t)w * 4 || png_get_bit_depth(png, info) != 8) {
-        gm__why(why, why_len, "unsupported PNG layout (colour type %d, bit depth %d)",
-                png_get_color_type(png, info), png_get_bit_depth(png, info));
-        st = GM_EFORMAT;
-        goto done;
-    }
-    in->rgba = gm__malloc_array((size_t)w * h, 4);
-    in->rows = gm__malloc_array(h, sizeof *in->rows);
-    if (in->rgba == NULL || in->rows == NULL) {
-        gm__why(why, why_len, "out of memory for %lu x %lu pixels", (unsigned long)w,
-                (unsigned long)h);
-        st = GM_ENOMEM;
-        goto done;
-    }
-    for (size_t y = 0; y < h; y++) in->rows[y] = in->rgba + y * (size_t)w * 4;
-    png_read_image(png, in->rows);
-    png_read_end(png, NULL); /* a file cut after its pixels is still truncated */
-    st = gm__finish(in->rgba, w, h, p, out, why, why_len);
+    st = gm__png_read(png, info, in, p, out, why, why_len);
 done:
     png_destroy_read_struct(&png, &info, NULL);
     gm__free(in->rgba);
@@ -301,6 +311,65 @@ static void gm__jpeg_progress(j_common_ptr cinfo)
     }
 }
 
+/* The scanlines of a started decompression into in->rgba (alpha 255). */
+static gm_status gm__jpeg_rows(gm__jpeg_in *in, size_t w, size_t h, char *why, size_t why_len)
+{
+    j_decompress_ptr d = &in->d;
+    while (d->output_scanline < h) {
+        size_t y = d->output_scanline;
+        JSAMPROW r = in->row;
+        if (jpeg_read_scanlines(d, &r, 1) != 1) {
+            gm__why(why, why_len, "corrupt JPEG: no scanline %zu", y);
+            return GM_EFORMAT;
+        }
+        unsigned char *dst = in->rgba + y * w * 4;
+        for (size_t x = 0; x < w; x++) {
+            dst[4 * x] = in->row[3 * x];
+            dst[4 * x + 1] = in->row[3 * x + 1];
+            dst[4 * x + 2] = in->row[3 * x + 2];
+            dst[4 * x + 3] = 255;
+        }
+    }
+    return GM_OK;
+}
+
+/* gm__jpeg_decode's reading, inside its setjmp: libjpeg's errors jump
+ * back there. The buffers hang off `in` (the caller frees them). */
+static gm_status gm__jpeg_read(gm__jpeg_in *in, const unsigned char *buf, size_t len,
+                               const gm__image_params *p, unsigned char *out, char *why,
+                               size_t why_len)
+{
+    j_decompress_ptr d = &in->d;
+    jpeg_mem_src(d, buf, (unsigned long)len);
+    jpeg_read_header(d, TRUE);
+    if (gm__too_large(d->image_width, d->image_height, p, why, why_len)) {
+        return GM_EFORMAT;
+    }
+    if (d->jpeg_color_space != JCS_GRAYSCALE && d->jpeg_color_space != JCS_YCbCr &&
+        d->jpeg_color_space != JCS_RGB) {
+        gm__why(why, why_len, "unsupported JPEG colour space %d (CMYK or YCCK?)",
+                (int)d->jpeg_color_space);
+        return GM_EFORMAT;
+    }
+    d->out_color_space = JCS_RGB;
+    jpeg_start_decompress(d);
+    const size_t w = d->output_width, h = d->output_height;
+    if (d->output_components != 3 || gm__too_large(w, h, p, why, why_len)) {
+        if (d->output_components != 3)
+            gm__why(why, why_len, "JPEG decodes to %d components", d->output_components);
+        return GM_EFORMAT;
+    }
+    in->rgba = gm__malloc_array(w * h, 4);
+    in->row = gm__malloc_array(w, 3);
+    if (in->rgba == NULL || in->row == NULL) {
+        gm__why(why, why_len, "out of memory for %zu x %zu pixels", w, h);
+        return GM_ENOMEM;
+    }
+    GM_TRY(gm__jpeg_rows(in, w, h, why, why_len));
+    jpeg_finish_decompress(d);
+    return gm__finish(in->rgba, w, h, p, out, why, why_len);
+}
+
 static gm_status gm__jpeg_decode(gm__jpeg_in *in, const unsigned char *buf, size_t len,
                                  const gm__image_params *p, unsigned char *out, char *why,
                                  size_t why_len)
@@ -321,53 +390,7 @@ static gm_status gm__jpeg_decode(gm__jpeg_in *in, const unsigned char *buf, size
     in->progress.progress_monitor = gm__jpeg_progress;
     d->progress = &in->progress;
     d->mem->max_memory_to_use = 1024L << 20;
-    jpeg_mem_src(d, buf, (unsigned long)len);
-    jpeg_read_header(d, TRUE);
-    if (gm__too_large(d->image_width, d->image_height, p, why, why_len)) {
-        st = GM_EFORMAT;
-        goto done;
-    }
-    if (d->jpeg_color_space != JCS_GRAYSCALE && d->jpeg_color_space != JCS_YCbCr &&
-        d->jpeg_color_space != JCS_RGB) {
-        gm__why(why, why_len, "unsupported JPEG colour space %d (CMYK or YCCK?)",
-                (int)d->jpeg_color_space);
-        st = GM_EFORMAT;
-        goto done;
-    }
-    d->out_color_space = JCS_RGB;
-    jpeg_start_decompress(d);
-    const size_t w = d->output_width, h = d->output_height;
-    if (d->output_components != 3 || gm__too_large(w, h, p, why, why_len)) {
-        if (d->output_components != 3)
-            gm__why(why, why_len, "JPEG decodes to %d components", d->output_components);
-        st = GM_EFORMAT;
-        goto done;
-    }
-    in->rgba = gm__malloc_array(w * h, 4);
-    in->row = gm__malloc_array(w, 3);
-    if (in->rgba == NULL || in->row == NULL) {
-        gm__why(why, why_len, "out of memory for %zu x %zu pixels", w, h);
-        st = GM_ENOMEM;
-        goto done;
-    }
-    while (d->output_scanline < h) {
-        size_t y = d->output_scanline;
-        JSAMPROW r = in->row;
-        if (jpeg_read_scanlines(d, &r, 1) != 1) {
-            gm__why(why, why_len, "corrupt JPEG: no scanline %zu", y);
-            st = GM_EFORMAT;
-            goto done;
-        }
-        unsigned char *dst = in->rgba + y * w * 4;
-        for (size_t x = 0; x < w; x++) {
-            dst[4 * x] = in->row[3 * x];
-            dst[4 * x + 1] = in->row[3 * x + 1];
-            dst[4 * x + 2] = in->row[3 * x + 2];
-            dst[4 * x + 3] = 255;
-        }
-    }
-    jpeg_finish_decompress(d);
-    st = gm__finish(in->rgba, w, h, p, out, why, why_len);
+    st = gm__jpeg_read(in, buf, len, p, out, why, why_len);
 done:
     jpeg_destroy_decompress(d);
     gm__free(in->rgba);
@@ -402,4 +425,82 @@ gm_status gm__image_decode(const unsigned char *buf, size_t len, const gm__image
     else
         gm__why(why, why_len, "not a PNG or JPEG file (no PNG or JPEG signature)");
     return GM_EFORMAT;
+}
+
+/* ---- reading one file (the image-folder loader) ----------------------------- */
+
+/* GM_OK if fd is a regular file of at most max_bytes (*sb its stat);
+ * GM_EIO or GM_EFORMAT with why. */
+static gm_status gm__check_fd(int fd, uint64_t max_bytes, struct stat *sb, char *why,
+                              size_t why_len)
+{
+    if (fstat(fd, sb) != 0) {
+        snprintf(why, why_len, "cannot stat: %s", strerror(errno));
+        return GM_EIO;
+    }
+    if (!S_ISREG(sb->st_mode)) {
+        snprintf(why, why_len, "not a regular file");
+        return GM_EFORMAT;
+    }
+    if ((uint64_t)sb->st_size > max_bytes) {
+        snprintf(why, why_len, "too large: a file of %lld bytes, above %llu",
+                 (long long)sb->st_size, (unsigned long long)max_bytes);
+        return GM_EFORMAT;
+    }
+    return GM_OK;
+}
+
+/* Reads root/rel whole into *buf (caller frees). GM_OK; GM_EIO or
+ * GM_EFORMAT (too big) with why; GM_ENOMEM. */
+gm_status gm__image_read_file(const char *root, const char *rel, uint64_t max_bytes,
+                               unsigned char **buf, size_t *len, char *why, size_t why_len)
+{
+    *buf = NULL;
+    *len = 0;
+    size_t lr = strlen(root);
+    char *path = gm__malloc(lr + strlen(rel) + 2);
+    if (path == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return GM_ENOMEM;
+    }
+    sprintf(path, "%s/%s", root, rel);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    gm__free(path);
+    if (fd < 0) {
+        snprintf(why, why_len, "cannot open: %s", strerror(errno));
+        return GM_EIO;
+    }
+    struct stat sb;
+    gm_status st = gm__check_fd(fd, max_bytes, &sb, why, why_len);
+    if (st != GM_OK) {
+        close(fd);
+        return st;
+    }
+    size_t cap = (size_t)sb.st_size, n = 0;
+    unsigned char *b = gm__malloc(cap ? cap : 1);
+    if (b == NULL) {
+        close(fd);
+        snprintf(why, why_len, "out of memory for %zu bytes", cap);
+        return GM_ENOMEM;
+    }
+    while (n < cap) {
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(why, why_len, "cannot read: %s", strerror(errno));
+            st = GM_EIO;
+            break;
+        }
+        if (r == 0) break; /* shrank meanwhile: decode what is there */
+        n += (size_t)r;
+    }
+    close(fd);
+    if (st != GM_OK) {
+        gm__free(b);
+        return st;
+    }
+    *buf = b;
+    *len = n;
+    return GM_OK;
 }

@@ -29,4 +29,11 @@ typedef struct gm__image_params {
 gm_status gm__image_decode(const unsigned char *buf, size_t len, const gm__image_params *p,
                            unsigned char *out, char *why, size_t why_len);
 
+/* Reads root/rel whole into *buf (the caller frees it with gm__free) and
+ * *len: a regular file of at most max_bytes (a FIFO is not waited on).
+ * GM_OK; GM_EIO or GM_EFORMAT (not a regular file, too large) with a
+ * reason in why; GM_ENOMEM. Touches no thread's last error. */
+gm_status gm__image_read_file(const char *root, const char *rel, uint64_t max_bytes,
+                              unsigned char **buf, size_t *len, char *why, size_t why_len);
+
 #endif
