@@ -10,9 +10,12 @@
  * D: Conv 1->64, k4 s2 p1 (14 x 14) -> LeakyReLU 0.2
  *    -> Conv 64->128, k4 s2 p1 (7 x 7) -> BatchNorm -> LeakyReLU 0.2
  *    -> flatten -> dense 6272 -> 1 (logit)
- * Non-saturating loss, Adam 2e-4, betas 0.5 / 0.999, batch 64 (--latent,
- * --lr and --batch-size change them); the convs start from the DCGAN
- * paper's N(0, 0.02). Trains with gm_gan_fit, an epoch per call (epoch e
+ * The recipe, chosen by measurement (README, "The DCGAN recipe"):
+ * non-saturating loss, Adam 2e-4 for G and D, betas 0.5 / 0.999, batch 32,
+ * 2 epochs, samples from a moving average of G's weights (gm_gan option
+ * ema_decay 0.995); --latent, --lr (--g-lr, --d-lr), --batch-size,
+ * --epochs, --ema and --real-label change it. The convs start from the
+ * DCGAN paper's N(0, 0.02). Trains with gm_gan_fit, an epoch per call (epoch e
  * shuffles from --seed + (e - 1) * 0x9E3779B97F4A7C15), whose callback
  * prints progress (one live line on a terminal, else a line per 100 steps)
  * and writes to --out:
@@ -180,9 +183,9 @@ static int on_progress(void *user, const gm_fit_progress *p, const gm_gan_stats 
 int main(int argc, char **argv)
 {
     unsigned long long seed = 1;
-    int epochs = 1, log_every = 20;
-    size_t limit = 0, batch = 64, latent = 100;
-    float lr = 2e-4f;
+    int epochs = 2, log_every = 20;
+    size_t limit = 0, batch = 32, latent = 100;
+    float lr = 2e-4f, g_lr = 0.0f, d_lr = 0.0f, ema = 0.995f, real_label = 1.0f;
     const char *data = "/usr/share/datasets/fashion-mnist", *out = "out", *save = NULL;
     const char *resume = NULL;
     ex_option opts[] = {
@@ -192,6 +195,13 @@ int main(int argc, char **argv)
         EX_SIZE("--batch-size", &batch, 1, 60000, "images per training step"),
         EX_FLOAT("--lr", &lr, 1e-7, 1, "Adam's learning rate of G and D; with --resume, the "
                  "checkpoint's unless given"),
+        EX_FLOAT("--g-lr", &g_lr, 0, 1, "G's learning rate (0: --lr's); with --d-lr, two "
+                 "time-scale rates (TTUR)"),
+        EX_FLOAT("--d-lr", &d_lr, 0, 1, "D's learning rate (0: --lr's)"),
+        EX_FLOAT("--ema", &ema, 0, 0.999999, "decay of the moving average of G's weights that "
+                 "the samples come from (gm_gan option ema_decay); 0: off, samples from G"),
+        EX_FLOAT("--real-label", &real_label, 0.5, 1, "D's target for real images; < 1 is "
+                 "one-sided label smoothing"),
         EX_SIZE("--latent", &latent, 1, 4096, "size of G's input z"),
         EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
         EX_STR("--out", &out, "DIR", "folder for the pictures and the CSV files"),
@@ -228,15 +238,22 @@ int main(int argc, char **argv)
     CHECK(gm_rng_create(&rng, seed));
     gm_net *d = discriminator(rng);
     gm_net *g = generator(latent, rng);
-    gm_optimizer_options adam;
+    if (g_lr == 0.0f) g_lr = lr;
+    if (d_lr == 0.0f) d_lr = lr;
+    gm_optimizer_options adam, adam_d;
     CHECK(gm_optimizer_options_init(&adam, GM_OPT_ADAM));
-    adam.lr = lr;
+    adam.lr = g_lr;
     adam.beta1 = 0.5f;
+    adam_d = adam;
+    adam_d.lr = d_lr;
     gm_gan_options o;
     CHECK(gm_gan_options_init(&o)); /* non-saturating */
     o.latent = latent;
     o.seed = seed;
-    o.g_optimizer = o.d_optimizer = &adam;
+    o.g_optimizer = &adam;
+    o.d_optimizer = &adam_d;
+    o.ema_decay = ema;
+    o.real_label = real_label;
     gm_gan *gan;
     int done = 0; /* epochs in the checkpoint */
     if (resume) {
@@ -252,9 +269,14 @@ int main(int argc, char **argv)
         ex_check_net(P, resume, gm_gan_discriminator(gan), d, "discriminator",
                      "this example's DCGAN");
         done = ex_epochs_done(P, resume, gm_gan_step_count(gan), steps);
-        if (ex_given(opts, EX_COUNT(opts), "--lr")) {
-            CHECK(gm_gan_set_lr(gan, GM_GAN_GENERATOR, lr));
-            CHECK(gm_gan_set_lr(gan, GM_GAN_DISCRIMINATOR, lr));
+        if (saved.ema_decay != ema || saved.real_label != real_label)
+            ex_fail(P, "%s was trained with --ema %g --real-label %g, not --ema %g --real-label "
+                    "%g: pass those", resume, (double)saved.ema_decay, (double)saved.real_label,
+                    (double)ema, (double)real_label);
+        if (ex_given(opts, EX_COUNT(opts), "--lr") || ex_given(opts, EX_COUNT(opts), "--g-lr") ||
+            ex_given(opts, EX_COUNT(opts), "--d-lr")) {
+            CHECK(gm_gan_set_lr(gan, GM_GAN_GENERATOR, g_lr));
+            CHECK(gm_gan_set_lr(gan, GM_GAN_DISCRIMINATOR, d_lr));
         }
         gm_net_free(g);
         gm_net_free(d);

@@ -6,7 +6,7 @@
  *
  *   evaluate [--data DIR] [--features FILE] [--vae FILE] [--gan FILE]
  *            [--n N] [--nearest N] [--k K] [--iwae-n N] [--iwae-k K]
- *            [--seed N] [--check]      (--help: each option and its default)
+ *            [--seed N] [--check] [--gan-raw]      (--help: each option and its default)
  *
  * Loads the feature net saved by train_features (default
  * out/features.gmck), the VAE saved by `vae_fashion --save` (out/vae.gmck)
@@ -18,6 +18,8 @@
  *                       that dropped modes (recall falls, precision not)
  *   VAE                 N samples (the decoder's Bernoulli means)
  *   DCGAN               N samples, tanh's [-1, 1] mapped back to [0, 1]
+ *                       (from the moving-average generator if the GAN has
+ *                       one, unless --gan-raw)
  *   mean image          N copies of the mean training image: a bad model
  *   uniform noise       N images of uniform noise: a bad model
  * Columns: the Fréchet distance of the features, k-NN precision and recall
@@ -111,7 +113,7 @@ int main(int argc, char **argv)
     const char *vae_path = "out/vae.gmck", *gan_path = "out/dcgan.gmck";
     size_t n = 5000, nearest = 1000, k = 3, iwae_n = 1000, iwae_k = 50;
     unsigned long long seed = 1;
-    int check = 0;
+    int check = 0, gan_raw = 0;
     ex_option opts[] = {
         EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
         EX_STR("--features", &features, "FILE",
@@ -120,6 +122,9 @@ int main(int argc, char **argv)
                "the VAE saved by `vae_fashion --save`; if missing, its row is skipped"),
         EX_STR("--gan", &gan_path, "FILE",
                "the GAN saved by `dcgan_fashion --save`; if missing, its row is skipped"),
+        EX_FLAG("--gan-raw", &gan_raw,
+                "sample the GAN's own generator weights, not their moving average "
+                "(for a GAN trained with --ema)"),
         EX_SIZE("--n", &n, 1, POOL / 2,
                 "images per row, against the first N test images (more than --k)"),
         EX_SIZE("--nearest", &nearest, 0, POOL / 2,
@@ -218,6 +223,10 @@ int main(int argc, char **argv)
                 continue;
             }
             CHECK(gm_gan_load(&gan, gan_path));
+            gm_gan_options go;
+            CHECK(gm_gan_options_init(&go));
+            CHECK(gm_gan_get_options(gan, &go));
+            if (gan_raw && go.ema_decay > 0.0f) CHECK(gm_gan_use_ema(gan, 0));
             CHECK(gm_gan_sample(gan, n, NULL, s));
             /* tanh's [-1, 1] -> [0, 1] */
             for (size_t i = 0; i < n * D; i++) sd[i] = 0.5f * (sd[i] + 1.0f);

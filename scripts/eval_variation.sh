@@ -36,7 +36,10 @@ for seed in ${SEEDS:-1 2 3}; do
         --seed "$seed" --data "$data" --out "$d/features.gmck" >"$d/train_features.log" 2>&1
     "$bin/vae_fashion" --epochs 1 --train-limit 1280 --seed "$seed" --data "$data" --out "$d" \
         --save "$d/vae.gmck" >"$d/vae_fashion.log" 2>&1
+    # the recipe of the README's variation table (10 steps, no EMA), not
+    # dcgan_fashion's later defaults
     "$bin/dcgan_fashion" --train-limit 640 --seed "$seed" --data "$data" --out "$d" \
+        --epochs 1 --batch-size 64 --ema 0 \
         --save "$d/dcgan.gmck" >"$d/dcgan_fashion.log" 2>&1
     "$bin/evaluate" --n "$n" --nearest 100 --iwae-n 100 --iwae-k 5 --seed "$seed" \
         --data "$data" --features "$d/features.gmck" --vae "$d/vae.gmck" \

@@ -134,6 +134,13 @@ typedef struct gm_gan_options {
     const gm_optimizer_options *d_optimizer; /**< likewise, for D */
     uint64_t seed;        /**< seed of the training generator; default 0 */
     size_t num_classes;   /**< 0 = unconditional (default), else C >= 2 */
+    float ema_decay;      /**< 0 = off (default); in (0, 1): the GAN keeps a
+                               moving average of G's parameters and batchnorm
+                               running statistics, updated after every G
+                               update with d = min(ema_decay, (1 + t) /
+                               (10 + t)), t the steps before it; sampling and
+                               generation use it (gm_gan_use_ema), and
+                               checkpoints store it. Training is unchanged. */
 } gm_gan_options;
 
 /** Fills *opts with the defaults. @return GM_OK or GM_EINVAL (NULL). */
@@ -281,6 +288,27 @@ GM_API gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels,
  *  in evaluation mode. out: N samples of G's output size. */
 GM_API gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z,
                                  const int32_t *labels, gm_tensor *out);
+
+/**
+ * Whether gm_gan_sample and gm_gan_generate (and what calls them, e.g. the
+ * interp module) run G on the moving average of its weights (use 1, the
+ * default for a GAN with ema_decay > 0) or on G's own trained weights
+ * (use 0). The setting is not trained or checkpointed: a loaded GAN
+ * samples from the average. Not while another thread uses the GAN.
+ * @return GM_OK; GM_EINVAL (NULL, use not 0 or 1); GM_ESTATE (use 1 on a
+ *         GAN whose ema_decay is 0). On error nothing changes.
+ */
+GM_API gm_status gm_gan_use_ema(gm_gan *gan, int use);
+
+/**
+ * Copies the moving average of G's parameters (gm_net_get_params order)
+ * into out[0 .. n). The batchnorm running statistics of the average are
+ * not part of it. Threading: a read; not during a train step on the GAN.
+ * @param n  the generator's parameter count (gm_net_param_count).
+ * @return GM_OK; GM_EINVAL (NULL); GM_ESTATE (ema_decay is 0); GM_ESHAPE
+ *         (n). On error out is not written.
+ */
+GM_API gm_status gm_gan_ema_params(const gm_gan *gan, float *out, size_t n);
 
 /** The generator and the discriminator, borrowed (valid until the GAN is
  *  freed). gm_net_free ignores them and gm_net_add refuses them. NULL for

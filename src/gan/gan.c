@@ -10,6 +10,7 @@
 #include <genmodel/gan.h>
 
 #include "engine/engine.h"
+#include "gan/ema.h"
 #include "gan/gan_internal.h"
 
 struct gm_gan {
@@ -26,22 +27,47 @@ struct gm_gan {
     /* a step's starting point, put back if it fails: layer state of both
      * nets, D's parameters and optimizer (D is updated before G's part) */
     gm__snapshot snap;
+    /* the moving average of G (ema.c; off when o.ema_decay is 0) and
+     * whether sampling uses G's own weights instead (gm_gan_use_ema) */
+    gm__gan_ema ema;
+    int sample_raw;
     /* batch buffers for n samples and a D output of dw values each */
     size_t n, dw;
     float *block;
     float *z, *g_in, *fake, *d_in, *dd_in, *dfake, *logits, *dlogits;
 };
 
-gm_status gm_gan_options_init(gm_gan_options *opts)
+/* The defaults into the first `size` bytes of *opts (size >= the fields
+ * set here). */
+static void gm__gan_options_fill(gm_gan_options *opts, size_t size)
 {
-    GM_CHECK_NULL(opts);
-    memset(opts, 0, sizeof *opts);
-    opts->size = sizeof *opts;
+    memset(opts, 0, size);
+    opts->size = size;
     opts->loss = GM_GAN_NONSATURATING;
     opts->n_critic = 1;
     opts->real_label = 1.0f;
+}
+
+gm_status gm_gan_options_init(gm_gan_options *opts)
+{
+    GM_CHECK_NULL(opts);
+    gm__gan_options_fill(opts, sizeof *opts);
     return GM_OK;
 }
+
+#if defined(__ELF__) && defined(GM_SHARED_SYMVER)
+/* gm_gan_options_init@GM_1.0, for programs built before ema_decay was
+ * appended: it fills the struct they know, which ended at num_classes
+ * (core.h: an options struct's _init keeps its old symbol version). */
+GM_API gm_status gm__gan_options_init_1_0(gm_gan_options *opts);
+__asm__(".symver gm__gan_options_init_1_0, gm_gan_options_init@GM_1.0");
+gm_status gm__gan_options_init_1_0(gm_gan_options *opts)
+{
+    if (opts == NULL) return gm__set_error(GM_EINVAL, "gm_gan_options_init", "opts must not be NULL");
+    gm__gan_options_fill(opts, offsetof(gm_gan_options, ema_decay));
+    return GM_OK;
+}
+#endif
 
 /* Copies an optimizer setting, or the GAN default (Adam 2e-4, 0.5/0.999). */
 static gm_status gm__gan_opt(const char *fn, const gm_optimizer_options *in,
@@ -94,6 +120,8 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
              "opts->weight_clip must be finite and >= 0 (0 = off), got %g", (double)o.weight_clip);
     GM_CHECK(o.num_classes != 1 && o.num_classes <= 100000, GM_EINVAL,
              "opts->num_classes must be 0 or in [2, 100000], got %zu", o.num_classes);
+    GM_CHECK(isfinite(o.ema_decay) && o.ema_decay >= 0.0f && o.ema_decay < 1.0f, GM_EINVAL,
+             "opts->ema_decay must be in [0, 1) (0 = off), got %g", (double)o.ema_decay);
     gm_optimizer_options og, od;
     GM_TRY(gm__gan_opt(__func__, o.g_optimizer, &og, "g_optimizer"));
     GM_TRY(gm__gan_opt(__func__, o.d_optimizer, &od, "d_optimizer"));
@@ -126,6 +154,13 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
                                __func__);
         if (st != GM_OK) gm__model_parts_free(&g->parts);
     }
+    if (st == GM_OK) {
+        st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
+        if (st != GM_OK) {
+            gm__snapshot_free(&g->snap);
+            gm__model_parts_free(&g->parts);
+        }
+    }
     if (st != GM_OK) {
         gm__free(g->flat[0]);
         gm__free(g->flat[1]);
@@ -147,6 +182,7 @@ void gm_gan_free(gm_gan *gan)
     gm_net_free(gan->d);
     gm__model_parts_free(&gan->parts);
     gm__snapshot_free(&gan->snap);
+    gm__gan_ema_free(&gan->ema);
     gm__free(gan->block);
     gm__free(gan->flat[0]);
     gm__free(gan->flat[1]);
@@ -373,7 +409,10 @@ static gm_status gm__gan_update(gm_gan *g, gm_gan_part part, const char *fn)
         const float c = g->o.weight_clip;
         for (size_t i = 0; i < net->nparams; i++) net->params[i] = fminf(c, fmaxf(-c, net->params[i]));
     }
-    if (part == GM_GAN_GENERATOR) g->steps++;
+    if (part == GM_GAN_GENERATOR) {
+        gm__gan_ema_update(&g->ema, net, g->steps);
+        g->steps++;
+    }
     g->pending[part] = 0;
     return GM_OK;
 }
@@ -537,8 +576,11 @@ static gm_status gm__gan_eval_generate(gm_gan *g, const char *fn, const int32_t 
                                        gm_tensor *out)
 {
     const int was = gm_net_is_training(g->g);
+    const int avg = g->ema.decay > 0.0f && !g->sample_raw;
     gm_net_set_training(g->g, 0);
+    if (avg) gm__gan_ema_swap_in(&g->ema, g->g);
     gm_status st = gm__gan_generate(g, fn, labels);
+    if (avg) gm__gan_ema_swap_out(&g->ema, g->g);
     gm_net_set_training(g->g, was);
     if (st == GM_OK) memcpy(out->data, g->fake, out->numel * sizeof(float));
     return st;
@@ -607,3 +649,27 @@ gm_status gm_gan_get_options(const gm_gan *gan, gm_gan_options *opts)
     opts->g_optimizer = opts->d_optimizer = NULL;
     return GM_OK;
 }
+
+gm_status gm_gan_use_ema(gm_gan *gan, int use)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK(use == 0 || use == 1, GM_EINVAL, "use must be 0 or 1, got %d", use);
+    GM_CHECK(use == 0 || gan->ema.decay > 0.0f, GM_ESTATE,
+             "the GAN keeps no moving average (its ema_decay is 0)");
+    gan->sample_raw = !use;
+    return GM_OK;
+}
+
+gm_status gm_gan_ema_params(const gm_gan *gan, float *out, size_t n)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK_NULL(out);
+    GM_CHECK(gan->ema.decay > 0.0f, GM_ESTATE,
+             "the GAN keeps no moving average (its ema_decay is 0)");
+    GM_CHECK(n == gan->ema.np, GM_ESHAPE, "n must be the generator's %zu parameters, got %zu",
+             gan->ema.np, n);
+    memcpy(out, gan->ema.avg, n * sizeof(float));
+    return GM_OK;
+}
+
+gm__gan_ema *gm__gan_ema_of(const gm_gan *gan) { return &((gm_gan *)gan)->ema; }

@@ -8,9 +8,13 @@
 #include <genmodel/gan.h>
 
 #include "engine/engine.h"
+#include "gan/ema.h"
 
 /* Fills mv with the GAN's nets, optimizers, generators, step counter
  * and pending flag, and *opts with its settings (optimizer pointers NULL). */
 void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts);
+
+/* The GAN's moving average of G (decay 0: off), for the checkpoint code. */
+gm__gan_ema *gm__gan_ema_of(const gm_gan *gan);
 
 #endif

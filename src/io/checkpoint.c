@@ -15,7 +15,10 @@
  *   section  u32 tag, u32 crc32(payload), u64 length, payload
  * A net file has one NET section; a VAE or GAN file has NET (encoder /
  * generator), NET (decoder / discriminator), OPTM, OPTM, RNGS and its
- * options section, in that order.
+ * options section, in that order. A GAN with a moving-average generator
+ * (ema_decay > 0) ends its options section with f32 ema_decay, u64 count
+ * and the average's floats (G's parameters, then its batchnorm running
+ * statistics); without one the section ends at the step count, as before.
  *
  * Fuzzing builds (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, libFuzzer's
  * convention) skip the CRC comparisons so that mutated inputs reach the
@@ -319,6 +322,12 @@ gm_status gm_gan_save(const gm_gan *gan, const char *path)
     gm__put_u64(&w, o.seed);
     gm__put_u64(&w, o.num_classes);
     gm__put_u64(&w, *mv.steps);
+    const gm__gan_ema *ema = gm__gan_ema_of(gan);
+    if (ema->decay > 0.0f) {
+        gm__put_f32(&w, ema->decay);
+        gm__put_u64(&w, ema->np + ema->ns);
+        gm__put_floats(&w, ema->avg, ema->np + ema->ns);
+    }
     gm__section_end(&w);
     return gm__save(&w, path, __func__);
 }
@@ -872,6 +881,16 @@ gm_status gm__gan_load_buffer(gm_gan **out, const void *buf, size_t len, const c
     if (st == GM_OK) st = gm__get_u64(s, &o.seed);
     if (st == GM_OK) st = gm__get_count(s, &o.num_classes, UINT64_MAX, "num_classes");
     if (st == GM_OK) st = gm__get_u64(s, &steps);
+    size_t nema = 0, ema_at = 0; /* the average's floats and their offset */
+    if (st == GM_OK && s->off < s->len) { /* a moving-average generator */
+        st = gm__get_f32(s, &o.ema_decay);
+        if (st == GM_OK && !(o.ema_decay > 0.0f && o.ema_decay < 1.0f))
+            st = gm__set_error(GM_EFORMAT, fn, "GAN options: ema_decay %g is not in (0, 1)",
+                               (double)o.ema_decay);
+        if (st == GM_OK) st = gm__get_count(s, &nema, UINT64_MAX, "EMA floats");
+        ema_at = s->off;
+        if (st == GM_OK) st = gm__get_floats(s, NULL, nema, "EMA"); /* checked, skipped */
+    }
     if (st == GM_OK) st = gm__get_end(s);
     gm_gan *g = NULL;
     if (st == GM_OK) {
@@ -888,6 +907,16 @@ gm_status gm__gan_load_buffer(gm_gan **out, const void *buf, size_t len, const c
     gm__model_view mv;
     gm__gan_model_view(g, &mv, &o);
     st = gm__restore_model(&m, &mv, steps, fn);
+    gm__gan_ema *ema = gm__gan_ema_of(g);
+    if (st == GM_OK && nema != ema->np + ema->ns)
+        st = gm__set_error(GM_EFORMAT, fn,
+                           "GAN options: the moving average has %zu floats, the generator %zu",
+                           nema, ema->np + ema->ns);
+    if (st == GM_OK && nema > 0) {
+        gm__rbuf r = *s;
+        r.off = ema_at;
+        st = gm__get_floats(&r, ema->avg, nema, "EMA");
+    }
     if (st != GM_OK) {
         gm_gan_free(g);
         return st;

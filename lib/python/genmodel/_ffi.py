@@ -90,7 +90,7 @@ class gm_gan_options(_Struct):
                 ("n_critic", c_uint32), ("real_label", c_float), ("weight_clip", c_float),
                 ("g_optimizer", POINTER(gm_optimizer_options)),
                 ("d_optimizer", POINTER(gm_optimizer_options)), ("seed", c_uint64),
-                ("num_classes", c_size_t)]
+                ("num_classes", c_size_t), ("ema_decay", c_float)]
 
 
 class gm_vae_stats(_Struct):
@@ -317,6 +317,8 @@ API = [
     ("gm_gan_step_count", u64, GAN),
     ("gm_gan_set_lr", STATUS, GAN, enum, f32),
     ("gm_gan_get_options", STATUS, GAN, P(gm_gan_options)),
+    ("gm_gan_use_ema", STATUS, GAN, c_int),
+    ("gm_gan_ema_params", STATUS, GAN, PF, sz),
     # io.h
     ("gm_idx_load_images", STATUS, P(TEN), cstr, sz),
     ("gm_idx_load_labels", STATUS, cstr, sz, PI32, sz, PSZ),

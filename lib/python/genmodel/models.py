@@ -417,8 +417,9 @@ class GAN(_Model):
 
     GAN(generator, discriminator, latent, loss=..., n_critic=...,
     real_label=..., weight_clip=..., seed=..., num_classes=...,
-    g_optimizer=..., d_optimizer=...): as VAE for options, ownership and
-    errors.
+    ema_decay=..., g_optimizer=..., d_optimizer=...): as VAE for options,
+    ownership and errors. With ema_decay > 0, sample and generate use the
+    moving average of G's weights (use_ema(False): G's own).
     """
     _ctype, _free = _ffi.gm_gan, "gm_gan_free"
     _save_fn = staticmethod(lambda p, path: lib.gm_gan_save(p, path))
@@ -518,6 +519,20 @@ class GAN(_Model):
         StateError without a compute of that part; NumericError (nothing
         changes) for a non-finite value."""
         lib.gm_gan_apply_grads(self._p, enum_arg(GanPart, part))
+
+    def use_ema(self, use=True):
+        """Whether sample and generate run on the moving average of G's
+        weights (True, the default with ema_decay > 0) or on G's own
+        (False). StateError: True without ema_decay."""
+        lib.gm_gan_use_ema(self._p, 1 if use else 0)
+
+    def ema_params(self):
+        """The moving average of G's parameters (gm_net_get_params order),
+        a new array. StateError without ema_decay."""
+        n = self.generator.param_count
+        each, ce = new_floats(n)
+        lib.gm_gan_ema_params(self._p, ce, n)
+        return each
 
     def sample(self, n, labels=None, out=None):
         """n samples (the GAN's own sampling generator), G in eval mode."""

@@ -6,6 +6,7 @@ use crate::{
     c_enum, check, fit_with, handle, labels_ptr, lent_slice, opt_mut_ptr, opt_ptr, sys, Error, FitOptions, FitProgress,
     Handle, Net, NetRef, OptimizerOptions, Result, TensorRef,
 };
+use std::ffi::c_int;
 use std::ptr;
 
 c_enum!(
@@ -38,6 +39,9 @@ pub struct GanOptions {
     pub d_optimizer: Option<OptimizerOptions>,
     pub seed: u64,
     pub num_classes: usize,
+    /// 0 = off; in (0, 1): sampling and generation use a moving average
+    /// of G's weights with this decay ([`GanRef::use_ema`]).
+    pub ema_decay: f32,
 }
 
 fn raw_defaults() -> sys::gm_gan_options {
@@ -52,6 +56,7 @@ fn raw_defaults() -> sys::gm_gan_options {
         d_optimizer: ptr::null(),
         seed: 0,
         num_classes: 0,
+        ema_decay: 0.0,
     };
     unsafe { sys::gm_gan_options_init(&mut o) }; // cannot fail: valid pointer
     o
@@ -76,6 +81,7 @@ impl GanOptions {
             d_optimizer: None,
             seed: o.seed,
             num_classes: o.num_classes,
+            ema_decay: o.ema_decay,
         }
     }
 }
@@ -93,6 +99,7 @@ impl GanOptions {
             d_optimizer: self.d_optimizer.as_ref().map_or(ptr::null(), |o| o),
             seed: self.seed,
             num_classes: self.num_classes,
+            ema_decay: self.ema_decay,
             ..raw_defaults()
         }
     }
@@ -227,6 +234,21 @@ impl GanRef {
     /// Changes one part's learning rate (e.g. after a `Numeric` error).
     pub fn set_lr(&mut self, part: GanPart, lr: f32) -> Result<()> {
         check(unsafe { sys::gm_gan_set_lr(self.as_mut_ptr(), part.raw(), lr) })
+    }
+
+    /// Whether [`sample`](Self::sample) and [`generate`](Self::generate)
+    /// run on the moving average of G's weights (`true`, the default with
+    /// `ema_decay` > 0) or on G's own (`false`). `State` for `true`
+    /// without `ema_decay`.
+    pub fn use_ema(&mut self, use_ema: bool) -> Result<()> {
+        check(unsafe { sys::gm_gan_use_ema(self.as_mut_ptr(), use_ema as c_int) })
+    }
+
+    /// The moving average of G's parameters (`gm_net_get_params` order).
+    /// `State` without `ema_decay`.
+    pub fn ema_params(&self) -> Result<Vec<f32>> {
+        let n = self.generator().param_count();
+        crate::read_vec(n, |p, n| unsafe { sys::gm_gan_ema_params(self.as_ptr(), p, n) })
     }
 
     /// Writes the whole GAN to `path` atomically (see [`VaeRef::save`](crate::VaeRef::save)).

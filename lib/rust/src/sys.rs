@@ -164,6 +164,7 @@ pub struct gm_gan_options {
     pub d_optimizer: *const gm_optimizer_options,
     pub seed: u64,
     pub num_classes: usize,
+    pub ema_decay: f32,
 }
 
 #[repr(C)]
@@ -412,6 +413,8 @@ extern "C" {
     pub fn gm_gan_step_count(gan: *const gm_gan) -> u64;
     pub fn gm_gan_set_lr(gan: *mut gm_gan, part: gm_gan_part, lr: f32) -> gm_status;
     pub fn gm_gan_get_options(gan: *const gm_gan, opts: *mut gm_gan_options) -> gm_status;
+    pub fn gm_gan_use_ema(gan: *mut gm_gan, use_: c_int) -> gm_status;
+    pub fn gm_gan_ema_params(gan: *const gm_gan, out: *mut f32, n: usize) -> gm_status;
 
     // io.h
     pub fn gm_idx_load_images(out: *mut *mut gm_tensor, path: *const c_char, max_items: usize) -> gm_status;
