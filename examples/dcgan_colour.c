@@ -15,8 +15,9 @@
  *    -> tanh
  * D: k convs 4x4 stride 2 (3 -> W -> 2W ...; BatchNorm after the first,
  *    LeakyReLU 0.2) -> flatten -> dense -> 1 logit
- * Non-saturating loss, Adam betas 0.5 / 0.999 (--lr for both, --width W),
- * convs from N(0, 0.02). Writes to --out:
+ * Non-saturating loss with one-sided label smoothing (D's target for real
+ * images --real-label, 0.9), Adam betas 0.5 / 0.999 (--lr for both,
+ * --width W), convs from N(0, 0.02). Writes to --out:
  *   dcgan_colour_epochs.csv  a row per epoch: step, epoch, D loss, G loss,
  *                            D(x), D(G(z)) (epoch means), seconds
  *   dcgan_colour_samples.png 64 samples from a fixed z, after every epoch
@@ -46,7 +47,7 @@ int main(int argc, char **argv)
     unsigned long long seed = 1;
     int epochs = 20;
     size_t batch = 64, latent = 64, width = 64, side = 32, max_files = 0;
-    float lr = 2e-4f;
+    float lr = 2e-4f, real_label = 0.9f;
     const char *data = NULL, *out = "out", *save = NULL;
     ex_option opts[] = {
         EX_STR("--data", &data, "DIR", "folder of PNG/JPEG images (sub-folders too); required"),
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
         EX_INT("--epochs", &epochs, 1, 100000, "passes over the training images"),
         EX_SIZE("--batch-size", &batch, 2, 65536, "images per training step"),
         EX_FLOAT("--lr", &lr, 1e-7, 1, "Adam's learning rate of G and D"),
+        EX_FLOAT("--real-label", &real_label, 0.01, 1,
+                 "D's target for real images (below 1: one-sided label smoothing)"),
         EX_SIZE("--latent", &latent, 1, 4096, "size of G's input z"),
         EX_SIZE("--width", &width, 1, 1024, "channels W of D's first conv (then 2W, 4W ...)"),
         EX_SIZE("--max-files", &max_files, 0, 100000000, "read the first N files only; 0: all"),
@@ -98,6 +101,7 @@ int main(int argc, char **argv)
     CHECK(gm_gan_options_init(&o)); /* non-saturating */
     o.latent = latent;
     o.seed = seed;
+    o.real_label = real_label;
     o.g_optimizer = o.d_optimizer = &adam;
     gm_gan *gan;
     CHECK(gm_gan_create(&gan, g, d, &o));

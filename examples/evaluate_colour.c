@@ -176,7 +176,7 @@ int main(int argc, char **argv)
         EX_STR("--features", &features, "FILE",
                "the feature net; trained and saved here if the file does not exist"),
         EX_STR("--feature-data", &fdata, "DIR",
-               "labelled folder the feature net is trained on (default: --data)"),
+               "labelled folder the feature net is trained on; none: --data"),
         EX_SIZE("--feature-width", &fwidth, 1, 1024, "channels of the feature net's first conv"),
         EX_INT("--feature-epochs", &fepochs, 1, 100000, "the feature net's epochs"),
         EX_DOUBLE("--min-accuracy", &min_acc, 0, 1,
