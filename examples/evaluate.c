@@ -226,18 +226,7 @@ int main(int argc, char **argv)
            iwae_n < n_test ? iwae_n : n_test);
 
     /* do the models land between the references? */
-    const double best = table[0].r.frechet;
-    const double bad = table[4].r.frechet < table[5].r.frechet ? table[4].r.frechet
-                                                               : table[5].r.frechet;
-    int between = 1;
-    for (int r = 2; r <= 3; r++) {
-        if (!table[r].done) continue;
-        const int ok = best < table[r].r.frechet && table[r].r.frechet < bad;
-        between &= ok;
-        printf("%s: Frechet distance %.2f %s between the best reference (%.2f) and the bad ones "
-               "(from %.2f)\n",
-               table[r].name, table[r].r.frechet, ok ? "lies" : "does NOT lie", best, bad);
-    }
+    const int between = print_between(table);
     printf("n=%zu k=%zu seconds=%.1f", n, k, now() - t_start);
     const char *keys[6] = {"train", "train5", "vae", "dcgan", "mean", "noise"};
     print_keys(table, keys, 6);

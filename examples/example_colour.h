@@ -160,8 +160,6 @@ static inline void exc_inpaint_mask(float *m, size_t n, size_t c, size_t s)
                 }
 }
 
-/* ---- conv nets for side S = 8 * 2^k images ------------------------------------ */
-
 /* The number of stride-2 steps between S x S and 8 x 8 (S = 16, 32, 64, 128
  * give 1 to 4); 0 when S is not one of them. */
 static inline size_t exc_levels(size_t side)
@@ -173,6 +171,23 @@ static inline size_t exc_levels(size_t side)
     }
     return side >> k == 8 && k >= 1 && k <= 4 ? k : 0;
 }
+
+/* What both training examples do first: checks --data and --side
+ * (exc_levels), loads the folder (exc_load, no labels) and splits it
+ * (exc_split). Returns the set; *levels gets exc_levels(side). */
+static inline gm_image_set *exc_load_split(const char *prog, const char *data, size_t side,
+                                           size_t max_files, size_t *levels, size_t **train,
+                                           size_t *n_train, size_t **held, size_t *n_held)
+{
+    if (data == NULL) ex_fail(prog, "--data DIR is required (a folder of PNG/JPEG images)");
+    *levels = exc_levels(side);
+    if (*levels == 0) ex_fail(prog, "--side %zu: use 16, 32, 64 or 128", side);
+    gm_image_set *set = exc_load(prog, data, side, 0, max_files);
+    exc_split(prog, set, train, n_train, held, n_held);
+    return set;
+}
+
+/* ---- conv nets for side S = 8 * 2^k images ------------------------------------ */
 
 /* Adds the layer made by `call` (into `l`) to `net`; with `dcgan`, first
  * sets a conv's weights to N(0, 0.02^2) and its `nbias` biases to 0 (the

@@ -56,6 +56,25 @@ static inline void print_keys(const row *table, const char *const *keys, int n)
                    table[r].r.coverage);
 }
 
+/* Whether the model rows 2 and 3 (those measured) have Frechet distances
+ * between the best reference (row 0) and the better of the two bad ones
+ * (rows 4 and 5); prints a line per model saying so. */
+static inline int print_between(const row *table)
+{
+    const double best = table[0].r.frechet;
+    const double bad = fmin(table[4].r.frechet, table[5].r.frechet);
+    int between = 1;
+    for (int r = 2; r <= 3; r++) {
+        if (!table[r].done) continue;
+        const int ok = best < table[r].r.frechet && table[r].r.frechet < bad;
+        between &= ok;
+        printf("%s: Frechet distance %.2f %s between the best reference (%.2f) and the bad ones "
+               "(from %.2f)\n",
+               table[r].name, table[r].r.frechet, ok ? "lies" : "does NOT lie", best, bad);
+    }
+    return between;
+}
+
 /* Whether the file exists and can be read. */
 static inline int exists(const char *path)
 {

@@ -95,12 +95,9 @@ int main(int argc, char **argv)
              "inpainting of held-out images to --out. The header of examples/vae_colour.c has\n"
              "the details.",
              opts, EX_COUNT(opts));
-    if (data == NULL) ex_fail(P, "--data DIR is required (a folder of PNG/JPEG images)");
-    const size_t levels = exc_levels(side);
-    if (levels == 0) ex_fail(P, "--side %zu: use 16, 32, 64 or 128", side);
-    gm_image_set *set = exc_load(P, data, side, 0, max_files);
-    size_t *train, *held, n_train, n_held;
-    exc_split(P, set, &train, &n_train, &held, &n_held);
+    size_t levels, *train, *held, n_train, n_held;
+    gm_image_set *set = exc_load_split(P, data, side, max_files, &levels, &train, &n_train, &held,
+                                       &n_held);
     if (n_train < batch) batch = n_train;
     if (batch == 0) ex_fail(P, "no images in %s", data);
     const size_t steps = n_train / batch, D = 3 * side * side;
