@@ -69,7 +69,7 @@ step emoji_dataset bash -c "scripts/emoji_dataset.sh '$out_dir/emoji' &&
 step vae_colour build/examples/vae_colour --data "$out_dir/emoji_faces" --epochs 60 \
     --out "$out_dir" --save "$out_dir/vae_colour.gmck"
 step dcgan_colour build/examples/dcgan_colour --data "$out_dir/emoji_faces" --width 32 \
-    --batch-size 32 --epochs 100 --out "$out_dir" --save "$out_dir/dcgan_colour.gmck"
+    --batch-size 32 --epochs 40 --out "$out_dir" --save "$out_dir/dcgan_colour.gmck"
 step evaluate_colour build/examples/evaluate_colour --data "$out_dir/emoji_faces" \
     --feature-data "$out_dir/emoji" --features "$out_dir/features_colour.gmck" \
     --vae "$out_dir/vae_colour.gmck" --gan "$out_dir/dcgan_colour.gmck" --iwae-k 50
