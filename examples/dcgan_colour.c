@@ -13,7 +13,7 @@
  * G: z (--latent) -> dense to 8 x 8 maps -> BatchNorm -> ReLU -> k
  *    transposed convs 4x4 stride 2 (BatchNorm, ReLU between) -> 3 x S x S
  *    -> tanh
- * D: k convs 4x4 stride 2 (3 -> W -> 2W ...; BatchNorm after the first,
+ * D: k convs 4x4 stride 2 (3 -> W -> 2W ...; BatchNorm after all but the first,
  *    LeakyReLU 0.2) -> flatten -> dense -> 1 logit
  * Non-saturating loss with one-sided label smoothing (D's target for real
  * images --real-label, 0.9), Adam betas 0.5 / 0.999 (--lr for both,
