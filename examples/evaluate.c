@@ -45,6 +45,7 @@
 #include <genmodel/genmodel.h>
 
 #include "example_args.h"
+#include "example_eval.h"
 
 #define CHECK(expr)                                                                  \
     do {                                                                             \
@@ -65,13 +66,6 @@ static double now(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-static int exists(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f) fclose(f);
-    return f != NULL;
-}
-
 static gm_tensor *images(size_t n)
 {
     gm_tensor *t;
@@ -85,26 +79,6 @@ static gm_tensor *rows(gm_tensor *src, size_t first, size_t n)
     gm_tensor *t;
     CHECK(gm_tensor_wrap(&t, 4, (size_t[]){n, 1, 28, 28}, gm_tensor_data(src) + first * D));
     return t;
-}
-
-typedef struct {
-    const char *name;
-    gm_eval_report r;
-    int done;
-} row;
-
-static void print_row(const row *w)
-{
-    if (!w->done) {
-        printf("| %-19s | %8s | %9s | %6s | %7s | %8s | %22s | %12s |\n", w->name, "-", "-", "-",
-               "-", "-", "(no model)", "-");
-        return;
-    }
-    char iwae[32] = "-";
-    if (!isnan(w->r.iwae_nll)) snprintf(iwae, sizeof iwae, "%.2f", w->r.iwae_nll);
-    printf("| %-19s | %8.2f | %9.3f | %6.3f | %7.3f | %8.3f | %6.2f / %5.2f / %5.2f | %12s |\n",
-           w->name, w->r.frechet, w->r.precision, w->r.recall, w->r.density, w->r.coverage,
-           w->r.nearest.mean, w->r.nearest.q05, w->r.nearest.min, iwae);
 }
 
 int main(int argc, char **argv)
@@ -253,11 +227,7 @@ int main(int argc, char **argv)
         gm_gan_free(gan);
     }
 
-    printf("\n| %-19s | %8s | %9s | %6s | %7s | %8s | %22s | %12s |\n", "images", "Frechet",
-           "precision", "recall", "density", "coverage", "NN dist mean/q05/min", "IWAE -log p");
-    printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "---------------------", "----------", "-----------",
-           "--------", "---------", "----------", "------------------------", "--------------");
-    for (int r = 0; r < 6; r++) print_row(&table[r]);
+    print_table(table, 6);
     printf("(Frechet distance of %zu-d classifier features, k = %zu; NN: pixel-space distance of "
            "the first %zu images to the nearest of %zu training images; IWAE with K = %zu on %zu "
            "test images, nats)\n",
@@ -265,26 +235,10 @@ int main(int argc, char **argv)
            iwae_n < n_test ? iwae_n : n_test);
 
     /* do the models land between the references? */
-    const double best = table[0].r.frechet;
-    const double bad = table[4].r.frechet < table[5].r.frechet ? table[4].r.frechet
-                                                               : table[5].r.frechet;
-    int between = 1;
-    for (int r = 2; r <= 3; r++) {
-        if (!table[r].done) continue;
-        const int ok = best < table[r].r.frechet && table[r].r.frechet < bad;
-        between &= ok;
-        printf("%s: Frechet distance %.2f %s between the best reference (%.2f) and the bad ones "
-               "(from %.2f)\n",
-               table[r].name, table[r].r.frechet, ok ? "lies" : "does NOT lie", best, bad);
-    }
+    const int between = print_between(table);
     printf("n=%zu k=%zu seconds=%.1f", n, k, now() - t_start);
     const char *keys[6] = {"train", "train5", "vae", "dcgan", "mean", "noise"};
-    for (int r = 0; r < 6; r++)
-        if (table[r].done)
-            printf(" %s_fd=%.3f %s_precision=%.4f %s_recall=%.4f %s_density=%.4f "
-                   "%s_coverage=%.4f", keys[r], table[r].r.frechet, keys[r], table[r].r.precision,
-                   keys[r], table[r].r.recall, keys[r], table[r].r.density, keys[r],
-                   table[r].r.coverage);
+    print_keys(table, keys, 6);
     printf("\n");
 
     gm_tensor_free(s);

@@ -9,6 +9,7 @@
 # memorization check, IWAE) next to reference rows.
 #
 #   scripts/demo.sh [--help] [--MODEL-OPTION [VALUE] ...]
+#   scripts/demo.sh colour     (colour models on the emoji: scripts/demo_colour.sh)
 #
 # Options go to one program each, named by their prefix:
 #   --vae-X       build/examples/vae_fashion --X      (the VAE)
@@ -41,6 +42,12 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# `scripts/demo.sh colour`: the colour models on the emoji (scripts/demo_colour.sh)
+if [ "${1:-}" = colour ]; then
+    shift
+    exec bash scripts/demo_colour.sh "$@"
+fi
 
 if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
