@@ -862,6 +862,36 @@ gm_status gm__vae_load_buffer(gm_vae **out, const void *buf, size_t len, const c
     return GM_OK;
 }
 
+/* The GAN options' optional tail, a moving-average generator: its decay, and
+ * its floats' count and offset in s (checked, then skipped; gm__put_ema reads
+ * them once the GAN exists). Absent: *decay keeps its default, *n = 0. */
+static gm_status gm__get_ema_rec(gm__rbuf *s, float *decay, size_t *n, size_t *at,
+                                 const char *fn)
+{
+    if (s->off >= s->len) return GM_OK;
+    GM_TRY(gm__get_f32(s, decay));
+    if (!(*decay > 0.0f && *decay < 1.0f))
+        return gm__set_error(GM_EFORMAT, fn, "GAN options: ema_decay %g is not in (0, 1)",
+                             (double)*decay);
+    GM_TRY(gm__get_count(s, n, UINT64_MAX, "EMA floats"));
+    *at = s->off;
+    return gm__get_floats(s, NULL, *n, "EMA");
+}
+
+/* Copies the n averaged floats at offset at of s into g's moving average. */
+static gm_status gm__put_ema(gm_gan *g, const gm__rbuf *s, size_t n, size_t at, const char *fn)
+{
+    gm__gan_ema *ema = gm__gan_ema_of(g);
+    if (n != ema->np + ema->ns)
+        return gm__set_error(GM_EFORMAT, fn,
+                             "GAN options: the moving average has %zu floats, the generator %zu",
+                             n, ema->np + ema->ns);
+    if (n == 0) return GM_OK;
+    gm__rbuf r = *s;
+    r.off = at;
+    return gm__get_floats(&r, ema->avg, n, "EMA");
+}
+
 gm_status gm__gan_load_buffer(gm_gan **out, const void *buf, size_t len, const char *fn)
 {
     *out = NULL;
@@ -882,15 +912,7 @@ gm_status gm__gan_load_buffer(gm_gan **out, const void *buf, size_t len, const c
     if (st == GM_OK) st = gm__get_count(s, &o.num_classes, UINT64_MAX, "num_classes");
     if (st == GM_OK) st = gm__get_u64(s, &steps);
     size_t nema = 0, ema_at = 0; /* the average's floats and their offset */
-    if (st == GM_OK && s->off < s->len) { /* a moving-average generator */
-        st = gm__get_f32(s, &o.ema_decay);
-        if (st == GM_OK && !(o.ema_decay > 0.0f && o.ema_decay < 1.0f))
-            st = gm__set_error(GM_EFORMAT, fn, "GAN options: ema_decay %g is not in (0, 1)",
-                               (double)o.ema_decay);
-        if (st == GM_OK) st = gm__get_count(s, &nema, UINT64_MAX, "EMA floats");
-        ema_at = s->off;
-        if (st == GM_OK) st = gm__get_floats(s, NULL, nema, "EMA"); /* checked, skipped */
-    }
+    if (st == GM_OK) st = gm__get_ema_rec(s, &o.ema_decay, &nema, &ema_at, fn);
     if (st == GM_OK) st = gm__get_end(s);
     gm_gan *g = NULL;
     if (st == GM_OK) {
@@ -907,16 +929,7 @@ gm_status gm__gan_load_buffer(gm_gan **out, const void *buf, size_t len, const c
     gm__model_view mv;
     gm__gan_model_view(g, &mv, &o);
     st = gm__restore_model(&m, &mv, steps, fn);
-    gm__gan_ema *ema = gm__gan_ema_of(g);
-    if (st == GM_OK && nema != ema->np + ema->ns)
-        st = gm__set_error(GM_EFORMAT, fn,
-                           "GAN options: the moving average has %zu floats, the generator %zu",
-                           nema, ema->np + ema->ns);
-    if (st == GM_OK && nema > 0) {
-        gm__rbuf r = *s;
-        r.off = ema_at;
-        st = gm__get_floats(&r, ema->avg, nema, "EMA");
-    }
+    if (st == GM_OK) st = gm__put_ema(g, s, nema, ema_at, fn);
     if (st != GM_OK) {
         gm_gan_free(g);
         return st;
