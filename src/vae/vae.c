@@ -71,6 +71,25 @@ static gm_status gm__vae_read_options(const char *fn, const gm_vae_options *opts
     return GM_OK;
 }
 
+/* The decoder must map [1 x (L + C)] to D (or 2D) values: its output
+ * shape (dnd, dshape) and width w (values per sample). */
+static gm_status gm__vae_decoder_width(const char *fn, gm_net *decoder, const gm_vae_options *o,
+                                       size_t *dnd, size_t dshape[GM_MAX_DIMS], size_t *w)
+{
+    gm_status st = gm_net_output_shape(decoder, 2, (size_t[]){1, o->latent + o->num_classes},
+                                       dnd, dshape);
+    if (st != GM_OK)
+        return gm__set_error(GM_ESHAPE, fn, "the decoder cannot take [N x %zu] latents: %s",
+                             o->latent + o->num_classes, gm_last_error());
+    *w = 1;
+    for (size_t i = 1; i < *dnd; i++) *w *= dshape[i];
+    if (o->likelihood == GM_LIKELIHOOD_GAUSSIAN_LEARNED && *w % 2 != 0)
+        return gm__set_error(GM_ESHAPE, fn,
+                             "a learned-variance decoder must output 2D values per sample, got %zu",
+                             *w);
+    return GM_OK;
+}
+
 gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
                         const gm_vae_options *opts)
 {
@@ -91,18 +110,10 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     o.optimizer = NULL; /* copied; the caller's struct may go away */
     GM_CHECK(encoder->n_layers > 0, GM_ESTATE, "the encoder has no layers");
     GM_CHECK(decoder->n_layers > 0, GM_ESTATE, "the decoder has no layers");
-    /* The decoder must map [1 x (L + C)] to D (or 2D) values. */
-    size_t dnd, dshape[GM_MAX_DIMS];
-    gm_status st = gm_net_output_shape(decoder, 2, (size_t[]){1, o.latent + o.num_classes},
-                                       &dnd, dshape);
-    if (st != GM_OK)
-        return GM_FAIL(GM_ESHAPE, "the decoder cannot take [N x %zu] latents: %s",
-                       o.latent + o.num_classes, gm_last_error());
-    size_t w = 1;
-    for (size_t i = 1; i < dnd; i++) w *= dshape[i];
+    size_t dnd = 0, dshape[GM_MAX_DIMS], w = 0;
+    GM_TRY(gm__vae_decoder_width(__func__, decoder, &o, &dnd, dshape, &w));
     const int learned = o.likelihood == GM_LIKELIHOOD_GAUSSIAN_LEARNED;
-    GM_CHECK(!learned || w % 2 == 0, GM_ESHAPE,
-             "a learned-variance decoder must output 2D values per sample, got %zu", w);
+    gm_status st;
     gm_vae *v = gm__malloc(sizeof *v);
     GM_CHECK(v != NULL, GM_ENOMEM, "cannot allocate a VAE");
     memset(v, 0, sizeof *v);
