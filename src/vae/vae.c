@@ -71,6 +71,25 @@ static gm_status gm__vae_read_options(const char *fn, const gm_vae_options *opts
     return GM_OK;
 }
 
+/* The decoder must map [1 x (L + C)] to D (or 2D) values: its output
+ * shape (dnd, dshape) and width w (values per sample). */
+static gm_status gm__vae_decoder_width(const char *fn, gm_net *decoder, const gm_vae_options *o,
+                                       size_t *dnd, size_t dshape[GM_MAX_DIMS], size_t *w)
+{
+    gm_status st = gm_net_output_shape(decoder, 2, (size_t[]){1, o->latent + o->num_classes},
+                                       dnd, dshape);
+    if (st != GM_OK)
+        return gm__set_error(GM_ESHAPE, fn, "the decoder cannot take [N x %zu] latents: %s",
+                             o->latent + o->num_classes, gm_last_error());
+    *w = 1;
+    for (size_t i = 1; i < *dnd; i++) *w *= dshape[i];
+    if (o->likelihood == GM_LIKELIHOOD_GAUSSIAN_LEARNED && *w % 2 != 0)
+        return gm__set_error(GM_ESHAPE, fn,
+                             "a learned-variance decoder must output 2D values per sample, got %zu",
+                             *w);
+    return GM_OK;
+}
+
 gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
                         const gm_vae_options *opts)
 {
@@ -91,18 +110,10 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     o.optimizer = NULL; /* copied; the caller's struct may go away */
     GM_CHECK(encoder->n_layers > 0, GM_ESTATE, "the encoder has no layers");
     GM_CHECK(decoder->n_layers > 0, GM_ESTATE, "the decoder has no layers");
-    /* The decoder must map [1 x (L + C)] to D (or 2D) values. */
-    size_t dnd, dshape[GM_MAX_DIMS];
-    gm_status st = gm_net_output_shape(decoder, 2, (size_t[]){1, o.latent + o.num_classes},
-                                       &dnd, dshape);
-    if (st != GM_OK)
-        return GM_FAIL(GM_ESHAPE, "the decoder cannot take [N x %zu] latents: %s",
-                       o.latent + o.num_classes, gm_last_error());
-    size_t w = 1;
-    for (size_t i = 1; i < dnd; i++) w *= dshape[i];
+    size_t dnd = 0, dshape[GM_MAX_DIMS], w = 0;
+    GM_TRY(gm__vae_decoder_width(__func__, decoder, &o, &dnd, dshape, &w));
     const int learned = o.likelihood == GM_LIKELIHOOD_GAUSSIAN_LEARNED;
-    GM_CHECK(!learned || w % 2 == 0, GM_ESHAPE,
-             "a learned-variance decoder must output 2D values per sample, got %zu", w);
+    gm_status st;
     gm_vae *v = gm__malloc(sizeof *v);
     GM_CHECK(v != NULL, GM_ENOMEM, "cannot allocate a VAE");
     memset(v, 0, sizeof *v);
@@ -267,6 +278,66 @@ static void gm__scale(float *y, size_t n, float s)
     for (size_t i = 0; i < n; i++) y[i] *= s;
 }
 
+/* beta at this step: the KL weight, warmed up over kl_warmup_steps. */
+static float gm__vae_beta(const gm_vae *v)
+{
+    if (v->o.kl_warmup_steps == 0) return v->o.beta;
+    return v->o.beta * (float)fmin(1.0, (double)(v->steps + 1) / (double)v->o.kl_warmup_steps);
+}
+
+/* The ELBO pass after the encoder: z from h and eps, the decoder, the
+ * reconstruction term and KL with their output gradients (ddec, dh),
+ * scaled by share when x is a shard of a larger batch. Fills *out. */
+static gm_status gm__vae_loss_pass(gm_vae *v, const char *fn, const gm_tensor *x,
+                                   const int32_t *labels, int shard, float share,
+                                   gm_vae_stats *out)
+{
+    float rec = 0.0f, kl = 0.0f;
+    const float beta = gm__vae_beta(v);
+    memset(v->dh.data, 0, v->dh.numel * sizeof(float));
+    gm_status st = gm_vae_reparameterize(&v->h, &v->eps, &v->z);
+    if (st == GM_OK) st = gm__vae_decode(v, fn, labels);
+    if (st == GM_OK) /* x was checked; a non-finite output shows in the loss */
+        gm__vae_recon_nll_unchecked(v->o.likelihood, &v->dec_out, x, v->o.gaussian_logvar, &rec,
+                                    NULL, &v->ddec);
+    if (st == GM_OK) st = gm_vae_kl(&v->h, &kl, NULL, &v->dh, beta);
+    if (st == GM_EINVAL) /* the inputs were checked: a value overflowed inside */
+        return gm__set_error(GM_ENUMERIC, fn, "%s", gm_last_error());
+    GM_TRY(st);
+    const float loss = rec + beta * kl;
+    if (!isfinite(loss))
+        return gm__set_error(GM_ENUMERIC, fn, "the loss is not finite (recon %g, kl %g)",
+                             (double)rec, (double)kl);
+    if (shard) { /* the shard's part of the batch mean */
+        gm__scale(v->ddec.data, v->ddec.numel, share);
+        gm__scale(v->dh.data, v->dh.numel, share);
+    }
+    *out = (gm_vae_stats){loss, rec, kl, beta};
+    return GM_OK;
+}
+
+/* The backward pass: decoder, dz out of the decoder's input gradient,
+ * the reparameterization, the encoder; then the gradients must be finite. */
+static gm_status gm__vae_backward_pass(gm_vae *v, const char *fn)
+{
+    const size_t n = v->n, L = v->L;
+    /* dz: the first L columns of the decoder's input gradient */
+    gm_tensor *dz = v->C ? &v->ddec_in : &v->dz;
+    GM_TRY(gm_net_backward(v->dec, &v->ddec, dz));
+    if (v->C) {
+        const size_t w = L + v->C;
+        for (size_t i = 0; i < n; i++)
+            memcpy(v->dz.data + i * L, v->ddec_in.data + i * w, L * sizeof(float));
+    }
+    GM_TRY(gm_vae_reparameterize_backward(&v->h, &v->eps, &v->dz, &v->dh));
+    gm_tensor dh; /* in the encoder's output shape */
+    gm__tensor_view(&dh, v->h_nd, v->h_shape, v->dh.data);
+    GM_TRY(gm_net_backward(v->enc, &dh, NULL));
+    if (!(isfinite(gm__net_grad_sumsq(v->enc)) && isfinite(gm__net_grad_sumsq(v->dec))))
+        return gm__set_error(GM_ENUMERIC, fn, "the gradients are not finite; nothing was changed");
+    return GM_OK;
+}
+
 /* Forward and backward of one step on x, rows offset .. offset + n of a
  * batch of `total` whose noise eps the training generator draws as one
  * [total x L] block (and is advanced past): the nets' gradients receive
@@ -285,59 +356,21 @@ static gm_status gm__vae_grads(gm_vae *v, const char *fn, const gm_tensor *x,
     gm__snapshot_take(&v->snap);
     GM_TRY(gm_net_zero_grad(v->enc));
     GM_TRY(gm_net_zero_grad(v->dec));
+    gm_vae_stats s;
     gm_status st = gm__vae_encode(v, fn, x, labels);
-    if (st != GM_OK) {
-        gm__snapshot_restore(&v->snap);
-        return st;
-    }
-    gm__rng_normal_slice(v->parts.train_rng, (uint64_t)offset * L, v->eps.data, n * L);
-    gm__rng_skip(v->parts.train_rng, (uint64_t)total * L);
-    const float share = (float)((double)n / (double)total);
-    float rec = 0.0f, kl = 0.0f;
-    const float beta =
-        v->o.kl_warmup_steps == 0
-            ? v->o.beta
-            : v->o.beta * (float)fmin(1.0, (double)(v->steps + 1) / (double)v->o.kl_warmup_steps);
-    memset(v->dh.data, 0, v->dh.numel * sizeof(float));
-    st = gm_vae_reparameterize(&v->h, &v->eps, &v->z);
-    if (st == GM_OK) st = gm__vae_decode(v, fn, labels);
-    if (st == GM_OK) /* x was checked; a non-finite output shows in the loss */
-        gm__vae_recon_nll_unchecked(v->o.likelihood, &v->dec_out, x, v->o.gaussian_logvar, &rec,
-                                    NULL, &v->ddec);
-    if (st == GM_OK) st = gm_vae_kl(&v->h, &kl, NULL, &v->dh, beta);
-    if (st == GM_EINVAL) /* the inputs were checked: a value overflowed inside */
-        st = gm__set_error(GM_ENUMERIC, fn, "%s", gm_last_error());
-    const float loss = rec + beta * kl;
-    if (st == GM_OK && !isfinite(loss))
-        st = gm__set_error(GM_ENUMERIC, fn, "the loss is not finite (recon %g, kl %g)",
-                           (double)rec, (double)kl);
-    if (st == GM_OK && n != total) { /* the shard's part of the batch mean */
-        gm__scale(v->ddec.data, v->ddec.numel, share);
-        gm__scale(v->dh.data, v->dh.numel, share);
-    }
-    /* dz: the first L columns of the decoder's input gradient */
-    gm_tensor *dz = v->C ? &v->ddec_in : &v->dz;
-    if (st == GM_OK) st = gm_net_backward(v->dec, &v->ddec, dz);
-    if (st == GM_OK && v->C) {
-        const size_t w = L + v->C;
-        for (size_t i = 0; i < n; i++)
-            memcpy(v->dz.data + i * L, v->ddec_in.data + i * w, L * sizeof(float));
-    }
-    if (st == GM_OK) st = gm_vae_reparameterize_backward(&v->h, &v->eps, &v->dz, &v->dh);
     if (st == GM_OK) {
-        gm_tensor dh; /* in the encoder's output shape */
-        gm__tensor_view(&dh, v->h_nd, v->h_shape, v->dh.data);
-        st = gm_net_backward(v->enc, &dh, NULL);
+        gm__rng_normal_slice(v->parts.train_rng, (uint64_t)offset * L, v->eps.data, n * L);
+        gm__rng_skip(v->parts.train_rng, (uint64_t)total * L);
+        const float share = (float)((double)n / (double)total);
+        st = gm__vae_loss_pass(v, fn, x, labels, n != total, share, &s);
     }
-    if (st == GM_OK && !(isfinite(gm__net_grad_sumsq(v->enc)) &&
-                         isfinite(gm__net_grad_sumsq(v->dec))))
-        st = gm__set_error(GM_ENUMERIC, fn, "the gradients are not finite; nothing was changed");
+    if (st == GM_OK) st = gm__vae_backward_pass(v, fn);
     if (st != GM_OK) {
         gm_rng_set_state(v->parts.train_rng, seed, pos);
         gm__snapshot_restore(&v->snap);
         return st;
     }
-    *out = (gm_vae_stats){loss, rec, kl, beta};
+    *out = s;
     return GM_OK;
 }
 
