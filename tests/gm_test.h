@@ -177,4 +177,40 @@ static inline gm_net *gm_test_mlp_seeded(size_t in, size_t hidden, size_t out, g
     return net;
 }
 
+#if defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 200809L
+#include <unistd.h>
+/* A suite's temporary directory, made with gm_test_dir_make("tag") (as
+ * /tmp/gm_tag_XXXXXX) and removed with all it holds by gm_test_dir_remove.
+ * gm_test_path(name) is name inside it, in one of four rotating buffers
+ * (so up to four paths may be held at once). Needs _POSIX_C_SOURCE
+ * 200809L (mkdtemp) before the first #include. */
+static inline char *gm_test_dir(void)
+{
+    static char d[64];
+    return d;
+}
+
+static inline void gm_test_dir_make(const char *tag)
+{
+    snprintf(gm_test_dir(), 64, "/tmp/gm_%s_XXXXXX", tag);
+    ck_assert_ptr_nonnull(mkdtemp(gm_test_dir()));
+}
+
+static inline void gm_test_dir_remove(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", gm_test_dir());
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static inline const char *gm_test_path(const char *name)
+{
+    static char buf[4][400];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", gm_test_dir(), name);
+    return buf[k];
+}
+#endif
+
 #endif

@@ -21,30 +21,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static char dir[64];
-
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/gm_ckpt_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *path_in_dir(const char *name)
-{
-    static char buf[4][128];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
 /* Appends the layer a constructor just made (st its status); frees it if
  * the net refuses it. For builders that must survive failing allocations. */
 static gm_status add(gm_net *net, gm_status st, gm_layer **l)
@@ -224,12 +200,12 @@ static void assert_same_params(gm_net *a, gm_net *b, const char *what)
 
 START_TEST(test_net_round_trip)
 {
-    make_dir();
+    gm_test_dir_make("ckpt");
     gm_vae *v = make_vae(3, 0);
     vae_steps(v, 0, 4); /* running statistics, dropout stream, u and v move */
     gm_net *enc = gm_vae_encoder(v);
     GM_CK_OK(gm_net_set_trainable(enc, 1, 0));
-    const char *p = path_in_dir("enc.gmck");
+    const char *p = gm_test_path("enc.gmck");
     GM_CK_OK(gm_net_save(enc, p));
     gm_net *back;
     GM_CK_OK(gm_net_load(&back, p));
@@ -252,27 +228,27 @@ START_TEST(test_net_round_trip)
     /* saving the loaded net gives the same bytes */
     GM_CK_OK(gm_net_set_training(back, 1));
     GM_CK_OK(gm_net_set_training(enc, 1));
-    GM_CK_OK(gm_net_save(back, path_in_dir("back.gmck")));
+    GM_CK_OK(gm_net_save(back, gm_test_path("back.gmck")));
     GM_CK_OK(gm_net_save(enc, p));
-    ck_assert(gm_test_files_equal(p, path_in_dir("back.gmck")));
+    ck_assert(gm_test_files_equal(p, gm_test_path("back.gmck")));
     gm_tensor_free(x);
     gm_tensor_free(y1);
     gm_tensor_free(y2);
     gm_net_free(back);
     gm_vae_free(v);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
 START_TEST(test_vae_exact_resume)
 {
-    make_dir();
+    gm_test_dir_make("ckpt");
     const size_t N = 6, M = 7;
     gm_vae *straight = make_vae(11, 0);
     vae_steps(straight, 0, N + M);
     gm_vae *first = make_vae(11, 0);
     vae_steps(first, 0, N);
-    const char *p = path_in_dir("vae.gmck");
+    const char *p = gm_test_path("vae.gmck");
     GM_CK_OK(gm_vae_save(first, p));
     gm_vae_free(first);
     gm_vae *resumed;
@@ -298,9 +274,9 @@ START_TEST(test_vae_exact_resume)
     assert_same_params(gm_vae_encoder(straight), gm_vae_encoder(resumed), "encoder");
     assert_same_params(gm_vae_decoder(straight), gm_vae_decoder(resumed), "decoder");
     /* everything else too: the two save to the same bytes */
-    GM_CK_OK(gm_vae_save(straight, path_in_dir("a.gmck")));
-    GM_CK_OK(gm_vae_save(resumed, path_in_dir("b.gmck")));
-    ck_assert(gm_test_files_equal(path_in_dir("a.gmck"), path_in_dir("b.gmck")));
+    GM_CK_OK(gm_vae_save(straight, gm_test_path("a.gmck")));
+    GM_CK_OK(gm_vae_save(resumed, gm_test_path("b.gmck")));
+    ck_assert(gm_test_files_equal(gm_test_path("a.gmck"), gm_test_path("b.gmck")));
     /* and the sampling generator came along */
     gm_tensor *s1, *s2;
     GM_CK_OK(gm_tensor_create(&s1, 2, (size_t[]){5, 16}));
@@ -312,7 +288,7 @@ START_TEST(test_vae_exact_resume)
     gm_tensor_free(s2);
     gm_vae_free(straight);
     gm_vae_free(resumed);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -325,11 +301,11 @@ START_TEST(test_gan_exact_resume_fresh_process)
      * thread count: one thread on both sides then. */
     const int threads = gm_get_num_threads();
     if (gm__conv_dnnl_built()) GM_CK_OK(gm_set_num_threads(1));
-    make_dir();
+    gm_test_dir_make("ckpt");
     const size_t N = 5, M = 6;
     gm_gan *first = make_gan(21, 0.0f);
     gan_steps(first, 0, N);
-    const char *p = path_in_dir("gan.gmck"), *q = path_in_dir("gan2.gmck");
+    const char *p = gm_test_path("gan.gmck"), *q = gm_test_path("gan2.gmck");
     GM_CK_OK(gm_gan_save(first, p));
     gm_gan_free(first);
     fflush(NULL);
@@ -366,7 +342,7 @@ START_TEST(test_gan_exact_resume_fresh_process)
     ck_assert(gm_test_files_equal(p, q));
     gm_gan_free(straight);
     gm_gan_free(resumed);
-    remove_dir();
+    gm_test_dir_remove();
     GM_CK_OK(gm_set_num_threads(threads));
 }
 END_TEST
@@ -392,9 +368,9 @@ static void save_all_kinds(void)
     vae_steps(v, 0, 2);
     gm_gan *g = make_gan(5, 0.0f);
     gan_steps(g, 0, 2);
-    GM_CK_OK(gm_net_save(gm_vae_decoder(v), path_in_dir("net.gmck")));
-    GM_CK_OK(gm_vae_save(v, path_in_dir("vae.gmck")));
-    GM_CK_OK(gm_gan_save(g, path_in_dir("gan.gmck")));
+    GM_CK_OK(gm_net_save(gm_vae_decoder(v), gm_test_path("net.gmck")));
+    GM_CK_OK(gm_vae_save(v, gm_test_path("vae.gmck")));
+    GM_CK_OK(gm_gan_save(g, gm_test_path("gan.gmck")));
     gm_vae_free(v);
     gm_gan_free(g);
 }
@@ -407,13 +383,13 @@ static const loader loaders[3] = {load_net, load_vae, load_gan};
  * 7th for the larger files), gives GM_EFORMAT, no object, no leak. */
 START_TEST(test_truncated_and_corrupt)
 {
-    make_dir();
+    gm_test_dir_make("ckpt");
     save_all_kinds();
-    const char *bad = path_in_dir("bad.gmck");
+    const char *bad = gm_test_path("bad.gmck");
     size_t tried = 0;
     for (int k = 0; k < 3; k++) {
         size_t n;
-        unsigned char *img = gm_test_read_file(path_in_dir(kind_file[k]), &n);
+        unsigned char *img = gm_test_read_file(gm_test_path(kind_file[k]), &n);
         const size_t live = gm_live_allocations();
         const size_t stride = n > 4000 ? 7 : 1;
         for (size_t len = 0; len < n; len += stride) {
@@ -443,12 +419,12 @@ START_TEST(test_truncated_and_corrupt)
         free(longer);
         ck_assert_uint_eq(gm_live_allocations(), live);
         /* the intact file still loads */
-        GM_CK_OK(loaders[k](&o, path_in_dir(kind_file[k])));
+        GM_CK_OK(loaders[k](&o, gm_test_path(kind_file[k])));
         free_any(k, o);
         free(img);
     }
     ck_assert_uint_gt(tried, 1000);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -473,11 +449,11 @@ static void fix_crcs(unsigned char *img, size_t sec)
 
 START_TEST(test_hostile_and_future_files)
 {
-    make_dir();
+    gm_test_dir_make("ckpt");
     save_all_kinds();
-    const char *bad = path_in_dir("bad.gmck");
+    const char *bad = gm_test_path("bad.gmck");
     size_t n;
-    unsigned char *img = gm_test_read_file(path_in_dir("net.gmck"), &n);
+    unsigned char *img = gm_test_read_file(gm_test_path("net.gmck"), &n);
     gm_net *net = (gm_net *)1;
     /* a later format version */
     wr32(img + 8, 2);
@@ -488,10 +464,10 @@ START_TEST(test_hostile_and_future_files)
     ck_assert_ptr_null(net);
     wr32(img + 8, 1);
     /* the wrong kind, both ways */
-    GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, path_in_dir("vae.gmck")));
+    GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, gm_test_path("vae.gmck")));
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "VAE checkpoint"));
     gm_gan *gan = (gm_gan *)1;
-    GM_CK_ERR(GM_EFORMAT, "gm_gan_load", gm_gan_load(&gan, path_in_dir("vae.gmck")));
+    GM_CK_ERR(GM_EFORMAT, "gm_gan_load", gm_gan_load(&gan, gm_test_path("vae.gmck")));
     ck_assert_ptr_null(gan);
     /* hostile sizes with valid CRCs: a layer count, then the first dense
      * layer's sizes made huge; nothing huge may be allocated */
@@ -520,72 +496,72 @@ START_TEST(test_hostile_and_future_files)
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "unknown kind 999"));
     ck_assert_uint_eq(gm_live_allocations(), live);
     /* not a file, not there, not a checkpoint */
-    GM_CK_ERR(GM_EIO, "gm_net_load", gm_net_load(&net, dir));
-    GM_CK_ERR(GM_EIO, "gm_net_load", gm_net_load(&net, path_in_dir("missing.gmck")));
+    GM_CK_ERR(GM_EIO, "gm_net_load", gm_net_load(&net, gm_test_dir()));
+    GM_CK_ERR(GM_EIO, "gm_net_load", gm_net_load(&net, gm_test_path("missing.gmck")));
     GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, "/proc/self/status"));
     gm_test_write_file(bad, (const unsigned char *)"GMCKPT\r\nthis is not one at all", 30);
     GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, bad));
     GM_CK_ERR(GM_EINVAL, "gm_net_load", gm_net_load(NULL, bad));
     GM_CK_ERR(GM_EINVAL, "gm_net_load", gm_net_load(&net, NULL));
     free(img);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
 START_TEST(test_save_errors_keep_old_file)
 {
-    make_dir();
+    gm_test_dir_make("ckpt");
     save_all_kinds();
     gm_vae *v;
-    GM_CK_OK(gm_vae_load(&v, path_in_dir("vae.gmck")));
-    GM_CK_ERR(GM_EINVAL, "gm_vae_save", gm_vae_save(NULL, path_in_dir("x")));
+    GM_CK_OK(gm_vae_load(&v, gm_test_path("vae.gmck")));
+    GM_CK_ERR(GM_EINVAL, "gm_vae_save", gm_vae_save(NULL, gm_test_path("x")));
     GM_CK_ERR(GM_EINVAL, "gm_vae_save", gm_vae_save(v, NULL));
     GM_CK_ERR(GM_EINVAL, "gm_vae_save", gm_vae_save(v, ""));
-    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, path_in_dir("no/such/dir.gmck")));
+    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, gm_test_path("no/such/dir.gmck")));
     /* a symlink or a directory is not replaced */
-    ck_assert_int_eq(symlink(path_in_dir("vae.gmck"), path_in_dir("link.gmck")), 0);
-    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, path_in_dir("link.gmck")));
+    ck_assert_int_eq(symlink(gm_test_path("vae.gmck"), gm_test_path("link.gmck")), 0);
+    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, gm_test_path("link.gmck")));
     struct stat sb;
-    ck_assert_int_eq(lstat(path_in_dir("link.gmck"), &sb), 0);
+    ck_assert_int_eq(lstat(gm_test_path("link.gmck"), &sb), 0);
     ck_assert(S_ISLNK(sb.st_mode));
-    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, dir));
+    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, gm_test_dir()));
     gm_tensor *img;
     GM_CK_OK(gm_tensor_create(&img, 4, (size_t[]){1, 1, 2, 2}));
-    GM_CK_ERR(GM_EIO, "gm_png_write_grid", gm_png_write_grid(path_in_dir("link.gmck"), img, 1, 1, 0, 0.0f));
+    GM_CK_ERR(GM_EIO, "gm_png_write_grid", gm_png_write_grid(gm_test_path("link.gmck"), img, 1, 1, 0, 0.0f));
     gm_tensor_free(img);
-    GM_CK_ERR(GM_EINVAL, "gm_net_save", gm_net_save(NULL, path_in_dir("x")));
+    GM_CK_ERR(GM_EINVAL, "gm_net_save", gm_net_save(NULL, gm_test_path("x")));
     gm_net *empty;
     GM_CK_OK(gm_net_create(&empty));
-    GM_CK_ERR(GM_ESTATE, "gm_net_save", gm_net_save(empty, path_in_dir("x")));
+    GM_CK_ERR(GM_ESTATE, "gm_net_save", gm_net_save(empty, gm_test_path("x")));
     gm_net_free(empty);
     /* pending data-parallel gradients: refused, the old file kept */
     gm_tensor *x = batch(0, 0);
     GM_CK_OK(gm_vae_compute_grads(v, x, NULL, 0, 8, NULL));
     size_t n0, n1;
-    unsigned char *before = gm_test_read_file(path_in_dir("vae.gmck"), &n0);
-    GM_CK_ERR(GM_ESTATE, "gm_vae_save", gm_vae_save(v, path_in_dir("vae.gmck")));
+    unsigned char *before = gm_test_read_file(gm_test_path("vae.gmck"), &n0);
+    GM_CK_ERR(GM_ESTATE, "gm_vae_save", gm_vae_save(v, gm_test_path("vae.gmck")));
     GM_CK_OK(gm_vae_apply_grads(v));
-    unsigned char *after = gm_test_read_file(path_in_dir("vae.gmck"), &n1);
+    unsigned char *after = gm_test_read_file(gm_test_path("vae.gmck"), &n1);
     ck_assert(n0 == n1 && memcmp(before, after, n0) == 0);
-    GM_CK_OK(gm_vae_save(v, path_in_dir("vae.gmck")));
+    GM_CK_OK(gm_vae_save(v, gm_test_path("vae.gmck")));
     /* no temporary files are left behind */
     char cmd[160];
-    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -q tmp-", dir); /* .gm.tmp-...: -A */
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -q tmp-", gm_test_dir()); /* .gm.tmp-...: -A */
     ck_assert_int_ne(system(cmd), 0);
     free(before);
     free(after);
     gm_tensor_free(x);
     gm_gan *g;
-    GM_CK_OK(gm_gan_load(&g, path_in_dir("gan.gmck")));
+    GM_CK_OK(gm_gan_load(&g, gm_test_path("gan.gmck")));
     x = batch(1, 0);
     GM_CK_OK(gm_gan_compute_grads(g, GM_GAN_DISCRIMINATOR, x, NULL, 0, 8, NULL));
-    GM_CK_ERR(GM_ESTATE, "gm_gan_save", gm_gan_save(g, path_in_dir("gan.gmck")));
+    GM_CK_ERR(GM_ESTATE, "gm_gan_save", gm_gan_save(g, gm_test_path("gan.gmck")));
     GM_CK_OK(gm_gan_apply_grads(g, GM_GAN_DISCRIMINATOR));
-    GM_CK_OK(gm_gan_save(g, path_in_dir("gan.gmck")));
+    GM_CK_OK(gm_gan_save(g, gm_test_path("gan.gmck")));
     gm_tensor_free(x);
     gm_gan_free(g);
     gm_vae_free(v);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -594,7 +570,7 @@ END_TEST
 /* Files in the scratch directory whose name marks a temporary file. */
 static int count_temps(void)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(gm_test_dir());
     ck_assert_ptr_nonnull(d);
     int n = 0;
     struct dirent *e;
@@ -608,10 +584,10 @@ static int count_temps(void)
  * load, as one of the two states. */
 START_TEST(test_kill_during_save)
 {
-    make_dir();
+    gm_test_dir_make("ckpt");
     gm_vae *a = make_vae(31, 0), *b = make_vae(32, 0);
-    const char *p = path_in_dir("live.gmck"), *pa = path_in_dir("a.gmck"),
-               *pb = path_in_dir("b.gmck");
+    const char *p = gm_test_path("live.gmck"), *pa = gm_test_path("a.gmck"),
+               *pb = gm_test_path("b.gmck");
     GM_CK_OK(gm_vae_save(a, pa));
     GM_CK_OK(gm_vae_save(b, pb));
     GM_CK_OK(gm_vae_save(a, p));
@@ -671,7 +647,7 @@ START_TEST(test_kill_during_save)
     ck_assert_int_eq(count_temps(), 0);
     gm_vae_free(a);
     gm_vae_free(b);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -726,11 +702,11 @@ static void undo_net(void *c) { gm_net_free(((oom_ctx *)c)->loaded); }
 
 START_TEST(test_oom_everywhere)
 {
-    make_dir();
+    gm_test_dir_make("ckpt");
     const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
     gm_test_oom_arm(-1);
     GM_CK_OK(gm_set_allocator(&a));
-    oom_ctx c = {.path = path_in_dir("m.gmck")};
+    oom_ctx c = {.path = gm_test_path("m.gmck")};
     long points = 0;
     /* building the models (layers, spectral norm, nets, VAE/GAN), a first
      * step (buffers are made), saves and loads; then the models train on */
@@ -770,7 +746,7 @@ START_TEST(test_oom_everywhere)
     gm_tensor_free(c.img);
     ck_assert_uint_eq(gm_live_allocations(), 0);
     GM_CK_OK(gm_set_allocator(NULL));
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -778,7 +754,7 @@ END_TEST
 
 START_TEST(test_vae_numeric_failure_changes_nothing)
 {
-    make_dir();
+    gm_test_dir_make("ckpt");
     gm_vae *v = make_vae(51, 0);
     vae_steps(v, 0, 3);
     /* weights so large that the encoder's output overflows */
@@ -787,7 +763,7 @@ START_TEST(test_vae_numeric_failure_changes_nothing)
     float *w = malloc(np * sizeof *w);
     for (size_t i = 0; i < np; i++) w[i] = 3e37f;
     GM_CK_OK(gm_layer_set_params(first, w, np));
-    const char *p0 = path_in_dir("before.gmck"), *p1 = path_in_dir("after.gmck");
+    const char *p0 = gm_test_path("before.gmck"), *p1 = gm_test_path("after.gmck");
     GM_CK_OK(gm_vae_save(v, p0));
     gm_tensor *x = batch(0, 3);
     GM_CK_ERR(GM_ENUMERIC, "gm_vae_train_step", gm_vae_train_step(v, x, NULL, NULL));
@@ -797,7 +773,7 @@ START_TEST(test_vae_numeric_failure_changes_nothing)
     gm_tensor_free(x);
     free(w);
     gm_vae_free(v);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -805,9 +781,9 @@ END_TEST
  * the second critic iteration fails, and the step must undo the first. */
 START_TEST(test_gan_numeric_failure_undoes_critic_updates)
 {
-    make_dir();
+    gm_test_dir_make("ckpt");
     gm_gan *g = make_gan(61, 3e38f);
-    const char *p0 = path_in_dir("before.gmck"), *p1 = path_in_dir("after.gmck");
+    const char *p0 = gm_test_path("before.gmck"), *p1 = gm_test_path("after.gmck");
     GM_CK_OK(gm_gan_save(g, p0));
     gm_tensor *x = batch(1, 0);
     GM_CK_ERR(GM_ENUMERIC, "gm_gan_train_step", gm_gan_train_step(g, x, NULL, NULL));
@@ -825,7 +801,7 @@ START_TEST(test_gan_numeric_failure_undoes_critic_updates)
     ck_assert_uint_eq(gm_gan_step_count(g), 1);
     gm_tensor_free(x);
     gm_gan_free(g);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -1075,8 +1051,8 @@ static void check_fixture(const char *name, int vae)
     float *want = read_floats(pp, n);
     ck_assert_msg(memcmp(p, want, n * sizeof *p) == 0, "%s: loaded parameters differ", name);
     /* a re-saved copy (in today's format) holds the same state */
-    make_dir();
-    const char *again = path_in_dir("again.gmck");
+    gm_test_dir_make("ckpt");
+    const char *again = gm_test_path("again.gmck");
     if (v) GM_CK_OK(gm_vae_save(v, again));
     if (g) GM_CK_OK(gm_gan_save(g, again));
     free_model(v, g);
@@ -1103,7 +1079,7 @@ static void check_fixture(const char *name, int vae)
     ck_assert_msg(sqrt(off) <= 1e-2 * sqrt(step) && worst <= 1e-3,
                   "%s: the resumed step is off by %.3g (step %.3g, worst %.3g)", name, sqrt(off),
                   sqrt(step), worst);
-    remove_dir();
+    gm_test_dir_remove();
     free(p);
     free(want);
     free(s1);

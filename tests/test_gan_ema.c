@@ -16,30 +16,6 @@
 
 #include "gm_test.h"
 
-static char dir[64];
-
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/gm_ema_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *path_in_dir(const char *name)
-{
-    static char buf[4][128];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
 #define ADD(net, call)                   \
     do {                                 \
         gm_layer *l_;                    \
@@ -242,11 +218,11 @@ END_TEST
  * same average, same samples. A GAN without EMA writes no EMA record. */
 START_TEST(test_exact_resume)
 {
-    make_dir();
+    gm_test_dir_make("ema");
     const size_t N = 7, M = 6;
     gm_gan *first = make_gan(9, 0.99f);
     steps(first, 0, N);
-    const char *p = path_in_dir("a.gmck");
+    const char *p = gm_test_path("a.gmck");
     GM_CK_OK(gm_gan_save(first, p));
     float *gen_first = generate(first);
     gm_gan_free(first);
@@ -265,20 +241,20 @@ START_TEST(test_exact_resume)
     ck_assert(memcmp(a, b, n * sizeof *a) == 0);
     float *ga = generate(straight), *gb = generate(resumed);
     ck_assert(memcmp(ga, gb, 320 * sizeof(float)) == 0);
-    GM_CK_OK(gm_gan_save(straight, path_in_dir("s.gmck")));
-    GM_CK_OK(gm_gan_save(resumed, path_in_dir("r.gmck")));
-    ck_assert(gm_test_files_equal(path_in_dir("s.gmck"), path_in_dir("r.gmck")));
+    GM_CK_OK(gm_gan_save(straight, gm_test_path("s.gmck")));
+    GM_CK_OK(gm_gan_save(resumed, gm_test_path("r.gmck")));
+    ck_assert(gm_test_files_equal(gm_test_path("s.gmck"), gm_test_path("r.gmck")));
     /* the EMA record is (4 + 8 + 4 (params + 2 x 2 batchnorm floats))
      * bytes longer than the file of the same GAN without EMA */
     gm_gan *plain = make_gan(9, 0.0f);
     steps(plain, 0, N + M);
-    GM_CK_OK(gm_gan_save(plain, path_in_dir("p.gmck")));
+    GM_CK_OK(gm_gan_save(plain, gm_test_path("p.gmck")));
     size_t lp, ls;
-    free(gm_test_read_file(path_in_dir("p.gmck"), &lp));
-    free(gm_test_read_file(path_in_dir("s.gmck"), &ls));
+    free(gm_test_read_file(gm_test_path("p.gmck"), &lp));
+    free(gm_test_read_file(gm_test_path("s.gmck"), &ls));
     ck_assert_uint_eq(ls, lp + 12 + 4 * (n + 4));
     gm_gan *plain2;
-    GM_CK_OK(gm_gan_load(&plain2, path_in_dir("p.gmck")));
+    GM_CK_OK(gm_gan_load(&plain2, gm_test_path("p.gmck")));
     GM_CK_OK(gm_gan_get_options(plain2, &o));
     ck_assert(o.ema_decay == 0.0f);
     GM_CK_ERR(GM_ESTATE, "gm_gan_ema_params", gm_gan_ema_params(plain2, a, n));
@@ -292,7 +268,7 @@ START_TEST(test_exact_resume)
     free(gen_loaded);
     gm_gan_free(straight);
     gm_gan_free(resumed);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -310,10 +286,10 @@ static void patch_last_section(unsigned char *img, size_t len, size_t sec, size_
  * a non-finite average; each GM_EFORMAT, no GAN, no leak. */
 START_TEST(test_damaged_ema_record)
 {
-    make_dir();
+    gm_test_dir_make("ema");
     gm_gan *g = make_gan(11, 0.9f);
     steps(g, 0, 3);
-    const char *p = path_in_dir("g.gmck"), *bad = path_in_dir("bad.gmck");
+    const char *p = gm_test_path("g.gmck"), *bad = gm_test_path("bad.gmck");
     GM_CK_OK(gm_gan_save(g, p));
     const size_t n = gm_net_param_count(gm_gan_generator(g)), nema = n + 4;
     gm_gan_free(g);
@@ -376,7 +352,7 @@ START_TEST(test_damaged_ema_record)
     }
     ck_assert_uint_eq(gm_live_allocations(), live);
     free(img);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 

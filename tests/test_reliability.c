@@ -24,30 +24,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static char dir[64];
-
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/gm_rel_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *path_in_dir(const char *name)
-{
-    static char buf[4][400];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
 static void add(gm_net *net, gm_status st, gm_layer **l)
 {
     GM_CK_OK(st);
@@ -449,7 +425,7 @@ static int refuse_all(const char *path, int gan)
     ck_assert_ptr_nonnull(b);
     static field_table t;
     build_table(orig, len, gan, &t);
-    const char *mut = path_in_dir("mutated.gmck");
+    const char *mut = gm_test_path("mutated.gmck");
     int refused = 0;
     for (size_t i = 0; i < t.n; i++) {
         const field *f = &t.f[i];
@@ -499,26 +475,26 @@ static int refuse_all(const char *path, int gan)
 
 START_TEST(test_checkpoint_every_field_checked)
 {
-    make_dir();
+    gm_test_dir_make("rel");
     /* trained a few steps, so moments and running statistics are set */
     for (int variant = 0; variant < 2; variant++) {
         gm_vae *v = make_vae(5 + variant, variant);
         gm_tensor *x = batch(0, 8, 0);
         for (int i = 0; i < 3; i++) GM_CK_OK(gm_vae_train_step(v, x, NULL, NULL));
-        GM_CK_OK(gm_vae_save(v, path_in_dir("vae.gmck")));
-        ck_assert_int_gt(refuse_all(path_in_dir("vae.gmck"), 0), 100);
+        GM_CK_OK(gm_vae_save(v, gm_test_path("vae.gmck")));
+        ck_assert_int_gt(refuse_all(gm_test_path("vae.gmck"), 0), 100);
         gm_vae_free(v);
         gm_tensor_free(x);
         gm_gan *g = make_gan(5 + variant, variant);
         x = batch(1, 8, 0);
         for (int i = 0; i < 2; i++) GM_CK_OK(gm_gan_train_step(g, x, NULL, NULL));
-        GM_CK_OK(gm_gan_save(g, path_in_dir("gan.gmck")));
-        ck_assert_int_gt(refuse_all(path_in_dir("gan.gmck"), 1), 100);
+        GM_CK_OK(gm_gan_save(g, gm_test_path("gan.gmck")));
+        ck_assert_int_gt(refuse_all(gm_test_path("gan.gmck"), 1), 100);
         gm_gan_free(g);
         gm_tensor_free(x);
     }
     ck_assert_uint_eq(gm_live_allocations(), 0);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -526,11 +502,11 @@ END_TEST
  * inf, 0 or negative, made with valid CRCs, is refused. */
 START_TEST(test_checkpoint_second_lr)
 {
-    make_dir();
+    gm_test_dir_make("rel");
     gm_vae *v = make_vae(9, 0);
-    GM_CK_OK(gm_vae_save(v, path_in_dir("v.gmck")));
+    GM_CK_OK(gm_vae_save(v, gm_test_path("v.gmck")));
     size_t len;
-    unsigned char *b = gm_test_read_file(path_in_dir("v.gmck"), &len);
+    unsigned char *b = gm_test_read_file(gm_test_path("v.gmck"), &len);
     static field_table t;
     build_table(b, len, 0, &t);
     size_t off = 0;
@@ -543,15 +519,15 @@ START_TEST(test_checkpoint_second_lr)
         memcpy(&u, &bad[k], 4);
         wr32(b + off, u);
         fix_crcs(b, &t);
-        gm_test_write_file(path_in_dir("bad.gmck"), b, len);
+        gm_test_write_file(gm_test_path("bad.gmck"), b, len);
         gm_vae *w = (gm_vae *)&w;
-        GM_CK_ERR(GM_EFORMAT, "gm_vae_load", gm_vae_load(&w, path_in_dir("bad.gmck")));
+        GM_CK_ERR(GM_EFORMAT, "gm_vae_load", gm_vae_load(&w, gm_test_path("bad.gmck")));
         ck_assert_ptr_null(w);
         ck_assert_msg(strstr(gm_last_error(), "lr") != NULL, "%s", gm_last_error());
     }
     free(b);
     gm_vae_free(v);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -559,8 +535,8 @@ END_TEST
 
 /* Saves a model's whole state (parameters, layer state, optimizers,
  * generators, step count) to path. */
-static void save_vae(gm_vae *v, const char *name) { GM_CK_OK(gm_vae_save(v, path_in_dir(name))); }
-static void save_gan(gm_gan *g, const char *name) { GM_CK_OK(gm_gan_save(g, path_in_dir(name))); }
+static void save_vae(gm_vae *v, const char *name) { GM_CK_OK(gm_vae_save(v, gm_test_path(name))); }
+static void save_gan(gm_gan *g, const char *name) { GM_CK_OK(gm_gan_save(g, gm_test_path(name))); }
 
 /* A failed step must be GM_ENUMERIC, not blame the caller's input, and
  * change nothing; a step that succeeds leaves finite parameters. */
@@ -603,7 +579,7 @@ static int same_floats(const float *a, const float *b, size_t n)
 
 START_TEST(test_huge_lr_never_ok_with_nonfinite)
 {
-    make_dir();
+    gm_test_dir_make("rel");
     const float lrs[] = {1e20f, 1e30f, 1e35f, 3e38f, FLT_MAX};
     int failures = 0, oks = 0;
     for (int i = 0; i < 5; i++) {
@@ -619,7 +595,7 @@ START_TEST(test_huge_lr_never_ok_with_nonfinite)
             int same = 1;
             if (st != GM_OK) {
                 save_vae(v, "after.gmck");
-                same = gm_test_files_equal(path_in_dir("before.gmck"), path_in_dir("after.gmck"));
+                same = gm_test_files_equal(gm_test_path("before.gmck"), gm_test_path("after.gmck"));
                 failures++;
             } else {
                 oks++;
@@ -664,7 +640,7 @@ START_TEST(test_huge_lr_never_ok_with_nonfinite)
             int same = 1;
             if (st != GM_OK) {
                 save_gan(g, "after.gmck");
-                same = gm_test_files_equal(path_in_dir("before.gmck"), path_in_dir("after.gmck"));
+                same = gm_test_files_equal(gm_test_path("before.gmck"), gm_test_path("after.gmck"));
                 failures++;
             } else {
                 oks++;
@@ -751,7 +727,7 @@ START_TEST(test_huge_lr_never_ok_with_nonfinite)
            "non-finite value\n", failures, oks);
     ck_assert_int_gt(failures, 10);
     ck_assert_uint_eq(gm_live_allocations(), 0);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -759,14 +735,14 @@ END_TEST
  * and changes nothing; lr 1e30 is blamed on the model, not on x. */
 START_TEST(test_vae_lr_examples)
 {
-    make_dir();
+    gm_test_dir_make("rel");
     gm_vae *v = make_vae(11, 0);
     gm_tensor *x = batch(0, 8, 3);
     GM_CK_OK(gm_vae_set_lr(v, 3e38f));
     save_vae(v, "a.gmck");
     GM_CK_ERR(GM_ENUMERIC, "gm_vae_train_step", gm_vae_train_step(v, x, NULL, NULL));
     save_vae(v, "b.gmck");
-    ck_assert(gm_test_files_equal(path_in_dir("a.gmck"), path_in_dir("b.gmck")));
+    ck_assert(gm_test_files_equal(gm_test_path("a.gmck"), gm_test_path("b.gmck")));
     gm_vae_free(v);
     v = make_vae(11, 0);
     GM_CK_OK(gm_vae_set_lr(v, 1e30f));
@@ -776,7 +752,7 @@ START_TEST(test_vae_lr_examples)
     ck_assert_msg(strstr(gm_last_error(), "x[") == NULL, "%s", gm_last_error());
     gm_vae_free(v);
     gm_tensor_free(x);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -955,7 +931,7 @@ static void save_model(int gan, void *m, const char *name)
  * where they would be). */
 START_TEST(test_oom_changes_nothing_and_names_the_function)
 {
-    make_dir();
+    gm_test_dir_make("rel");
     /* the allocator can only change with no library object alive */
     const gm_allocator a = GM_TEST_OOM_ALLOCATOR;
     gm_test_oom_arm(-1);
@@ -1010,7 +986,7 @@ START_TEST(test_oom_changes_nothing_and_names_the_function)
                           mc->fn, k, msg);
             (void)live;
             save_model(mc->gan, m, "after.gmck");
-            ck_assert_msg(gm_test_files_equal(path_in_dir("before.gmck"), path_in_dir("after.gmck")),
+            ck_assert_msg(gm_test_files_equal(gm_test_path("before.gmck"), gm_test_path("after.gmck")),
                           "%s: failing allocation %ld changed the model (%s)", mc->fn, k, msg);
             ck_assert_int_lt(k, 10000);
         }
@@ -1044,7 +1020,7 @@ START_TEST(test_oom_changes_nothing_and_names_the_function)
     gm_tensor_free(g_xb);
     ck_assert_uint_eq(gm_live_allocations(), 0);
     GM_CK_OK(gm_set_allocator(NULL));
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -1053,7 +1029,7 @@ END_TEST
 /* No entry of the scratch directory is a temporary file. */
 static void assert_no_temps(const char *when)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(gm_test_dir());
     ck_assert_ptr_nonnull(d);
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
@@ -1064,20 +1040,20 @@ static void assert_no_temps(const char *when)
 
 START_TEST(test_every_name_length_saves)
 {
-    make_dir();
+    gm_test_dir_make("rel");
     gm_vae *v = make_vae(1, 0);
     gm_gan *g = make_gan(1, 0);
     gm_tensor *img = batch(1, 4, 0);
     for (float *p = gm_tensor_data(img); p < gm_tensor_data(img) + gm_tensor_numel(img); p++)
         *p = 0.5f * (*p + 1.0f);
-    const long name_max = pathconf(dir, _PC_NAME_MAX);
+    const long name_max = pathconf(gm_test_dir(), _PC_NAME_MAX);
     ck_assert_int_ge(name_max, 16);
     char name[300];
     int saved = 0;
     for (long n = 1; n <= name_max && n < (long)sizeof name; n += n < 200 ? 37 : 1) {
         memset(name, 'n', (size_t)n);
         name[n] = '\0';
-        const char *p = path_in_dir(name);
+        const char *p = gm_test_path(name);
         GM_CK_OK(gm_vae_save(v, p));
         gm_vae *w;
         GM_CK_OK(gm_vae_load(&w, p));
@@ -1091,13 +1067,13 @@ START_TEST(test_every_name_length_saves)
     /* one byte over NAME_MAX is the system's refusal, and leaves nothing */
     memset(name, 'n', (size_t)name_max + 1);
     name[name_max + 1] = '\0';
-    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, path_in_dir(name)));
+    GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, gm_test_path(name)));
     assert_no_temps("after saving every name length");
     printf("file names of 1 .. %ld bytes: %d lengths saved and loaded\n", name_max, saved);
     gm_vae_free(v);
     gm_gan_free(g);
     gm_tensor_free(img);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -1106,9 +1082,9 @@ END_TEST
  * save and does not stay. */
 START_TEST(test_stale_temporary_taken_over)
 {
-    make_dir();
+    gm_test_dir_make("rel");
     gm_vae *v = make_vae(2, 0);
-    const char *p = path_in_dir("m.gmck");
+    const char *p = gm_test_path("m.gmck");
     GM_CK_OK(gm_vae_save(v, p));
     /* the temporary name as io.h documents it: ".gm.tmp-" and the 16 hex
      * digits of the FNV-1a hash of the base name */
@@ -1116,19 +1092,19 @@ START_TEST(test_stale_temporary_taken_over)
     for (const char *c = "m.gmck"; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211u;
     char tmp[64];
     snprintf(tmp, sizeof tmp, ".gm.tmp-%016llx", (unsigned long long)h);
-    gm_test_write_file(path_in_dir(tmp), (const unsigned char *)"partial", 7);
+    gm_test_write_file(gm_test_path(tmp), (const unsigned char *)"partial", 7);
     GM_CK_OK(gm_vae_save(v, p));
     assert_no_temps("after a save over a stale temporary");
     gm_vae *w;
     GM_CK_OK(gm_vae_load(&w, p));
     gm_vae_free(w);
     /* a symlink at the temporary name is not followed */
-    ck_assert_int_eq(symlink("m.gmck", path_in_dir(tmp)), 0);
+    ck_assert_int_eq(symlink("m.gmck", gm_test_path(tmp)), 0);
     GM_CK_ERR(GM_EIO, "gm_vae_save", gm_vae_save(v, p));
     GM_CK_OK(gm_vae_load(&w, p));
     gm_vae_free(w);
     gm_vae_free(v);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -1137,11 +1113,11 @@ END_TEST
  * behind. */
 START_TEST(test_concurrent_saves_same_path)
 {
-    make_dir();
+    gm_test_dir_make("rel");
     gm_vae *a = make_vae(12, 0), *b = make_vae(13, 0);
-    const char *p = path_in_dir("shared.gmck");
-    GM_CK_OK(gm_vae_save(a, path_in_dir("a.gmck")));
-    GM_CK_OK(gm_vae_save(b, path_in_dir("b.gmck")));
+    const char *p = gm_test_path("shared.gmck");
+    GM_CK_OK(gm_vae_save(a, gm_test_path("a.gmck")));
+    GM_CK_OK(gm_vae_save(b, gm_test_path("b.gmck")));
     GM_CK_OK(gm_vae_save(a, p));
     fflush(NULL);
     pid_t kids[3];
@@ -1164,11 +1140,11 @@ START_TEST(test_concurrent_saves_same_path)
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                       "saver %d failed (status %d)", k, status);
     }
-    ck_assert(gm_test_files_equal(p, path_in_dir("a.gmck")) || gm_test_files_equal(p, path_in_dir("b.gmck")));
+    ck_assert(gm_test_files_equal(p, gm_test_path("a.gmck")) || gm_test_files_equal(p, gm_test_path("b.gmck")));
     assert_no_temps("after concurrent saves");
     gm_vae_free(a);
     gm_vae_free(b);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
@@ -1205,20 +1181,20 @@ static void write_gzip_members(const char *path, const unsigned char *b, size_t 
 
 START_TEST(test_gzip_members_and_limit)
 {
-    make_dir();
+    gm_test_dir_make("rel");
     size_t len;
     unsigned char *b = idx_images(40, &len);
-    gm_test_write_file(path_in_dir("plain.idx"), b, len);
+    gm_test_write_file(gm_test_path("plain.idx"), b, len);
     gm_tensor *ref;
-    GM_CK_OK(gm_idx_load_images(&ref, path_in_dir("plain.idx"), 0));
+    GM_CK_OK(gm_idx_load_images(&ref, gm_test_path("plain.idx"), 0));
     /* members cut inside the magic, the header, between images, inside an
      * image, and an empty member */
     const size_t cuts[][4] = {{1, 0, 0, 0}, {9, 0, 0, 0}, {16, 31, 0, 0}, {20, 20, 300, 555}};
     const int ncuts[] = {1, 1, 2, 4};
     for (int c = 0; c < 4; c++) {
-        write_gzip_members(path_in_dir("multi.idx.gz"), b, len, cuts[c], ncuts[c]);
+        write_gzip_members(gm_test_path("multi.idx.gz"), b, len, cuts[c], ncuts[c]);
         gm_tensor *t;
-        GM_CK_OK(gm_idx_load_images(&t, path_in_dir("multi.idx.gz"), 0));
+        GM_CK_OK(gm_idx_load_images(&t, gm_test_path("multi.idx.gz"), 0));
         ck_assert_uint_eq(gm_tensor_numel(t), gm_tensor_numel(ref));
         ck_assert(memcmp(gm_tensor_data(t), gm_tensor_data(ref),
                          gm_tensor_numel(t) * sizeof(float)) == 0);
@@ -1226,17 +1202,17 @@ START_TEST(test_gzip_members_and_limit)
     }
     /* a member boundary inside the data of a truncated file: still
      * GM_EFORMAT */
-    write_gzip_members(path_in_dir("short.idx.gz"), b, len - 20, (size_t[]){100}, 1);
+    write_gzip_members(gm_test_path("short.idx.gz"), b, len - 20, (size_t[]){100}, 1);
     gm_tensor *t = NULL;
     GM_CK_ERR(GM_EFORMAT, "gm_idx_load_images",
-              gm_idx_load_images(&t, path_in_dir("short.idx.gz"), 0));
+              gm_idx_load_images(&t, gm_test_path("short.idx.gz"), 0));
     /* labels, in three members */
     unsigned char lab[8 + 30] = {0, 0, 8, 1, 0, 0, 0, 30};
     for (int i = 0; i < 30; i++) lab[8 + i] = (unsigned char)(i % 10);
-    write_gzip_members(path_in_dir("lab.idx.gz"), lab, sizeof lab, (size_t[]){3, 12}, 2);
+    write_gzip_members(gm_test_path("lab.idx.gz"), lab, sizeof lab, (size_t[]){3, 12}, 2);
     int32_t got[30];
     size_t count;
-    GM_CK_OK(gm_idx_load_labels(path_in_dir("lab.idx.gz"), 0, got, 30, &count));
+    GM_CK_OK(gm_idx_load_labels(gm_test_path("lab.idx.gz"), 0, got, 30, &count));
     ck_assert_uint_eq(count, 30);
     for (int i = 0; i < 30; i++) ck_assert_int_eq(got[i], i % 10);
     /* a header claiming more than GM_IDX_MAX_BYTES, with ~40 MB of zeros
@@ -1244,7 +1220,7 @@ START_TEST(test_gzip_members_and_limit)
      * decompressed or allocated */
     const uint32_t n = 70000, h = 200, w = 100; /* 1.4e9 bytes claimed */
     ck_assert((uint64_t)n * h * w > GM_IDX_MAX_BYTES);
-    gzFile f = gzopen(path_in_dir("bomb.idx.gz"), "wb9");
+    gzFile f = gzopen(gm_test_path("bomb.idx.gz"), "wb9");
     const unsigned char head[16] = {0, 0, 8, 3, n >> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255,
                                     0, 0, 0, h, 0, 0, 0, w};
     gzwrite(f, head, 16);
@@ -1254,17 +1230,17 @@ START_TEST(test_gzip_members_and_limit)
     free(zero);
     const size_t live = gm_live_allocations();
     GM_CK_ERR(GM_EFORMAT, "gm_idx_load_images",
-              gm_idx_load_images(&t, path_in_dir("bomb.idx.gz"), 0));
+              gm_idx_load_images(&t, gm_test_path("bomb.idx.gz"), 0));
     ck_assert_msg(strstr(gm_last_error(), "GM_IDX_MAX_BYTES") != NULL, "%s", gm_last_error());
     ck_assert_ptr_null(t);
     ck_assert_uint_eq(gm_live_allocations(), live);
     /* with max_items the claim is what is read: loads */
-    GM_CK_OK(gm_idx_load_images(&t, path_in_dir("bomb.idx.gz"), 10));
+    GM_CK_OK(gm_idx_load_images(&t, gm_test_path("bomb.idx.gz"), 10));
     ck_assert_uint_eq(gm_tensor_dim(t, 0), 10);
     gm_tensor_free(t);
     gm_tensor_free(ref);
     free(b);
-    remove_dir();
+    gm_test_dir_remove();
 }
 END_TEST
 
