@@ -216,6 +216,122 @@ START_TEST(test_dropout_training_mask_fixed)
 }
 END_TEST
 
+/* ---- torch reference (tests/reference/penalty_reference.py) ------------ */
+typedef struct {
+    char name[64];
+    size_t n;
+    double *v;
+} fx_rec;
+
+/* Reads every record of tests/data/reference_penalty.txt (format of
+ * tests/reference/make_reference.py); returns the count. */
+static size_t fx_load(fx_rec *recs, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/reference_penalty.txt", GM_TEST_DATA_DIR);
+    FILE *fp = fopen(path, "r");
+    ck_assert_msg(fp != NULL, "cannot read %s", path);
+    char line[4096];
+    ck_assert(fgets(line, sizeof line, fp) && strncmp(line, "genmodel-reference 1", 20) == 0);
+    size_t k = 0;
+    int c;
+    while ((c = fgetc(fp)) != EOF) {
+        if (c == '#') {
+            ck_assert(fgets(line, sizeof line, fp) != NULL);
+            continue;
+        }
+        if (c == '\n' || c == ' ') continue;
+        ungetc(c, fp);
+        ck_assert(k < cap);
+        size_t nd, d, n = 1;
+        ck_assert(fscanf(fp, "%63s %zu", recs[k].name, &nd) == 2);
+        for (size_t i = 0; i < nd; i++) {
+            ck_assert(fscanf(fp, "%zu", &d) == 1);
+            n *= d;
+        }
+        recs[k].n = n;
+        recs[k].v = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++) ck_assert(fscanf(fp, "%lf", &recs[k].v[i]) == 1);
+        k++;
+    }
+    fclose(fp);
+    return k;
+}
+
+static const fx_rec *fx_get(const fx_rec *recs, size_t nrec, const char *pre, const char *suf)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s", pre, suf);
+    for (size_t i = 0; i < nrec; i++)
+        if (strcmp(recs[i].name, name) == 0) return &recs[i];
+    ck_abort_msg("missing record %s", name);
+    return NULL;
+}
+
+/* The penalty and gradients against torch float64 on x (GP: real = fake
+ * = x^, so the interpolate is x^ up to float32 rounding of the mix).
+ * Agreement measured: relative to the value, and to the largest gradient. */
+static void torch_case(const char *pre, gm_net *net, size_t ndim, const size_t *shape)
+{
+    fx_rec recs[32];
+    const size_t nrec = fx_load(recs, 32);
+    const size_t P = gm_net_param_count(net);
+    const fx_rec *px = fx_get(recs, nrec, pre, "x"), *pp = fx_get(recs, nrec, pre, "params");
+    ck_assert_uint_eq(pp->n, P);
+    float *th = malloc(P * sizeof(float)), *g = malloc(P * sizeof(float));
+    for (size_t k = 0; k < P; k++) th[k] = (float)pp->v[k];
+    GM_CK_OK(gm_net_set_params(net, th, P));
+    gm_tensor *x;
+    GM_CK_OK(gm_tensor_create(&x, ndim, shape));
+    ck_assert_uint_eq(px->n, gm_tensor_numel(x));
+    for (size_t k = 0; k < px->n; k++) gm_tensor_data(x)[k] = (float)px->v[k];
+    for (int gp = 0; gp < 2; gp++) {
+        const double p = penalty(net, gp, x, x, g);
+        const fx_rec *rv = fx_get(recs, nrec, pre, gp ? "gp" : "r1");
+        const fx_rec *rg = fx_get(recs, nrec, pre, gp ? "gp_grads" : "r1_grads");
+        ck_assert_uint_eq(rg->n, P);
+        double gmax = 0.0, err = 0.0;
+        for (size_t k = 0; k < P; k++) gmax = fmax(gmax, fabs(rg->v[k]));
+        for (size_t k = 0; k < P; k++) err = fmax(err, fabs((double)g[k] - rg->v[k]));
+        const double rel_p = fabs(p - rv->v[0]) / fabs(rv->v[0]), rel_g = err / gmax;
+        fprintf(stderr, "torch %s %s: P %.9g vs %.9g (rel %.2g), grads max err / max |g| = %.2g\n",
+                pre, gp ? "GP" : "R1", p, rv->v[0], rel_p, rel_g);
+        ck_assert_msg(rel_p < 1e-5, "%s penalty rel error %g", pre, rel_p);
+        ck_assert_msg(rel_g < 1e-5, "%s gradient rel error %g", pre, rel_g);
+    }
+    for (size_t i = 0; i < nrec; i++) free(recs[i].v);
+    free(th);
+    free(g);
+    gm_tensor_free(x);
+}
+
+START_TEST(test_torch_dense)
+{
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 5));
+    gm_net *net = dense_critic(rng);
+    const size_t shape[2] = {5, 6};
+    torch_case("dense", net, 2, shape);
+    gm_net_free(net);
+    gm_rng_free(rng);
+}
+END_TEST
+
+START_TEST(test_torch_conv)
+{
+    const int old = gm__conv_force_im2col(_i);
+    gm_rng *rng;
+    GM_CK_OK(gm_rng_create(&rng, 6));
+    gm_net *net = conv_critic(rng);
+    GM_CK_OK(gm_net_set_training(net, 0)); /* dropout off, as in torch's model */
+    const size_t shape[4] = {3, 2, 5, 5};
+    torch_case("conv", net, 4, shape);
+    gm_net_free(net);
+    gm_rng_free(rng);
+    gm__conv_force_im2col(old);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     gm_rng *rng;
@@ -353,6 +469,8 @@ int main(void)
     tcase_add_loop_test(tc, test_dense_critic_fd, 0, 2);
     tcase_add_loop_test(tc, test_conv_critic_fd, 0, 4);
     tcase_add_test(tc, test_dropout_training_mask_fixed);
+    tcase_add_test(tc, test_torch_dense);
+    tcase_add_loop_test(tc, test_torch_conv, 0, 2);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_steady_state_allocates_nothing);
     suite_add_tcase(s, tc);
