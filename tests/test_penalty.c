@@ -320,6 +320,9 @@ END_TEST
 START_TEST(test_torch_conv)
 {
     const int old = gm__conv_force_im2col(_i);
+    /* a oneDNN build runs the first pass on oneDNN, the second on im2col */
+    ck_assert_int_eq(gm__conv_uses_dnnl(), gm__conv_dnnl_built() && !_i);
+    fprintf(stderr, "conv backend: %s\n", gm__conv_uses_dnnl() ? "oneDNN" : "im2col");
     gm_rng *rng;
     GM_CK_OK(gm_rng_create(&rng, 6));
     gm_net *net = conv_critic(rng);
