@@ -19,6 +19,7 @@
 #include "optim.h"
 #include "vae.h"
 #include "gan.h"
+#include "penalty.h"
 #include "io.h"
 #include "eval.h"
 #include "interp.h"

@@ -379,6 +379,9 @@ struct gm_net {
     unsigned threads_gen;  /* gm__threads_generation() when the workspace was set up */
     int input_grads_only; /* set by gm__net_backward_input during its call */
     const void *model;    /* the VAE or GAN that owns the net, or NULL */
+    /* gradient-penalty workspace (ggrad.c), grown once per batch shape */
+    float *pen_work;
+    size_t pen_cap;
 };
 
 /* Checks that `net` (named `what` in the message) belongs to no model yet;
@@ -397,6 +400,21 @@ static inline int gm__layer_accumulates(const gm_layer *l)
  * net that is not being trained in this pass (a GAN's discriminator in the
  * generator update, a VAE's decoder while inpainting). */
 gm_status gm__net_backward_input(gm_net *net, const gm_tensor *dy, gm_tensor *dx);
+
+/* Gradient penalties through the layer engine (ggrad.c). The net maps
+ * x [n x ...] to one value per row. With g_i = grad_{x_i} D(x_i):
+ * kind GM__PEN_R1: P = c/2 mean_i |g_i|^2; GM__PEN_GP: P = c mean_i
+ * (|g_i| - 1)^2. Runs a forward on x (the net's last forward becomes x's),
+ * writes P to *value and ADDS dP/dtheta to the parameter gradients of the
+ * trainable layers. Errors name fn; batchnorm or spectral norm in the net
+ * is GM_EUNSUPPORTED naming the layer. x's shape and values were checked
+ * by the caller except against the net's shapes. */
+enum { GM__PEN_R1 = 1, GM__PEN_GP = 2 };
+/* With fake != NULL the penalty is taken at x^ = eps x + (1 - eps) fake
+ * (fake shaped like x, eps per row drawn from rng after every check). */
+gm_status gm__net_penalty(gm_net *net, const char *fn, const gm_tensor *x,
+                          const gm_tensor *fake, gm_rng *rng, int kind, double c,
+                          double *value);
 
 /* gm_net_forward for a caller that has already checked x's values (a
  * model's train step scans its batch once): the same shape checks, errors

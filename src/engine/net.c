@@ -46,6 +46,7 @@ void gm_net_free(gm_net *net)
     gm__free(net->layers);
     gm__free(net->params); /* params and grads are one block */
     gm__net_free_workspace(net);
+    gm__free(net->pen_work); /* the gradient-penalty workspace (ggrad.c) */
     gm__free(net);
 }
 

@@ -249,6 +249,9 @@ API = [
     ("gm_net_set_grads", STATUS, NET, PF, sz),
     ("gm_net_grad_norm", STATUS, NET, PF),
     ("gm_net_clip_grad_norm", STATUS, NET, f32, PF),
+    # penalty.h
+    ("gm_net_penalty_r1", STATUS, NET, TEN, f32, PF),
+    ("gm_net_penalty_gp", STATUS, NET, TEN, TEN, f32, RNG, PF),
     # loss.h
     ("gm_loss_mse", STATUS, TEN, TEN, enum, PF, TEN),
     ("gm_loss_bce_logits", STATUS, TEN, TEN, enum, PF, TEN),

@@ -348,6 +348,29 @@ class Net(Handle):
         lib.gm_net_clip_grad_norm(self._p, max_norm, byref(norm))
         return norm.value
 
+    def penalty_r1(self, real, gamma):
+        """R1 penalty gamma/2 mean_i |grad_x D(real_i)|^2 (gm_net_penalty_r1):
+        returns it and ADDS its parameter gradient to the net's gradients.
+        The net's last forward becomes real's."""
+        p = c_float()
+        with contextlib.ExitStack() as s:
+            tx = tensor_arg(s, real, "Net.penalty_r1")
+            lib.gm_net_penalty_r1(self._p, tx._p, gamma, byref(p))
+            self._in_shape = tx.shape
+        return p.value
+
+    def penalty_gp(self, real, fake, lam, rng):
+        """WGAN-GP penalty lam mean_i (|grad D(x^_i)| - 1)^2 at interpolates
+        of real and fake, one eps per row drawn from rng (gm_net_penalty_gp):
+        returns it and ADDS its parameter gradient to the net's gradients."""
+        p = c_float()
+        with contextlib.ExitStack() as s:
+            tx = tensor_arg(s, real, "Net.penalty_gp")
+            tf = tensor_arg(s, fake, "Net.penalty_gp")
+            lib.gm_net_penalty_gp(self._p, tx._p, tf._p, lam, rng._p, byref(p))
+            self._in_shape = tx.shape
+        return p.value
+
 
 # ---- optimizers ---------------------------------------------------------------
 

@@ -283,6 +283,22 @@ impl NetRef {
         let mut before = 0.0;
         check(unsafe { sys::gm_net_clip_grad_norm(self.as_mut_ptr(), max_norm, &mut before) }).map(|_| before)
     }
+    /// R1 penalty `gamma/2 mean_i |grad_x D(real_i)|^2`: returns it and ADDS
+    /// its parameter gradient to the net's gradients (`gm_net_penalty_r1`).
+    pub fn penalty_r1(&mut self, real: &TensorRef, gamma: f32) -> Result<f32> {
+        let mut p = 0.0;
+        check(unsafe { sys::gm_net_penalty_r1(self.as_mut_ptr(), real.as_ptr(), gamma, &mut p) }).map(|_| p)
+    }
+    /// WGAN-GP penalty `lambda mean_i (|grad D(x^_i)| - 1)^2` at interpolates of
+    /// `real` and `fake`, one eps per row from `rng`: returns it and ADDS its
+    /// parameter gradient to the net's gradients (`gm_net_penalty_gp`).
+    pub fn penalty_gp(&mut self, real: &TensorRef, fake: &TensorRef, lambda: f32, rng: &mut RngRef) -> Result<f32> {
+        let mut p = 0.0;
+        check(unsafe {
+            sys::gm_net_penalty_gp(self.as_mut_ptr(), real.as_ptr(), fake.as_ptr(), lambda, rng.as_mut_ptr(), &mut p)
+        })
+        .map(|_| p)
+    }
 }
 
 // ---- optimizers -----------------------------------------------------------

@@ -342,6 +342,10 @@ extern "C" {
     pub fn gm_net_grad_norm(net: *const gm_net, norm: *mut f32) -> gm_status;
     pub fn gm_net_clip_grad_norm(net: *mut gm_net, max_norm: f32, norm_before: *mut f32) -> gm_status;
 
+    // penalty.h
+    pub fn gm_net_penalty_r1(net: *mut gm_net, real: *const gm_tensor, gamma: f32, penalty: *mut f32) -> gm_status;
+    pub fn gm_net_penalty_gp(net: *mut gm_net, real: *const gm_tensor, fake: *const gm_tensor, lambda: f32, rng: *mut gm_rng, penalty: *mut f32) -> gm_status;
+
     // loss.h
     pub fn gm_loss_mse(pred: *const gm_tensor, target: *const gm_tensor, reduction: gm_reduction, loss: *mut f32, grad: *mut gm_tensor) -> gm_status;
     pub fn gm_loss_bce_logits(logits: *const gm_tensor, target: *const gm_tensor, reduction: gm_reduction, loss: *mut f32, grad: *mut gm_tensor) -> gm_status;
