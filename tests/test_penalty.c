@@ -399,9 +399,15 @@ START_TEST(test_errors)
     gm_net *wide;
     GM_CK_OK(gm_net_create(&wide));
     ADD(wide, gm_dense_create(&l_, 6, 2, GM_INIT_XAVIER, rng));
-    ck_assert_int_eq(gm_net_penalty_r1(wide, x, 1.0f, &p), GM_ESHAPE);
+    GM_CK_ERR(GM_ESHAPE, "gm_net_penalty_r1", gm_net_penalty_r1(wide, x, 1.0f, &p));
     ck_assert(strstr(gm_last_error(), "one value per row"));
     gm_net_free(wide);
+    /* a net with no layers: refused naming the public function */
+    gm_net *empty;
+    GM_CK_OK(gm_net_create(&empty));
+    GM_CK_ERR(GM_ESTATE, "gm_net_penalty_gp", gm_net_penalty_gp(empty, x, x, 1.0f, rng, &p));
+    ck_assert(strstr(gm_last_error(), "no layers"));
+    gm_net_free(empty);
     gm_net_free(bn);
     free(g0);
     free(g1);

@@ -86,13 +86,28 @@ static size_t gm__pen_dim(const gm_net *net, size_t b)
     return b < net->n_layers ? net->layers[b]->in_dim : net->layers[b - 1]->out_dim;
 }
 
-gm_status gm__net_penalty(gm_net *net, const char *fn, const gm_tensor *x,
-                          const gm_tensor *fake, gm_rng *rng, int kind, double c,
-                          double *value)
+/* As GM_CHECK, but the message names fn, the public function called. */
+#define GM__PEN_CHECK(cond, st, ...)                                         \
+    do {                                                                     \
+        if (!(cond)) return gm__set_error((st), fn, __VA_ARGS__);            \
+    } while (0)
+
+/* One penalty call's shapes and its buffers within net->pen_work. */
+typedef struct {
+    size_t n;                 /* rows */
+    size_t sum, mx, mb, D0;   /* per-row floats over all boundaries, the most at
+                                 one boundary, the largest bias, the input's */
+    size_t nd, sh[GM_MAX_DIMS]; /* the output's per-row shape */
+    float *delta, *tang;      /* deltas and tangents of boundaries 0..L */
+    float *e0, *e1, *scr;     /* two tangent deltas, a forward scratch */
+    float *yout, *mix, *eps, *bsave; /* output, interpolates, their weights, bias save */
+} gm__pen;
+
+/* Refuses the layers whose gradients are not per-sample. */
+static gm_status gm__pen_check_layers(const gm_net *net, const char *fn)
 {
-    const size_t L = net->n_layers;
-    GM_CHECK(L > 0, GM_ESTATE, "the net has no layers");
-    for (size_t i = 0; i < L; i++) {
+    GM__PEN_CHECK(net->n_layers > 0, GM_ESTATE, "the net has no layers");
+    for (size_t i = 0; i < net->n_layers; i++) {
         const gm_layer *l = net->layers[i];
         if (l->vt->kind == GM_LAYER_BATCHNORM)
             return gm__set_error(GM_EUNSUPPORTED, fn,
@@ -105,90 +120,126 @@ gm_status gm__net_penalty(gm_net *net, const char *fn, const gm_tensor *x,
                                  "penalties do not differentiate through sigma",
                                  i, l->vt->name);
     }
-    GM_CHECK(x->ndim >= 2, GM_ESHAPE, "x must be batch-first with rank >= 2, got rank %zu",
+    return GM_OK;
+}
+
+/* Per-sample shapes, layer after layer (errors name fn), into p. */
+static gm_status gm__pen_shapes(const gm_net *net, const char *fn, const gm_tensor *x,
+                                gm__pen *p)
+{
+    GM__PEN_CHECK(x->ndim >= 2, GM_ESHAPE, "x must be batch-first with rank >= 2, got rank %zu",
              x->ndim);
-    /* per-sample shapes, layer after layer (errors name fn) */
-    const size_t n = x->shape[0];
-    size_t sum = 0, mx = 0, mb = 0, d = 1;
-    size_t nd = x->ndim - 1, sh[GM_MAX_DIMS];
-    memcpy(sh, x->shape + 1, nd * sizeof(size_t));
-    for (size_t k = 0; k < nd; k++) d *= sh[k];
-    sum = mx = d;
-    for (size_t i = 0; i < L; i++) {
+    p->n = x->shape[0];
+    p->nd = x->ndim - 1;
+    memcpy(p->sh, x->shape + 1, p->nd * sizeof(size_t));
+    size_t d = 1;
+    for (size_t k = 0; k < p->nd; k++) d *= p->sh[k];
+    p->sum = p->mx = d;
+    p->mb = 0;
+    for (size_t i = 0; i < net->n_layers; i++) {
         const gm_layer *l = net->layers[i];
         size_t ond, o[GM_MAX_DIMS];
-        GM_TRY(l->vt->shape(l, fn, nd, sh, &ond, o));
-        nd = ond;
-        memcpy(sh, o, nd * sizeof(size_t));
+        GM_TRY(l->vt->shape(l, fn, p->nd, p->sh, &ond, o));
+        p->nd = ond;
+        memcpy(p->sh, o, p->nd * sizeof(size_t));
         d = 1;
-        for (size_t k = 0; k < nd; k++) d *= sh[k];
-        sum += d;
-        if (d > mx) mx = d;
-        if (gm__pen_linear(l->vt->kind) && gm__pen_bias_count(l) > mb)
-            mb = gm__pen_bias_count(l);
+        for (size_t k = 0; k < p->nd; k++) d *= p->sh[k];
+        p->sum += d;
+        if (d > p->mx) p->mx = d;
+        if (gm__pen_linear(l->vt->kind) && gm__pen_bias_count(l) > p->mb)
+            p->mb = gm__pen_bias_count(l);
     }
-    GM_CHECK(d == 1, GM_ESHAPE, "the net must give one value per row, it gives %zu", d);
-    /* workspace: deltas of boundaries 0..L, tangents of 0..L, two tangent
-     * deltas, a forward scratch, the net's output, a bias save */
+    GM__PEN_CHECK(d == 1, GM_ESHAPE, "the net must give one value per row, it gives %zu", d);
+    p->D0 = x->numel / (p->n ? p->n : 1);
+    return GM_OK;
+}
+
+/* Grows net->pen_work to the call's need (kept for later calls) and carves
+ * p's buffers from it: deltas of boundaries 0..L, tangents of 0..L, two
+ * tangent deltas, a forward scratch, the output, the interpolates, their
+ * weights and a bias save. */
+static gm_status gm__pen_workspace(gm_net *net, const char *fn, gm__pen *p)
+{
+    const size_t n = p->n;
     size_t need;
-    const size_t D0 = x->numel / (n ? n : 1);
-    GM_CHECK(gm__mul_ok(n, 2 * sum + 3 * mx + 2 + D0, &need) && need < ((size_t)1 << 40),
+    GM__PEN_CHECK(gm__mul_ok(n, 2 * p->sum + 3 * p->mx + 2 + p->D0, &need) &&
+                 need < ((size_t)1 << 40),
              GM_ENOMEM, "the penalty workspace for %zu rows is too large", n);
-    need += mb;
+    need += p->mb;
     if (need > net->pen_cap) {
         float *w = gm__malloc_array(need, sizeof(float));
-        GM_CHECK(w != NULL, GM_ENOMEM, "cannot allocate the penalty workspace (%zu floats)",
+        GM__PEN_CHECK(w != NULL, GM_ENOMEM, "cannot allocate the penalty workspace (%zu floats)",
                  need);
         gm__free(net->pen_work);
         net->pen_work = w;
         net->pen_cap = need;
     }
-    float *const delta = net->pen_work, *const tang = delta + n * sum;
-    float *e0 = tang + n * sum, *e1 = e0 + n * mx, *scr = e1 + n * mx;
-    float *yout = scr + n * mx, *mix = yout + n, *eps = mix + n * D0, *bsave = eps + n;
-    gm_tensor xmix;
-    if (fake != NULL) {
-        /* x^ = eps x + (1 - eps) fake, eps ~ U(0, 1) per row */
-        GM_TRY(gm_rng_uniform(rng, eps, n));
-        for (size_t r = 0; r < n; r++)
-            for (size_t k = 0; k < D0; k++) {
-                const float a = x->data[r * D0 + k], b = fake->data[r * D0 + k];
-                mix[r * D0 + k] = eps[r] * a + (1.0f - eps[r]) * b;
-            }
-        gm__tensor_view(&xmix, x->ndim, x->shape, mix);
-        x = &xmix;
-    }
+    p->delta = net->pen_work;
+    p->tang = p->delta + n * p->sum;
+    p->e0 = p->tang + n * p->sum;
+    p->e1 = p->e0 + n * p->mx;
+    p->scr = p->e1 + n * p->mx;
+    p->yout = p->scr + n * p->mx;
+    p->mix = p->yout + n;
+    p->eps = p->mix + n * p->D0;
+    p->bsave = p->eps + n;
+    return GM_OK;
+}
 
-    /* 1. forward */
-    gm_tensor y;
-    {
-        size_t ond = nd + 1, os[GM_MAX_DIMS];
-        os[0] = n;
-        memcpy(os + 1, sh, nd * sizeof(size_t));
-        gm__tensor_view(&y, ond, os, yout);
-        GM_TRY(gm__net_forward_checked_input(net, fn, x, &y));
-    }
-    /* 2. backward from dy = 1 without parameter gradients, every delta kept */
-    size_t off[2] = {0, 0}; /* offsets of boundary b+1 and b within delta/tang */
-    off[0] = n * (sum - 1);  /* boundary L has one value per row */
-    for (size_t r = 0; r < n; r++) delta[off[0] + r] = 1.0f;
-    net->input_grads_only = 1;
-    {
-        size_t ob = off[0];
-        for (size_t i = L; i-- > 0;) {
-            gm_layer *l = net->layers[i];
-            const size_t oa = ob - n * gm__pen_dim(net, i);
-            l->vt->backward(l, delta + oa, delta + ob, net->act[i], net->act[i + 1], n);
-            ob = oa;
+/* x^ = eps x + (1 - eps) fake, eps ~ U(0, 1) per row, viewed by *xmix. */
+static gm_status gm__pen_interpolate(const gm__pen *p, const gm_tensor *x,
+                                     const gm_tensor *fake, gm_rng *rng, gm_tensor *xmix)
+{
+    const size_t n = p->n, D0 = p->D0;
+    GM_TRY(gm_rng_uniform(rng, p->eps, n));
+    for (size_t r = 0; r < n; r++)
+        for (size_t k = 0; k < D0; k++) {
+            const float a = x->data[r * D0 + k], b = fake->data[r * D0 + k];
+            p->mix[r * D0 + k] = p->eps[r] * a + (1.0f - p->eps[r]) * b;
         }
+    gm__tensor_view(xmix, x->ndim, x->shape, p->mix);
+    return GM_OK;
+}
+
+/* 1. the forward pass on x into p->yout. */
+static gm_status gm__pen_forward(gm_net *net, const char *fn, const gm_tensor *x,
+                                 const gm__pen *p)
+{
+    gm_tensor y;
+    size_t os[GM_MAX_DIMS];
+    os[0] = p->n;
+    memcpy(os + 1, p->sh, p->nd * sizeof(size_t));
+    gm__tensor_view(&y, p->nd + 1, os, p->yout);
+    return gm__net_forward_checked_input(net, fn, x, &y);
+}
+
+/* 2. the backward pass from dy = 1 without parameter gradients, every
+ * boundary's delta kept in p->delta (boundary 0: g = grad_x D). */
+static gm_status gm__pen_backward_keep(gm_net *net, const char *fn, const gm__pen *p)
+{
+    const size_t n = p->n;
+    size_t ob = n * (p->sum - 1); /* boundary L has one value per row */
+    for (size_t r = 0; r < n; r++) p->delta[ob + r] = 1.0f;
+    net->input_grads_only = 1;
+    for (size_t i = net->n_layers; i-- > 0;) {
+        gm_layer *l = net->layers[i];
+        const size_t oa = ob - n * gm__pen_dim(net, i);
+        l->vt->backward(l, p->delta + oa, p->delta + ob, net->act[i], net->act[i + 1], n);
+        ob = oa;
     }
     net->input_grads_only = 0;
-    for (size_t i = 0; i < L; i++) GM_TRY(gm__layer_accel_error(net->layers[i], fn));
-    /* 3. the penalty and v = dP/dg into tang's boundary 0 */
+    for (size_t i = 0; i < net->n_layers; i++) GM_TRY(gm__layer_accel_error(net->layers[i], fn));
+    return GM_OK;
+}
+
+/* 3. the penalty's mean over rows, and v = dP/dg into tang's boundary 0. */
+static double gm__pen_value(const gm__pen *p, int kind, double c)
+{
+    const size_t n = p->n, D0 = p->D0;
     double P = 0.0;
     for (size_t r = 0; r < n; r++) {
-        const float *g = delta + r * D0;
-        float *v = tang + r * D0;
+        const float *g = p->delta + r * D0;
+        float *v = p->tang + r * D0;
         double s2 = 0.0;
         for (size_t k = 0; k < D0; k++) s2 += (double)g[k] * g[k];
         double scale;
@@ -202,68 +253,100 @@ gm_status gm__net_penalty(gm_net *net, const char *fn, const gm_tensor *x,
         }
         for (size_t k = 0; k < D0; k++) v[k] = (float)(scale * g[k]);
     }
-    *value = P / (double)n;
-    /* tangent forward: t_{l+1} = J_l t_l (linear layers: forward without
-     * bias, which leaves their cache holding t_l's columns) */
-    {
-        size_t oa = 0;
-        for (size_t i = 0; i < L; i++) {
-            gm_layer *l = net->layers[i];
-            const size_t ob = oa + n * gm__pen_dim(net, i);
-            if (i + 1 == L) break; /* t_L is not needed */
-            if (gm__pen_linear(l->vt->kind))
-                gm__pen_forward_nobias(l, tang + ob, tang + oa, n, net->training, bsave);
-            else
-                l->vt->backward(l, tang + ob, tang + oa, net->act[i], net->act[i + 1], n);
-            oa = ob;
-        }
+    return P / (double)n;
+}
+
+/* The tangent forward: t_{l+1} = J_l t_l (linear layers: the forward
+ * without bias, which leaves their cache holding t_l's columns). */
+static void gm__pen_tangent_forward(gm_net *net, const gm__pen *p)
+{
+    const size_t n = p->n;
+    size_t oa = 0;
+    for (size_t i = 0; i + 1 < net->n_layers; i++) { /* t_L is not needed */
+        gm_layer *l = net->layers[i];
+        const size_t ob = oa + n * gm__pen_dim(net, i);
+        if (gm__pen_linear(l->vt->kind))
+            gm__pen_forward_nobias(l, p->tang + ob, p->tang + oa, n, net->training, p->bsave);
+        else
+            l->vt->backward(l, p->tang + ob, p->tang + oa, net->act[i], net->act[i + 1], n);
+        oa = ob;
     }
-    /* 4. tangent backward from e_L = 0 */
-    {
-        size_t ob = n * (sum - 1);
-        memset(e0, 0, n * sizeof(float));
-        float *eo = e0, *ei = e1;
-        for (size_t i = L; i-- > 0;) {
-            gm_layer *l = net->layers[i];
-            const size_t Din = gm__pen_dim(net, i), oa = ob - n * Din;
-            const float *xi = net->act[i], *yi = net->act[i + 1];
-            const float *t = tang + oa, *dout = delta + ob;
-            if (gm__pen_linear(l->vt->kind)) {
-                const int acc = gm__layer_accumulates(l);
-                if (acc && i + 1 < L) {
-                    /* t^T d: the cache holds t's columns from the tangent
-                     * forward; the bias gets no part of it */
-                    const size_t nb = gm__pen_bias_count(l), nw = l->nparams - nb;
-                    memcpy(bsave, l->grads + nw, nb * sizeof(float));
-                    l->vt->backward(l, NULL, dout, t, yi, n);
-                    memcpy(l->grads + nw, bsave, nb * sizeof(float));
-                } else if (acc) {
-                    /* the top layer: its tangent forward was skipped */
-                    gm__pen_forward_nobias(l, scr, t, n, net->training, bsave);
-                    const size_t nb = gm__pen_bias_count(l), nw = l->nparams - nb;
-                    memcpy(bsave, l->grads + nw, nb * sizeof(float));
-                    l->vt->backward(l, NULL, dout, t, yi, n);
-                    memcpy(l->grads + nw, bsave, nb * sizeof(float));
-                }
-                /* refill the cache from x, then e_i = J^T e_o and x^T e_o */
-                if ((i + 1 < L || acc) && l->vt->kind != GM_LAYER_DENSE)
-                    gm__pen_forward_nobias(l, scr, xi, n, net->training, bsave);
-                l->vt->backward(l, i > 0 ? ei : NULL, eo, xi, yi, n);
-            } else {
-                if (i > 0) {
-                    l->vt->backward(l, ei, eo, xi, yi, n);
-                    if (gm__pen_has_f2(l->vt->kind))
-                        for (size_t k = 0; k < n * Din; k++)
-                            ei[k] = (float)((double)ei[k] +
-                                            gm__pen_f2(l, xi[k], yi[k]) * t[k] * dout[k]);
-                }
-            }
-            float *tmp = eo;
-            eo = ei;
-            ei = tmp;
-            ob = oa;
-        }
+}
+
+/* Adds t^T d to linear layer i's weight gradient (not its bias'); the top
+ * layer's cache first gets t's columns, its tangent forward was skipped. */
+static void gm__pen_linear_td(gm_net *net, size_t i, const gm__pen *p, const float *t,
+                              const float *dout)
+{
+    gm_layer *l = net->layers[i];
+    const size_t nb = gm__pen_bias_count(l), nw = l->nparams - nb;
+    if (i + 1 == net->n_layers)
+        gm__pen_forward_nobias(l, p->scr, t, p->n, net->training, p->bsave);
+    memcpy(p->bsave, l->grads + nw, nb * sizeof(float));
+    l->vt->backward(l, NULL, dout, t, net->act[i + 1], p->n);
+    memcpy(l->grads + nw, p->bsave, nb * sizeof(float));
+}
+
+/* Layer i of the tangent backward: e_i = J_i^T e_o plus, for a linear
+ * layer, its parameter gradient's tangent x^T e_o + t^T d, or, for a curved
+ * elementwise layer, the second-order term f''(x) t d. */
+static void gm__pen_tangent_layer(gm_net *net, size_t i, const gm__pen *p, size_t oa,
+                                  size_t ob, float *ei, const float *eo)
+{
+    gm_layer *l = net->layers[i];
+    const size_t n = p->n, L = net->n_layers, Din = gm__pen_dim(net, i);
+    const float *xi = net->act[i], *yi = net->act[i + 1];
+    const float *t = p->tang + oa, *dout = p->delta + ob;
+    if (gm__pen_linear(l->vt->kind)) {
+        const int acc = gm__layer_accumulates(l);
+        if (acc) gm__pen_linear_td(net, i, p, t, dout);
+        /* refill the cache from x, then e_i = J^T e_o and x^T e_o */
+        if ((i + 1 < L || acc) && l->vt->kind != GM_LAYER_DENSE)
+            gm__pen_forward_nobias(l, p->scr, xi, n, net->training, p->bsave);
+        l->vt->backward(l, i > 0 ? ei : NULL, eo, xi, yi, n);
+    } else if (i > 0) {
+        l->vt->backward(l, ei, eo, xi, yi, n);
+        if (gm__pen_has_f2(l->vt->kind))
+            for (size_t k = 0; k < n * Din; k++)
+                ei[k] = (float)((double)ei[k] + gm__pen_f2(l, xi[k], yi[k]) * t[k] * dout[k]);
     }
-    for (size_t i = 0; i < L; i++) GM_TRY(gm__layer_accel_error(net->layers[i], fn));
+}
+
+/* 4. the tangent backward from e_L = 0 (dy = 1 is constant). */
+static gm_status gm__pen_tangent_backward(gm_net *net, const char *fn, const gm__pen *p)
+{
+    const size_t n = p->n;
+    size_t ob = n * (p->sum - 1);
+    memset(p->e0, 0, n * sizeof(float));
+    float *eo = p->e0, *ei = p->e1;
+    for (size_t i = net->n_layers; i-- > 0;) {
+        const size_t oa = ob - n * gm__pen_dim(net, i);
+        gm__pen_tangent_layer(net, i, p, oa, ob, ei, eo);
+        float *tmp = eo;
+        eo = ei;
+        ei = tmp;
+        ob = oa;
+    }
+    for (size_t i = 0; i < net->n_layers; i++) GM_TRY(gm__layer_accel_error(net->layers[i], fn));
     return GM_OK;
+}
+
+gm_status gm__net_penalty(gm_net *net, const char *fn, const gm_tensor *x,
+                          const gm_tensor *fake, gm_rng *rng, int kind, double c,
+                          double *value)
+{
+    gm__pen p;
+    GM_TRY(gm__pen_check_layers(net, fn));
+    GM_TRY(gm__pen_shapes(net, fn, x, &p));
+    GM_TRY(gm__pen_workspace(net, fn, &p));
+    gm_tensor xmix;
+    if (fake != NULL) {
+        GM_TRY(gm__pen_interpolate(&p, x, fake, rng, &xmix));
+        x = &xmix;
+    }
+    GM_TRY(gm__pen_forward(net, fn, x, &p));
+    GM_TRY(gm__pen_backward_keep(net, fn, &p));
+    *value = gm__pen_value(&p, kind, c);
+    gm__pen_tangent_forward(net, &p);
+    return gm__pen_tangent_backward(net, fn, &p);
 }
