@@ -33,9 +33,9 @@ opaque!(gm_rng, gm_tensor, gm_layer, gm_net, gm_optimizer, gm_vae, gm_gan, gm_im
 
 // ---- core.h ---------------------------------------------------------------
 
-constants!(u32: GM_VERSION_MAJOR = 1, GM_VERSION_MINOR = 0, GM_VERSION_PATCH = 0);
+constants!(u32: GM_VERSION_MAJOR = 1, GM_VERSION_MINOR = 1, GM_VERSION_PATCH = 0);
 pub const GM_VERSION_NUMBER: u32 = GM_VERSION_MAJOR * 10000 + GM_VERSION_MINOR * 100 + GM_VERSION_PATCH;
-pub const GM_VERSION_STRING: &str = "1.0.0";
+pub const GM_VERSION_STRING: &str = "1.1.0";
 
 pub type gm_status = c_int;
 constants!(gm_status: GM_OK = 0, GM_EINVAL = -1, GM_ESHAPE = -2, GM_ENOMEM = -3, GM_EIO = -4,
