@@ -672,4 +672,6 @@ gm_status gm_gan_ema_params(const gm_gan *gan, float *out, size_t n)
     return GM_OK;
 }
 
-gm__gan_ema *gm__gan_ema_of(const gm_gan *gan) { return &((gm_gan *)gan)->ema; }
+gm__gan_ema *gm__gan_ema_of(gm_gan *gan) { return &gan->ema; }
+
+const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan) { return &gan->ema; }

@@ -15,6 +15,8 @@
 void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts);
 
 /* The GAN's moving average of G (decay 0: off), for the checkpoint code. */
-gm__gan_ema *gm__gan_ema_of(const gm_gan *gan);
+gm__gan_ema *gm__gan_ema_of(gm_gan *gan);
+/* The same, read-only (checkpoint saves). */
+const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan);
 
 #endif

@@ -322,7 +322,7 @@ gm_status gm_gan_save(const gm_gan *gan, const char *path)
     gm__put_u64(&w, o.seed);
     gm__put_u64(&w, o.num_classes);
     gm__put_u64(&w, *mv.steps);
-    const gm__gan_ema *ema = gm__gan_ema_of(gan);
+    const gm__gan_ema *ema = gm__gan_ema_view(gan);
     if (ema->decay > 0.0f) {
         gm__put_f32(&w, ema->decay);
         gm__put_u64(&w, ema->np + ema->ns);
