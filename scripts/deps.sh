@@ -49,6 +49,7 @@ packages=(
 bench_packages=(
     python3-torch         # bench/ref/*.py: the PyTorch twins of the benchmarks
     libjemalloc2          # bench/run.sh also runs the twins under jemalloc (LD_PRELOAD)
+    libxsmm-dev           # bench/small_gemm: libxsmm against OpenBLAS on the small products
 )
 for a in "$@"; do
     if [ "$a" = --bench ]; then packages+=("${bench_packages[@]}"); else packages+=("$a"); fi

@@ -3,7 +3,7 @@
 # Builds libgenmodel and runs all its tests: the command CI runs (.ci/run).
 #
 #   scripts/test.sh [stage ...]
-#   default stages: deps build kernels debug release clang dnnl deb asan fuzz
+#   default stages: deps build kernels debug release clang im2col deb asan fuzz
 #                   valgrind tsan coverage
 #
 # Stages:
@@ -21,9 +21,12 @@
 #             the Check suites, the examples and the MPI equivalence test
 #             (Debug leaves out the GAN examples, too slow at -O0)
 #   clang     build-clang/ (RelWithDebInfo, CC=clang): the Check suites
-#   dnnl      build-dnnl/ with -DGM_WITH_DNNL=ON (convolutions on oneDNN,
-#             opt-in): the Check suites, which then also run the gradient
-#             checks and torch fixtures with im2col forced, and the examples
+#   im2col    build-im2col/ with -DGM_WITH_DNNL=OFF -DGM_WITH_OPENMP=ON: the
+#             convolutions' fallback (im2col + sgemm; the other stages build
+#             with oneDNN where libdnnl-dev is installed, and their suites
+#             force im2col for the gradient checks and torch fixtures too)
+#             and the own loops on OpenMP (opt-in, src/engine/par.c): the
+#             Check suites and the examples
 #   deb       build-deb/: the Debian packages (cpack), installed with dpkg -i,
 #             used by a C program, a CMake project and python3, and removed
 #             again (tests/deb/run.sh; needs root, else skipped)
@@ -32,9 +35,13 @@
 #             target runs GM_FUZZ_SECONDS (default 30) from the committed
 #             seeds, side by side; any crash, leak or failed check fails
 #             (scripts/fuzz.sh; new inputs go to build-fuzz/work, not the repo)
-#   valgrind  build/ (built if needed), ctest -L valgrind: a subset of the
-#             suites and the fuzz corpora under memcheck, any error or leak
-#             fails (CMakeLists.txt: GM_VALGRIND_TESTS, tests/valgrind.supp)
+#   valgrind  build-im2col/ (built if needed), ctest -L valgrind: a subset of
+#             the suites and the fuzz corpora under memcheck, any error or
+#             leak fails (CMakeLists.txt: GM_VALGRIND_TESTS,
+#             tests/valgrind.supp). Not over oneDNN: its JIT-generated
+#             kernels run 50-100x slower under memcheck (test_engine alone
+#             went past 15 minutes); its glue, conv_dnnl.c, runs under
+#             ASan+UBSan in stage asan
 #   tsan      build-tsan/ with -DGM_SANITIZE=thread: test_threads (models
 #             trained on 4 threads at once equal sequential training), any
 #             ThreadSanitizer report fails (tests/tsan.supp)
@@ -59,7 +66,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/blas_env.sh
 . scripts/blas_env.sh
 
-default_stages=(deps build kernels debug release clang dnnl deb asan fuzz valgrind tsan coverage)
+default_stages=(deps build kernels debug release clang im2col deb asan fuzz valgrind tsan coverage)
 jobs=${GM_JOBS:-$(nproc 2>/dev/null || echo 2)}
 ctest_jobs=${GM_CTEST_JOBS:-2}
 read -r -a ctest_extra <<<"${GM_CTEST_ARGS:-}"
@@ -148,8 +155,10 @@ stage_clang() {
     CC=clang build_type_stage build-clang '' -- -DGM_WITH_MPI=OFF
 }
 
-stage_dnnl() {
-    build_type_stage build-dnnl '' -- -DGM_WITH_DNNL=ON -DGM_WITH_MPI=OFF
+im2col_args=(-DGM_WITH_DNNL=OFF -DGM_WITH_OPENMP=ON -DGM_WITH_MPI=OFF)
+
+stage_im2col() {
+    build_type_stage build-im2col '' -- "${im2col_args[@]}"
 }
 
 stage_deb() {
@@ -178,9 +187,10 @@ stage_fuzz() {
 
 stage_valgrind() {
     command -v valgrind >/dev/null 2>&1 || { echo "no valgrind (scripts/deps.sh installs it)" >&2; return 1; }
-    # the build stage's tree; configured and built again only if needed
-    configure_build build -DGM_SANITIZE= || return $?
-    run_ctest build -L valgrind
+    # stage im2col's tree (the same arguments: configured and built again
+    # only if needed)
+    configure_build build-im2col "${im2col_args[@]}" -DGM_SANITIZE= -DGM_BUILD_BENCH=OFF || return $?
+    run_ctest build-im2col -L valgrind
 }
 
 stage_tsan() {

@@ -8,12 +8,12 @@
  * Weights: conv2d [O x C x k x k] is oneDNN's oihw; conv_transpose2d
  * [in x out x k x k] (PyTorch's layout) is oneDNN's deconvolution weights
  * {O = out, I = in} in the iohw layout. */
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/par.h"
 
 /* The test switch: read GM__CONV_IM2COL once, then gm__conv_force_im2col. */
 static int gm__im2col_forced = -1;
@@ -38,7 +38,6 @@ int gm__conv_force_im2col(int force)
 
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
-#include <pthread.h>
 
 int gm__conv_dnnl_built(void) { return 1; }
 int gm__conv_uses_dnnl(void) { return !gm__im2col_flag(); }
@@ -196,26 +195,11 @@ static dnnl_status_t gm__md(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t di
     return dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag);
 }
 
-/* GNU OpenMP's thread pool does not survive fork(): a child that starts a
- * parallel region after its parent ran one hangs. So in a child oneDNN
- * runs on one thread (oneDNN starts no parallel region for one thread),
- * and nets set up in the parent make their primitives again. */
-static atomic_int gm__in_fork_child;
-static pthread_once_t gm__atfork_once = PTHREAD_ONCE_INIT;
-
-static void gm__atfork_child(void)
-{
-    atomic_store(&gm__in_fork_child, 1);
-    gm__threads_changed();
-}
-
-static void gm__atfork_register(void) { pthread_atfork(NULL, NULL, gm__atfork_child); }
-
-/* oneDNN's OpenMP threads = the library's thread count, in this thread
- * (OpenMP's count is per calling thread). */
+/* oneDNN's OpenMP threads = the library's thread count (one in a fork
+ * child, par.h), in this thread (OpenMP's count is per calling thread). */
 static void gm__dnnl_threads(void)
 {
-    const int t = atomic_load(&gm__in_fork_child) ? 1 : gm_get_num_threads();
+    const int t = gm__par_threads();
     if (omp_get_max_threads() != t) omp_set_num_threads(t);
 }
 
@@ -226,7 +210,6 @@ gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, siz
     if (!gm__conv_uses_dnnl()) return GM_OK;
     size_t out_nd, out[GM_MAX_DIMS - 1];
     GM_TRY(l->vt->shape(l, fn, in_nd, in, &out_nd, out));
-    pthread_once(&gm__atfork_once, gm__atfork_register);
     gm__dnnl_threads(); /* the primitives split their work for this count */
     gm__dnnl_conv *c = gm__malloc(sizeof *c);
     if (c == NULL) return gm__set_error(GM_ENOMEM, fn, "%s layer: cannot allocate its oneDNN state", l->vt->name);

@@ -149,6 +149,12 @@ struct gm_layer {
     int accel_status;
 };
 
+/* l->vt->forward / backward, with the batch split across threads for the
+ * layers that treat each sample alone (layer.c, par.h). */
+void gm__layer_run_forward(gm_layer *l, float *y, const float *x, size_t n, int training);
+void gm__layer_run_backward(gm_layer *l, float *dx, const float *dy, const float *x,
+                            const float *y, size_t n);
+
 /* Allocates a layer of type vt with nparams parameters (+ gradients), all
  * zero. Reports GM_ENOMEM under the name fn. */
 gm_status gm__layer_new(gm_layer **out, const gm__layer_vt *vt,

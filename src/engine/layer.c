@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/par.h"
 
 gm_status gm__layer_new(gm_layer **out, const gm__layer_vt *vt,
                         size_t nparams, const char *fn)
@@ -156,4 +157,61 @@ gm_status gm_layer_get_state(const gm_layer *layer, float *dst, size_t n)
              layer->nstate, n);
     if (n) memcpy(dst, layer->state, n * sizeof(float));
     return GM_OK;
+}
+
+/* ---- Running a layer across threads (par.h) ---- */
+/* The activations treat every sample alike and alone, so the batch splits
+ * into row ranges that threads run independently, each element computed
+ * as one thread would. The others (products, convolutions, batchnorm's
+ * batch statistics, dropout's one mask stream) run whole. */
+static int gm__layer_rowwise(const gm_layer *l)
+{
+    return l->vt->kind >= GM_LAYER_RELU && l->vt->kind <= GM_LAYER_ELU;
+}
+
+typedef struct {
+    gm_layer *l;
+    float *out;
+    const float *a, *b, *c;
+    int training;
+} gm__rows_job;
+
+static void gm__forward_rows(void *ctx, size_t lo, size_t hi, int part)
+{
+    (void)part;
+    const gm__rows_job *j = ctx;
+    const size_t di = j->l->in_dim, dout = j->l->out_dim;
+    j->l->vt->forward(j->l, j->out + lo * dout, j->a + lo * di, hi - lo, j->training);
+}
+
+static void gm__backward_rows(void *ctx, size_t lo, size_t hi, int part)
+{
+    (void)part;
+    const gm__rows_job *j = ctx;
+    const size_t di = j->l->in_dim, dout = j->l->out_dim;
+    j->l->vt->backward(j->l, j->out + lo * di, j->a + lo * dout, j->b + lo * di,
+                       j->c + lo * dout, hi - lo);
+}
+
+void gm__layer_run_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
+{
+    const int parts = gm__layer_rowwise(l) ? gm__par_parts(n, l->in_dim) : 1;
+    if (parts <= 1) {
+        l->vt->forward(l, y, x, n, training);
+        return;
+    }
+    gm__rows_job j = {.l = l, .out = y, .a = x, .training = training};
+    gm__par_for(n, 1, parts, gm__forward_rows, &j);
+}
+
+void gm__layer_run_backward(gm_layer *l, float *dx, const float *dy, const float *x,
+                            const float *y, size_t n)
+{
+    const int parts = dx && gm__layer_rowwise(l) ? gm__par_parts(n, l->in_dim) : 1;
+    if (parts <= 1) {
+        l->vt->backward(l, dx, dy, x, y, n);
+        return;
+    }
+    gm__rows_job j = {.l = l, .out = dx, .a = dy, .b = x, .c = y};
+    gm__par_for(n, 1, parts, gm__backward_rows, &j);
 }

@@ -411,8 +411,7 @@ static gm_status gm__net_forward_impl(gm_net *net, const char *fn, const gm_tens
     const size_t L = net->n_layers, n = x->shape[0];
     memcpy(net->act[0], x->data, x->numel * sizeof(float));
     for (size_t i = 0; i < L; i++)
-        net->layers[i]->vt->forward(net->layers[i], net->act[i + 1],
-                                    net->act[i], n, net->training);
+        gm__layer_run_forward(net->layers[i], net->act[i + 1], net->act[i], n, net->training);
     for (size_t i = 0; i < L; i++) {
         gm_status st = gm__layer_accel_error(net->layers[i], fn);
         if (st != GM_OK) {
@@ -463,7 +462,7 @@ gm_status gm_net_backward(gm_net *net, const gm_tensor *dy, gm_tensor *dx)
         float *next = cur == net->dbuf[0] ? net->dbuf[1] : net->dbuf[0];
         float *dxi = i > lowest ? next : (dx ? dx->data : NULL);
         gm_layer *l = net->layers[i];
-        l->vt->backward(l, dxi, cur, net->act[i], net->act[i + 1], n);
+        gm__layer_run_backward(l, dxi, cur, net->act[i], net->act[i + 1], n);
         cur = next;
     }
     for (size_t i = lowest; i < L; i++)

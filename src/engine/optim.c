@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/par.h"
 
 
 gm_status gm_optimizer_options_init(gm_optimizer_options *opts,
@@ -387,6 +388,34 @@ gm_status gm__optimizer_update(gm_optimizer *opt, gm_net *net, const char *fn, c
     return gm__optimizer_apply(opt, net);
 }
 
+/* gm__adam over one layer's parameters, in parts across threads (par.h):
+ * each element's update is the same whichever part computes it, and the
+ * maxima are combined by max, so the bits do not depend on the thread
+ * count. */
+typedef struct {
+    const gm_optimizer_options *o;
+    uint64_t t;
+    float *p, *m, *v;
+    const float *g;
+    float mx[GM__PAR_MAX][3];
+} gm__adam_job;
+
+static void gm__adam_part(void *ctx, size_t lo, size_t hi, int part)
+{
+    gm__adam_job *j = ctx;
+    gm__adam(j->o, j->t, j->p + lo, j->g + lo, j->m + lo, j->v + lo, hi - lo, j->mx[part]);
+}
+
+static void gm__adam_layer(const gm_optimizer *opt, gm_layer *l, size_t off, float mx[3])
+{
+    gm__adam_job j = {.o = &opt->o, .t = opt->t, .p = l->params, .g = l->grads,
+                      .m = opt->m + off, .v = opt->v + off};
+    const int parts = gm__par_parts(l->nparams, 1);
+    gm__par_for(l->nparams, GM__VB, parts, gm__adam_part, &j);
+    for (int q = 0; q < parts; q++)
+        for (int c = 0; c < 3; c++) mx[c] = j.mx[q][c] > mx[c] ? j.mx[q][c] : mx[c];
+}
+
 gm_status gm__optimizer_apply(gm_optimizer *opt, gm_net *net)
 {
     if (opt->o.clip_norm > 0.0f) GM_TRY(gm_net_clip_grad_norm(net, opt->o.clip_norm, NULL));
@@ -400,8 +429,7 @@ gm_status gm__optimizer_apply(gm_optimizer *opt, gm_net *net)
             if (opt->o.kind == GM_OPT_SGD)
                 gm__sgd(&opt->o, l->params, l->grads, opt->m + off, k);
             else
-                gm__adam(&opt->o, opt->t, l->params, l->grads, opt->m + off,
-                         opt->v + off, k, mx);
+                gm__adam_layer(opt, l, off, mx);
         }
         off += k;
     }
