@@ -290,10 +290,29 @@ static gm_status bn_load(gm_layer **out, const gm__hyper *h)
     return gm_batchnorm_create(out, (size_t)h->u[0], h->f[0], h->f[1]);
 }
 
+/* gamma and beta per feature */
+static size_t bn_param_count(const gm__hyper *h)
+{
+    return h->u[0] > SIZE_MAX / 2 ? 0 : 2 * (size_t)h->u[0];
+}
+
+/* state: running mean [F], running variance [F], the variances >= 0 */
+static gm_status bn_validate_state(const gm_layer *l, const char *fn)
+{
+    const size_t F = l->nstate / 2;
+    for (size_t f = 0; f < F; f++)
+        if (!(l->state[F + f] >= 0.0f))
+            return gm__set_error(GM_EINVAL, fn, "running variance [%zu] is negative (%g)", f,
+                                 (double)l->state[F + f]);
+    return GM_OK;
+}
+
 const gm__layer_vt gm__batchnorm_vt = {.kind = GM_LAYER_BATCHNORM,
                                        .name = "batchnorm",
                                        .save_hyper = bn_save,
                                        .load = bn_load,
+                                       .param_count = bn_param_count,
+                                       .validate_state = bn_validate_state,
                                        .shape = bn_shape,
                                        .cache_floats = bn_cache,
                                        .forward = bn_forward,

@@ -372,10 +372,23 @@ static gm_status convt_load(gm_layer **out, const gm__hyper *h)
                                       (size_t)(h->u[3] & 0xffffffffu), GM_INIT_ZEROS, NULL);
 }
 
+/* in_ch x out_ch x k x k weights + out_ch biases (both directions) */
+static size_t conv_param_count(const gm__hyper *h)
+{
+    size_t a, b;
+    if (h->u[0] > SIZE_MAX || h->u[1] > SIZE_MAX || h->u[2] > SIZE_MAX) return 0;
+    if (!gm__mul_ok((size_t)h->u[0], (size_t)h->u[1], &a) ||
+        !gm__mul_ok(a, (size_t)h->u[2], &b) || !gm__mul_ok(b, (size_t)h->u[2], &a))
+        return 0;
+    return a > SIZE_MAX - h->u[1] ? 0 : a + (size_t)h->u[1];
+}
+
 const gm__layer_vt gm__conv2d_vt = {.kind = GM_LAYER_CONV2D,
                                     .name = "conv2d",
                                     .save_hyper = conv_save,
                                     .load = conv_load,
+                                    .param_count = conv_param_count,
+                                    .spectral = 1,
                                     .shape = conv_shape,
                                     .cache_floats = conv_cache,
                                     .forward = conv_forward,
@@ -386,6 +399,8 @@ const gm__layer_vt gm__conv_transpose2d_vt = {.kind = GM_LAYER_CONV_TRANSPOSE2D,
                                               .name = "conv_transpose2d",
                                               .save_hyper = conv_save,
                                               .load = convt_load,
+                                              .param_count = conv_param_count,
+                                              .spectral = 1,
                                               .shape = conv_shape,
                                               .cache_floats = conv_cache,
                                               .forward = convt_forward,

@@ -70,10 +70,21 @@ static gm_status dense_load(gm_layer **out, const gm__hyper *h)
     return gm_dense_create(out, (size_t)h->u[0], (size_t)h->u[1], GM_INIT_ZEROS, NULL);
 }
 
+/* in x out weights + out biases */
+static size_t dense_param_count(const gm__hyper *h)
+{
+    size_t w;
+    if (h->u[0] > SIZE_MAX || h->u[1] > SIZE_MAX) return 0;
+    if (!gm__mul_ok((size_t)h->u[0], (size_t)h->u[1], &w)) return 0;
+    return w > SIZE_MAX - h->u[1] ? 0 : w + (size_t)h->u[1];
+}
+
 const gm__layer_vt gm__dense_vt = {.kind = GM_LAYER_DENSE,
                                    .name = "dense",
                                    .save_hyper = dense_save,
                                    .load = dense_load,
+                                   .param_count = dense_param_count,
+                                   .spectral = 1,
                                    .shape = dense_shape,
                                    .forward = dense_forward,
                                    .backward = dense_backward};

@@ -89,6 +89,19 @@ typedef struct gm__layer_vt {
     /* Makes a new layer from saved hyperparameters through the public
      * constructor, so hostile values are validated; parameters are zero. */
     gm_status (*load)(gm_layer **out, const gm__hyper *h);
+    /* The parameters a layer of hyperparameters h has (0 when the sizes
+     * overflow: the constructor then refuses them too); NULL: none. A
+     * checkpoint compares it with the stored count before load runs. */
+    size_t (*param_count)(const gm__hyper *h);
+    /* Checks saved hyperparameters beyond what the constructor checks (the
+     * bounds a file can set that no parameter count bounds), before load
+     * allocates anything; errors name fn. NULL: nothing more to check. */
+    gm_status (*validate_hyper)(const gm__hyper *h, const char *fn);
+    /* Checks layer-owned state a checkpoint put into l->state (finite
+     * already); errors name fn. NULL: any finite value is valid. */
+    gm_status (*validate_state)(const gm_layer *l, const char *fn);
+    /* 1 if the kind can be spectrally normalized (gm_layer_spectral_norm). */
+    int spectral;
     /* Per-sample output shape for a per-sample input shape (rank 1..3).
      * Returns GM_ESHAPE with a message naming `fn` if it does not fit. */
     gm_status (*shape)(const gm_layer *l, const char *fn, size_t in_nd,
@@ -220,6 +233,17 @@ void gm__sn_grad_end(gm_layer *l);
 const gm__layer_vt *gm__layer_vt_for(int32_t kind);
 /* The hyperparameters of l (zero where unused). */
 void gm__layer_save_hyper(const gm_layer *l, gm__hyper *h);
+/* A new standalone layer of kind vt from saved hyperparameters h: checks
+ * them (vt->validate_hyper, the spectral-norm settings u[4], f[2]), makes
+ * the layer through vt->load and turns spectral norm on; parameters and
+ * state are zero. Errors name fn; *out is NULL on failure. */
+gm_status gm__layer_from_hyper(gm_layer **out, const gm__layer_vt *vt, const gm__hyper *h,
+                               const char *fn);
+/* The parameter count vt->param_count gives for h (0 if it is NULL). */
+size_t gm__layer_hyper_params(const gm__layer_vt *vt, const gm__hyper *h);
+/* GM_EINVAL naming fn unless 1 <= iters <= 100 and eps is in (0, 1]: the
+ * bounds of gm_layer_spectral_norm, which checkpoints share. */
+gm_status gm__sn_check_settings(uint64_t iters, float eps, const char *fn);
 
 extern const gm__layer_vt gm__dense_vt, gm__relu_vt, gm__leaky_relu_vt,
     gm__sigmoid_vt, gm__tanh_vt, gm__softplus_vt, gm__elu_vt, gm__dropout_vt,

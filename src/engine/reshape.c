@@ -64,10 +64,27 @@ static gm_status flatten_load(gm_layer **out, const gm__hyper *h)
     return gm_flatten_create(out);
 }
 
+/* Saved dimensions are bounded before the constructor sees them (no
+ * parameter count bounds them): each, and their product, must fit one
+ * BLAS dimension; 0 is unused, or refused by the constructor. */
+static gm_status reshape_validate_hyper(const gm__hyper *h, const char *fn)
+{
+    uint64_t prod = 1;
+    for (int k = 1; k < GM_MAX_DIMS; k++) {
+        if (h->u[k] == 0) continue;
+        if (h->u[k] > GM__BLAS_MAX || (prod *= h->u[k]) > GM__BLAS_MAX)
+            return gm__set_error(GM_EINVAL, fn,
+                                 "dimension %d (%llu) makes more than %zu values per sample",
+                                 k - 1, (unsigned long long)h->u[k], GM__BLAS_MAX);
+    }
+    return GM_OK;
+}
+
 const gm__layer_vt gm__reshape_vt = {.kind = GM_LAYER_RESHAPE,
                                      .name = "reshape",
                                      .save_hyper = reshape_save,
                                      .load = reshape_load,
+                                     .validate_hyper = reshape_validate_hyper,
                                      .shape = reshape_shape,
                                      .forward = copy_forward,
                                      .backward = copy_backward};

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -409,131 +410,78 @@ static gm_status gm__get_floats(gm__rbuf *r, float *dst, size_t n, const char *n
     return GM_OK;
 }
 
-/* The number of parameters a layer of this kind and these hyperparameters
- * has (0 if the sizes overflow: the constructor then refuses them too). */
-static size_t gm__hyper_params(uint32_t kind, const gm__hyper *h)
+/* The stored hyperparameters must be what the layer made from them holds:
+ * unused fields are 0, nothing is normalized away (compared field by
+ * field, floats by their bits: the struct has padding). */
+static gm_status gm__check_hyper_back(const gm_layer *l, const gm__hyper *h, const char *ctx)
 {
-    size_t a, b;
-    switch (kind) {
-    case GM_LAYER_DENSE:
-        if (h->u[0] > SIZE_MAX || h->u[1] > SIZE_MAX) return 0;
-        if (!gm__mul_ok((size_t)h->u[0], (size_t)h->u[1], &a)) return 0;
-        return a > SIZE_MAX - h->u[1] ? 0 : a + (size_t)h->u[1];
-    case GM_LAYER_CONV2D:
-    case GM_LAYER_CONV_TRANSPOSE2D:
-        if (h->u[0] > SIZE_MAX || h->u[1] > SIZE_MAX || h->u[2] > SIZE_MAX) return 0;
-        if (!gm__mul_ok((size_t)h->u[0], (size_t)h->u[1], &a) ||
-            !gm__mul_ok(a, (size_t)h->u[2], &b) || !gm__mul_ok(b, (size_t)h->u[2], &a))
-            return 0;
-        return a > SIZE_MAX - h->u[1] ? 0 : a + (size_t)h->u[1];
-    case GM_LAYER_BATCHNORM:
-        return h->u[0] > SIZE_MAX / 2 ? 0 : 2 * (size_t)h->u[0];
-    default:
-        return 0;
-    }
+    gm__hyper back;
+    gm__layer_save_hyper(l, &back);
+    for (int k = 0; k < 5; k++)
+        if (back.u[k] != h->u[k])
+            return gm__set_error(GM_EFORMAT, ctx,
+                                 "hyperparameter u[%d] is %llu, a layer of these settings has %llu",
+                                 k, (unsigned long long)h->u[k], (unsigned long long)back.u[k]);
+    for (int k = 0; k < 3; k++)
+        if (memcmp(&back.f[k], &h->f[k], sizeof(float)) != 0)
+            return gm__set_error(GM_EFORMAT, ctx,
+                                 "hyperparameter f[%d] is %g, a layer of these settings has %g", k,
+                                 (double)h->f[k], (double)back.f[k]);
+    return GM_OK;
 }
 
-/* One layer record; *out is the new standalone layer. */
+/* A layer record's fixed part: kind, flag, hyperparameters, counts. */
+static gm_status gm__get_layer_head(gm__rbuf *r, uint32_t *kind, uint32_t *trainable,
+                                    gm__hyper *h, size_t *np, size_t *ns)
+{
+    GM_TRY(gm__get_u32(r, kind));
+    GM_TRY(gm__get_u32(r, trainable));
+    for (int k = 0; k < 5; k++) GM_TRY(gm__get_u64(r, &h->u[k]));
+    for (int k = 0; k < 3; k++) GM_TRY(gm__get_f32(r, &h->f[k]));
+    GM_TRY(gm__get_count(r, np, GM__BLAS_MAX, "parameter count"));
+    return gm__get_count(r, ns, GM__BLAS_MAX, "state count");
+}
+
+/* One layer record; *out is the new standalone layer. The layer kind
+ * answers for its parameter count, its hyperparameters' bounds and its
+ * state (engine.h, gm__layer_vt): nothing here is kind-specific. */
 static gm_status gm__get_layer(gm__rbuf *r, size_t index, gm_layer **out)
 {
     *out = NULL;
     uint32_t kind, trainable;
     gm__hyper h;
     size_t np = 0, ns = 0;
-    GM_TRY(gm__get_u32(r, &kind));
-    GM_TRY(gm__get_u32(r, &trainable));
-    for (int k = 0; k < 5; k++) GM_TRY(gm__get_u64(r, &h.u[k]));
-    for (int k = 0; k < 3; k++) GM_TRY(gm__get_f32(r, &h.f[k]));
-    GM_TRY(gm__get_count(r, &np, GM__BLAS_MAX, "parameter count"));
-    GM_TRY(gm__get_count(r, &ns, GM__BLAS_MAX, "state count"));
+    GM_TRY(gm__get_layer_head(r, &kind, &trainable, &h, &np, &ns));
     const gm__layer_vt *vt = kind <= INT32_MAX ? gm__layer_vt_for((int32_t)kind) : NULL;
     if (vt == NULL)
         return gm__set_error(GM_EFORMAT, r->fn, "%s: layer %zu has unknown kind %u", r->what,
                              index, (unsigned)kind);
+    char ctx[160]; /* "gm_vae_load: encoder: layer 3 (dense)" */
+    snprintf(ctx, sizeof ctx, "%s: %s: layer %zu (%s)", r->fn, r->what, index, vt->name);
     if (trainable > 1)
-        return gm__set_error(GM_EFORMAT, r->fn, "%s: layer %zu (%s): trainable flag %u is not 0 or 1",
-                             r->what, index, vt->name, (unsigned)trainable);
-    if (np != gm__hyper_params(kind, &h))
-        return gm__set_error(GM_EFORMAT, r->fn,
-                             "%s: layer %zu (%s): %zu parameters stored, its sizes make %zu",
-                             r->what, index, vt->name, np, gm__hyper_params(kind, &h));
-    /* sizes a file sets are bounded before a constructor sees them: a
-     * reshape's dimensions (no parameters bound them) must each fit one
-     * BLAS dimension, as must their product */
-    if (kind == GM_LAYER_RESHAPE) {
-        uint64_t prod = 1;
-        for (int k = 1; k < 5; k++) {
-            if (h.u[k] == 0) continue; /* unused, or refused by the constructor */
-            if (h.u[k] > GM__BLAS_MAX || (prod *= h.u[k]) > GM__BLAS_MAX)
-                return gm__set_error(GM_EFORMAT, r->fn,
-                                     "%s: layer %zu (%s): dimension %d (%llu) makes more than %zu "
-                                     "values per sample",
-                                     r->what, index, vt->name, k - 1,
-                                     (unsigned long long)h.u[k], GM__BLAS_MAX);
-        }
-    }
+        return gm__set_error(GM_EFORMAT, ctx, "trainable flag %u is not 0 or 1",
+                             (unsigned)trainable);
+    if (np != gm__layer_hyper_params(vt, &h))
+        return gm__set_error(GM_EFORMAT, ctx, "%zu parameters stored, its sizes make %zu", np,
+                             gm__layer_hyper_params(vt, &h));
     /* the floats must be in the file before the constructor allocates */
     if (np + ns > (r->len - r->off) / 4)
         return gm__set_error(GM_EFORMAT, r->fn,
                              "truncated %s: layer %zu (%s) needs %zu floats, %zu bytes left",
                              r->what, index, vt->name, np + ns, r->len - r->off);
     gm_layer *l = NULL;
-    gm_status st = vt->load(&l, &h);
-    if (st != GM_OK)
-        return gm__set_error(st == GM_ENOMEM ? GM_ENOMEM : GM_EFORMAT, r->fn,
-                             "%s: layer %zu (%s): %s", r->what, index, vt->name, gm_last_error());
-    const uint64_t sn_iters = h.u[4];
-    const float sn_eps = h.f[2];
-    if (sn_iters != 0) {
-        if (!gm__sn_supported(l) || sn_iters > 100 || !(isfinite(sn_eps) && sn_eps > 0.0f &&
-                                                        sn_eps <= 1.0f))
-            st = gm__set_error(GM_EFORMAT, r->fn,
-                               "%s: layer %zu (%s): bad spectral norm settings (%llu iterations, "
-                               "eps %g)",
-                               r->what, index, vt->name, (unsigned long long)sn_iters,
-                               (double)sn_eps);
-        else
-            st = gm__sn_enable(l, (size_t)sn_iters, sn_eps, r->fn);
-    }
-    if (st == GM_OK && (l->nparams != np || l->nstate != ns))
-        st = gm__set_error(GM_EFORMAT, r->fn,
-                           "%s: layer %zu (%s): %zu parameters and %zu state values stored, "
-                           "the layer has %zu and %zu",
-                           r->what, index, vt->name, np, ns, l->nparams, l->nstate);
-    /* every hyperparameter field the file sets must be what the layer made
-     * from it holds: unused fields are 0, nothing is normalized away */
-    gm__hyper back;
-    if (st == GM_OK) gm__layer_save_hyper(l, &back);
-    /* (field by field: the struct has padding; floats by their bits) */
-    if (st == GM_OK &&
-        (memcmp(back.u, h.u, sizeof h.u) != 0 || memcmp(back.f, h.f, sizeof h.f) != 0)) {
-        int k = 0;
-        while (k < 5 && back.u[k] == h.u[k]) k++;
-        if (k < 5)
-            st = gm__set_error(GM_EFORMAT, r->fn,
-                               "%s: layer %zu (%s): hyperparameter u[%d] is %llu, a layer of "
-                               "these settings has %llu",
-                               r->what, index, vt->name, k, (unsigned long long)h.u[k],
-                               (unsigned long long)back.u[k]);
-        else {
-            k = 0;
-            while (k < 2 && memcmp(&back.f[k], &h.f[k], sizeof(float)) == 0) k++;
-            st = gm__set_error(GM_EFORMAT, r->fn,
-                               "%s: layer %zu (%s): hyperparameter f[%d] is %g, a layer of these "
-                               "settings has %g",
-                               r->what, index, vt->name, k, (double)h.f[k], (double)back.f[k]);
-        }
-    }
+    gm_status st = gm__layer_from_hyper(&l, vt, &h, ctx);
+    /* (the message already names ctx, and so the loader) */
+    if (st != GM_OK) return st == GM_ENOMEM ? GM_ENOMEM : GM_EFORMAT;
+    if (l->nparams != np || l->nstate != ns)
+        st = gm__set_error(GM_EFORMAT, ctx,
+                           "%zu parameters and %zu state values stored, the layer has %zu and %zu",
+                           np, ns, l->nparams, l->nstate);
+    if (st == GM_OK) st = gm__check_hyper_back(l, &h, ctx);
     if (st == GM_OK) st = gm__get_floats(r, l->params, np, "a parameter");
     if (st == GM_OK) st = gm__get_floats(r, l->state, ns, "a state value");
-    if (st == GM_OK && kind == GM_LAYER_BATCHNORM) {
-        const size_t F = np / 2; /* state: running mean [F], running variance [F] */
-        for (size_t f = 0; f < F && st == GM_OK; f++)
-            if (!(l->state[F + f] >= 0.0f))
-                st = gm__set_error(GM_EFORMAT, r->fn,
-                                   "%s: layer %zu (%s): running variance [%zu] is negative (%g)",
-                                   r->what, index, vt->name, f, (double)l->state[F + f]);
-    }
+    if (st == GM_OK && vt->validate_state && vt->validate_state(l, ctx) != GM_OK)
+        st = GM_EFORMAT;
     if (st != GM_OK) {
         gm_layer_free(l);
         return st;
