@@ -456,13 +456,13 @@ START_TEST(test_hostile_and_future_files)
     unsigned char *img = gm_test_read_file(gm_test_path("net.gmck"), &n);
     gm_net *net = (gm_net *)1;
     /* a later format version */
-    wr32(img + 8, 2);
+    wr32(img + 8, GM_CHECKPOINT_VERSION + 1);
     fix_crcs(img, 24);
     gm_test_write_file(bad, img, n);
     GM_CK_ERR(GM_EVERSION, "gm_net_load", gm_net_load(&net, bad));
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "later"));
     ck_assert_ptr_null(net);
-    wr32(img + 8, 1);
+    wr32(img + 8, GM_CHECKPOINT_VERSION);
     /* the wrong kind, both ways */
     GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, gm_test_path("vae.gmck")));
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "VAE checkpoint"));

@@ -634,10 +634,17 @@ gm_status gm_gan_set_lr(gm_gan *gan, gm_gan_part part, float lr)
         __func__);
 }
 
-void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts)
+void gm__gan_model_view(gm_gan *g, gm__model_view *mv, gm_gan_options *opts)
 {
-    gm_gan *g = (gm_gan *)gan; /* the checkpoint code restores through it */
     *mv = gm__model_view_of(g->g, g->d, &g->parts, &g->steps, g->pending[0] || g->pending[1]);
+    *opts = g->o;
+}
+
+void gm__gan_state_view(const gm_gan *g, gm__model_state *sv, gm_gan_options *opts)
+{
+    *sv = (gm__model_state){{g->g, g->d}, {g->parts.opt_a, g->parts.opt_b},
+                            g->parts.train_rng, g->parts.aux_rng, g->steps,
+                            g->pending[0] || g->pending[1]};
     *opts = g->o;
 }
 

@@ -7,12 +7,18 @@
 
 #include <genmodel/gan.h>
 
+#include "core/record.h"
 #include "engine/engine.h"
 #include "gan/ema.h"
 
 /* Fills mv with the GAN's nets, optimizers, generators, step counter
- * and pending flag, and *opts with its settings (optimizer pointers NULL). */
-void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts);
+ * and pending flag, and *opts with its settings (optimizer pointers NULL):
+ * what a checkpoint loader restores through. */
+void gm__gan_model_view(gm_gan *gan, gm__model_view *mv, gm_gan_options *opts);
+/* The same, read-only: what a save writes. */
+void gm__gan_state_view(const gm_gan *gan, gm__model_state *sv, gm_gan_options *opts);
+/* The option fields a checkpoint stores (gan_options.c): *n rows. */
+const gm__opt_field *gm__gan_option_fields(size_t *n);
 
 /* The GAN's moving average of G (decay 0: off), for the checkpoint code. */
 gm__gan_ema *gm__gan_ema_of(gm_gan *gan);

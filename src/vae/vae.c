@@ -815,10 +815,16 @@ gm_status gm_vae_set_lr(gm_vae *vae, float lr)
     return gm_optimizer_set_lr(vae->parts.opt_b, lr);
 }
 
-void gm__vae_model_view(const gm_vae *vae, gm__model_view *mv, gm_vae_options *opts)
+void gm__vae_model_view(gm_vae *v, gm__model_view *mv, gm_vae_options *opts)
 {
-    gm_vae *v = (gm_vae *)vae; /* the checkpoint code restores through it */
     *mv = gm__model_view_of(v->enc, v->dec, &v->parts, &v->steps, v->pending);
+    *opts = v->o;
+}
+
+void gm__vae_state_view(const gm_vae *v, gm__model_state *sv, gm_vae_options *opts)
+{
+    *sv = (gm__model_state){{v->enc, v->dec}, {v->parts.opt_a, v->parts.opt_b},
+                            v->parts.train_rng, v->parts.aux_rng, v->steps, v->pending};
     *opts = v->o;
 }
 

@@ -186,7 +186,7 @@ constants!(gm_gan_part: GM_GAN_DISCRIMINATOR = 0, GM_GAN_GENERATOR = 1);
 
 pub const GM_PNG_MAX_SIDE: usize = 65536;
 pub const GM_CHECKPOINT_MAGIC: &str = "GMCKPT\r\n";
-pub const GM_CHECKPOINT_VERSION: u32 = 1;
+pub const GM_CHECKPOINT_VERSION: u32 = 2;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
