@@ -102,6 +102,9 @@ typedef struct gm__layer_vt {
     gm_status (*validate_state)(const gm_layer *l, const char *fn);
     /* 1 if the kind can be spectrally normalized (gm_layer_spectral_norm). */
     int spectral;
+    /* Bytes of the kind's struct (layer_kinds.h), which starts with the
+     * gm_layer; 0: a plain gm_layer. */
+    size_t size;
     /* Per-sample output shape for a per-sample input shape (rank 1..3).
      * Returns GM_ESHAPE with a message naming `fn` if it does not fit. */
     gm_status (*shape)(const gm_layer *l, const char *fn, size_t in_nd,
@@ -137,16 +140,14 @@ struct gm_layer {
     float *params, *grads; /* own block while standalone, else views */
     int trainable;
     float *cache;          /* per-batch cache from the net's workspace */
-    /* hyperparameters (what a checkpoint stores) */
-    size_t in_features, out_features; /* dense */
+    /* hyperparameters (what a checkpoint stores) of the kinds without
+     * a struct of their own; dense, conv, batchnorm and reshape keep theirs
+     * in layer_kinds.h */
     float alpha;                      /* leaky relu, elu; dropout p */
     uint64_t seed, step;              /* dropout */
     int last_training;                /* dropout, batchnorm: mode of the last forward */
     float *state;                     /* layer-owned state that is not a parameter */
     size_t nstate;                    /* (batchnorm: running mean, running var) */
-    float momentum, eps;              /* batchnorm */
-    size_t rndim, rshape[GM_MAX_DIMS - 1]; /* reshape */
-    size_t in_ch, out_ch, kernel, stride, pad; /* convolutions */
     /* spectral norm (dense, convolutions; spectral.c): 0 iterations = off.
      * state holds u, v; sn_work the normalized weight, then a scratch
      * gradient of the same size */

@@ -8,9 +8,10 @@
 gm_status gm__layer_new(gm_layer **out, const gm__layer_vt *vt,
                         size_t nparams, const char *fn)
 {
-    gm_layer *l = gm__malloc(sizeof *l);
+    const size_t size = vt->size ? vt->size : sizeof(gm_layer);
+    gm_layer *l = gm__malloc(size);
     if (l == NULL) return gm__set_error(GM_ENOMEM, fn, "cannot allocate a layer");
-    memset(l, 0, sizeof *l);
+    memset(l, 0, size);
     l->vt = vt;
     l->trainable = 1;
     l->nparams = nparams;

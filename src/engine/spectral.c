@@ -18,21 +18,20 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 
 /* The A x R x B view of l's weight (l is a dense or convolution layer). */
 static void sn_dims(const gm_layer *l, size_t *A, size_t *R, size_t *B)
 {
-    switch (l->vt->kind) {
-    case GM_LAYER_DENSE:
-        *A = 1, *R = l->out_features, *B = l->in_features;
-        break;
-    case GM_LAYER_CONV_TRANSPOSE2D:
-        *A = l->in_ch, *R = l->out_ch, *B = l->kernel * l->kernel;
-        break;
-    default: /* conv2d */
-        *A = 1, *R = l->out_ch, *B = l->in_ch * l->kernel * l->kernel;
-        break;
+    if (l->vt->kind == GM_LAYER_DENSE) {
+        *A = 1, *R = GM__DENSE(l)->out_features, *B = GM__DENSE(l)->in_features;
+        return;
     }
+    const gm__conv *c = GM__CONV(l);
+    if (l->vt->kind == GM_LAYER_CONV_TRANSPOSE2D)
+        *A = c->in_ch, *R = c->out_ch, *B = c->kernel * c->kernel;
+    else /* conv2d */
+        *A = 1, *R = c->out_ch, *B = c->in_ch * c->kernel * c->kernel;
 }
 
 /* x /= max(|x|, eps) */
