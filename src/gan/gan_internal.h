@@ -7,7 +7,7 @@
 
 #include <genmodel/gan.h>
 
-#include "engine/engine.h"
+#include "model/model.h"
 #include "gan/ema.h"
 
 /* Fills mv with the GAN's nets, optimizers, generators, step counter
