@@ -3,7 +3,6 @@
  * module, with one optimizer each and the alternating update spelled out
  * in gan.h. Batch buffers are one block sized per (batch, D output). */
 #include <math.h>
-#include <stdio.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -27,113 +26,24 @@ struct gm_gan {
     int sample_raw;
     /* batch buffers for n samples and a D output of dw values each */
     size_t n, dw;
-    float *block;
     float *z, *g_in, *fake, *d_in, *dd_in, *dfake, *logits, *dlogits;
 };
 
 /* The model layer's net index of a part: G is net 0, D net 1. */
 static int gm__gan_k(gm_gan_part part) { return part == GM_GAN_GENERATOR ? 0 : 1; }
 
-/* The defaults into the first `size` bytes of *opts (size >= the fields
- * set here). */
-static void gm__gan_options_fill(gm_gan_options *opts, size_t size)
-{
-    memset(opts, 0, size);
-    opts->size = size;
-    opts->loss = GM_GAN_NONSATURATING;
-    opts->n_critic = 1;
-    opts->real_label = 1.0f;
-}
-
-gm_status gm_gan_options_init(gm_gan_options *opts)
-{
-    GM_CHECK_NULL(opts);
-    gm__gan_options_fill(opts, sizeof *opts);
-    return GM_OK;
-}
-
-#if defined(__ELF__) && defined(GM_SHARED_SYMVER)
-/* gm_gan_options_init@GM_1.0, for programs built before ema_decay was
- * appended: it fills the struct they know, which ended at num_classes
- * (core.h: an options struct's _init keeps its old symbol version). */
-GM_API gm_status gm__gan_options_init_1_0(gm_gan_options *opts);
-__asm__(".symver gm__gan_options_init_1_0, gm_gan_options_init@GM_1.0");
-gm_status gm__gan_options_init_1_0(gm_gan_options *opts)
-{
-    if (opts == NULL) return gm__set_error(GM_EINVAL, "gm_gan_options_init", "opts must not be NULL");
-    gm__gan_options_fill(opts, offsetof(gm_gan_options, ema_decay));
-    return GM_OK;
-}
-#endif
-
-/* Copies an optimizer setting, or the GAN default (Adam 2e-4, 0.5/0.999). */
-static gm_status gm__gan_opt(const char *fn, const gm_optimizer_options *in,
-                             gm_optimizer_options *out, const char *name)
-{
-    gm_optimizer_options_init(out, GM_OPT_ADAM);
-    if (in == NULL) {
-        out->lr = 2e-4f;
-        out->beta1 = 0.5f;
-        return GM_OK;
-    }
-    char what[32];
-    snprintf(what, sizeof what, "opts->%s", name);
-    return gm__read_optimizer_options(fn, what, in, out);
-}
-
-/* Reads and checks a caller's options into *o (size and latent required)
- * and the two optimizers' settings into og and od; GM_EINVAL named fn. */
-static gm_status gm__gan_read_options(const char *fn, const gm_gan_options *opts, gm_gan_options *o,
-                                      gm_optimizer_options *og, gm_optimizer_options *od)
-{
-#define GM__GAN_REQ(cond, ...) \
-    do { if (!(cond)) return gm__set_error(GM_EINVAL, fn, __VA_ARGS__); } while (0)
-    /* size and latent are required; later fields may be missing */
-    gm_gan_options_init(o);
-    GM_TRY(gm__read_options(fn, "opts", opts, offsetof(gm_gan_options, latent) + sizeof o->latent,
-                            o, sizeof *o));
-    GM_TRY(gm__check_options_tear(fn, "opts", opts, offsetof(gm_gan_options, g_optimizer),
-                                  sizeof o->g_optimizer, "g_optimizer"));
-    GM_TRY(gm__check_options_tear(fn, "opts", opts, offsetof(gm_gan_options, d_optimizer),
-                                  sizeof o->d_optimizer, "d_optimizer"));
-    GM__GAN_REQ(o->latent >= 1 && o->latent <= 65536,
-                "opts->latent must be in [1, 65536], got %zu", o->latent);
-    GM__GAN_REQ(o->loss >= GM_GAN_NONSATURATING && o->loss <= GM_GAN_WASSERSTEIN,
-                "opts->loss must be a gm_gan_loss, got %d", (int)o->loss);
-    GM__GAN_REQ(o->n_critic >= 1 && o->n_critic <= 100,
-                "opts->n_critic must be in [1, 100], got %u", (unsigned)o->n_critic);
-    GM__GAN_REQ(isfinite(o->real_label) && o->real_label > 0.0f && o->real_label <= 1.0f,
-                "opts->real_label must be in (0, 1], got %g", (double)o->real_label);
-    GM__GAN_REQ(o->real_label == 1.0f || (o->loss != GM_GAN_HINGE && o->loss != GM_GAN_WASSERSTEIN),
-                "opts->real_label must be 1 for the hinge and Wasserstein losses, got %g",
-                (double)o->real_label);
-    GM__GAN_REQ(isfinite(o->weight_clip) && o->weight_clip >= 0.0f,
-                "opts->weight_clip must be finite and >= 0 (0 = off), got %g", (double)o->weight_clip);
-    GM__GAN_REQ(o->num_classes != 1 && o->num_classes <= 100000,
-                "opts->num_classes must be 0 or in [2, 100000], got %zu", o->num_classes);
-    GM__GAN_REQ(isfinite(o->ema_decay) && o->ema_decay >= 0.0f && o->ema_decay < 1.0f,
-                "opts->ema_decay must be in [0, 1) (0 = off), got %g", (double)o->ema_decay);
-    GM_TRY(gm__gan_opt(fn, o->g_optimizer, og, "g_optimizer"));
-    GM_TRY(gm__gan_opt(fn, o->d_optimizer, od, "d_optimizer"));
-    o->g_optimizer = o->d_optimizer = NULL; /* copied */
-#undef GM__GAN_REQ
-    return GM_OK;
-}
-
-static const gm__model_class gm__gan_class; /* below, with the training step */
+/* The GAN's class for the model layer (the fit loop's step and report) */
+static void gm__gan_release(gm__model *m) { gm__gan_ema_free(&((gm_gan *)m)->ema); }
+GM__MODEL_CLASS(gm__gan_class, gm_gan, gm_gan_stats, gm_gan_train_step, gm_gan_fit_callback,
+                "GAN", "generator", "discriminator", "gm_gan_compute_grads", gm__gan_release);
 
 gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
                         const gm_gan_options *opts)
 {
     GM_CHECK_NULL(out);
     *out = NULL;
-    GM_CHECK_NULL(generator);
-    GM_CHECK_NULL(discriminator);
+    GM_TRY(gm__model_check_nets(__func__, &gm__gan_class, generator, discriminator));
     GM_CHECK_NULL(opts);
-    GM_TRY(gm__net_check_free(__func__, generator, "generator"));
-    GM_TRY(gm__net_check_free(__func__, discriminator, "discriminator"));
-    GM_CHECK(generator != discriminator, GM_EINVAL,
-             "generator and discriminator must be two different nets");
     gm_gan_options o;
     gm_optimizer_options og, od;
     GM_TRY(gm__gan_read_options(__func__, opts, &o, &og, &od));
@@ -144,9 +54,10 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
         GM_OK)
         return GM_FAIL(GM_ESHAPE, "the generator cannot take [N x %zu] inputs: %s",
                        o.latent + o.num_classes, gm_last_error());
-    gm_gan *g = gm__malloc(sizeof *g);
-    GM_CHECK(g != NULL, GM_ENOMEM, "cannot allocate a GAN");
-    memset(g, 0, sizeof *g);
+    gm__model *m;
+    GM_TRY(gm__model_new(&m, sizeof(gm_gan), &gm__gan_class, generator, &og, discriminator, &od,
+                         o.seed, 1, __func__));
+    gm_gan *g = (gm_gan *)m;
     g->o = o;
     g->L = o.latent;
     g->C = o.num_classes;
@@ -154,40 +65,32 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     memcpy(g->g_shape, gshape + 1, g->g_nd * sizeof(size_t));
     g->Dd = 1;
     for (size_t i = 0; i < g->g_nd; i++) g->Dd *= g->g_shape[i];
-    gm_status st = gm__model_init(&g->m, &gm__gan_class, generator, &og, discriminator, &od,
-                                  o.seed, 1, __func__);
-    if (st == GM_OK) {
-        st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
-        if (st != GM_OK) gm__model_free(&g->m, 0); /* the nets stay the caller's */
-    }
+    gm_status st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
     if (st != GM_OK) {
-        gm__free(g);
+        gm__model_delete(m, 0); /* the nets stay the caller's */
         return st;
     }
     *out = g;
     return GM_OK;
 }
 
-void gm_gan_free(gm_gan *gan)
+void gm_gan_free(gm_gan *gan) { gm__model_delete(gan ? &gan->m : NULL, 1); }
+
+void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts)
 {
-    if (gan == NULL) return;
-    gm__model_free(&gan->m, 1);
-    gm__gan_ema_free(&gan->ema);
-    gm__free(gan->block);
-    gm__free(gan);
+    *mv = gm__model_view_of(&gan->m);
+    *opts = gan->o;
 }
 
 /* Sizes the buffers for n samples and D outputs of dw values. */
 static gm_status gm__gan_prepare(gm_gan *g, const char *fn, size_t n, size_t dw)
 {
-    if (g->block != NULL && g->n == n && g->dw == dw) return GM_OK;
+    if (g->m.block != NULL && g->n == n && g->dw == dw) return GM_OK;
     const size_t L = g->L, C = g->C, Dd = g->Dd;
     /* z, g_in, fake, d_in, dd_in, dfake, logits, dlogits */
     const size_t widths[8] = {L, L + C, Dd, Dd + C, Dd + C, Dd, dw, dw};
-    float *block;
-    GM_TRY(gm__model_batch_block(fn, n, widths, 8, &block));
-    gm__free(g->block);
-    g->block = block;
+    GM_TRY(gm__model_batch_block(&g->m, fn, n, widths, 8));
+    float *block = g->m.block;
     g->n = n;
     g->dw = dw;
     float **views[8] = {&g->z, &g->g_in, &g->fake, &g->d_in, &g->dd_in, &g->dfake, &g->logits,
@@ -447,32 +350,6 @@ gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *l
     return GM_OK;
 }
 
-/* The GAN's class: the fit loop's step and report (model/fit.c) */
-_Static_assert(sizeof(gm_gan_stats) == GM__FIT_STATS * sizeof(float), "gm_gan_stats: 4 floats");
-
-static gm_status gm__gan_fit_step(gm__model *m, const gm_tensor *x, const int32_t *labels,
-                                  float v[GM__FIT_STATS])
-{
-    gm_gan_stats s;
-    GM_TRY(gm_gan_train_step((gm_gan *)m, x, labels, &s));
-    memcpy(v, &s, sizeof s);
-    return GM_OK;
-}
-
-static int gm__gan_fit_report(gm__fit_callback cb, void *user, const gm_fit_progress *p,
-                              const float mean[GM__FIT_STATS])
-{
-    gm_gan_stats s;
-    memcpy(&s, mean, sizeof s);
-    return ((gm_gan_fit_callback)cb)(user, p, &s);
-}
-
-static const gm__model_class gm__gan_class = {
-    .part = {"generator", "discriminator"},
-    .compute_fn = "gm_gan_compute_grads",
-    .train_step = gm__gan_fit_step,
-    .report = gm__gan_fit_report,
-};
 
 gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
                      const gm_fit_options *opts, gm_gan_fit_callback callback, void *user)
@@ -553,7 +430,7 @@ gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels, gm_tensor 
     GM_CHECK(n >= 1, GM_EINVAL, "n must be >= 1, got %zu", n);
     GM_TRY(gm__model_check_out(__func__, out, "out", n, gan->Dd));
     GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
-    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->block ? gan->dw : 1));
+    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->m.block ? gan->dw : 1));
     /* a failed call leaves the generator where it was */
     uint64_t seed, pos;
     gm_rng_get_state(gan->m.parts.aux_rng, &seed, &pos);
@@ -566,16 +443,9 @@ gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels, gm_tensor 
 gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z, const int32_t *labels, gm_tensor *out)
 {
     GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(z);
+    GM_TRY(gm__model_check_latents(__func__, z, gan->L, out, gan->Dd, labels, gan->C));
     const size_t n = z->shape[0];
-    GM_CHECK(z->numel / n == gan->L, GM_ESHAPE, "z must be [%zu x %zu], got %zu samples of %zu", n,
-             gan->L, n, z->numel / n);
-    size_t bad = gm__find_nonfinite(z->data, z->numel);
-    GM_CHECK(bad == z->numel, GM_EINVAL, "z[%zu] is not finite (%g)", bad,
-             bad < z->numel ? (double)z->data[bad] : 0.0);
-    GM_TRY(gm__model_check_out(__func__, out, "out", n, gan->Dd));
-    GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
-    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->block ? gan->dw : 1));
+    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->m.block ? gan->dw : 1));
     memcpy(gan->z, z->data, z->numel * sizeof(float));
     return gm__gan_eval_generate(gan, __func__, labels, out);
 }
@@ -593,13 +463,6 @@ gm_status gm_gan_set_lr(gm_gan *gan, gm_gan_part part, float lr)
     return gm__own_error(
         gm_optimizer_set_lr(part == GM_GAN_GENERATOR ? gan->m.parts.opt_a : gan->m.parts.opt_b, lr),
         __func__);
-}
-
-void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts)
-{
-    gm_gan *g = (gm_gan *)gan; /* the checkpoint code restores through it */
-    *mv = gm__model_view_of(&g->m);
-    *opts = g->o;
 }
 
 gm_status gm_gan_get_options(const gm_gan *gan, gm_gan_options *opts)

@@ -32,16 +32,20 @@ void gm__model_parts_free(gm__model_parts *p)
     memset(p, 0, sizeof *p);
 }
 
-gm_status gm__model_init(gm__model *m, const gm__model_class *cls, gm_net *a,
-                         const gm_optimizer_options *oa, gm_net *b,
-                         const gm_optimizer_options *ob, uint64_t seed, int snap_b_params,
-                         const char *fn)
+gm_status gm__model_new(gm__model **out, size_t size, const gm__model_class *cls, gm_net *a,
+                        const gm_optimizer_options *oa, gm_net *b,
+                        const gm_optimizer_options *ob, uint64_t seed, int snap_b_params,
+                        const char *fn)
 {
-    memset(m, 0, sizeof *m);
+    *out = NULL;
+    gm__model *m = gm__calloc_array(1, size);
+    if (m == NULL) return gm__set_error(GM_ENOMEM, fn, "cannot allocate a %s", cls->name);
     const size_t nflat = a->nparams + b->nparams;
     m->flat = gm__calloc_array(nflat + 1, sizeof(float));
-    if (m->flat == NULL)
+    if (m->flat == NULL) {
+        gm__free(m);
         return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu gradients", nflat);
+    }
     gm_status st = gm__model_parts_init(&m->parts, a, oa, b, ob, seed, fn);
     if (st == GM_OK) {
         st = gm__snapshot_init(&m->snap, a, NULL, b, snap_b_params ? m->parts.opt_b : NULL, fn);
@@ -49,28 +53,44 @@ gm_status gm__model_init(gm__model *m, const gm__model_class *cls, gm_net *a,
     }
     if (st != GM_OK) {
         gm__free(m->flat);
-        m->flat = NULL;
+        gm__free(m);
         return st;
     }
     m->cls = cls;
     m->net[0] = a;
     m->net[1] = b;
     a->owned = b->owned = 1;
+    *out = m;
     return GM_OK;
 }
 
-void gm__model_free(gm__model *m, int free_nets)
+gm_status gm__model_check_nets(const char *fn, const gm__model_class *cls, const gm_net *a,
+                               const gm_net *b)
 {
+    const gm_net *net[2] = {a, b};
+    for (int k = 0; k < 2; k++)
+        if (net[k] == NULL)
+            return gm__set_error(GM_EINVAL, fn, "%s must not be NULL", cls->part[k]);
+    if (a == b)
+        return gm__set_error(GM_EINVAL, fn, "%s and %s must be two different nets", cls->part[0],
+                             cls->part[1]);
+    for (int k = 0; k < 2; k++) GM_TRY(gm__net_check_free(fn, net[k], cls->part[k]));
+    return GM_OK;
+}
+
+void gm__model_delete(gm__model *m, int free_nets)
+{
+    if (m == NULL) return;
+    if (m->cls->release) m->cls->release(m);
     for (int k = 0; k < 2; k++) {
-        if (m->net[k] == NULL) continue;
         m->net[k]->owned = 0;
         if (free_nets) gm_net_free(m->net[k]);
-        m->net[k] = NULL;
     }
     gm__model_parts_free(&m->parts);
     gm__snapshot_free(&m->snap);
     gm__free(m->flat);
-    m->flat = NULL;
+    gm__free(m->block);
+    gm__free(m);
 }
 
 gm_status gm__model_guarded(gm__model *m, gm__model_body body, void *ctx)
@@ -125,19 +145,21 @@ gm_status gm__model_load_grads(gm__model *m, int k, const char *fn)
     return GM_OK;
 }
 
-gm_status gm__model_batch_block(const char *fn, size_t n, const size_t *widths, int k,
-                                float **block)
+gm_status gm__model_batch_block(gm__model *m, const char *fn, size_t n, const size_t *widths,
+                                int k)
 {
     size_t total = 0;
     for (int i = 0; i < k; i++) {
-        size_t m;
-        if (!gm__mul_ok(n, widths[i], &m) || m > GM__BLAS_MAX || total + m < total)
+        size_t w;
+        if (!gm__mul_ok(n, widths[i], &w) || w > GM__BLAS_MAX || total + w < total)
             return gm__set_error(GM_ESHAPE, fn, "a batch of %zu is too large", n);
-        total += m;
+        total += w;
     }
-    *block = gm__malloc_array(total, sizeof(float));
-    if (*block == NULL)
+    float *block = gm__malloc_array(total, sizeof(float));
+    if (block == NULL)
         return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu floats of buffers", total);
+    gm__free(m->block);
+    m->block = block;
     return GM_OK;
 }
 
@@ -149,4 +171,16 @@ gm_status gm__model_check_out(const char *fn, const gm_tensor *t, const char *na
         return gm__set_error(GM_ESHAPE, fn, "%s must hold %zu samples of %zu values, got %zu of %zu",
                              name, n, width, t->shape[0], t->numel / t->shape[0]);
     return GM_OK;
+}
+
+gm_status gm__model_check_latents(const char *fn, const gm_tensor *z, size_t L,
+                                  const gm_tensor *out, size_t width, const int32_t *labels,
+                                  size_t C)
+{
+    if (z == NULL) return gm__set_error(GM_EINVAL, fn, "z must not be NULL");
+    const size_t n = z->shape[0];
+    GM_TRY(gm__model_check_out(fn, z, "z", n, L));
+    GM_TRY(gm__model_check_out(fn, out, "out", n, width));
+    GM_TRY(gm__check_labels(fn, labels, n, C));
+    return gm__check_all_finite(fn, "z", z->data, z->numel);
 }

@@ -10,6 +10,9 @@
 #ifndef GM_MODEL_H
 #define GM_MODEL_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "engine/engine.h"
 
 /* ---- Snapshots (snapshot.c) ------------------------------------------ */
@@ -85,6 +88,7 @@ typedef void (*gm__fit_callback)(void);
 
 /* What a kind of model tells the model layer. */
 typedef struct gm__model_class {
+    const char *name;       /* "VAE", "GAN", for messages */
     const char *part[2];    /* the nets' roles: "encoder", "decoder" */
     const char *compute_fn; /* its public compute-gradients call, for messages */
     /* The public train step on x, its statistics packed in their
@@ -95,6 +99,8 @@ typedef struct gm__model_class {
      * (GM__FIT_STATS floats in its stats struct's order). */
     int (*report)(gm__fit_callback cb, void *user, const gm_fit_progress *p,
                   const float mean[GM__FIT_STATS]);
+    /* NULL, or frees what the model owns besides the model layer's parts */
+    void (*release)(gm__model *m);
 } gm__model_class;
 
 /* Both nets, where a function takes a net index (0 or 1). */
@@ -110,24 +116,35 @@ struct gm__model {
      * compute call, and whether each net's await an apply */
     float *flat;
     int pending[2];
+    float *block; /* the model's batch buffers (gm__model_batch_block) */
 };
 
-/* Sets up m for nets a and b (checked by the caller) with optimizers of
- * the options oa and ob and generators from seed; the snapshot also holds
- * net 1's parameters and optimizer when snap_b_params is set (a net
- * updated before the step can fail). The nets become owned (gm_net_free
- * ignores them). GM_ENOMEM named fn; on failure nothing is kept. */
-gm_status gm__model_init(gm__model *m, const gm__model_class *cls, gm_net *a,
-                         const gm_optimizer_options *oa, gm_net *b,
-                         const gm_optimizer_options *ob, uint64_t seed, int snap_b_params,
-                         const char *fn);
-/* Frees what gm__model_init made, and the nets when free_nets is set (else
- * they are released to their caller). */
-void gm__model_free(gm__model *m, int free_nets);
+/* Allocates a model struct of `size` bytes (zeroed; it starts with its
+ * gm__model) and sets it up for nets a and b (checked by the caller):
+ * optimizers of the options oa and ob, generators from seed, and the
+ * snapshot, which also holds net 1's parameters and optimizer when
+ * snap_b_params is set (a net updated before the step can fail). The nets
+ * become owned (gm_net_free ignores them). GM_ENOMEM named fn; on failure
+ * nothing is kept and *out is NULL. */
+gm_status gm__model_new(gm__model **out, size_t size, const gm__model_class *cls, gm_net *a,
+                        const gm_optimizer_options *oa, gm_net *b,
+                        const gm_optimizer_options *ob, uint64_t seed, int snap_b_params,
+                        const char *fn);
+/* The checks of a create call's nets (named after the class's parts): not
+ * NULL (GM_EINVAL), two different nets (GM_EINVAL), owned by no model yet
+ * (GM_ESTATE); errors named fn. */
+gm_status gm__model_check_nets(const char *fn, const gm__model_class *cls, const gm_net *a,
+                               const gm_net *b);
+/* Frees a model made by gm__model_new: the class's release first, then
+ * the parts, the batch block, and the nets when free_nets is set (else
+ * they go back to their caller, for a create that fails late). NULL: no-op. */
+void gm__model_delete(gm__model *m, int free_nets);
 
-/* The view of m for the checkpoint code. */
-static inline gm__model_view gm__model_view_of(gm__model *m)
+/* The view of m for the checkpoint code, which restores through its
+ * pointers (a save only reads them). */
+static inline gm__model_view gm__model_view_of(const gm__model *cm)
 {
+    gm__model *m = (gm__model *)(uintptr_t)cm; /* the model's own parts */
     return (gm__model_view){.net = {m->net[0], m->net[1]},
                             .opt = {m->parts.opt_a, m->parts.opt_b},
                             .train_rng = m->parts.train_rng,
@@ -158,15 +175,49 @@ gm_status gm__model_fit(gm__model *m, const char *fn, const gm_tensor *data,
                         const int32_t *labels, const gm_fit_options *opts, gm__fit_callback cb,
                         void *user);
 
+/* Defines `static const gm__model_class NAME` for the model type T (whose
+ * struct starts with its gm__model) from its public train step
+ * STEP(T *, x, labels, S *), its statistics struct S (GM__FIT_STATS
+ * floats) and its public fit callback type CB; name names the model in
+ * messages, part0 and part1 the
+ * nets, compute_fn the public compute-gradients call; RELEASE is the
+ * class's release (or NULL). */
+#define GM__MODEL_CLASS(NAME, T, S, STEP, CB, name, part0, part1, compute_fn, RELEASE)        \
+    _Static_assert(sizeof(S) == GM__FIT_STATS * sizeof(float), #S ": GM__FIT_STATS floats");  \
+    static gm_status NAME##_step(gm__model *m, const gm_tensor *x, const int32_t *labels,      \
+                                 float v[GM__FIT_STATS])                                      \
+    {                                                                                         \
+        S s;                                                                                  \
+        gm_status st = STEP((T *)(void *)m, x, labels, &s);                                   \
+        if (st == GM_OK) memcpy(v, &s, sizeof s);                                             \
+        return st;                                                                            \
+    }                                                                                         \
+    static int NAME##_report(gm__fit_callback cb, void *user, const gm_fit_progress *p,        \
+                             const float mean[GM__FIT_STATS])                                 \
+    {                                                                                         \
+        S s;                                                                                  \
+        memcpy(&s, mean, sizeof s);                                                           \
+        return ((CB)cb)(user, p, &s);                                                         \
+    }                                                                                         \
+    static const gm__model_class NAME = {name, {part0, part1}, compute_fn, NAME##_step, NAME##_report,  \
+                                           RELEASE}
+
 /* ---- helpers the models share ---------------------------------------- */
-/* One block of n * (widths[0] + ... + widths[k - 1]) floats for a model's
- * batch buffers: GM_ESHAPE "a batch of n is too large" past GM__BLAS_MAX
- * per buffer, GM_ENOMEM; errors named fn. */
-gm_status gm__model_batch_block(const char *fn, size_t n, const size_t *widths, int k,
-                                float **block);
+/* Replaces m->block with one of n * (widths[0] + ... + widths[k - 1])
+ * floats for the model's batch buffers: GM_ESHAPE "a batch of n is too
+ * large" past GM__BLAS_MAX per buffer, GM_ENOMEM; errors named fn, and
+ * the old block is kept on failure. */
+gm_status gm__model_batch_block(gm__model *m, const char *fn, size_t n, const size_t *widths,
+                                int k);
 /* Checks an output (or input) tensor t named `name`: n samples of `width`
  * values each; GM_EINVAL (NULL) or GM_ESHAPE named fn. */
 gm_status gm__model_check_out(const char *fn, const gm_tensor *t, const char *name, size_t n,
                               size_t width);
+/* The checks of a decode/generate call: z holds n samples of L latents,
+ * out n samples of `width` values, the labels suit C classes (required
+ * iff C > 0), and z is finite. GM_EINVAL or GM_ESHAPE named fn. */
+gm_status gm__model_check_latents(const char *fn, const gm_tensor *z, size_t L,
+                                  const gm_tensor *out, size_t width, const int32_t *labels,
+                                  size_t C);
 
 #endif

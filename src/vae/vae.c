@@ -70,18 +70,14 @@ static gm_status gm__vae_decoder_width(const char *fn, gm_net *decoder, const gm
     return GM_OK;
 }
 
-static const gm__model_class gm__vae_class; /* below, with the training step */
+static const gm__model_class gm__vae_class; /* defined with the train step */
 
 gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
                         const gm_vae_options *opts)
 {
     GM_CHECK_NULL(out);
     *out = NULL;
-    GM_CHECK_NULL(encoder);
-    GM_CHECK_NULL(decoder);
-    GM_CHECK(encoder != decoder, GM_EINVAL, "encoder and decoder must be two different nets");
-    GM_TRY(gm__net_check_free(__func__, encoder, "encoder"));
-    GM_TRY(gm__net_check_free(__func__, decoder, "decoder"));
+    GM_TRY(gm__model_check_nets(__func__, &gm__vae_class, encoder, decoder));
     gm_vae_options o;
     GM_TRY(gm__vae_read_options(__func__, opts, &o));
     gm_optimizer_options oo;
@@ -95,10 +91,10 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     size_t dnd = 0, dshape[GM_MAX_DIMS], w = 0;
     GM_TRY(gm__vae_decoder_width(__func__, decoder, &o, &dnd, dshape, &w));
     const int learned = o.likelihood == GM_LIKELIHOOD_GAUSSIAN_LEARNED;
-    gm_status st;
-    gm_vae *v = gm__malloc(sizeof *v);
-    GM_CHECK(v != NULL, GM_ENOMEM, "cannot allocate a VAE");
-    memset(v, 0, sizeof *v);
+    gm__model *m;
+    GM_TRY(gm__model_new(&m, sizeof(gm_vae), &gm__vae_class, encoder, &oo, decoder, &oo, o.seed,
+                         0, __func__));
+    gm_vae *v = (gm_vae *)m;
     v->o = o;
     v->opt = oo;
     v->L = o.latent;
@@ -107,38 +103,30 @@ gm_status gm_vae_create(gm_vae **out, gm_net *encoder, gm_net *decoder,
     v->D = learned ? w / 2 : w;
     v->dec_nd = dnd - 1;
     memcpy(v->dec_shape, dshape + 1, v->dec_nd * sizeof(size_t));
-    st = gm__model_init(&v->m, &gm__vae_class, encoder, &oo, decoder, &oo, o.seed, 0, __func__);
-    if (st != GM_OK) {
-        gm__free(v);
-        return st;
-    }
     *out = v;
     return GM_OK;
 }
 
-void gm_vae_free(gm_vae *vae)
+void gm_vae_free(gm_vae *vae) { gm__model_delete(vae ? &vae->m : NULL, 1); }
+
+void gm__vae_model_view(const gm_vae *vae, gm__model_view *mv, gm_vae_options *opts)
 {
-    if (vae == NULL) return;
-    gm__model_free(&vae->m, 1);
-    gm__free(vae->block);
-    gm__free(vae);
+    *mv = gm__model_view_of(&vae->m);
+    *opts = vae->o;
 }
 
 
 gm_status gm__vae_prepare(gm_vae *v, const char *fn, size_t n)
 {
-    if (v->block != NULL && v->n == n) return GM_OK;
+    if (v->m.block != NULL && v->n == n) return GM_OK;
     const size_t L = v->L, C = v->C, D = v->D, W = v->dec_w;
     /* enc_in, h, dh, eps, z, dz, dec_in, ddec_in, dec_out, ddec */
     const size_t widths[10] = {D + C, 2 * L, 2 * L, L, L, L, L + C, L + C, W, W};
-    float *block;
-    GM_TRY(gm__model_batch_block(fn, n, widths, 10, &block));
-    gm__free(v->block);
-    v->block = block;
+    GM_TRY(gm__model_batch_block(&v->m, fn, n, widths, 10));
     v->n = n;
     gm_tensor *views[10] = {&v->enc_in, &v->h,      &v->dh,      &v->eps,     &v->z,
                             &v->dz,     &v->dec_in, &v->ddec_in, &v->dec_out, &v->ddec};
-    float *p = block;
+    float *p = v->m.block;
     for (int i = 0; i < 10; i++) {
         gm__tensor_view(views[i], 2, (size_t[]){n, widths[i]}, p);
         p += n * widths[i];
@@ -362,32 +350,10 @@ gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labe
     return GM_OK;
 }
 
-/* The VAE's class: the fit loop's step and report (model/fit.c) */
-_Static_assert(sizeof(gm_vae_stats) == GM__FIT_STATS * sizeof(float), "gm_vae_stats: 4 floats");
 
-static gm_status gm__vae_fit_step(gm__model *m, const gm_tensor *x, const int32_t *labels,
-                                  float v[GM__FIT_STATS])
-{
-    gm_vae_stats s;
-    GM_TRY(gm_vae_train_step((gm_vae *)m, x, labels, &s));
-    memcpy(v, &s, sizeof s);
-    return GM_OK;
-}
-
-static int gm__vae_fit_report(gm__fit_callback cb, void *user, const gm_fit_progress *p,
-                              const float mean[GM__FIT_STATS])
-{
-    gm_vae_stats s;
-    memcpy(&s, mean, sizeof s);
-    return ((gm_vae_fit_callback)cb)(user, p, &s);
-}
-
-static const gm__model_class gm__vae_class = {
-    .part = {"encoder", "decoder"},
-    .compute_fn = "gm_vae_compute_grads",
-    .train_step = gm__vae_fit_step,
-    .report = gm__vae_fit_report,
-};
+/* The VAE's class for the model layer (the fit loop's step and report) */
+GM__MODEL_CLASS(gm__vae_class, gm_vae, gm_vae_stats, gm_vae_train_step, gm_vae_fit_callback,
+                "VAE", "encoder", "decoder", "gm_vae_compute_grads", NULL);
 
 gm_status gm_vae_fit(gm_vae *vae, const gm_tensor *data, const int32_t *labels,
                      const gm_fit_options *opts, gm_vae_fit_callback callback, void *user)
@@ -440,13 +406,6 @@ gm_status gm_vae_set_lr(gm_vae *vae, float lr)
              (double)lr);
     GM_TRY(gm_optimizer_set_lr(vae->m.parts.opt_a, lr));
     return gm_optimizer_set_lr(vae->m.parts.opt_b, lr);
-}
-
-void gm__vae_model_view(const gm_vae *vae, gm__model_view *mv, gm_vae_options *opts)
-{
-    gm_vae *v = (gm_vae *)vae; /* the checkpoint code restores through it */
-    *mv = gm__model_view_of(&v->m);
-    *opts = v->o;
 }
 
 gm_status gm_vae_get_options(const gm_vae *vae, gm_vae_options *opts)

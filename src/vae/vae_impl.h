@@ -17,9 +17,8 @@ struct gm_vae {
     size_t L, C, D, dec_w; /* latent, classes, data features, decoder width */
     size_t dec_nd, dec_shape[GM_MAX_DIMS]; /* decoder output per sample */
     size_t h_nd, h_shape[GM_MAX_DIMS];     /* encoder output of the last call */
-    /* batch buffers for n samples, views into one block */
+    /* batch buffers for n samples, views into m.block */
     size_t n;
-    float *block;
     gm_tensor enc_in, h, dh, eps, z, dz, dec_in, ddec_in, dec_out, ddec;
 };
 

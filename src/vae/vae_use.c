@@ -159,14 +159,8 @@ static gm_status gm__vae_decode_mean(gm_vae *v, const char *fn, const int32_t *l
 gm_status gm_vae_decode(gm_vae *vae, const gm_tensor *z, const int32_t *labels, gm_tensor *out)
 {
     GM_CHECK_NULL(vae);
-    GM_CHECK_NULL(z);
+    GM_TRY(gm__model_check_latents(__func__, z, vae->L, out, vae->D, labels, vae->C));
     const size_t n = z->shape[0];
-    GM_TRY(gm__model_check_out(__func__, z, "z", n, vae->L));
-    GM_TRY(gm__model_check_out(__func__, out, "out", n, vae->D));
-    GM_TRY(gm__vae_check_labels(vae, __func__, labels, n));
-    size_t bad = gm__find_nonfinite(z->data, z->numel);
-    GM_CHECK(bad == z->numel, GM_EINVAL, "z[%zu] is not finite (%g)", bad,
-             bad < z->numel ? (double)z->data[bad] : 0.0);
     GM_TRY(gm__vae_prepare(vae, __func__, n));
     memcpy(vae->z.data, z->data, z->numel * sizeof(float));
     return gm__vae_decode_mean(vae, __func__, labels, out);
