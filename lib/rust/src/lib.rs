@@ -97,6 +97,9 @@
 pub mod sys;
 pub mod interp;
 
+#[macro_use]
+mod model;
+
 mod eval;
 mod gan;
 mod io;
