@@ -35,7 +35,8 @@ static int gm__gan_k(gm_gan_part part) { return part == GM_GAN_GENERATOR ? 0 : 1
 /* The GAN's class for the model layer (the fit loop's step and report) */
 static void gm__gan_release(gm__model *m) { gm__gan_ema_free(&((gm_gan *)m)->ema); }
 GM__MODEL_CLASS(gm__gan_class, gm_gan, gm_gan_stats, gm_gan_train_step, gm_gan_fit_callback,
-                "GAN", "generator", "discriminator", "gm_gan_compute_grads", gm__gan_release);
+                gm_gan_fit_sized_callback, "GAN", "generator", "discriminator",
+                "gm_gan_compute_grads", gm__gan_release);
 
 gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
                         const gm_gan_options *opts)
@@ -357,7 +358,7 @@ gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
     GM_CHECK_NULL(gan);
     size_t dnd, dshape[GM_MAX_DIMS];
     GM_TRY(gm__gan_check_real(gan, __func__, data, labels, &dnd, dshape)); /* all of it */
-    return gm__model_fit(&gan->m, __func__, data, labels, opts, (gm__fit_callback)callback,
+    return gm__model_fit(&gan->m, __func__, data, labels, opts, (gm__fit_callback)callback, 0,
                          user);
 }
 
@@ -499,3 +500,30 @@ gm_status gm_gan_ema_params(const gm_gan *gan, float *out, size_t n)
 gm__gan_ema *gm__gan_ema_of(gm_gan *gan) { return &gan->ema; }
 
 const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan) { return &gan->ema; }
+
+/* The sized calls (1.2), for the caller's size of gm_gan_stats */
+gm_status gm_gan_train_step_sized(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
+                                  gm_gan_stats *stats, size_t stats_size)
+{
+    GM__MODEL_SIZED(gm_gan_stats, s, gm_gan_train_step(gan, real, labels, &s), stats, stats_size);
+}
+
+gm_status gm_gan_fit_sized(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
+                           const gm_fit_options *opts, gm_gan_fit_sized_callback callback,
+                           void *user)
+{
+    GM_CHECK_NULL(gan);
+    size_t dnd, dshape[GM_MAX_DIMS];
+    GM_TRY(gm__gan_check_real(gan, __func__, data, labels, &dnd, dshape)); /* all of it */
+    return gm__model_fit(&gan->m, __func__, data, labels, opts, (gm__fit_callback)callback, 1,
+                         user);
+}
+
+gm_status gm_gan_compute_grads_sized(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
+                                     const int32_t *labels, size_t offset, size_t total,
+                                     gm_gan_stats *stats, size_t stats_size)
+{
+    GM__MODEL_SIZED(gm_gan_stats, s,
+                    gm_gan_compute_grads(gan, part, real, labels, offset, total, &s), stats,
+                    stats_size);
+}

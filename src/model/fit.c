@@ -147,6 +147,7 @@ gm_status gm__fit(const char *fn, void *model, gm__fit_step step, const gm_tenso
 typedef struct gm__model_fit_ctx {
     gm__model *m;
     gm__fit_callback cb;
+    int sized;
     void *user;
 } gm__model_fit_ctx;
 
@@ -161,14 +162,14 @@ static int gm__model_fit_report(void *c, const gm_fit_progress *p,
                                 const float mean[GM__FIT_STATS])
 {
     const gm__model_fit_ctx *f = c;
-    return f->m->cls->report(f->cb, f->user, p, mean);
+    return f->m->cls->report(f->cb, f->sized, f->user, p, mean);
 }
 
 gm_status gm__model_fit(gm__model *m, const char *fn, const gm_tensor *data,
                         const int32_t *labels, const gm_fit_options *opts, gm__fit_callback cb,
-                        void *user)
+                        int sized, void *user)
 {
-    gm__model_fit_ctx c = {m, cb, user};
+    gm__model_fit_ctx c = {m, cb, sized, user};
     return gm__fit(fn, &c, gm__model_fit_step, data, labels, opts,
                    cb ? gm__model_fit_report : NULL, &c);
 }

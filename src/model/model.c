@@ -184,3 +184,18 @@ gm_status gm__model_check_latents(const char *fn, const gm_tensor *z, size_t L,
     GM_TRY(gm__check_labels(fn, labels, n, C));
     return gm__check_all_finite(fn, "z", z->data, z->numel);
 }
+
+gm_status gm__model_check_stats_size(const char *fn, const void *stats, size_t size)
+{
+    if (stats != NULL && (size < GM_STATS_SIZE_1_0 || size > 4096))
+        return gm__set_error(GM_EINVAL, fn, "stats_size must be in [%zu, 4096], got %zu",
+                             (size_t)GM_STATS_SIZE_1_0, size);
+    return GM_OK;
+}
+
+void gm__model_write_stats(void *dst, size_t size, const void *src, size_t n)
+{
+    if (dst == NULL) return;
+    memset(dst, 0, size);
+    memcpy(dst, src, n < size ? n : size);
+}

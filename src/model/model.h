@@ -95,9 +95,10 @@ typedef struct gm__model_class {
      * struct's order (GM__FIT_STATS floats). */
     gm_status (*train_step)(gm__model *m, const gm_tensor *x, const int32_t *labels,
                             float stats[GM__FIT_STATS]);
-    /* Calls the model's public fit callback cb with the mean statistics
-     * (GM__FIT_STATS floats in its stats struct's order). */
-    int (*report)(gm__fit_callback cb, void *user, const gm_fit_progress *p,
+    /* Calls the model's public fit callback cb (its sized form when sized
+     * is set) with the mean statistics (GM__FIT_STATS floats in its stats
+     * struct's order). */
+    int (*report)(gm__fit_callback cb, int sized, void *user, const gm_fit_progress *p,
                   const float mean[GM__FIT_STATS]);
     /* NULL, or frees what the model owns besides the model layer's parts */
     void (*release)(gm__model *m);
@@ -169,20 +170,20 @@ float *gm__model_grads(gm__model *m, int k, size_t *n);
  * an apply (GM_ESTATE) and be finite (GM_ENUMERIC); then they are loaded
  * into the net(s). Errors named fn. */
 gm_status gm__model_load_grads(gm__model *m, int k, const char *fn);
-/* The epoch loop (fit.c) over the class's train step; cb may be NULL.
+/* The epoch loop (fit.c) over the class's train step; cb may be NULL, and
+ * is the model's sized callback type when sized is set.
  * data and labels were checked by the caller. */
 gm_status gm__model_fit(gm__model *m, const char *fn, const gm_tensor *data,
                         const int32_t *labels, const gm_fit_options *opts, gm__fit_callback cb,
-                        void *user);
+                        int sized, void *user);
 
 /* Defines `static const gm__model_class NAME` for the model type T (whose
  * struct starts with its gm__model) from its public train step
  * STEP(T *, x, labels, S *), its statistics struct S (GM__FIT_STATS
- * floats) and its public fit callback type CB; name names the model in
- * messages, part0 and part1 the
- * nets, compute_fn the public compute-gradients call; RELEASE is the
- * class's release (or NULL). */
-#define GM__MODEL_CLASS(NAME, T, S, STEP, CB, name, part0, part1, compute_fn, RELEASE)        \
+ * floats) and its public fit callback types CB and SCB (sized); name names
+ * the model in messages, part0 and part1 the nets, compute_fn the public
+ * compute-gradients call; RELEASE is the class's release (or NULL). */
+#define GM__MODEL_CLASS(NAME, T, S, STEP, CB, SCB, name, part0, part1, compute_fn, RELEASE)   \
     _Static_assert(sizeof(S) == GM__FIT_STATS * sizeof(float), #S ": GM__FIT_STATS floats");  \
     static gm_status NAME##_step(gm__model *m, const gm_tensor *x, const int32_t *labels,      \
                                  float v[GM__FIT_STATS])                                      \
@@ -192,15 +193,34 @@ gm_status gm__model_fit(gm__model *m, const char *fn, const gm_tensor *data,
         if (st == GM_OK) memcpy(v, &s, sizeof s);                                             \
         return st;                                                                            \
     }                                                                                         \
-    static int NAME##_report(gm__fit_callback cb, void *user, const gm_fit_progress *p,        \
-                             const float mean[GM__FIT_STATS])                                 \
+    static int NAME##_report(gm__fit_callback cb, int sized, void *user,                      \
+                             const gm_fit_progress *p, const float mean[GM__FIT_STATS])       \
     {                                                                                         \
         S s;                                                                                  \
         memcpy(&s, mean, sizeof s);                                                           \
+        if (sized) return ((SCB)cb)(user, p, sizeof *p, &s, sizeof s);                        \
         return ((CB)cb)(user, p, &s);                                                         \
     }                                                                                         \
-    static const gm__model_class NAME = {name, {part0, part1}, compute_fn, NAME##_step, NAME##_report,  \
-                                           RELEASE}
+    static const gm__model_class NAME = {name, {part0, part1}, compute_fn, NAME##_step,       \
+                                         NAME##_report, RELEASE}
+
+/* The sized calls (1.2): GM_EINVAL named fn unless stats is NULL or
+ * size is in [GM_STATS_SIZE_1_0, 4096]. */
+gm_status gm__model_check_stats_size(const char *fn, const void *stats, size_t size);
+/* Writes the library's statistics src (n bytes) into the caller's dst of
+ * `size` bytes (checked): what fits, then zeros. dst NULL: nothing. */
+void gm__model_write_stats(void *dst, size_t size, const void *src, size_t n);
+/* The body of a sized call: checks size, runs `call` (which writes the
+ * statistics struct S named var), names the error after the calling
+ * function, and writes var into stats. */
+#define GM__MODEL_SIZED(S, var, call, stats, size)                                           \
+    do {                                                                                     \
+        GM_TRY(gm__model_check_stats_size(__func__, (stats), (size)));                       \
+        S var;                                                                               \
+        GM_TRY(gm__own_error((call), __func__));                                             \
+        gm__model_write_stats((stats), (size), &var, sizeof var);                            \
+        return GM_OK;                                                                        \
+    } while (0)
 
 /* ---- helpers the models share ---------------------------------------- */
 /* Replaces m->block with one of n * (widths[0] + ... + widths[k - 1])

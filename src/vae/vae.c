@@ -353,15 +353,49 @@ gm_status gm_vae_train_step(gm_vae *vae, const gm_tensor *x, const int32_t *labe
 
 /* The VAE's class for the model layer (the fit loop's step and report) */
 GM__MODEL_CLASS(gm__vae_class, gm_vae, gm_vae_stats, gm_vae_train_step, gm_vae_fit_callback,
-                "VAE", "encoder", "decoder", "gm_vae_compute_grads", NULL);
+                gm_vae_fit_sized_callback, "VAE", "encoder", "decoder", "gm_vae_compute_grads",
+                NULL);
 
 gm_status gm_vae_fit(gm_vae *vae, const gm_tensor *data, const int32_t *labels,
                      const gm_fit_options *opts, gm_vae_fit_callback callback, void *user)
 {
     GM_CHECK_NULL(vae);
     GM_TRY(gm__vae_check_x(vae, __func__, data, labels)); /* all of it, before any step */
-    return gm__model_fit(&vae->m, __func__, data, labels, opts, (gm__fit_callback)callback,
+    return gm__model_fit(&vae->m, __func__, data, labels, opts, (gm__fit_callback)callback, 0,
                          user);
+}
+
+/* The sized calls (1.2): the same calls, the statistics written for the
+ * caller's size of gm_vae_stats */
+gm_status gm_vae_fit_sized(gm_vae *vae, const gm_tensor *data, const int32_t *labels,
+                           const gm_fit_options *opts, gm_vae_fit_sized_callback callback,
+                           void *user)
+{
+    GM_CHECK_NULL(vae);
+    GM_TRY(gm__vae_check_x(vae, __func__, data, labels)); /* all of it, before any step */
+    return gm__model_fit(&vae->m, __func__, data, labels, opts, (gm__fit_callback)callback, 1,
+                         user);
+}
+
+gm_status gm_vae_train_step_sized(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
+                                  gm_vae_stats *stats, size_t stats_size)
+{
+    GM__MODEL_SIZED(gm_vae_stats, s, gm_vae_train_step(vae, x, labels, &s), stats, stats_size);
+}
+
+gm_status gm_vae_compute_grads_sized(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
+                                     size_t offset, size_t total, gm_vae_stats *stats,
+                                     size_t stats_size)
+{
+    GM__MODEL_SIZED(gm_vae_stats, s, gm_vae_compute_grads(vae, x, labels, offset, total, &s),
+                    stats, stats_size);
+}
+
+gm_status gm_vae_elbo_sized(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
+                            gm_vae_stats *stats, size_t stats_size)
+{
+    GM_CHECK_NULL(stats);
+    GM__MODEL_SIZED(gm_vae_stats, s, gm_vae_elbo(vae, x, labels, &s), stats, stats_size);
 }
 
 gm_status gm_vae_compute_grads(gm_vae *vae, const gm_tensor *x, const int32_t *labels,

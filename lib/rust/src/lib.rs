@@ -416,7 +416,7 @@ pub(crate) use handle;
 
 // ---- core -----------------------------------------------------------------
 
-/// Run-time version string of the library, e.g. "1.1.0".
+/// Run-time version string of the library, e.g. "1.2.0".
 pub fn version() -> &'static str {
     unsafe { static_str(sys::gm_version()) }
 }
