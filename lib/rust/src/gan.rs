@@ -42,42 +42,21 @@ pub struct GanOptions {
     pub ema_decay: f32,
 }
 
-impl GanOptions {
-    /// The settings of a C struct (optimizer settings are not carried).
-    fn from_raw(o: &sys::gm_gan_options) -> Self {
-        GanOptions {
-            latent: o.latent,
-            loss: GanLoss::from_raw(o.loss as _).unwrap_or(GanLoss::NonSaturating),
-            n_critic: o.n_critic,
-            real_label: o.real_label,
-            weight_clip: o.weight_clip,
-            g_optimizer: None,
-            d_optimizer: None,
-            seed: o.seed,
-            num_classes: o.num_classes,
-            ema_decay: o.ema_decay,
-        }
+// The conversions to and from the C struct (model.rs)
+option_fields!(
+    GanOptions = gm_gan_options;
+    plain: latent, n_critic, real_label, weight_clip, seed, num_classes, ema_decay;
+    from_raw(o) {
+        loss: GanLoss::from_raw(o.loss as _).unwrap_or(GanLoss::NonSaturating),
+        g_optimizer: None,
+        d_optimizer: None,
     }
-}
-
-impl GanOptions {
-    /// The C struct; it points into `self`'s optimizer settings.
-    fn raw(&self) -> sys::gm_gan_options {
-        sys::gm_gan_options {
-            latent: self.latent,
-            loss: self.loss.raw() as i32,
-            n_critic: self.n_critic,
-            real_label: self.real_label,
-            weight_clip: self.weight_clip,
-            g_optimizer: self.g_optimizer.as_ref().map_or(ptr::null(), |o| o),
-            d_optimizer: self.d_optimizer.as_ref().map_or(ptr::null(), |o| o),
-            seed: self.seed,
-            num_classes: self.num_classes,
-            ema_decay: self.ema_decay,
-            ..raw_defaults()
-        }
+    raw(s) {
+        loss: s.loss.raw() as i32,
+        g_optimizer: s.g_optimizer.as_ref().map_or(ptr::null(), |o| o),
+        d_optimizer: s.d_optimizer.as_ref().map_or(ptr::null(), |o| o),
     }
-}
+);
 
 impl GanRef {
     /// Data parallelism: one phase's gradients on a shard `real` (rows

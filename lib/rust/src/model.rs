@@ -145,3 +145,27 @@ macro_rules! two_net_model {
         }
     };
 }
+
+/// `$opts::from_raw` (the settings of the C struct `$raw`; optimizer
+/// settings are not carried) and `$opts::raw` (the C struct, pointing into
+/// `self`'s optimizer settings, the rest from `raw_defaults()`): the
+/// `plain` fields copied as they are, the others converted by the given
+/// expressions over `$o` (the C struct) and `$s` (`self`).
+macro_rules! option_fields {
+    (
+        $opts:ident = $raw:ident; plain: $($f:ident),*;
+        from_raw($o:ident) { $($ff:ident: $fe:expr),* $(,)? }
+        raw($s:ident) { $($rf:ident: $re:expr),* $(,)? }
+    ) => {
+        impl $opts {
+            fn from_raw($o: &$crate::sys::$raw) -> Self {
+                $opts { $($f: $o.$f,)* $($ff: $fe,)* }
+            }
+
+            fn raw(&self) -> $crate::sys::$raw {
+                let $s = self;
+                $crate::sys::$raw { $($f: $s.$f,)* $($rf: $re,)* ..raw_defaults() }
+            }
+        }
+    };
+}

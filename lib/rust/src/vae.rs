@@ -32,38 +32,12 @@ pub struct VaeOptions {
     pub num_classes: usize,
 }
 
-impl VaeOptions {
-    /// The settings of a C struct (optimizer settings are not carried).
-    fn from_raw(o: &sys::gm_vae_options) -> Self {
-        VaeOptions {
-            latent: o.latent,
-            likelihood: Likelihood::from_raw(o.likelihood as _).unwrap_or(Likelihood::Bernoulli),
-            gaussian_logvar: o.gaussian_logvar,
-            beta: o.beta,
-            kl_warmup_steps: o.kl_warmup_steps,
-            optimizer: None,
-            seed: o.seed,
-            num_classes: o.num_classes,
-        }
-    }
-}
-
-impl VaeOptions {
-    /// The C struct; it points into `self.optimizer`.
-    fn raw(&self) -> sys::gm_vae_options {
-        sys::gm_vae_options {
-            latent: self.latent,
-            likelihood: self.likelihood.raw() as i32,
-            gaussian_logvar: self.gaussian_logvar,
-            beta: self.beta,
-            kl_warmup_steps: self.kl_warmup_steps,
-            optimizer: self.optimizer.as_ref().map_or(ptr::null(), |o| o),
-            seed: self.seed,
-            num_classes: self.num_classes,
-            ..raw_defaults()
-        }
-    }
-}
+// The conversions to and from the C struct (model.rs)
+option_fields!(
+    VaeOptions = gm_vae_options; plain: latent, gaussian_logvar, beta, kl_warmup_steps, seed, num_classes;
+    from_raw(o) { likelihood: Likelihood::from_raw(o.likelihood as _).unwrap_or(Likelihood::Bernoulli), optimizer: None }
+    raw(s) { likelihood: s.likelihood.raw() as i32, optimizer: s.optimizer.as_ref().map_or(ptr::null(), |o| o) }
+);
 
 impl VaeRef {
     fn ptr(&mut self) -> *mut sys::gm_vae {
