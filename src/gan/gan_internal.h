@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* What other modules may reach of a GAN's private struct: the checkpoint
- * code (io/checkpoint.c) reads and restores its parts through this view.
- * Not installed. */
+ * code (io/checkpoint.c) reads and restores its parts through this view;
+ * and what the files of src/gan/ share. Not installed. */
 #ifndef GM_GAN_INTERNAL_H
 #define GM_GAN_INTERNAL_H
 
 #include <genmodel/gan.h>
 
 #include "core/record.h"
-#include "engine/engine.h"
+#include "model/model.h"
 #include "gan/ema.h"
 
 /* Fills mv with the GAN's nets, optimizers, generators, step counter
@@ -24,5 +24,11 @@ const gm__opt_field *gm__gan_option_fields(size_t *n);
 gm__gan_ema *gm__gan_ema_of(gm_gan *gan);
 /* The same, read-only (checkpoint saves). */
 const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan);
+
+/* Reads and checks a caller's options into *o (size and latent required;
+ * the optimizer pointers are NULL after) and the two optimizers' settings
+ * (or the GAN defaults) into og and od; GM_EINVAL named fn. options.c. */
+gm_status gm__gan_read_options(const char *fn, const gm_gan_options *opts, gm_gan_options *o,
+                               gm_optimizer_options *og, gm_optimizer_options *od);
 
 #endif

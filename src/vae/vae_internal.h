@@ -8,7 +8,7 @@
 #include <genmodel/vae.h>
 
 #include "core/record.h"
-#include "engine/engine.h"
+#include "model/model.h"
 
 /* Fills mv with the VAE's nets, optimizers, generators, step counter
  * and pending flag, and *opts with its settings (optimizer pointers NULL):
