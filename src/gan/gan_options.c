@@ -13,7 +13,9 @@
             def, lo, hi                                                                 \
     }
 
-/* In format version 1's order (ema_decay was its optional tail). */
+/* The first 7 rows in format version 1's order (its options section
+ * stored them so, without ids; ema_decay was its optional tail): keep
+ * them first; append new options. */
 static const gm__opt_field gm__gan_fields[] = {
     GM__GAN_FIELD(1, GM__REC_U64, latent, 0, 1, 65536),
     GM__GAN_FIELD(2, GM__REC_I32, loss, GM_GAN_NONSATURATING, GM_GAN_NONSATURATING,

@@ -16,6 +16,10 @@
 #include "io/checkpoint_internal.h"
 #include "vae/vae_internal.h"
 
+/* Version 1 stored the first 7 fields of each model's option table (the
+ * tables keep that order; rows added since come after them). */
+#define GM__CK_V1_FIELDS 7
+
 /* The parsed parts of a model file: nets, optimizer records, generators. */
 typedef struct gm__model_rec {
     gm_net *net[2];
@@ -92,7 +96,7 @@ static gm_status gm__vae_options_of(gm__model_rec *m, gm_vae_options *o,
     const gm__opt_field *fields = gm__vae_option_fields(&nf);
     gm__rec_slot slot = {GM__REC_STEPS, GM__REC_U64, 0, {0}};
     gm_vae_options_init(o);
-    GM_TRY(gm__get_options(&m->options, fields, nf, nf, o, &slot, 1));
+    GM_TRY(gm__get_options(&m->options, fields, nf, GM__CK_V1_FIELDS, o, &slot, 1));
     GM_TRY(gm__get_end(&m->options));
     *steps = gm__steps_of(&slot);
     /* one optimizer setting serves both nets; only lr may differ (set_lr) */
@@ -165,7 +169,7 @@ static gm_status gm__gan_options_of(gm__model_rec *m, gm_gan_options *o, uint64_
     gm__rbuf *s = &m->options;
     gm_gan_options_init(o);
     /* version 1 stored the fields before ema_decay, then its own tail */
-    GM_TRY(gm__get_options(s, fields, nf, nf - 1, o, slots, 2));
+    GM_TRY(gm__get_options(s, fields, nf, GM__CK_V1_FIELDS, o, slots, 2));
     if (s->version == 1) GM_TRY(gm__get_ema_v1(s, &o->ema_decay, &slots[1]));
     GM_TRY(gm__get_end(s));
     if (slots[1].seen != (o->ema_decay > 0.0f))

@@ -13,8 +13,8 @@
             def, lo, hi                                                                 \
     }
 
-/* In format version 1's order (its options section stored these fields
- * in this order, without ids). */
+/* The first 7 rows in format version 1's order (its options section
+ * stored them so, without ids): keep them first; append new options. */
 static const gm__opt_field gm__vae_fields[] = {
     GM__VAE_FIELD(1, GM__REC_U64, latent, 0, 1, (double)(GM__BLAS_MAX / 2)),
     GM__VAE_FIELD(2, GM__REC_I32, likelihood, GM_LIKELIHOOD_BERNOULLI, GM_LIKELIHOOD_BERNOULLI,
