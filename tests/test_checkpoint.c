@@ -17,6 +17,8 @@
 #include <zlib.h>
 
 #include "engine/engine.h" /* gm__conv_dnnl_built */
+#include "gan/gan_internal.h" /* gm__gan_option_fields */
+#include "vae/vae_internal.h" /* gm__vae_option_fields */
 #include "gm_test.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -456,13 +458,13 @@ START_TEST(test_hostile_and_future_files)
     unsigned char *img = gm_test_read_file(gm_test_path("net.gmck"), &n);
     gm_net *net = (gm_net *)1;
     /* a later format version */
-    wr32(img + 8, 2);
+    wr32(img + 8, GM_CHECKPOINT_VERSION + 1);
     fix_crcs(img, 24);
     gm_test_write_file(bad, img, n);
     GM_CK_ERR(GM_EVERSION, "gm_net_load", gm_net_load(&net, bad));
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "later"));
     ck_assert_ptr_null(net);
-    wr32(img + 8, 1);
+    wr32(img + 8, GM_CHECKPOINT_VERSION);
     /* the wrong kind, both ways */
     GM_CK_ERR(GM_EFORMAT, "gm_net_load", gm_net_load(&net, gm_test_path("vae.gmck")));
     ck_assert_ptr_nonnull(strstr(gm_last_error(), "VAE checkpoint"));
@@ -1100,6 +1102,213 @@ START_TEST(test_v1_fixtures_resume)
 }
 END_TEST
 
+/* ---- format 2's option records ----------------------------------------- */
+
+/* The offset of a model image's options section (its sixth and last). */
+static size_t options_section(const unsigned char *img)
+{
+    size_t sec = 24;
+    for (int k = 0; k < 5; k++)
+        sec += 16 + (size_t)(rd32(img + sec + 8) | (uint64_t)rd32(img + sec + 12) << 32);
+    return sec;
+}
+
+/* The offset of options record `id` (u32 id, u32 type, u64 length, value)
+ * in the section at sec, or 0. */
+static size_t find_record(const unsigned char *img, size_t len, size_t sec, uint32_t id)
+{
+    for (size_t at = sec + 16; at + 16 <= len; at += 16 + rd32(img + at + 8))
+        if (rd32(img + at) == id) return at;
+    return 0;
+}
+
+/* Writes to path the image with its rlen bytes at `at` replaced by the nb
+ * bytes of add, the options section's length and CRC fixed. */
+static void write_edited(const char *path, const unsigned char *img, size_t len, size_t sec,
+                         size_t at, size_t rlen, const void *add, size_t nb)
+{
+    const size_t n2 = len - rlen + nb;
+    unsigned char *c = malloc(n2);
+    ck_assert_ptr_nonnull(c);
+    memcpy(c, img, at);
+    if (nb) memcpy(c + at, add, nb);
+    memcpy(c + at + nb, img + at + rlen, len - at - rlen);
+    const uint64_t slen = n2 - sec - 16;
+    wr32(c + sec + 8, (uint32_t)slen);
+    wr32(c + sec + 12, (uint32_t)(slen >> 32));
+    fix_crcs(c, sec);
+    gm_test_write_file(path, c, n2);
+    free(c);
+}
+
+/* A record of id with flags | type U32 and value v. */
+static void u32_record(unsigned char rec[20], uint32_t id, uint32_t type_flags, uint32_t v)
+{
+    memset(rec, 0, 20);
+    wr32(rec, id);
+    wr32(rec + 4, type_flags);
+    wr32(rec + 8, 4);
+    wr32(rec + 16, v);
+}
+
+/* Each model's table of option fields: defaults as its _options_init
+ * sets them, ids unique and in 1 .. 255, every field inside the struct. */
+START_TEST(test_option_tables_match_init)
+{
+    gm_vae_options vo;
+    gm_gan_options go;
+    gm_vae_options_init(&vo);
+    gm_gan_options_init(&go);
+    for (int m = 0; m < 2; m++) {
+        size_t n;
+        const gm__opt_field *f = m ? gm__gan_option_fields(&n) : gm__vae_option_fields(&n);
+        const unsigned char *o = m ? (const unsigned char *)&go : (const unsigned char *)&vo;
+        const size_t osize = m ? sizeof go : sizeof vo;
+        ck_assert_uint_gt(n, 0);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_msg(f[i].id >= 1 && f[i].id <= 255, "%s: id %u", f[i].name, f[i].id);
+            for (size_t j = 0; j < i; j++) ck_assert_uint_ne(f[i].id, f[j].id);
+            ck_assert_uint_le(f[i].offset + f[i].size, osize);
+            double d;
+            if (f[i].type == GM__REC_F32) {
+                float x;
+                memcpy(&x, o + f[i].offset, 4);
+                d = x;
+            } else if (f[i].type == GM__REC_I32) {
+                int32_t x;
+                memcpy(&x, o + f[i].offset, 4);
+                d = x;
+            } else if (f[i].type == GM__REC_U32) {
+                uint32_t x;
+                memcpy(&x, o + f[i].offset, 4);
+                d = x;
+            } else {
+                uint64_t x = 0;
+                ck_assert_uint_eq(f[i].size, sizeof(size_t) == 8 ? 8 : f[i].size);
+                memcpy(&x, o + f[i].offset, f[i].size);
+                d = (double)x;
+            }
+            ck_assert_msg(d == f[i].def, "%s: init sets %g, the table says %g", f[i].name, d,
+                          f[i].def);
+            ck_assert_msg((f[i].def >= f[i].lo && f[i].def <= f[i].hi) || f[i].id == 1,
+                          "%s: default outside its bounds", f[i].name); /* latent: required */
+        }
+    }
+}
+END_TEST
+
+/* A version-2 file without the record of an option loads with that
+ * option's default (here: as if written before the option existed). */
+START_TEST(test_missing_record_loads_default)
+{
+    gm_test_dir_make("ckpt");
+    const char *p = gm_test_path("m.gmck"), *q = gm_test_path("edited.gmck");
+    for (int gan = 0; gan < 2; gan++) {
+        gm_vae *v = gan ? NULL : make_vae(11, 0); /* kl_warmup_steps 5 (default 0) */
+        gm_gan *g = gan ? make_gan(9, 0.0f) : NULL; /* n_critic 2 (default 1) */
+        if (v) vae_steps(v, 0, 3);
+        else gan_steps(g, 0, 3);
+        GM_CK_OK(v ? gm_vae_save(v, p) : gm_gan_save(g, p));
+        size_t len;
+        unsigned char *img = gm_test_read_file(p, &len);
+        const size_t sec = options_section(img);
+        const uint32_t id = gan ? 3 : 5; /* n_critic, kl_warmup_steps */
+        const size_t at = find_record(img, len, sec, id);
+        ck_assert_uint_gt(at, 0);
+        write_edited(q, img, len, sec, at, 16 + rd32(img + at + 8), NULL, 0);
+        gm_vae *v2 = NULL;
+        gm_gan *g2 = NULL;
+        GM_CK_OK(v ? gm_vae_load(&v2, q) : gm_gan_load(&g2, q));
+        if (v) {
+            gm_vae_options o, o2;
+            gm_vae_options_init(&o);
+            gm_vae_options_init(&o2);
+            GM_CK_OK(gm_vae_get_options(v, &o));
+            GM_CK_OK(gm_vae_get_options(v2, &o2));
+            ck_assert_uint_eq(o.kl_warmup_steps, 5);
+            ck_assert_uint_eq(o2.kl_warmup_steps, 0); /* the default */
+            o2.kl_warmup_steps = o.kl_warmup_steps;
+            ck_assert(memcmp(&o, &o2, sizeof o) == 0); /* and nothing else moved */
+            ck_assert_uint_eq(gm_vae_step_count(v2), 3);
+            assert_same_params(gm_vae_encoder(v), gm_vae_encoder(v2), "encoder");
+        } else {
+            gm_gan_options o, o2;
+            gm_gan_options_init(&o);
+            gm_gan_options_init(&o2);
+            GM_CK_OK(gm_gan_get_options(g, &o));
+            GM_CK_OK(gm_gan_get_options(g2, &o2));
+            ck_assert_uint_eq(o.n_critic, 2);
+            ck_assert_uint_eq(o2.n_critic, 1); /* the default */
+            o2.n_critic = o.n_critic;
+            ck_assert(memcmp(&o, &o2, sizeof o) == 0);
+            ck_assert_uint_eq(gm_gan_step_count(g2), 3);
+            assert_same_params(gm_gan_generator(g), gm_gan_generator(g2), "generator");
+        }
+        gm_vae_free(v);
+        gm_vae_free(v2);
+        gm_gan_free(g);
+        gm_gan_free(g2);
+        free(img);
+    }
+    gm_test_dir_remove();
+}
+END_TEST
+
+/* An unknown record is refused unless marked optional (then skipped); a
+ * record twice, of the wrong type or length, is refused. */
+START_TEST(test_unknown_and_bad_records)
+{
+    gm_test_dir_make("ckpt");
+    const char *p = gm_test_path("m.gmck"), *q = gm_test_path("edited.gmck");
+    gm_vae *v = make_vae(11, 0);
+    vae_steps(v, 0, 2);
+    GM_CK_OK(gm_vae_save(v, p));
+    size_t len;
+    unsigned char *img = gm_test_read_file(p, &len);
+    const size_t sec = options_section(img), end = len;
+    unsigned char rec[20];
+    gm_vae *out = (gm_vae *)&out;
+    /* a later library's required option */
+    u32_record(rec, 200, GM__REC_U32, 7);
+    write_edited(q, img, len, sec, end, 0, rec, 20);
+    GM_CK_ERR(GM_EFORMAT, "gm_vae_load", gm_vae_load(&out, q));
+    ck_assert_ptr_nonnull(strstr(gm_last_error(), "record 200 is unknown"));
+    ck_assert_ptr_null(out);
+    /* ...and an optional one: skipped */
+    u32_record(rec, 200, 0x100u | GM__REC_U32, 7);
+    write_edited(q, img, len, sec, end, 0, rec, 20);
+    GM_CK_OK(gm_vae_load(&out, q));
+    ck_assert_uint_eq(gm_vae_step_count(out), 2);
+    gm_vae_free(out);
+    /* known ids: twice, with another type, with another length, unknown flags */
+    const size_t at = find_record(img, len, sec, 2); /* likelihood, I32 */
+    ck_assert_uint_gt(at, 0);
+    const uint32_t bad[4][2] = {{GM__REC_I32, 4}, {GM__REC_U32, 4}, {GM__REC_I32, 3},
+                                {0x400u | GM__REC_I32, 4}};
+    const char *why[4] = {"twice", "has type", "bytes", "flags"};
+    for (int k = 0; k < 4; k++) {
+        u32_record(rec, 2, bad[k][0], 0);
+        wr32(rec + 8, bad[k][1]);
+        if (k == 0)
+            write_edited(q, img, len, sec, end, 0, rec, 20);
+        else
+            write_edited(q, img, len, sec, at, 20, rec, 16 + bad[k][1]);
+        out = (gm_vae *)&out;
+        GM_CK_ERR(GM_EFORMAT, "gm_vae_load", gm_vae_load(&out, q));
+        ck_assert_msg(strstr(gm_last_error(), why[k]) != NULL, "%s", gm_last_error());
+        ck_assert_ptr_null(out);
+    }
+    /* a stored value outside the field's bounds names the field */
+    u32_record(rec, 2, GM__REC_I32, 7);
+    write_edited(q, img, len, sec, at, 20, rec, 20);
+    GM_CK_ERR(GM_EFORMAT, "gm_vae_load", gm_vae_load(&out, q));
+    ck_assert_ptr_nonnull(strstr(gm_last_error(), "likelihood 7 is not in [0, 2]"));
+    free(img);
+    gm_vae_free(v);
+    gm_test_dir_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -1116,6 +1325,9 @@ int main(void)
     tcase_add_test(tc, test_vae_numeric_failure_changes_nothing);
     tcase_add_test(tc, test_gan_numeric_failure_undoes_critic_updates);
     tcase_add_test(tc, test_v1_fixtures_resume);
+    tcase_add_test(tc, test_option_tables_match_init);
+    tcase_add_test(tc, test_missing_record_loads_default);
+    tcase_add_test(tc, test_unknown_and_bad_records);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
 }

@@ -244,15 +244,16 @@ START_TEST(test_exact_resume)
     GM_CK_OK(gm_gan_save(straight, gm_test_path("s.gmck")));
     GM_CK_OK(gm_gan_save(resumed, gm_test_path("r.gmck")));
     ck_assert(gm_test_files_equal(gm_test_path("s.gmck"), gm_test_path("r.gmck")));
-    /* the EMA record is (4 + 8 + 4 (params + 2 x 2 batchnorm floats))
-     * bytes longer than the file of the same GAN without EMA */
+    /* the EMA record (checkpoint format 2: a 16-byte record header, then
+     * 4 (params + 2 x 2 batchnorm floats)) is all that makes the file
+     * longer than the one of the same GAN without EMA */
     gm_gan *plain = make_gan(9, 0.0f);
     steps(plain, 0, N + M);
     GM_CK_OK(gm_gan_save(plain, gm_test_path("p.gmck")));
     size_t lp, ls;
     free(gm_test_read_file(gm_test_path("p.gmck"), &lp));
     free(gm_test_read_file(gm_test_path("s.gmck"), &ls));
-    ck_assert_uint_eq(ls, lp + 12 + 4 * (n + 4));
+    ck_assert_uint_eq(ls, lp + 16 + 4 * (n + 4));
     gm_gan *plain2;
     GM_CK_OK(gm_gan_load(&plain2, gm_test_path("p.gmck")));
     GM_CK_OK(gm_gan_get_options(plain2, &o));
@@ -295,12 +296,24 @@ START_TEST(test_damaged_ema_record)
     gm_gan_free(g);
     size_t len;
     unsigned char *img = gm_test_read_file(p, &len);
-    /* the options section: 8 + 4 + 4 + 4 + 4 + 8 + 8 + 8 bytes, then the
-     * record of 4 + 8 + 4 nema */
-    const size_t payload = 48 + 12 + 4 * nema, sec = len - payload - 16;
+    /* the options section is the sixth and last; its records (format 2:
+     * u32 id, u32 type, u64 length, value) end with ema_decay (a 4-byte
+     * value), the step count (8) and the average (4 nema) */
+    size_t sec = 24;
+    for (int k = 0; k < 5; k++) {
+        uint64_t sl;
+        memcpy(&sl, img + sec + 8, 8);
+        sec += 16 + (size_t)sl;
+    }
+    const size_t payload = len - sec - 16, avg = 16 + 4 * nema, decay_at = avg + 24 + 4;
     uint32_t tag;
     memcpy(&tag, img + sec, 4);
     ck_assert_uint_eq(tag, 'G' | 'A' << 8 | 'N' << 16 | (uint32_t)'O' << 24);
+    uint32_t id;
+    memcpy(&id, img + len - avg, 4);
+    ck_assert_uint_eq(id, 257); /* the average's record */
+    memcpy(&id, img + len - decay_at - 16, 4);
+    ck_assert_uint_eq(id, 8); /* ema_decay's record */
     const size_t live = gm_live_allocations();
     const float decays[4] = {0.0f, 1.0f, -0.5f, NAN};
     for (int k = 0; k < 5; k++) {
@@ -308,7 +321,7 @@ START_TEST(test_damaged_ema_record)
         ck_assert_ptr_nonnull(c);
         memcpy(c, img, len);
         if (k < 4) {
-            patch_last_section(c, len, sec, 12 + 4 * nema, &decays[k], 4);
+            patch_last_section(c, len, sec, decay_at, &decays[k], 4);
         } else {
             const float inf = INFINITY;
             patch_last_section(c, len, sec, 4, &inf, 4);
@@ -319,15 +332,15 @@ START_TEST(test_damaged_ema_record)
         ck_assert_ptr_null(out);
         free(c);
     }
-    /* counts one too few and one too many (the file shortened or grown
-     * to match) */
+    /* averages of one float too few and one too many (the record and the
+     * file shortened or grown to match) */
     for (int k = 0; k < 2; k++) {
         const size_t m = k ? nema + 1 : nema - 1, l2 = len - 4 * nema + 4 * m;
         unsigned char *c = calloc(l2, 1);
         ck_assert_ptr_nonnull(c);
         memcpy(c, img, k ? len : l2);
-        const uint64_t cnt = m, slen = payload - 4 * nema + 4 * m;
-        memcpy(c + len - 4 * nema - 8, &cnt, 8);
+        const uint64_t bytes = 4 * m, slen = payload - 4 * nema + 4 * m;
+        memcpy(c + len - 4 * nema - 8, &bytes, 8);
         memcpy(c + sec + 8, &slen, 8);
         patch_last_section(c, l2, sec, 0, NULL, 0);
         gm_test_write_file(bad, c, l2);
@@ -337,7 +350,7 @@ START_TEST(test_damaged_ema_record)
         free(c);
     }
     /* every truncation inside the record */
-    for (size_t cut = 1; cut < 12 + 4 * nema; cut += 3) {
+    for (size_t cut = 1; cut < avg; cut += 3) {
         unsigned char *c = malloc(len);
         ck_assert_ptr_nonnull(c);
         memcpy(c, img, len);

@@ -290,6 +290,46 @@ static void layer_hyper_rules(field_table *t, size_t at, size_t sec, uint32_t ki
     }
 }
 
+/* The value of a VAE or GAN options record (checkpoint format 2) and its
+ * invalid values, by record id (vae_options.c, gan_options.c). */
+static void option_record(field_table *t, const unsigned char *b, size_t at, size_t sec, int gan,
+                          uint32_t id)
+{
+    (void)b;
+    if (id == 256) { /* the step count */
+        put(t, at, F_U64, sec, "%s steps (any value)", gan ? "GAN" : "VAE");
+        return;
+    }
+    if (id == 257) { /* the GAN's moving average */
+        BADF(put(t, at, F_F32, sec, "GAN EMA[0]"), NAN, INFINITY);
+        return;
+    }
+    if (!gan) {
+        switch (id) {
+        case 1: BADU(put(t, at, F_U64, sec, "VAE latent"), 0, (uint64_t)1 << 40, UINT64_MAX); break;
+        case 2: BADU(put(t, at, F_U32, sec, "VAE likelihood"), 9, UINT32_MAX); break;
+        case 3: BADF(put(t, at, F_F32, sec, "VAE gaussian_logvar"), NAN, INFINITY, -INFINITY); break;
+        case 4: BADF(put(t, at, F_F32, sec, "VAE beta"), NAN, INFINITY, -1.0f); break;
+        case 5: put(t, at, F_U64, sec, "VAE kl_warmup_steps (any value)"); break;
+        case 6: put(t, at, F_U64, sec, "VAE seed (any value)"); break;
+        case 7: BADU(put(t, at, F_U64, sec, "VAE num_classes"), 1, 200000, UINT64_MAX); break;
+        default: ck_abort_msg("VAE options record %u: not in this test's table", (unsigned)id);
+        }
+        return;
+    }
+    switch (id) {
+    case 1: BADU(put(t, at, F_U64, sec, "GAN latent"), 0, (uint64_t)1 << 40, UINT64_MAX); break;
+    case 2: BADU(put(t, at, F_U32, sec, "GAN loss"), 9, UINT32_MAX); break;
+    case 3: BADU(put(t, at, F_U32, sec, "GAN n_critic"), 0, 101, UINT32_MAX); break;
+    case 4: BADF(put(t, at, F_F32, sec, "GAN real_label"), NAN, INFINITY, 0.0f, -1.0f, 2.0f); break;
+    case 5: BADF(put(t, at, F_F32, sec, "GAN weight_clip"), NAN, INFINITY, -1.0f); break;
+    case 6: put(t, at, F_U64, sec, "GAN seed (any value)"); break;
+    case 7: BADU(put(t, at, F_U64, sec, "GAN num_classes"), 1, 200000, UINT64_MAX); break;
+    case 8: BADF(put(t, at, F_F32, sec, "GAN ema_decay"), NAN, INFINITY, -0.5f, 1.0f); break;
+    default: ck_abort_msg("GAN options record %u: not in this test's table", (unsigned)id);
+    }
+}
+
 /* Walks a model checkpoint and lists every field with its invalid values.
  * Every byte of every section is accounted for (the walk must end exactly
  * at each section's end), so a field added to the format fails this test
@@ -378,26 +418,19 @@ static void build_table(const unsigned char *b, size_t len, int gan, field_table
                 put(t, at + 8 * k, F_U64, sec, "generator %d %s (any value)", k / 2,
                     k % 2 ? "position" : "seed");
             at += 32;
-        } else if (!gan) { /* VAEO */
-            BADU(put(t, at, F_U64, sec, "VAE latent"), 0, (uint64_t)1 << 40, UINT64_MAX);
-            BADU(put(t, at + 8, F_U32, sec, "VAE likelihood"), 9, UINT32_MAX);
-            BADF(put(t, at + 12, F_F32, sec, "VAE gaussian_logvar"), NAN, INFINITY, -INFINITY);
-            BADF(put(t, at + 16, F_F32, sec, "VAE beta"), NAN, INFINITY, -1.0f);
-            put(t, at + 20, F_U64, sec, "VAE kl_warmup_steps (any value)");
-            put(t, at + 28, F_U64, sec, "VAE seed (any value)");
-            BADU(put(t, at + 36, F_U64, sec, "VAE num_classes"), 1, 200000, UINT64_MAX);
-            put(t, at + 44, F_U64, sec, "VAE steps (any value)");
-            at += 52;
-        } else { /* GANO */
-            BADU(put(t, at, F_U64, sec, "GAN latent"), 0, (uint64_t)1 << 40, UINT64_MAX);
-            BADU(put(t, at + 8, F_U32, sec, "GAN loss"), 9, UINT32_MAX);
-            BADU(put(t, at + 12, F_U32, sec, "GAN n_critic"), 0, 101, UINT32_MAX);
-            BADF(put(t, at + 16, F_F32, sec, "GAN real_label"), NAN, INFINITY, 0.0f, -1.0f, 2.0f);
-            BADF(put(t, at + 20, F_F32, sec, "GAN weight_clip"), NAN, INFINITY, -1.0f);
-            put(t, at + 24, F_U64, sec, "GAN seed (any value)");
-            BADU(put(t, at + 32, F_U64, sec, "GAN num_classes"), 1, 200000, UINT64_MAX);
-            put(t, at + 40, F_U64, sec, "GAN steps (any value)");
-            at += 48;
+        } else { /* VAEO / GANO, format 2: records of u32 id, u32 type, u64 length, value */
+            while (at < end) {
+                const uint32_t id = rd32(b + at);
+                const uint64_t rl = rd64(b + at + 8);
+                /* an id no library knows, not marked optional; a wrong type */
+                BADU(put(t, at, F_U32, sec, "options record %u id", (unsigned)id), 200, 999);
+                BADU(put(t, at + 4, F_U32, sec, "options record %u type", (unsigned)id), 0, 9,
+                     0x200u | rd32(b + at + 4));
+                put(t, at + 8, F_U64, sec, "options record %u length (not mutated)", (unsigned)id)
+                    ->nbad = 0;
+                option_record(t, b, at + 16, sec, gan, id);
+                at += 16 + (size_t)rl;
+            }
         }
         ck_assert_msg(at == end, "section %d: the walk ended at %zu, the section at %zu: a "
                       "field of the format is missing from this test's table", s, at, end);

@@ -335,6 +335,40 @@ GM_API gm_status gm_gan_get_options(const gm_gan *gan, gm_gan_options *opts);
  */
 GM_API gm_status gm_gan_set_lr(gm_gan *gan, gm_gan_part part, float lr);
 
+/*
+ * Sized statistics (1.2): as the sized calls of vae.h, for gm_gan_stats.
+ */
+
+/** gm_gan_train_step with a sized stats.
+ *  @param stats       NULL, or stats_size bytes to receive the statistics.
+ *  @param stats_size  sizeof(gm_gan_stats) as the caller knows it, in
+ *                     [GM_STATS_SIZE_1_0, 4096]; ignored when stats is NULL.
+ *  Threading and ownership as gm_gan_train_step.
+ *  @return as gm_gan_train_step; GM_EINVAL for a stats_size out of range
+ *          (checked first: nothing changes). */
+GM_API gm_status gm_gan_train_step_sized(gm_gan *gan, const gm_tensor *real,
+                                         const int32_t *labels, gm_gan_stats *stats,
+                                         size_t stats_size);
+
+/** gm_gan_compute_grads with a sized stats (as gm_gan_train_step_sized).
+ *  @return as gm_gan_compute_grads; GM_EINVAL for a stats_size out of range. */
+GM_API gm_status gm_gan_compute_grads_sized(gm_gan *gan, gm_gan_part part,
+                                            const gm_tensor *real, const int32_t *labels,
+                                            size_t offset, size_t total, gm_gan_stats *stats,
+                                            size_t stats_size);
+
+/** gm_gan_fit_sized's callback: as gm_gan_fit_callback, with the sizes of
+ *  the structs the library filled (fields past them are not there). */
+typedef int (*gm_gan_fit_sized_callback)(void *user, const gm_fit_progress *progress,
+                                         size_t progress_size, const gm_gan_stats *mean,
+                                         size_t mean_size);
+
+/** gm_gan_fit with a callback that is told the sizes of its arguments.
+ *  Ownership, threading and errors as gm_gan_fit. */
+GM_API gm_status gm_gan_fit_sized(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
+                                  const gm_fit_options *opts, gm_gan_fit_sized_callback callback,
+                                  void *user);
+
 #ifdef __cplusplus
 }
 #endif

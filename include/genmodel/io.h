@@ -128,11 +128,14 @@ GM_API gm_status gm_png_write_grid(const char *path, const gm_tensor *images,
  * steps, saving, loading (in the same or another process) and training M
  * more gives parameters byte-identical to training N + M steps straight.
  *
- * Format (version 1): the 8 bytes "GMCKPT\r\n", a little-endian header
+ * Format (version 2): the 8 bytes "GMCKPT\r\n", a little-endian header
  * (format version, model kind, section count), then sections, each with a
  * tag, a byte length and the CRC-32 (zlib) of its payload. Every number is
- * written little-endian whatever the host. A reader of version V refuses
- * files of a later version with GM_EVERSION.
+ * written little-endian whatever the host. A VAE's or GAN's options are
+ * tagged records (id, type, length, value): a file written before an
+ * option existed loads with that option's default (docs/ARCHITECTURE.md,
+ * "Checkpoints"). This library reads versions 1 and 2 and writes 2; a
+ * reader of version V refuses files of a later version with GM_EVERSION.
  *
  * Saving writes a temporary file in the same directory, flushes and
  * fsyncs it, renames it over `path` and fsyncs the directory: a crash or
@@ -167,7 +170,7 @@ GM_API gm_status gm_png_write_grid(const char *path, const gm_tensor *images,
 /** Magic bytes that start every checkpoint. */
 #define GM_CHECKPOINT_MAGIC "GMCKPT\r\n"
 /** The checkpoint format version this library writes (and the newest it reads). */
-#define GM_CHECKPOINT_VERSION 1u
+#define GM_CHECKPOINT_VERSION 2u
 
 /**
  * Saves a net (architecture, parameters, layer state, trainable flags,

@@ -137,6 +137,10 @@ typedef struct gm_fit_progress {
     double seconds;           /**< wall time since the fit call started */
 } gm_fit_progress;
 
+/** The size of gm_vae_stats and gm_gan_stats in 1.0, the least size the
+ *  sized calls (gm_vae_train_step_sized, ...) accept. */
+#define GM_STATS_SIZE_1_0 (4 * sizeof(float))
+
 #ifdef __cplusplus
 }
 #endif

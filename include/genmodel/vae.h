@@ -451,6 +451,51 @@ GM_API gm_status gm_vae_get_options(const gm_vae *vae, gm_vae_options *opts);
  *  @return GM_OK or GM_EINVAL (NULL, lr not finite or <= 0). */
 GM_API gm_status gm_vae_set_lr(gm_vae *vae, float lr);
 
+/*
+ * Sized statistics (1.2). gm_vae_stats and gm_fit_progress may gain fields
+ * in later minor releases (only appended). These calls take the size of
+ * the struct as the calling program knows it: the library writes the
+ * fields it has that fit, zeroes the rest (so a field of a newer header
+ * reads 0 from an older library), and tells a fit callback the sizes it
+ * filled. The unsized calls above keep working and always use the 1.0
+ * layout. Errors name the sized function, then the call it wraps.
+ */
+
+/**
+ * gm_vae_train_step with a sized stats.
+ * @param stats       NULL, or stats_size bytes to receive the statistics.
+ * @param stats_size  sizeof(gm_vae_stats) as the caller knows it, in
+ *                    [GM_STATS_SIZE_1_0, 4096]; ignored when stats is NULL.
+ * Threading and ownership as gm_vae_train_step.
+ * @return as gm_vae_train_step; GM_EINVAL for a stats_size out of range
+ *         (checked first: nothing changes).
+ */
+GM_API gm_status gm_vae_train_step_sized(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
+                                         gm_vae_stats *stats, size_t stats_size);
+
+/** gm_vae_compute_grads with a sized stats (as gm_vae_train_step_sized).
+ *  @return as gm_vae_compute_grads; GM_EINVAL for a stats_size out of range. */
+GM_API gm_status gm_vae_compute_grads_sized(gm_vae *vae, const gm_tensor *x,
+                                            const int32_t *labels, size_t offset, size_t total,
+                                            gm_vae_stats *stats, size_t stats_size);
+
+/** gm_vae_elbo with a sized stats (required, as for gm_vae_elbo).
+ *  @return as gm_vae_elbo; GM_EINVAL for a stats_size out of range. */
+GM_API gm_status gm_vae_elbo_sized(gm_vae *vae, const gm_tensor *x, const int32_t *labels,
+                                   gm_vae_stats *stats, size_t stats_size);
+
+/** gm_vae_fit_sized's callback: as gm_vae_fit_callback, with the sizes of
+ *  the structs the library filled (fields past them are not there). */
+typedef int (*gm_vae_fit_sized_callback)(void *user, const gm_fit_progress *progress,
+                                         size_t progress_size, const gm_vae_stats *mean,
+                                         size_t mean_size);
+
+/** gm_vae_fit with a callback that is told the sizes of its arguments.
+ *  Ownership, threading and errors as gm_vae_fit. */
+GM_API gm_status gm_vae_fit_sized(gm_vae *vae, const gm_tensor *data, const int32_t *labels,
+                                  const gm_fit_options *opts, gm_vae_fit_sized_callback callback,
+                                  void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 
 /* F features; each has M = N * spatial values in the batch. */
 static size_t bn_spatial(const gm_layer *l) { return l->in_nd == 3 ? l->in_shape[1] * l->in_shape[2] : 1; }
@@ -16,11 +17,11 @@ static size_t bn_spatial(const gm_layer *l) { return l->in_nd == 3 ? l->in_shape
 static gm_status bn_shape(const gm_layer *l, const char *fn, size_t in_nd, const size_t *in,
                           size_t *out_nd, size_t *out)
 {
-    if (!((in_nd == 1 || in_nd == 3) && in[0] == l->out_features))
+    if (!((in_nd == 1 || in_nd == 3) && in[0] == GM__BN(l)->features))
         return gm__set_error(GM_ESHAPE, fn,
                              "batchnorm layer expects samples of [%zu] or [%zu x H x W], got "
                              "rank %zu with %zu first",
-                             l->out_features, l->out_features, in_nd, in[0]);
+                             GM__BN(l)->features, GM__BN(l)->features, in_nd, in[0]);
     return gm__same_shape_fn(l, fn, in_nd, in, out_nd, out);
 }
 
@@ -32,7 +33,7 @@ static size_t bn_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *
 {
     size_t d = 1;
     for (size_t i = 0; i < in_nd; i++) d *= in[i];
-    return n * d + 5 * l->out_features + 1 + 4 * l->out_features;
+    return n * d + 5 * GM__BN(l)->features + 1 + 4 * GM__BN(l)->features;
 }
 
 /* The two double arrays of the cache, 8-byte aligned (the cache itself
@@ -40,7 +41,7 @@ static size_t bn_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *
  * only ever used as doubles. */
 static double *bn_dsums(const gm_layer *l, size_t n)
 {
-    float *p = l->cache + n * l->in_dim + 5 * l->out_features;
+    float *p = l->cache + n * l->in_dim + 5 * GM__BN(l)->features;
     if ((uintptr_t)p % sizeof(double) != 0) p++;
     return (double *)(void *)p;
 }
@@ -156,20 +157,21 @@ static void bn_row_scale(float *restrict dx, const float *restrict dy, const flo
 static void bn_finish_stats(gm_layer *l, size_t f, double sum, double ss, size_t M, int training,
                             float *mu, float *is)
 {
-    const size_t F = l->out_features;
+    const size_t F = GM__BN(l)->features;
     float *rmean = l->state, *rvar = l->state + F;
     double mean, var;
     if (training) {
         mean = sum / (double)M;
         var = ss / (double)M;
         const double unbiased = M > 1 ? ss / (double)(M - 1) : var;
-        rmean[f] = (float)((1.0 - l->momentum) * rmean[f] + l->momentum * mean);
-        rvar[f] = (float)((1.0 - l->momentum) * rvar[f] + l->momentum * unbiased);
+        const double m = GM__BN(l)->momentum;
+        rmean[f] = (float)((1.0 - m) * rmean[f] + m * mean);
+        rvar[f] = (float)((1.0 - m) * rvar[f] + m * unbiased);
     } else {
         mean = rmean[f];
         var = rvar[f];
     }
-    *is = (float)(1.0 / sqrt(var + l->eps));
+    *is = (float)(1.0 / sqrt(var + GM__BN(l)->eps));
     *mu = (float)mean;
 }
 
@@ -186,7 +188,7 @@ static void bn_affine(const float *restrict x, float *restrict xh, float *restri
 
 static void bn_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
 {
-    const size_t F = l->out_features, S = bn_spatial(l), M = n * S, D = l->in_dim;
+    const size_t F = GM__BN(l)->features, S = bn_spatial(l), M = n * S, D = l->in_dim;
     const float *gamma = l->params, *beta = l->params + F;
     float *xhat = l->cache, *invstd = l->cache + n * D, *mean = invstd + F;
     l->last_training = training;
@@ -229,7 +231,7 @@ static void bn_backward(gm_layer *l, float *dx, const float *dy, const float *x,
 {
     (void)x;
     (void)y;
-    const size_t F = l->out_features, S = bn_spatial(l), M = n * S, D = l->in_dim;
+    const size_t F = GM__BN(l)->features, S = bn_spatial(l), M = n * S, D = l->in_dim;
     const float *gamma = l->params, *xhat = l->cache, *invstd = l->cache + n * D;
     double *sdy = bn_dsums(l, n), *sdyx = sdy + F;
     memset(sdy, 0, F * sizeof(double));
@@ -280,9 +282,9 @@ static void bn_backward(gm_layer *l, float *dx, const float *dy, const float *x,
 
 static void bn_save(const gm_layer *l, gm__hyper *h)
 {
-    h->u[0] = l->out_features;
-    h->f[0] = l->momentum;
-    h->f[1] = l->eps;
+    h->u[0] = GM__BN(l)->features;
+    h->f[0] = GM__BN(l)->momentum;
+    h->f[1] = GM__BN(l)->eps;
 }
 
 static gm_status bn_load(gm_layer **out, const gm__hyper *h)
@@ -290,10 +292,30 @@ static gm_status bn_load(gm_layer **out, const gm__hyper *h)
     return gm_batchnorm_create(out, (size_t)h->u[0], h->f[0], h->f[1]);
 }
 
+/* gamma and beta per feature */
+static size_t bn_param_count(const gm__hyper *h)
+{
+    return h->u[0] > SIZE_MAX / 2 ? 0 : 2 * (size_t)h->u[0];
+}
+
+/* state: running mean [F], running variance [F], the variances >= 0 */
+static gm_status bn_validate_state(const gm_layer *l, const char *fn)
+{
+    const size_t F = l->nstate / 2;
+    for (size_t f = 0; f < F; f++)
+        if (!(l->state[F + f] >= 0.0f))
+            return gm__set_error(GM_EINVAL, fn, "running variance [%zu] is negative (%g)", f,
+                                 (double)l->state[F + f]);
+    return GM_OK;
+}
+
 const gm__layer_vt gm__batchnorm_vt = {.kind = GM_LAYER_BATCHNORM,
                                        .name = "batchnorm",
+                                       .size = sizeof(gm__batchnorm),
                                        .save_hyper = bn_save,
                                        .load = bn_load,
+                                       .param_count = bn_param_count,
+                                       .validate_state = bn_validate_state,
                                        .shape = bn_shape,
                                        .cache_floats = bn_cache,
                                        .forward = bn_forward,
@@ -318,9 +340,9 @@ gm_status gm_batchnorm_create(gm_layer **out, size_t features, float momentum, f
         gm__free(state);
         return st;
     }
-    l->out_features = features;
-    l->momentum = momentum;
-    l->eps = eps;
+    GM__BN(l)->features = features;
+    GM__BN(l)->momentum = momentum;
+    GM__BN(l)->eps = eps;
     for (size_t f = 0; f < features; f++) {
         l->params[f] = 1.0f; /* gamma */
         state[f] = 0.0f;     /* running mean */

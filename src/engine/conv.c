@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 
 /* Geometry of one direct convolution: image [C x H x W], output Ho x Wo. */
 typedef struct {
@@ -148,7 +149,7 @@ static int gm__is_transpose(const gm_layer *l) { return l->vt->kind == GM_LAYER_
 static gm__geom gm__conv_geom(const gm_layer *l)
 {
     const size_t *in = l->in_shape, *out = l->out_shape;
-    gm__geom g = {0, 0, 0, l->kernel, l->stride, l->pad, 0, 0};
+    gm__geom g = {0, 0, 0, GM__CONV(l)->kernel, GM__CONV(l)->stride, GM__CONV(l)->pad, 0, 0};
     if (gm__is_transpose(l)) {
         g.C = out[0], g.H = out[1], g.W = out[2], g.Ho = in[1], g.Wo = in[2];
     } else {
@@ -161,11 +162,11 @@ static gm_status conv_shape(const gm_layer *l, const char *fn, size_t in_nd, con
                             size_t *out_nd, size_t *out)
 {
     const char *name = l->vt->name;
-    if (in_nd != 3 || in[0] != l->in_ch)
+    if (in_nd != 3 || in[0] != GM__CONV(l)->in_ch)
         return gm__set_error(GM_ESHAPE, fn, "%s layer expects samples of %zu x H x W, got %s%zu",
-                             name, l->in_ch, in_nd == 3 ? "" : "rank ",
+                             name, GM__CONV(l)->in_ch, in_nd == 3 ? "" : "rank ",
                              in_nd == 3 ? in[0] : in_nd);
-    const size_t k = l->kernel, s = l->stride, p = l->pad;
+    const size_t k = GM__CONV(l)->kernel, s = GM__CONV(l)->stride, p = GM__CONV(l)->pad;
     for (int d = 1; d <= 2; d++) {
         size_t o;
         if (gm__is_transpose(l)) {
@@ -185,10 +186,10 @@ static gm_status conv_shape(const gm_layer *l, const char *fn, size_t in_nd, con
         }
         out[d] = o;
     }
-    out[0] = l->out_ch;
+    out[0] = GM__CONV(l)->out_ch;
     *out_nd = 3;
     /* the im2col matrix must fit one BLAS operand */
-    const size_t rows = (gm__is_transpose(l) ? l->out_ch : l->in_ch) * k * k;
+    const size_t rows = (gm__is_transpose(l) ? GM__CONV(l)->out_ch : GM__CONV(l)->in_ch) * k * k;
     size_t area, m;
     if (!gm__mul_ok(gm__is_transpose(l) ? in[1] : out[1], gm__is_transpose(l) ? in[2] : out[2],
                     &area) ||
@@ -214,9 +215,9 @@ static gm_status conv_shape(const gm_layer *l, const char *fn, size_t in_nd, con
  * the shape check and the net's batch check. */
 static size_t gm__conv_main_floats(const gm_layer *l, size_t nS)
 {
-    const size_t kk = l->kernel * l->kernel;
-    return gm__is_transpose(l) ? (2 * l->in_ch + l->out_ch * kk) * nS
-                               : (2 * l->in_ch * kk + l->out_ch) * nS;
+    const size_t kk = GM__CONV(l)->kernel * GM__CONV(l)->kernel;
+    return gm__is_transpose(l) ? (2 * GM__CONV(l)->in_ch + GM__CONV(l)->out_ch * kk) * nS
+                               : (2 * GM__CONV(l)->in_ch * kk + GM__CONV(l)->out_ch) * nS;
 }
 
 static size_t conv_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *in)
@@ -226,7 +227,7 @@ static size_t conv_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t
     size_t out_nd, out[GM_MAX_DIMS - 1];
     if (conv_shape(l, __func__, 3, in, &out_nd, out) != GM_OK) return 0;
     const size_t S = gm__is_transpose(l) ? in[1] * in[2] : out[1] * out[2];
-    return gm__conv_main_floats(l, n * S) + l->kernel * l->kernel * S;
+    return gm__conv_main_floats(l, n * S) + GM__CONV(l)->kernel * GM__CONV(l)->kernel * S;
 }
 
 /* The patch index for this call's geometry, built in its cache slot. */
@@ -251,7 +252,7 @@ static void gm__conv_accel_backward(gm_layer *l, float *dx, const float *dy, con
 static void conv_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
 {
     const gm__geom g = gm__conv_geom(l);
-    const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
+    const size_t O = GM__CONV(l)->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
     const float *W = gm__sn_forward(l, training), *b = l->params + O * K;
     if (l->accel) {
         gm__conv_dnnl_forward(l, y, x, W, b);
@@ -269,7 +270,7 @@ static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *
     (void)x;
     (void)y;
     const gm__geom g = gm__conv_geom(l);
-    const size_t O = l->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
+    const size_t O = GM__CONV(l)->out_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S;
     const float *W = gm__sn_weight(l), *col = l->cache;
     if (l->accel) {
         gm__conv_accel_backward(l, dx, dy, x, W, O * K);
@@ -295,7 +296,7 @@ static void conv_backward(gm_layer *l, float *dx, const float *dy, const float *
 static void convt_forward(gm_layer *l, float *y, const float *x, size_t n, int training)
 {
     const gm__geom g = gm__conv_geom(l); /* g.C = out_ch, g.Ho x g.Wo = input area */
-    const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S,
+    const size_t C = GM__CONV(l)->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S,
                  A = g.H * g.W;
     const float *W = gm__sn_forward(l, training), *b = l->params + C * K;
     if (l->accel) {
@@ -320,7 +321,7 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
     (void)x;
     (void)y;
     const gm__geom g = gm__conv_geom(l);
-    const size_t C = l->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S,
+    const size_t C = GM__CONV(l)->in_ch, K = g.C * g.k * g.k, S = g.Ho * g.Wo, nS = n * S,
                  A = g.H * g.W;
     const float *W = gm__sn_weight(l), *xt = l->cache;
     if (l->accel) {
@@ -352,10 +353,10 @@ static void convt_backward(gm_layer *l, float *dx, const float *dy, const float 
 
 static void conv_save(const gm_layer *l, gm__hyper *h)
 {
-    h->u[0] = l->in_ch;
-    h->u[1] = l->out_ch;
-    h->u[2] = l->kernel;
-    h->u[3] = (uint64_t)l->stride << 32 | l->pad;
+    h->u[0] = GM__CONV(l)->in_ch;
+    h->u[1] = GM__CONV(l)->out_ch;
+    h->u[2] = GM__CONV(l)->kernel;
+    h->u[3] = (uint64_t)GM__CONV(l)->stride << 32 | GM__CONV(l)->pad;
 }
 
 static gm_status conv_load(gm_layer **out, const gm__hyper *h)
@@ -372,10 +373,24 @@ static gm_status convt_load(gm_layer **out, const gm__hyper *h)
                                       (size_t)(h->u[3] & 0xffffffffu), GM_INIT_ZEROS, NULL);
 }
 
+/* in_ch x out_ch x k x k weights + out_ch biases (both directions) */
+static size_t conv_param_count(const gm__hyper *h)
+{
+    size_t a, b;
+    if (h->u[0] > SIZE_MAX || h->u[1] > SIZE_MAX || h->u[2] > SIZE_MAX) return 0;
+    if (!gm__mul_ok((size_t)h->u[0], (size_t)h->u[1], &a) ||
+        !gm__mul_ok(a, (size_t)h->u[2], &b) || !gm__mul_ok(b, (size_t)h->u[2], &a))
+        return 0;
+    return a > SIZE_MAX - h->u[1] ? 0 : a + (size_t)h->u[1];
+}
+
 const gm__layer_vt gm__conv2d_vt = {.kind = GM_LAYER_CONV2D,
                                     .name = "conv2d",
+                                    .size = sizeof(gm__conv),
                                     .save_hyper = conv_save,
                                     .load = conv_load,
+                                    .param_count = conv_param_count,
+                                    .spectral = 1,
                                     .shape = conv_shape,
                                     .cache_floats = conv_cache,
                                     .forward = conv_forward,
@@ -384,8 +399,11 @@ const gm__layer_vt gm__conv2d_vt = {.kind = GM_LAYER_CONV2D,
                                     .release = gm__conv_dnnl_release};
 const gm__layer_vt gm__conv_transpose2d_vt = {.kind = GM_LAYER_CONV_TRANSPOSE2D,
                                               .name = "conv_transpose2d",
+                                              .size = sizeof(gm__conv),
                                               .save_hyper = conv_save,
                                               .load = convt_load,
+                                              .param_count = conv_param_count,
+                                              .spectral = 1,
                                               .shape = conv_shape,
                                               .cache_floats = conv_cache,
                                               .forward = convt_forward,
@@ -415,11 +433,11 @@ static gm_status gm__conv_create(gm_layer **out, const gm__layer_vt *vt, size_t 
 #undef GM__REQ
     gm_layer *l;
     GM_TRY(gm__layer_new(&l, vt, nw + out_ch, fn));
-    l->in_ch = in_ch;
-    l->out_ch = out_ch;
-    l->kernel = kernel;
-    l->stride = stride;
-    l->pad = padding;
+    GM__CONV(l)->in_ch = in_ch;
+    GM__CONV(l)->out_ch = out_ch;
+    GM__CONV(l)->kernel = kernel;
+    GM__CONV(l)->stride = stride;
+    GM__CONV(l)->pad = padding;
     /* torch's fan_in: weight.size(1) * k * k */
     const int transpose = vt->kind == GM_LAYER_CONV_TRANSPOSE2D;
     const double kk = (double)(kernel * kernel);

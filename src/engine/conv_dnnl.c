@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 #include "engine/par.h"
 
 /* The test switch: read GM__CONV_IM2COL once, then gm__conv_force_im2col. */
@@ -218,16 +219,17 @@ gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, siz
     dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
     dnnl_primitive_attr_t attr = NULL;
     const int tr = l->vt->kind == GM_LAYER_CONV_TRANSPOSE2D;
-    const dnnl_dim_t N = (dnnl_dim_t)n, C = (dnnl_dim_t)l->in_ch, O = (dnnl_dim_t)l->out_ch,
-                     K = (dnnl_dim_t)l->kernel;
+    const gm__conv *cv = GM__CONV(l);
+    const dnnl_dim_t N = (dnnl_dim_t)n, C = (dnnl_dim_t)cv->in_ch, O = (dnnl_dim_t)cv->out_ch,
+                     K = (dnnl_dim_t)cv->kernel;
     const dnnl_dims_t sdims = {N, C, (dnnl_dim_t)in[1], (dnnl_dim_t)in[2]},
                       ddims = {N, O, (dnnl_dim_t)out[1], (dnnl_dim_t)out[2]},
                       wdims = {O, C, K, K}, bdims = {O};
-    const dnnl_dims_t strides = {(dnnl_dim_t)l->stride, (dnnl_dim_t)l->stride},
-                      pad = {(dnnl_dim_t)l->pad, (dnnl_dim_t)l->pad};
+    const dnnl_dims_t strides = {(dnnl_dim_t)cv->stride, (dnnl_dim_t)cv->stride},
+                      pad = {(dnnl_dim_t)cv->pad, (dnnl_dim_t)cv->pad};
     c->transpose = tr;
-    c->nw = l->in_ch * l->out_ch * l->kernel * l->kernel;
-    c->nb = l->out_ch;
+    c->nw = cv->in_ch * cv->out_ch * cv->kernel * cv->kernel;
+    c->nb = cv->out_ch;
     /* conv weights [O x C x k x k] are oihw; the transposed conv's
      * [in x out x k x k] are the deconvolution's {O, I} as iohw */
     const dnnl_format_tag_t wtag = tr ? dnnl_iohw : dnnl_oihw, any = dnnl_format_tag_any;
@@ -240,7 +242,7 @@ gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, siz
      * plain for those, blocked for the rest (GM__DNNL_PLAIN=1: plain
      * everywhere, for measuring). */
     const int plain = gm__dnnl_plain();
-    const int blk_f = !plain && l->out_ch >= 16, blk_d = !plain && l->in_ch >= 16, blk_w = !plain;
+    const int blk_f = !plain && cv->out_ch >= 16, blk_d = !plain && cv->in_ch >= 16, blk_w = !plain;
     dnnl_memory_desc_t su, du, wu, bu, sf, df, wf, sd, dd, wd, sw, dw, ww;
     GM__DN(gm__md(&su, 4, sdims, dnnl_nchw), "memory descriptor");
     GM__DN(gm__md(&du, 4, ddims, dnnl_nchw), "memory descriptor");

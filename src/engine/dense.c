@@ -5,18 +5,19 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 
 static gm_status dense_shape(const gm_layer *l, const char *fn, size_t in_nd,
                              const size_t *in, size_t *out_nd, size_t *out)
 {
     size_t d = 1;
     for (size_t i = 0; i < in_nd; i++) d *= in[i];
-    if (d != l->in_features)
+    if (d != GM__DENSE(l)->in_features)
         return gm__set_error(GM_ESHAPE, fn,
                              "dense layer expects %zu input features, got %zu",
-                             l->in_features, d);
+                             GM__DENSE(l)->in_features, d);
     *out_nd = 1;
-    out[0] = l->out_features;
+    out[0] = GM__DENSE(l)->out_features;
     return GM_OK;
 }
 
@@ -24,7 +25,7 @@ static gm_status dense_shape(const gm_layer *l, const char *fn, size_t in_nd,
 static void dense_forward(gm_layer *l, float *y, const float *x, size_t n,
                           int training)
 {
-    const size_t I = l->in_features, O = l->out_features;
+    const size_t I = GM__DENSE(l)->in_features, O = GM__DENSE(l)->out_features;
     const float *W = gm__sn_forward(l, training), *b = l->params + O * I;
     for (size_t r = 0; r < n; r++) memcpy(y + r * O, b, O * sizeof(float));
     gm__sgemm(0, 1, n, O, I, 1.0f, x, I, W, I, 1.0f, y, O);
@@ -34,7 +35,7 @@ static void dense_backward(gm_layer *l, float *dx, const float *dy,
                            const float *x, const float *y, size_t n)
 {
     (void)y;
-    const size_t I = l->in_features, O = l->out_features;
+    const size_t I = GM__DENSE(l)->in_features, O = GM__DENSE(l)->out_features;
     const float *W = gm__sn_weight(l);
     if (gm__layer_accumulates(l)) {
         float *dW = gm__sn_grad_begin(l), *db = l->grads + O * I;
@@ -61,8 +62,8 @@ static void dense_backward(gm_layer *l, float *dx, const float *dy,
 
 static void dense_save(const gm_layer *l, gm__hyper *h)
 {
-    h->u[0] = l->in_features;
-    h->u[1] = l->out_features;
+    h->u[0] = GM__DENSE(l)->in_features;
+    h->u[1] = GM__DENSE(l)->out_features;
 }
 
 static gm_status dense_load(gm_layer **out, const gm__hyper *h)
@@ -70,10 +71,22 @@ static gm_status dense_load(gm_layer **out, const gm__hyper *h)
     return gm_dense_create(out, (size_t)h->u[0], (size_t)h->u[1], GM_INIT_ZEROS, NULL);
 }
 
+/* in x out weights + out biases */
+static size_t dense_param_count(const gm__hyper *h)
+{
+    size_t w;
+    if (h->u[0] > SIZE_MAX || h->u[1] > SIZE_MAX) return 0;
+    if (!gm__mul_ok((size_t)h->u[0], (size_t)h->u[1], &w)) return 0;
+    return w > SIZE_MAX - h->u[1] ? 0 : w + (size_t)h->u[1];
+}
+
 const gm__layer_vt gm__dense_vt = {.kind = GM_LAYER_DENSE,
                                    .name = "dense",
+                                   .size = sizeof(gm__dense),
                                    .save_hyper = dense_save,
                                    .load = dense_load,
+                                   .param_count = dense_param_count,
+                                   .spectral = 1,
                                    .shape = dense_shape,
                                    .forward = dense_forward,
                                    .backward = dense_backward};
@@ -98,8 +111,8 @@ gm_status gm_dense_create(gm_layer **out, size_t in_features,
              "rng must not be NULL unless init is GM_INIT_ZEROS");
     gm_layer *l;
     GM_TRY(gm__layer_new(&l, &gm__dense_vt, nw + out_features, __func__));
-    l->in_features = in_features;
-    l->out_features = out_features;
+    GM__DENSE(l)->in_features = in_features;
+    GM__DENSE(l)->out_features = out_features;
     gm__init_weights(l->params, nw, out_features, init, rng, (double)in_features,
                      (double)out_features);
     *out = l;

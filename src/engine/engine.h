@@ -89,6 +89,22 @@ typedef struct gm__layer_vt {
     /* Makes a new layer from saved hyperparameters through the public
      * constructor, so hostile values are validated; parameters are zero. */
     gm_status (*load)(gm_layer **out, const gm__hyper *h);
+    /* The parameters a layer of hyperparameters h has (0 when the sizes
+     * overflow: the constructor then refuses them too); NULL: none. A
+     * checkpoint compares it with the stored count before load runs. */
+    size_t (*param_count)(const gm__hyper *h);
+    /* Checks saved hyperparameters beyond what the constructor checks (the
+     * bounds a file can set that no parameter count bounds), before load
+     * allocates anything; errors name fn. NULL: nothing more to check. */
+    gm_status (*validate_hyper)(const gm__hyper *h, const char *fn);
+    /* Checks layer-owned state a checkpoint put into l->state (finite
+     * already); errors name fn. NULL: any finite value is valid. */
+    gm_status (*validate_state)(const gm_layer *l, const char *fn);
+    /* 1 if the kind can be spectrally normalized (gm_layer_spectral_norm). */
+    int spectral;
+    /* Bytes of the kind's struct (layer_kinds.h), which starts with the
+     * gm_layer; 0: a plain gm_layer. */
+    size_t size;
     /* Per-sample output shape for a per-sample input shape (rank 1..3).
      * Returns GM_ESHAPE with a message naming `fn` if it does not fit. */
     gm_status (*shape)(const gm_layer *l, const char *fn, size_t in_nd,
@@ -124,16 +140,14 @@ struct gm_layer {
     float *params, *grads; /* own block while standalone, else views */
     int trainable;
     float *cache;          /* per-batch cache from the net's workspace */
-    /* hyperparameters (what a checkpoint stores) */
-    size_t in_features, out_features; /* dense */
+    /* hyperparameters (what a checkpoint stores) of the kinds without
+     * a struct of their own; dense, conv, batchnorm and reshape keep theirs
+     * in layer_kinds.h */
     float alpha;                      /* leaky relu, elu; dropout p */
     uint64_t seed, step;              /* dropout */
     int last_training;                /* dropout, batchnorm: mode of the last forward */
     float *state;                     /* layer-owned state that is not a parameter */
     size_t nstate;                    /* (batchnorm: running mean, running var) */
-    float momentum, eps;              /* batchnorm */
-    size_t rndim, rshape[GM_MAX_DIMS - 1]; /* reshape */
-    size_t in_ch, out_ch, kernel, stride, pad; /* convolutions */
     /* spectral norm (dense, convolutions; spectral.c): 0 iterations = off.
      * state holds u, v; sn_work the normalized weight, then a scratch
      * gradient of the same size */
@@ -226,6 +240,17 @@ void gm__sn_grad_end(gm_layer *l);
 const gm__layer_vt *gm__layer_vt_for(int32_t kind);
 /* The hyperparameters of l (zero where unused). */
 void gm__layer_save_hyper(const gm_layer *l, gm__hyper *h);
+/* A new standalone layer of kind vt from saved hyperparameters h: checks
+ * them (vt->validate_hyper, the spectral-norm settings u[4], f[2]), makes
+ * the layer through vt->load and turns spectral norm on; parameters and
+ * state are zero. Errors name fn; *out is NULL on failure. */
+gm_status gm__layer_from_hyper(gm_layer **out, const gm__layer_vt *vt, const gm__hyper *h,
+                               const char *fn);
+/* The parameter count vt->param_count gives for h (0 if it is NULL). */
+size_t gm__layer_hyper_params(const gm__layer_vt *vt, const gm__hyper *h);
+/* GM_EINVAL naming fn unless 1 <= iters <= 100 and eps is in (0, 1]: the
+ * bounds of gm_layer_spectral_norm, which checkpoints share. */
+gm_status gm__sn_check_settings(uint64_t iters, float eps, const char *fn);
 
 extern const gm__layer_vt gm__dense_vt, gm__relu_vt, gm__leaky_relu_vt,
     gm__sigmoid_vt, gm__tanh_vt, gm__softplus_vt, gm__elu_vt, gm__dropout_vt,
@@ -288,82 +313,6 @@ gm_status gm__optimizer_options_check(const char *fn, const gm_optimizer_options
 /* Floats of optimizer state per parameter: 1 (SGD momentum) or 2 (Adam). */
 static inline size_t gm__optimizer_slots(const gm_optimizer *o) { return o->v ? 2 : 1; }
 
-/* ---- Snapshots (snapshot.c) ------------------------------------------ */
-/* What a failed train step must put back so that it changes nothing: the
- * nets' layer state (batchnorm running statistics, spectral-norm vectors,
- * dropout stream positions, modes) and, for nets updated before the step
- * can fail (a GAN's discriminator), their parameters and optimizer state.
- * The buffer is sized once for the nets, which a model owns and so cannot
- * change shape; taking and restoring allocate nothing. */
-typedef struct gm__snapshot {
-    gm_net *net[2];
-    gm_optimizer *opt[2]; /* non-NULL: also the net's parameters and this state */
-    float *f;             /* floats: state, parameters, moments */
-    uint64_t *u;          /* per layer: dropout step; per optimizer: t */
-    size_t nf, nu;
-} gm__snapshot;
-
-/* Sizes s for nets a and b (b may be NULL) with the optimizers oa, ob
- * (NULL: layer state only). GM_ENOMEM named fn. */
-gm_status gm__snapshot_init(gm__snapshot *s, gm_net *a, gm_optimizer *oa, gm_net *b,
-                            gm_optimizer *ob, const char *fn);
-void gm__snapshot_take(gm__snapshot *s);
-void gm__snapshot_restore(gm__snapshot *s);
-void gm__snapshot_free(gm__snapshot *s);
-
-/* What a two-net model (VAE, GAN) owns besides its nets: an optimizer per
- * net, the training generator (seed, position 0) and the sampling /
- * evaluation generator (seed, position 2^62), so previews never change
- * training. */
-typedef struct gm__model_parts {
-    gm_optimizer *opt_a, *opt_b;
-    gm_rng *train_rng, *aux_rng;
-} gm__model_parts;
-
-/* A two-net model's parts as the checkpoint code (io/) reads and
- * restores them; vae/ and gan/ fill it from their private structs
- * (gm__vae_model_view, gm__gan_model_view). The pointers are the model's. */
-typedef struct gm__model_view {
-    gm_net *net[2];       /* encoder, decoder / generator, discriminator */
-    gm_optimizer *opt[2]; /* their optimizers */
-    gm_rng *train_rng, *aux_rng;
-    uint64_t *steps;
-    int pending;          /* gradients of a compute call await an apply */
-} gm__model_view;
-
-/* The view of a model made of nets a and b, its parts, step counter and
- * pending flag. */
-static inline gm__model_view gm__model_view_of(gm_net *a, gm_net *b, const gm__model_parts *p,
-                                               uint64_t *steps, int pending)
-{
-    return (gm__model_view){.net = {a, b},
-                            .opt = {p->opt_a, p->opt_b},
-                            .train_rng = p->train_rng,
-                            .aux_rng = p->aux_rng,
-                            .steps = steps,
-                            .pending = pending};
-}
-
-/* Creates all four; on failure frees what was made and names fn. */
-gm_status gm__model_parts_init(gm__model_parts *p, const gm_net *a,
-                               const gm_optimizer_options *oa, const gm_net *b,
-                               const gm_optimizer_options *ob, uint64_t seed, const char *fn);
-void gm__model_parts_free(gm__model_parts *p);
-
-/* ---- fit (fit.c) ------------------------------------------------------ */
-/* A model's train step for gm__fit: up to GM__FIT_STATS statistics out. */
-#define GM__FIT_STATS 4
-typedef gm_status (*gm__fit_step)(void *model, const gm_tensor *x, const int32_t *labels,
-                                  float stats[GM__FIT_STATS]);
-/* The model's adapter to its public callback type: the means of stats. */
-typedef int (*gm__fit_report)(void *user, const gm_fit_progress *p,
-                              const float mean[GM__FIT_STATS]);
-/* The epoch loop of gm_vae_fit / gm_gan_fit (fn): data and labels were
- * checked by the caller; report may be NULL. */
-gm_status gm__fit(const char *fn, void *model, gm__fit_step step, const gm_tensor *data,
-                  const int32_t *labels, const gm_fit_options *opts, gm__fit_report report,
-                  void *user);
-
 /* ---- Nets ------------------------------------------------------------ */
 struct gm_net {
     gm_layer **layers;
@@ -384,14 +333,14 @@ struct gm_net {
     uint64_t forward_version;
     unsigned threads_gen;  /* gm__threads_generation() when the workspace was set up */
     int input_grads_only; /* set by gm__net_backward_input during its call */
-    const void *model;    /* the VAE or GAN that owns the net, or NULL */
+    int owned;            /* set while a model owns the net (it frees it) */
     /* gradient-penalty workspace (ggrad.c), grown once per batch shape */
     float *pen_work;
     size_t pen_cap;
 };
 
-/* Checks that `net` (named `what` in the message) belongs to no model yet;
- * GM_ESTATE otherwise. */
+/* Checks that `net` (named `what` in the message) has no owner yet (a
+ * model, src/model/, sets `owned`); GM_ESTATE otherwise. */
 gm_status gm__net_check_free(const char *fn, const gm_net *net, const char *what);
 
 /* Whether a layer's backward accumulates its parameter gradients: it is

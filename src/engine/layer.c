@@ -9,9 +9,10 @@
 gm_status gm__layer_new(gm_layer **out, const gm__layer_vt *vt,
                         size_t nparams, const char *fn)
 {
-    gm_layer *l = gm__malloc(sizeof *l);
+    const size_t size = vt->size ? vt->size : sizeof(gm_layer);
+    gm_layer *l = gm__malloc(size);
     if (l == NULL) return gm__set_error(GM_ENOMEM, fn, "cannot allocate a layer");
-    memset(l, 0, sizeof *l);
+    memset(l, 0, size);
     l->vt = vt;
     l->trainable = 1;
     l->nparams = nparams;
@@ -79,6 +80,33 @@ void gm__layer_save_hyper(const gm_layer *l, gm__hyper *h)
     if (l->vt->save_hyper) l->vt->save_hyper(l, h);
     h->u[4] = l->sn_iters;
     h->f[2] = l->sn_eps;
+}
+
+size_t gm__layer_hyper_params(const gm__layer_vt *vt, const gm__hyper *h)
+{
+    return vt->param_count ? vt->param_count(h) : 0;
+}
+
+gm_status gm__layer_from_hyper(gm_layer **out, const gm__layer_vt *vt, const gm__hyper *h,
+                               const char *fn)
+{
+    *out = NULL;
+    if (vt->validate_hyper) GM_TRY(vt->validate_hyper(h, fn));
+    const uint64_t sn_iters = h->u[4];
+    if (sn_iters != 0 && !vt->spectral)
+        return gm__set_error(GM_EINVAL, fn, "a %s layer has no spectral norm (%llu iterations)",
+                             vt->name, (unsigned long long)sn_iters);
+    if (sn_iters != 0) GM_TRY(gm__sn_check_settings(sn_iters, h->f[2], fn));
+    gm_layer *l = NULL;
+    gm_status st = vt->load(&l, h);
+    if (st != GM_OK) return gm__pass_error(st, fn);
+    if (sn_iters != 0) st = gm__sn_enable(l, (size_t)sn_iters, h->f[2], fn);
+    if (st != GM_OK) {
+        gm_layer_free(l);
+        return st;
+    }
+    *out = l;
+    return GM_OK;
 }
 
 void gm_layer_free(gm_layer *layer)

@@ -37,7 +37,7 @@ static void gm__net_free_workspace(gm_net *net)
 
 void gm_net_free(gm_net *net)
 {
-    if (net == NULL || net->model != NULL) return; /* a model's net: the model frees it */
+    if (net == NULL || net->owned) return; /* a model's net: the model frees it */
     for (size_t i = 0; i < net->n_layers; i++) {
         net->layers[i]->owner = NULL;
         net->layers[i]->params = NULL; /* views into net->params */
@@ -52,8 +52,8 @@ void gm_net_free(gm_net *net)
 
 gm_status gm__net_check_free(const char *fn, const gm_net *net, const char *what)
 {
-    if (net->model != NULL)
-        return gm__set_error(GM_ESTATE, fn, "the %s already belongs to a VAE or GAN", what);
+    if (net->owned)
+        return gm__set_error(GM_ESTATE, fn, "the %s already belongs to a model (VAE or GAN)", what);
     return GM_OK;
 }
 

@@ -462,29 +462,3 @@ gm_status gm_optimizer_reset(gm_optimizer *opt)
     opt->t = 0;
     return GM_OK;
 }
-
-gm_status gm__model_parts_init(gm__model_parts *p, const gm_net *a,
-                               const gm_optimizer_options *oa, const gm_net *b,
-                               const gm_optimizer_options *ob, uint64_t seed, const char *fn)
-{
-    memset(p, 0, sizeof *p);
-    gm_status st = gm_optimizer_create(&p->opt_a, a, oa);
-    if (st == GM_OK) st = gm_optimizer_create(&p->opt_b, b, ob);
-    if (st == GM_OK) st = gm_rng_create(&p->train_rng, seed);
-    if (st == GM_OK) st = gm_rng_create(&p->aux_rng, seed);
-    if (st != GM_OK) {
-        gm__model_parts_free(p);
-        return gm__set_error(st, fn, "%s", gm_last_error());
-    }
-    gm_rng_set_state(p->aux_rng, seed, (uint64_t)1 << 62);
-    return GM_OK;
-}
-
-void gm__model_parts_free(gm__model_parts *p)
-{
-    gm_optimizer_free(p->opt_a);
-    gm_optimizer_free(p->opt_b);
-    gm_rng_free(p->train_rng);
-    gm_rng_free(p->aux_rng);
-    memset(p, 0, sizeof *p);
-}

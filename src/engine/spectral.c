@@ -18,21 +18,20 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 
 /* The A x R x B view of l's weight (l is a dense or convolution layer). */
 static void sn_dims(const gm_layer *l, size_t *A, size_t *R, size_t *B)
 {
-    switch (l->vt->kind) {
-    case GM_LAYER_DENSE:
-        *A = 1, *R = l->out_features, *B = l->in_features;
-        break;
-    case GM_LAYER_CONV_TRANSPOSE2D:
-        *A = l->in_ch, *R = l->out_ch, *B = l->kernel * l->kernel;
-        break;
-    default: /* conv2d */
-        *A = 1, *R = l->out_ch, *B = l->in_ch * l->kernel * l->kernel;
-        break;
+    if (l->vt->kind == GM_LAYER_DENSE) {
+        *A = 1, *R = GM__DENSE(l)->out_features, *B = GM__DENSE(l)->in_features;
+        return;
     }
+    const gm__conv *c = GM__CONV(l);
+    if (l->vt->kind == GM_LAYER_CONV_TRANSPOSE2D)
+        *A = c->in_ch, *R = c->out_ch, *B = c->kernel * c->kernel;
+    else /* conv2d */
+        *A = 1, *R = c->out_ch, *B = c->in_ch * c->kernel * c->kernel;
 }
 
 /* x /= max(|x|, eps) */
@@ -71,10 +70,16 @@ static void sn_wtu(const float *W, size_t A, size_t R, size_t B, const float *u,
         }
 }
 
-int gm__sn_supported(const gm_layer *l)
+int gm__sn_supported(const gm_layer *l) { return l->vt->spectral; }
+
+gm_status gm__sn_check_settings(uint64_t iters, float eps, const char *fn)
 {
-    const gm_layer_kind k = l->vt->kind;
-    return k == GM_LAYER_DENSE || k == GM_LAYER_CONV2D || k == GM_LAYER_CONV_TRANSPOSE2D;
+    if (iters < 1 || iters > 100)
+        return gm__set_error(GM_EINVAL, fn, "power_iterations must be in [1, 100], got %llu",
+                             (unsigned long long)iters);
+    if (!(isfinite(eps) && eps > 0.0f && eps <= 1.0f))
+        return gm__set_error(GM_EINVAL, fn, "eps must be in (0, 1], got %g", (double)eps);
+    return GM_OK;
 }
 
 size_t gm__sn_weight_count(const gm_layer *l)
@@ -178,10 +183,7 @@ gm_status gm_layer_spectral_norm(gm_layer *layer, size_t power_iterations, float
     GM_CHECK(layer->owner == NULL, GM_ESTATE,
              "the layer belongs to a net: enable spectral norm before gm_net_add");
     GM_CHECK(layer->sn_iters == 0, GM_ESTATE, "spectral norm is already enabled on this layer");
-    GM_CHECK(power_iterations >= 1 && power_iterations <= 100, GM_EINVAL,
-             "power_iterations must be in [1, 100], got %zu", power_iterations);
-    GM_CHECK(isfinite(eps) && eps > 0.0f && eps <= 1.0f, GM_EINVAL,
-             "eps must be in (0, 1], got %g", (double)eps);
+    GM_TRY(gm__sn_check_settings(power_iterations, eps, __func__));
     GM_TRY(gm__sn_enable(layer, power_iterations, eps, __func__));
     /* u, v ~ normalize(N(0, 1)), as torch draws them */
     size_t A, R, B;

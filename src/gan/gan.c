@@ -3,129 +3,51 @@
  * module, with one optimizer each and the alternating update spelled out
  * in gan.h. Batch buffers are one block sized per (batch, D output). */
 #include <math.h>
-#include <stdio.h>
 #include <stddef.h>
 #include <string.h>
 
 #include <genmodel/gan.h>
 
-#include "engine/engine.h"
+#include "model/model.h"
 #include "gan/ema.h"
 #include "gan/gan_internal.h"
 
+/* m.net[0] is the generator, m.net[1] the discriminator (their optimizers
+ * m.parts.opt_a, opt_b); the snapshot also holds D's parameters and
+ * optimizer, which are updated before G's part of a step can fail. */
 struct gm_gan {
-    gm_net *g, *d;
-    gm__model_parts parts; /* opt_a: G's, opt_b: D's optimizer */
+    gm__model m; /* first: a gm_gan is its gm__model */
     gm_gan_options o;
     size_t L, C, Dd;                       /* latent, classes, data values */
     size_t g_nd, g_shape[GM_MAX_DIMS];     /* G output per sample */
-    uint64_t steps;
-    /* data-parallel training: the gradient buffers of D and G (index
-     * gm_gan_part) and whether each awaits an apply */
-    float *flat[2];
-    int pending[2];
-    /* a step's starting point, put back if it fails: layer state of both
-     * nets, D's parameters and optimizer (D is updated before G's part) */
-    gm__snapshot snap;
     /* the moving average of G (ema.c; off when o.ema_decay is 0) and
      * whether sampling uses G's own weights instead (gm_gan_use_ema) */
     gm__gan_ema ema;
     int sample_raw;
     /* batch buffers for n samples and a D output of dw values each */
     size_t n, dw;
-    float *block;
     float *z, *g_in, *fake, *d_in, *dd_in, *dfake, *logits, *dlogits;
 };
 
-/* The defaults into the first `size` bytes of *opts (size >= the fields
- * set here). */
-static void gm__gan_options_fill(gm_gan_options *opts, size_t size)
-{
-    memset(opts, 0, size);
-    opts->size = size;
-    opts->loss = GM_GAN_NONSATURATING;
-    opts->n_critic = 1;
-    opts->real_label = 1.0f;
-}
+/* The model layer's net index of a part: G is net 0, D net 1. */
+static int gm__gan_k(gm_gan_part part) { return part == GM_GAN_GENERATOR ? 0 : 1; }
 
-gm_status gm_gan_options_init(gm_gan_options *opts)
-{
-    GM_CHECK_NULL(opts);
-    gm__gan_options_fill(opts, sizeof *opts);
-    return GM_OK;
-}
-
-#if defined(__ELF__) && defined(GM_SHARED_SYMVER)
-/* gm_gan_options_init@GM_1.0, for programs built before ema_decay was
- * appended: it fills the struct they know, which ended at num_classes
- * (core.h: an options struct's _init keeps its old symbol version). */
-GM_API gm_status gm__gan_options_init_1_0(gm_gan_options *opts);
-__asm__(".symver gm__gan_options_init_1_0, gm_gan_options_init@GM_1.0");
-gm_status gm__gan_options_init_1_0(gm_gan_options *opts)
-{
-    if (opts == NULL) return gm__set_error(GM_EINVAL, "gm_gan_options_init", "opts must not be NULL");
-    gm__gan_options_fill(opts, offsetof(gm_gan_options, ema_decay));
-    return GM_OK;
-}
-#endif
-
-/* Copies an optimizer setting, or the GAN default (Adam 2e-4, 0.5/0.999). */
-static gm_status gm__gan_opt(const char *fn, const gm_optimizer_options *in,
-                             gm_optimizer_options *out, const char *name)
-{
-    gm_optimizer_options_init(out, GM_OPT_ADAM);
-    if (in == NULL) {
-        out->lr = 2e-4f;
-        out->beta1 = 0.5f;
-        return GM_OK;
-    }
-    char what[32];
-    snprintf(what, sizeof what, "opts->%s", name);
-    return gm__read_optimizer_options(fn, what, in, out);
-}
+/* The GAN's class for the model layer (the fit loop's step and report) */
+static void gm__gan_release(gm__model *m) { gm__gan_ema_free(&((gm_gan *)m)->ema); }
+GM__MODEL_CLASS(gm__gan_class, gm_gan, gm_gan_stats, gm_gan_train_step, gm_gan_fit_callback,
+                gm_gan_fit_sized_callback, "GAN", "generator", "discriminator",
+                "gm_gan_compute_grads", gm__gan_release);
 
 gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
                         const gm_gan_options *opts)
 {
     GM_CHECK_NULL(out);
     *out = NULL;
-    GM_CHECK_NULL(generator);
-    GM_CHECK_NULL(discriminator);
+    GM_TRY(gm__model_check_nets(__func__, &gm__gan_class, generator, discriminator));
     GM_CHECK_NULL(opts);
-    GM_TRY(gm__net_check_free(__func__, generator, "generator"));
-    GM_TRY(gm__net_check_free(__func__, discriminator, "discriminator"));
-    GM_CHECK(generator != discriminator, GM_EINVAL,
-             "generator and discriminator must be two different nets");
-    /* size and latent are required; later fields may be missing */
     gm_gan_options o;
-    gm_gan_options_init(&o);
-    GM_TRY(gm__read_options(__func__, "opts", opts, offsetof(gm_gan_options, latent) + sizeof o.latent,
-                            &o, sizeof o));
-    GM_TRY(gm__check_options_tear(__func__, "opts", opts, offsetof(gm_gan_options, g_optimizer),
-                                  sizeof o.g_optimizer, "g_optimizer"));
-    GM_TRY(gm__check_options_tear(__func__, "opts", opts, offsetof(gm_gan_options, d_optimizer),
-                                  sizeof o.d_optimizer, "d_optimizer"));
-    GM_CHECK(o.latent >= 1 && o.latent <= 65536, GM_EINVAL,
-             "opts->latent must be in [1, 65536], got %zu", o.latent);
-    GM_CHECK(o.loss >= GM_GAN_NONSATURATING && o.loss <= GM_GAN_WASSERSTEIN, GM_EINVAL,
-             "opts->loss must be a gm_gan_loss, got %d", (int)o.loss);
-    GM_CHECK(o.n_critic >= 1 && o.n_critic <= 100, GM_EINVAL,
-             "opts->n_critic must be in [1, 100], got %u", (unsigned)o.n_critic);
-    GM_CHECK(isfinite(o.real_label) && o.real_label > 0.0f && o.real_label <= 1.0f, GM_EINVAL,
-             "opts->real_label must be in (0, 1], got %g", (double)o.real_label);
-    GM_CHECK(o.real_label == 1.0f || (o.loss != GM_GAN_HINGE && o.loss != GM_GAN_WASSERSTEIN),
-             GM_EINVAL, "opts->real_label must be 1 for the hinge and Wasserstein losses, got %g",
-             (double)o.real_label);
-    GM_CHECK(isfinite(o.weight_clip) && o.weight_clip >= 0.0f, GM_EINVAL,
-             "opts->weight_clip must be finite and >= 0 (0 = off), got %g", (double)o.weight_clip);
-    GM_CHECK(o.num_classes != 1 && o.num_classes <= 100000, GM_EINVAL,
-             "opts->num_classes must be 0 or in [2, 100000], got %zu", o.num_classes);
-    GM_CHECK(isfinite(o.ema_decay) && o.ema_decay >= 0.0f && o.ema_decay < 1.0f, GM_EINVAL,
-             "opts->ema_decay must be in [0, 1) (0 = off), got %g", (double)o.ema_decay);
     gm_optimizer_options og, od;
-    GM_TRY(gm__gan_opt(__func__, o.g_optimizer, &og, "g_optimizer"));
-    GM_TRY(gm__gan_opt(__func__, o.d_optimizer, &od, "d_optimizer"));
-    o.g_optimizer = o.d_optimizer = NULL; /* copied */
+    GM_TRY(gm__gan_read_options(__func__, opts, &o, &og, &od));
     GM_CHECK(generator->n_layers > 0, GM_ESTATE, "the generator has no layers");
     GM_CHECK(discriminator->n_layers > 0, GM_ESTATE, "the discriminator has no layers");
     size_t gnd, gshape[GM_MAX_DIMS];
@@ -133,9 +55,10 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
         GM_OK)
         return GM_FAIL(GM_ESHAPE, "the generator cannot take [N x %zu] inputs: %s",
                        o.latent + o.num_classes, gm_last_error());
-    gm_gan *g = gm__malloc(sizeof *g);
-    GM_CHECK(g != NULL, GM_ENOMEM, "cannot allocate a GAN");
-    memset(g, 0, sizeof *g);
+    gm__model *m;
+    GM_TRY(gm__model_new(&m, sizeof(gm_gan), &gm__gan_class, generator, &og, discriminator, &od,
+                         o.seed, 1, __func__));
+    gm_gan *g = (gm_gan *)m;
     g->o = o;
     g->L = o.latent;
     g->C = o.num_classes;
@@ -143,71 +66,38 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     memcpy(g->g_shape, gshape + 1, g->g_nd * sizeof(size_t));
     g->Dd = 1;
     for (size_t i = 0; i < g->g_nd; i++) g->Dd *= g->g_shape[i];
-    g->flat[GM_GAN_DISCRIMINATOR] = gm__calloc_array(discriminator->nparams + 1, sizeof(float));
-    g->flat[GM_GAN_GENERATOR] = gm__calloc_array(generator->nparams + 1, sizeof(float));
-    gm_status st = g->flat[0] && g->flat[1]
-                       ? gm__model_parts_init(&g->parts, generator, &og, discriminator, &od,
-                                              o.seed, __func__)
-                       : GM_FAIL(GM_ENOMEM, "cannot allocate the gradient buffers");
-    if (st == GM_OK) {
-        st = gm__snapshot_init(&g->snap, generator, NULL, discriminator, g->parts.opt_b,
-                               __func__);
-        if (st != GM_OK) gm__model_parts_free(&g->parts);
-    }
-    if (st == GM_OK) {
-        st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
-        if (st != GM_OK) {
-            gm__snapshot_free(&g->snap);
-            gm__model_parts_free(&g->parts);
-        }
-    }
+    gm_status st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
     if (st != GM_OK) {
-        gm__free(g->flat[0]);
-        gm__free(g->flat[1]);
-        gm__free(g);
+        gm__model_delete(m, 0); /* the nets stay the caller's */
         return st;
     }
-    g->g = generator;
-    g->d = discriminator;
-    generator->model = discriminator->model = g;
     *out = g;
     return GM_OK;
 }
 
-void gm_gan_free(gm_gan *gan)
+void gm_gan_free(gm_gan *gan) { gm__model_delete(gan ? &gan->m : NULL, 1); }
+
+void gm__gan_model_view(gm_gan *gan, gm__model_view *mv, gm_gan_options *opts)
 {
-    if (gan == NULL) return;
-    gan->g->model = gan->d->model = NULL;
-    gm_net_free(gan->g);
-    gm_net_free(gan->d);
-    gm__model_parts_free(&gan->parts);
-    gm__snapshot_free(&gan->snap);
-    gm__gan_ema_free(&gan->ema);
-    gm__free(gan->block);
-    gm__free(gan->flat[0]);
-    gm__free(gan->flat[1]);
-    gm__free(gan);
+    *mv = gm__model_view_of(&gan->m);
+    *opts = gan->o;
+}
+
+void gm__gan_state_view(const gm_gan *gan, gm__model_state *sv, gm_gan_options *opts)
+{
+    *sv = gm__model_state_of(&gan->m);
+    *opts = gan->o;
 }
 
 /* Sizes the buffers for n samples and D outputs of dw values. */
 static gm_status gm__gan_prepare(gm_gan *g, const char *fn, size_t n, size_t dw)
 {
-    if (g->block != NULL && g->n == n && g->dw == dw) return GM_OK;
+    if (g->m.block != NULL && g->n == n && g->dw == dw) return GM_OK;
     const size_t L = g->L, C = g->C, Dd = g->Dd;
     /* z, g_in, fake, d_in, dd_in, dfake, logits, dlogits */
     const size_t widths[8] = {L, L + C, Dd, Dd + C, Dd + C, Dd, dw, dw};
-    size_t total = 0;
-    for (int i = 0; i < 8; i++) {
-        size_t m;
-        if (!gm__mul_ok(n, widths[i], &m) || m > GM__BLAS_MAX || total + m < total)
-            return gm__set_error(GM_ESHAPE, fn, "a batch of %zu is too large", n);
-        total += m;
-    }
-    float *block = gm__malloc_array(total, sizeof(float));
-    if (block == NULL)
-        return gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu floats of buffers", total);
-    gm__free(g->block);
-    g->block = block;
+    GM_TRY(gm__model_batch_block(&g->m, fn, n, widths, 8));
+    float *block = g->m.block;
     g->n = n;
     g->dw = dw;
     float **views[8] = {&g->z, &g->g_in, &g->fake, &g->d_in, &g->dd_in, &g->dfake, &g->logits,
@@ -240,7 +130,7 @@ static gm_status gm__gan_generate(gm_gan *g, const char *fn, const int32_t *labe
     } else {
         in = gm__gan_view(g->z, n, 1, (size_t[]){g->L});
     }
-    return gm__net_forward_model(g->g, fn, "generator", &in, &out, 0);
+    return gm__net_forward_model(g->m.net[0], fn, "generator", &in, &out, 0);
 }
 
 /* The D input for data `x` (real's shape): x itself, or x joined with the
@@ -282,8 +172,8 @@ static gm_status gm__gan_check_real(gm_gan *g, const char *fn, const gm_tensor *
         return gm__set_error(GM_EINVAL, fn, "real[%zu] is not finite (%g)", bad,
                              (double)real->data[bad]);
     GM_TRY(gm__check_labels(fn, labels, n, g->C));
-    gm_status st = g->C ? gm_net_output_shape(g->d, 2, (size_t[]){n, g->Dd + g->C}, dnd, dshape)
-                        : gm_net_output_shape(g->d, real->ndim, real->shape, dnd, dshape);
+    gm_status st = g->C ? gm_net_output_shape(g->m.net[1], 2, (size_t[]){n, g->Dd + g->C}, dnd, dshape)
+                        : gm_net_output_shape(g->m.net[1], real->ndim, real->shape, dnd, dshape);
     if (st != GM_OK)
         return gm__set_error(GM_ESHAPE, fn, "the discriminator cannot take the data: %s",
                              gm_last_error());
@@ -298,6 +188,8 @@ typedef struct gm__gan_batch {
     size_t offset, total;
     size_t dnd, dshape[GM_MAX_DIMS];
     const char *fn; /* the public function, for messages */
+    gm_gan_part part; /* a compute call's part */
+    gm_gan_stats s;   /* the statistics of the passes run */
 } gm__gan_batch;
 
 /* What both phases start with: logit views in D's output shape, fresh z
@@ -309,8 +201,8 @@ static gm_status gm__gan_new_fake(gm_gan *g, const gm__gan_batch *b, gm_tensor *
     gm__tensor_view(logits, b->dnd, b->dshape, g->logits);
     gm__tensor_view(dlogits, b->dnd, b->dshape, g->dlogits);
     /* the shard's rows of the batch's [total x L] noise */
-    gm__rng_normal_slice(g->parts.train_rng, (uint64_t)b->offset * g->L, g->z, g->n * g->L);
-    gm__rng_skip(g->parts.train_rng, (uint64_t)b->total * g->L);
+    gm__rng_normal_slice(g->m.parts.train_rng, (uint64_t)b->offset * g->L, g->z, g->n * g->L);
+    gm__rng_skip(g->m.parts.train_rng, (uint64_t)b->total * g->L);
     return gm__gan_generate(g, b->fn, b->labels);
 }
 
@@ -329,21 +221,21 @@ static gm_status gm__gan_d_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats 
     const size_t n = g->n, dw = g->dw;
     gm_tensor logits, dlogits;
     GM_TRY(gm__gan_new_fake(g, b, &logits, &dlogits));
-    GM_TRY(gm_net_zero_grad(g->d));
+    GM_TRY(gm_net_zero_grad(g->m.net[1]));
     float lr, lf;
     gm_tensor in = gm__gan_d_input(g, b->real, b->real->data, b->labels);
-    GM_TRY(gm__net_forward_model(g->d, b->fn, "discriminator", &in, &logits, 0));
+    GM_TRY(gm__net_forward_model(g->m.net[1], b->fn, "discriminator", &in, &logits, 0));
     stats->d_real = gm__gan_mean_d(g, g->logits, n * dw);
     GM_TRY(gm_gan_d_loss(g->o.loss, &logits, NULL, g->o.real_label, &lr, &dlogits, NULL));
     gm__gan_share(g, b, &dlogits);
-    GM_TRY(gm_net_backward(g->d, &dlogits, NULL));
+    GM_TRY(gm_net_backward(g->m.net[1], &dlogits, NULL));
     in = gm__gan_d_input(g, b->real, g->fake, b->labels);
-    GM_TRY(gm__net_forward_model(g->d, b->fn, "discriminator", &in, &logits, 0));
+    GM_TRY(gm__net_forward_model(g->m.net[1], b->fn, "discriminator", &in, &logits, 0));
     GM_TRY(gm_gan_d_loss(g->o.loss, NULL, &logits, g->o.real_label, &lf, NULL, &dlogits));
     gm__gan_share(g, b, &dlogits);
-    GM_TRY(gm_net_backward(g->d, &dlogits, NULL));
+    GM_TRY(gm_net_backward(g->m.net[1], &dlogits, NULL));
     stats->d_loss = lr + lf;
-    if (!isfinite(stats->d_loss) || !isfinite(gm__net_grad_sumsq(g->d)))
+    if (!isfinite(stats->d_loss) || !isfinite(gm__net_grad_sumsq(g->m.net[1])))
         return gm__set_error(GM_ENUMERIC, b->fn,
                              "the discriminator's loss or gradients are not finite");
     return GM_OK;
@@ -355,9 +247,9 @@ static gm_status gm__gan_g_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats 
     const size_t n = g->n;
     gm_tensor logits, dlogits;
     GM_TRY(gm__gan_new_fake(g, b, &logits, &dlogits));
-    GM_TRY(gm_net_zero_grad(g->g));
+    GM_TRY(gm_net_zero_grad(g->m.net[0]));
     gm_tensor in = gm__gan_d_input(g, b->real, g->fake, b->labels);
-    GM_TRY(gm__net_forward_model(g->d, b->fn, "discriminator", &in, &logits, 0));
+    GM_TRY(gm__net_forward_model(g->m.net[1], b->fn, "discriminator", &in, &logits, 0));
     stats->d_fake = gm__gan_mean_d(g, g->logits, n * g->dw);
     GM_TRY(gm_gan_g_loss(g->o.loss, &logits, &stats->g_loss, &dlogits));
     gm__gan_share(g, b, &dlogits);
@@ -365,7 +257,7 @@ static gm_status gm__gan_g_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats 
      * parameter gradients are not computed */
     gm_tensor din = in;
     din.data = g->dd_in;
-    GM_TRY(gm__net_backward_input(g->d, &dlogits, &din));
+    GM_TRY(gm__net_backward_input(g->m.net[1], &dlogits, &din));
     float *dfake = g->dd_in;
     if (g->C) {
         for (size_t i = 0; i < n; i++)
@@ -373,8 +265,8 @@ static gm_status gm__gan_g_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats 
         dfake = g->dfake;
     }
     gm_tensor dy = gm__gan_view(dfake, n, g->g_nd, g->g_shape);
-    GM_TRY(gm_net_backward(g->g, &dy, NULL));
-    if (!isfinite(stats->g_loss) || !isfinite(gm__net_grad_sumsq(g->g)))
+    GM_TRY(gm_net_backward(g->m.net[0], &dy, NULL));
+    if (!isfinite(stats->g_loss) || !isfinite(gm__net_grad_sumsq(g->m.net[0])))
         return gm__set_error(GM_ENUMERIC, b->fn, "the generator's loss or gradients are not finite");
     return GM_OK;
 }
@@ -401,19 +293,19 @@ static gm_status gm__gan_g_grads(gm_gan *g, const gm__gan_batch *b, gm_gan_stats
  * weight clipping); a generator update completes a training step. */
 static gm_status gm__gan_update(gm_gan *g, gm_gan_part part, const char *fn)
 {
-    gm_net *net = part == GM_GAN_GENERATOR ? g->g : g->d;
+    gm_net *net = part == GM_GAN_GENERATOR ? g->m.net[0] : g->m.net[1];
     /* the gradients were checked finite by the pass or the apply */
-    GM_TRY(gm__optimizer_update(part == GM_GAN_GENERATOR ? g->parts.opt_a : g->parts.opt_b, net,
+    GM_TRY(gm__optimizer_update(part == GM_GAN_GENERATOR ? g->m.parts.opt_a : g->m.parts.opt_b, net,
                                 fn, part == GM_GAN_GENERATOR ? "generator" : "discriminator"));
     if (part == GM_GAN_DISCRIMINATOR && g->o.weight_clip > 0.0f) {
         const float c = g->o.weight_clip;
         for (size_t i = 0; i < net->nparams; i++) net->params[i] = fminf(c, fmaxf(-c, net->params[i]));
     }
     if (part == GM_GAN_GENERATOR) {
-        gm__gan_ema_update(&g->ema, net, g->steps);
-        g->steps++;
+        gm__gan_ema_update(&g->ema, net, g->m.steps);
+        g->m.steps++;
     }
-    g->pending[part] = 0;
+    g->m.pending[gm__gan_k(part)] = 0;
     return GM_OK;
 }
 
@@ -433,14 +325,23 @@ static gm_status gm__gan_begin(gm_gan *g, const char *fn, const gm_tensor *real,
     b->offset = offset;
     b->total = total;
     b->fn = fn;
+    b->s = (gm_gan_stats){0, 0, 0, 0};
     return GM_OK;
 }
 
-/* Prefixes the last error with fn unless a callee named fn already. */
-static gm_status gm__gan_own_error(gm_status st, const char *fn)
+/* A train step's passes (a gm__model_body, run guarded: a failure undoes
+ * D's updates too): n_critic D updates, then G's. */
+static gm_status gm__gan_step_body(gm__model *m, void *ctx)
 {
-    if (st != GM_OK && strncmp(gm_last_error(), fn, strlen(fn)) != 0)
-        st = gm__set_error(st, fn, "%s", gm_last_error());
+    gm_gan *gan = (gm_gan *)m;
+    gm__gan_batch *b = ctx;
+    gm_status st = GM_OK;
+    for (uint32_t c = 0; c < gan->o.n_critic && st == GM_OK; c++) {
+        st = gm__gan_d_grads(gan, b, &b->s);
+        if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_DISCRIMINATOR, b->fn);
+    }
+    if (st == GM_OK) st = gm__gan_g_grads(gan, b, &b->s);
+    if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_GENERATOR, b->fn);
     return st;
 }
 
@@ -451,47 +352,11 @@ gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *l
     GM_CHECK_NULL(real);
     gm__gan_batch b;
     GM_TRY(gm__gan_begin(gan, __func__, real, labels, 0, real->shape[0], &b));
-    gm_gan_stats s = {0, 0, 0, 0};
-    uint64_t seed, pos;
-    gm_rng_get_state(gan->parts.train_rng, &seed, &pos);
-    gm__snapshot_take(&gan->snap);
-    gm_status st = GM_OK;
-    for (uint32_t c = 0; c < gan->o.n_critic && st == GM_OK; c++) {
-        st = gm__gan_d_grads(gan, &b, &s);
-        if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_DISCRIMINATOR, __func__);
-    }
-    if (st == GM_OK) st = gm__gan_g_grads(gan, &b, &s);
-    if (st == GM_OK) st = gm__gan_update(gan, GM_GAN_GENERATOR, __func__);
-    if (st != GM_OK) { /* the step changes nothing: D's updates are undone */
-        gm_rng_set_state(gan->parts.train_rng, seed, pos);
-        gm__snapshot_restore(&gan->snap);
-    }
-    GM_TRY(gm__gan_own_error(st, __func__));
-    if (stats) *stats = s;
+    GM_TRY(gm__own_error(gm__model_guarded(&gan->m, gm__gan_step_body, &b), __func__));
+    if (stats) *stats = b.s;
     return GM_OK;
 }
 
-/* gm_gan_fit's adapters to the generic epoch loop (engine/fit.c) */
-static gm_status gm__gan_fit_step(void *m, const gm_tensor *x, const int32_t *labels,
-                                  float v[GM__FIT_STATS])
-{
-    gm_gan_stats s;
-    GM_TRY(gm_gan_train_step(m, x, labels, &s));
-    v[0] = s.d_loss, v[1] = s.g_loss, v[2] = s.d_real, v[3] = s.d_fake;
-    return GM_OK;
-}
-
-typedef struct {
-    gm_gan_fit_callback cb;
-    void *user;
-} gm__gan_fit_cb;
-
-static int gm__gan_fit_report(void *u, const gm_fit_progress *p, const float m[GM__FIT_STATS])
-{
-    const gm__gan_fit_cb *c = u;
-    const gm_gan_stats s = {m[0], m[1], m[2], m[3]};
-    return c->cb(c->user, p, &s);
-}
 
 gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
                      const gm_fit_options *opts, gm_gan_fit_callback callback, void *user)
@@ -499,9 +364,8 @@ gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
     GM_CHECK_NULL(gan);
     size_t dnd, dshape[GM_MAX_DIMS];
     GM_TRY(gm__gan_check_real(gan, __func__, data, labels, &dnd, dshape)); /* all of it */
-    gm__gan_fit_cb c = {callback, user};
-    return gm__fit(__func__, gan, gm__gan_fit_step, data, labels, opts,
-                   callback ? gm__gan_fit_report : NULL, &c);
+    return gm__model_fit(&gan->m, __func__, data, labels, opts, (gm__fit_callback)callback, 0,
+                         user);
 }
 
 /* Returns GM_EINVAL from the calling function unless part is a gm_gan_part
@@ -509,6 +373,14 @@ gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
 #define GM__GAN_CHECK_PART(part)                                                    \
     GM_CHECK((part) == GM_GAN_DISCRIMINATOR || (part) == GM_GAN_GENERATOR, GM_EINVAL, \
              "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d", (int)(part))
+
+/* One part's gradients (a gm__model_body, run guarded). */
+static gm_status gm__gan_part_body(gm__model *m, void *ctx)
+{
+    gm__gan_batch *b = ctx;
+    return b->part == GM_GAN_GENERATOR ? gm__gan_g_grads((gm_gan *)m, b, &b->s)
+                                       : gm__gan_d_grads((gm_gan *)m, b, &b->s);
+}
 
 gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
                                const int32_t *labels, size_t offset, size_t total,
@@ -519,21 +391,10 @@ gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *r
     GM__GAN_CHECK_PART(part);
     gm__gan_batch b;
     GM_TRY(gm__gan_begin(gan, __func__, real, labels, offset, total, &b));
-    uint64_t seed, pos;
-    gm_rng_get_state(gan->parts.train_rng, &seed, &pos);
-    gm__snapshot_take(&gan->snap);
-    gm_gan_stats s = {0, 0, 0, 0};
-    gm_net *net = part == GM_GAN_GENERATOR ? gan->g : gan->d;
-    gm_status st = part == GM_GAN_GENERATOR ? gm__gan_g_grads(gan, &b, &s)
-                                            : gm__gan_d_grads(gan, &b, &s);
-    if (st == GM_OK) st = gm_net_get_grads(net, gan->flat[part], net->nparams);
-    if (st != GM_OK) {
-        gm_rng_set_state(gan->parts.train_rng, seed, pos);
-        gm__snapshot_restore(&gan->snap);
-        return gm__gan_own_error(st, __func__);
-    }
-    gan->pending[part] = 1;
-    if (stats) *stats = s;
+    b.part = part;
+    GM_TRY(gm__own_error(gm__model_compute(&gan->m, gm__gan_k(part), gm__gan_part_body, &b),
+                         __func__));
+    if (stats) *stats = b.s;
     return GM_OK;
 }
 
@@ -543,8 +404,7 @@ gm_status gm_gan_grads(gm_gan *gan, gm_gan_part part, float **grads, size_t *n)
     GM_CHECK_NULL(grads);
     GM_CHECK_NULL(n);
     GM__GAN_CHECK_PART(part);
-    *grads = gan->flat[part];
-    *n = (part == GM_GAN_GENERATOR ? gan->g : gan->d)->nparams;
+    *grads = gm__model_grads(&gan->m, gm__gan_k(part), n);
     return GM_OK;
 }
 
@@ -552,36 +412,21 @@ gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part)
 {
     GM_CHECK_NULL(gan);
     GM__GAN_CHECK_PART(part);
-    GM_CHECK(gan->pending[part], GM_ESTATE,
-             "no %s gradients to apply: call gm_gan_compute_grads first (once per apply)",
-             part == GM_GAN_GENERATOR ? "generator" : "discriminator");
-    gm_net *net = part == GM_GAN_GENERATOR ? gan->g : gan->d;
-    GM_TRY(gm__check_grad_buffer(__func__, gan->flat[part], net->nparams));
-    GM_TRY(gm_net_set_grads(net, gan->flat[part], net->nparams));
-    return gm__gan_own_error(gm__gan_update(gan, part, __func__), __func__);
-}
-
-/* Checks an output: n samples of the generator's output size. */
-static gm_status gm__gan_check_out(const gm_gan *g, const char *fn, const gm_tensor *out, size_t n)
-{
-    if (out == NULL) return gm__set_error(GM_EINVAL, fn, "out must not be NULL");
-    if (out->shape[0] != n || out->numel / n != g->Dd)
-        return gm__set_error(GM_ESHAPE, fn, "out must hold %zu samples of %zu values, got %zu of %zu",
-                             n, g->Dd, out->shape[0], out->numel / out->shape[0]);
-    return GM_OK;
+    GM_TRY(gm__model_load_grads(&gan->m, gm__gan_k(part), __func__));
+    return gm__own_error(gm__gan_update(gan, part, __func__), __func__);
 }
 
 /* G in evaluation mode from the z buffer into out. */
 static gm_status gm__gan_eval_generate(gm_gan *g, const char *fn, const int32_t *labels,
                                        gm_tensor *out)
 {
-    const int was = gm_net_is_training(g->g);
+    const int was = gm_net_is_training(g->m.net[0]);
     const int avg = g->ema.decay > 0.0f && !g->sample_raw;
-    gm_net_set_training(g->g, 0);
-    if (avg) gm__gan_ema_swap_in(&g->ema, g->g);
+    gm_net_set_training(g->m.net[0], 0);
+    if (avg) gm__gan_ema_swap_in(&g->ema, g->m.net[0]);
     gm_status st = gm__gan_generate(g, fn, labels);
-    if (avg) gm__gan_ema_swap_out(&g->ema, g->g);
-    gm_net_set_training(g->g, was);
+    if (avg) gm__gan_ema_swap_out(&g->ema, g->m.net[0]);
+    gm_net_set_training(g->m.net[0], was);
     if (st == GM_OK) memcpy(out->data, g->fake, out->numel * sizeof(float));
     return st;
 }
@@ -590,55 +435,41 @@ gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels, gm_tensor 
 {
     GM_CHECK_NULL(gan);
     GM_CHECK(n >= 1, GM_EINVAL, "n must be >= 1, got %zu", n);
-    GM_TRY(gm__gan_check_out(gan, __func__, out, n));
+    GM_TRY(gm__model_check_out(__func__, out, "out", n, gan->Dd));
     GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
-    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->block ? gan->dw : 1));
+    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->m.block ? gan->dw : 1));
     /* a failed call leaves the generator where it was */
     uint64_t seed, pos;
-    gm_rng_get_state(gan->parts.aux_rng, &seed, &pos);
-    gm_rng_normal(gan->parts.aux_rng, gan->z, n * gan->L);
+    gm_rng_get_state(gan->m.parts.aux_rng, &seed, &pos);
+    gm_rng_normal(gan->m.parts.aux_rng, gan->z, n * gan->L);
     gm_status st = gm__gan_eval_generate(gan, __func__, labels, out);
-    if (st != GM_OK) gm_rng_set_state(gan->parts.aux_rng, seed, pos);
+    if (st != GM_OK) gm_rng_set_state(gan->m.parts.aux_rng, seed, pos);
     return st;
 }
 
 gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z, const int32_t *labels, gm_tensor *out)
 {
     GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(z);
+    GM_TRY(gm__model_check_latents(__func__, z, gan->L, out, gan->Dd, labels, gan->C));
     const size_t n = z->shape[0];
-    GM_CHECK(z->numel / n == gan->L, GM_ESHAPE, "z must be [%zu x %zu], got %zu samples of %zu", n,
-             gan->L, n, z->numel / n);
-    size_t bad = gm__find_nonfinite(z->data, z->numel);
-    GM_CHECK(bad == z->numel, GM_EINVAL, "z[%zu] is not finite (%g)", bad,
-             bad < z->numel ? (double)z->data[bad] : 0.0);
-    GM_TRY(gm__gan_check_out(gan, __func__, out, n));
-    GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
-    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->block ? gan->dw : 1));
+    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->m.block ? gan->dw : 1));
     memcpy(gan->z, z->data, z->numel * sizeof(float));
     return gm__gan_eval_generate(gan, __func__, labels, out);
 }
 
-gm_net *gm_gan_generator(gm_gan *gan) { return gan ? gan->g : NULL; }
+gm_net *gm_gan_generator(gm_gan *gan) { return gan ? gan->m.net[0] : NULL; }
 
-gm_net *gm_gan_discriminator(gm_gan *gan) { return gan ? gan->d : NULL; }
+gm_net *gm_gan_discriminator(gm_gan *gan) { return gan ? gan->m.net[1] : NULL; }
 
-uint64_t gm_gan_step_count(const gm_gan *gan) { return gan ? gan->steps : 0; }
+uint64_t gm_gan_step_count(const gm_gan *gan) { return gan ? gan->m.steps : 0; }
 
 gm_status gm_gan_set_lr(gm_gan *gan, gm_gan_part part, float lr)
 {
     GM_CHECK_NULL(gan);
     GM__GAN_CHECK_PART(part);
-    return gm__gan_own_error(
-        gm_optimizer_set_lr(part == GM_GAN_GENERATOR ? gan->parts.opt_a : gan->parts.opt_b, lr),
+    return gm__own_error(
+        gm_optimizer_set_lr(part == GM_GAN_GENERATOR ? gan->m.parts.opt_a : gan->m.parts.opt_b, lr),
         __func__);
-}
-
-void gm__gan_model_view(const gm_gan *gan, gm__model_view *mv, gm_gan_options *opts)
-{
-    gm_gan *g = (gm_gan *)gan; /* the checkpoint code restores through it */
-    *mv = gm__model_view_of(g->g, g->d, &g->parts, &g->steps, g->pending[0] || g->pending[1]);
-    *opts = g->o;
 }
 
 gm_status gm_gan_get_options(const gm_gan *gan, gm_gan_options *opts)
@@ -675,3 +506,30 @@ gm_status gm_gan_ema_params(const gm_gan *gan, float *out, size_t n)
 gm__gan_ema *gm__gan_ema_of(gm_gan *gan) { return &gan->ema; }
 
 const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan) { return &gan->ema; }
+
+/* The sized calls (1.2), for the caller's size of gm_gan_stats */
+gm_status gm_gan_train_step_sized(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
+                                  gm_gan_stats *stats, size_t stats_size)
+{
+    GM__MODEL_SIZED(gm_gan_stats, s, gm_gan_train_step(gan, real, labels, &s), stats, stats_size);
+}
+
+gm_status gm_gan_fit_sized(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
+                           const gm_fit_options *opts, gm_gan_fit_sized_callback callback,
+                           void *user)
+{
+    GM_CHECK_NULL(gan);
+    size_t dnd, dshape[GM_MAX_DIMS];
+    GM_TRY(gm__gan_check_real(gan, __func__, data, labels, &dnd, dshape)); /* all of it */
+    return gm__model_fit(&gan->m, __func__, data, labels, opts, (gm__fit_callback)callback, 1,
+                         user);
+}
+
+gm_status gm_gan_compute_grads_sized(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
+                                     const int32_t *labels, size_t offset, size_t total,
+                                     gm_gan_stats *stats, size_t stats_size)
+{
+    GM__MODEL_SIZED(gm_gan_stats, s,
+                    gm_gan_compute_grads(gan, part, real, labels, offset, total, &s), stats,
+                    stats_size);
+}

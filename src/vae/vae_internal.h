@@ -7,11 +7,17 @@
 
 #include <genmodel/vae.h>
 
-#include "engine/engine.h"
+#include "core/record.h"
+#include "model/model.h"
 
 /* Fills mv with the VAE's nets, optimizers, generators, step counter
- * and pending flag, and *opts with its settings (optimizer pointers NULL). */
-void gm__vae_model_view(const gm_vae *vae, gm__model_view *mv, gm_vae_options *opts);
+ * and pending flag, and *opts with its settings (optimizer pointers NULL):
+ * what a checkpoint loader restores through. */
+void gm__vae_model_view(gm_vae *vae, gm__model_view *mv, gm_vae_options *opts);
+/* The same, read-only: what a save writes. */
+void gm__vae_state_view(const gm_vae *vae, gm__model_state *sv, gm_vae_options *opts);
+/* The option fields a checkpoint stores (vae_options.c): *n rows. */
+const gm__opt_field *gm__vae_option_fields(size_t *n);
 
 /* GM_OK when x holds targets the likelihood can take: finite, and in
  * [0, 1] for Bernoulli (one vectorized pass); else GM_EINVAL naming fn and

@@ -25,6 +25,7 @@
 #include <genmodel/genmodel.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 #include "io/checkpoint.h"
 
 #include "fuzz_common.h"
@@ -80,11 +81,11 @@ static int input_shape(const gm_net *net, size_t *nd, size_t *shape, size_t *ond
         switch ((int)gm_layer_get_kind(l)) {
         case GM_LAYER_DENSE:
             *nd = 1;
-            shape[0] = l->in_features;
+            shape[0] = GM__DENSE(l)->in_features;
             return walk(net, *nd, shape, ond, out) != 0;
         case GM_LAYER_BATCHNORM: /* [F] or [F x H x W] */
             *nd = 1;
-            shape[0] = l->out_features;
+            shape[0] = GM__BN(l)->features;
             if (walk(net, *nd, shape, ond, out)) return 1;
             *nd = 3;
             for (size_t s = 1; s <= 8; s++) {
@@ -95,16 +96,18 @@ static int input_shape(const gm_net *net, size_t *nd, size_t *shape, size_t *ond
         case GM_LAYER_CONV2D:
         case GM_LAYER_CONV_TRANSPOSE2D:
             *nd = 3;
-            shape[0] = l->in_ch;
+            shape[0] = GM__CONV(l)->in_ch;
             for (size_t s = 1; s <= 32; s++) {
                 shape[1] = shape[2] = s;
                 if (walk(net, *nd, shape, ond, out)) return 1;
             }
             return 0;
-        case GM_LAYER_RESHAPE:
+        case GM_LAYER_RESHAPE: {
+            const gm__reshape *r = GM__RESHAPE(l);
             *nd = 1;
-            shape[0] = bounded_numel(l->rndim < GM_MAX_DIMS ? l->rndim : 0, l->rshape);
+            shape[0] = bounded_numel(r->rndim < GM_MAX_DIMS ? r->rndim : 0, r->rshape);
             return shape[0] != 0 && walk(net, *nd, shape, ond, out) != 0;
+        }
         default: /* keeps the shape: look further */
             break;
         }

@@ -176,6 +176,7 @@ static void seed_gans(void)
     o.n_critic = 2;
     o.loss = GM_GAN_HINGE;
     o.seed = 6;
+    o.ema_decay = 0.9f; /* the moving average's record */
     gm_gan *gan;
     CK(gm_gan_create(&gan, g, d, &o));
     gm_tensor *x = uniform(2, (const size_t[]){3, D});

@@ -21,12 +21,6 @@ MAX_FUNCTION, MAX_FILE = 60, 600
 # "path" or "path:function" -> why it may exceed the limit (for now).
 EXCEPTIONS = {
     "engine/conv_dnnl.c:gm__conv_dnnl_prepare": "oneDNN setup, being reworked by the speed work",
-    "engine/fit.c:gm__fit": "the fit loop moves to src/model (issue 17's model layer)",
-    "io/checkpoint.c": "checkpoints are being rewritten to ask the model layer (issue 17)",
-    "io/checkpoint.c:gm__get_layer": "as io/checkpoint.c",
-    "vae/vae.c": "the VAE is being moved onto src/model (issue 17)",
-    "gan/gan.c": "the GAN is being moved onto src/model (issue 17)",
-    "gan/gan.c:gm_gan_create": "as gan/gan.c",
 }
 
 

@@ -149,6 +149,12 @@ gm_vae_fit_callback = CFUNCTYPE(c_int, c_void_p, POINTER(gm_fit_progress),
                                 POINTER(gm_vae_stats))
 gm_gan_fit_callback = CFUNCTYPE(c_int, c_void_p, POINTER(gm_fit_progress),
                                 POINTER(gm_gan_stats))
+# the sized forms (1.2): int (*)(void *user, const gm_fit_progress *progress,
+# size_t progress_size, const gm_X_stats *mean, size_t mean_size)
+gm_vae_fit_sized_callback = CFUNCTYPE(c_int, c_void_p, POINTER(gm_fit_progress), c_size_t,
+                                      POINTER(gm_vae_stats), c_size_t)
+gm_gan_fit_sized_callback = CFUNCTYPE(c_int, c_void_p, POINTER(gm_fit_progress), c_size_t,
+                                      POINTER(gm_gan_stats), c_size_t)
 # int (*)(void *user, size_t done, size_t total)
 gm_image_progress_fn = CFUNCTYPE(c_int, c_void_p, c_size_t, c_size_t)
 
@@ -300,6 +306,11 @@ API = [
     ("gm_vae_step_count", u64, VAE),
     ("gm_vae_set_lr", STATUS, VAE, f32),
     ("gm_vae_get_options", STATUS, VAE, P(gm_vae_options)),
+    ("gm_vae_train_step_sized", STATUS, VAE, TEN, PI32, P(gm_vae_stats), sz),
+    ("gm_vae_compute_grads_sized", STATUS, VAE, TEN, PI32, sz, sz, P(gm_vae_stats), sz),
+    ("gm_vae_elbo_sized", STATUS, VAE, TEN, PI32, P(gm_vae_stats), sz),
+    ("gm_vae_fit_sized", STATUS, VAE, TEN, PI32, P(gm_fit_options), gm_vae_fit_sized_callback,
+     c_void_p),
     # gan.h
     ("gm_gan_d_loss", STATUS, enum, TEN, TEN, f32, PF, TEN, TEN),
     ("gm_gan_g_loss", STATUS, enum, TEN, PF, TEN),
@@ -322,6 +333,10 @@ API = [
     ("gm_gan_get_options", STATUS, GAN, P(gm_gan_options)),
     ("gm_gan_use_ema", STATUS, GAN, c_int),
     ("gm_gan_ema_params", STATUS, GAN, PF, sz),
+    ("gm_gan_train_step_sized", STATUS, GAN, TEN, PI32, P(gm_gan_stats), sz),
+    ("gm_gan_compute_grads_sized", STATUS, GAN, enum, TEN, PI32, sz, sz, P(gm_gan_stats), sz),
+    ("gm_gan_fit_sized", STATUS, GAN, TEN, PI32, P(gm_fit_options), gm_gan_fit_sized_callback,
+     c_void_p),
     # io.h
     ("gm_idx_load_images", STATUS, P(TEN), cstr, sz),
     ("gm_idx_load_labels", STATUS, cstr, sz, PI32, sz, PSZ),

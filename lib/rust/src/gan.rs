@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: MIT
 //! Generative adversarial networks (gan.h): the adversarial losses and [`Gan`].
-use crate::nn::{adopt_nets, fit_opts_ptr};
-use crate::vae::net_ref;
 use crate::{
-    c_enum, check, fit_with, handle, labels_ptr, lent_slice, opt_mut_ptr, opt_ptr, sys, Error, FitOptions, FitProgress,
-    Handle, Net, NetRef, OptimizerOptions, Result, TensorRef,
+    c_enum, check, handle, labels_ptr, lent_slice, opt_mut_ptr, opt_ptr, sys, Handle, OptimizerOptions, Result,
+    TensorRef,
 };
 use std::ffi::c_int;
 use std::ptr;
@@ -44,123 +42,23 @@ pub struct GanOptions {
     pub ema_decay: f32,
 }
 
-fn raw_defaults() -> sys::gm_gan_options {
-    let mut o = sys::gm_gan_options {
-        size: 0,
-        latent: 0,
-        loss: 0,
-        n_critic: 0,
-        real_label: 0.0,
-        weight_clip: 0.0,
-        g_optimizer: ptr::null(),
-        d_optimizer: ptr::null(),
-        seed: 0,
-        num_classes: 0,
-        ema_decay: 0.0,
-    };
-    unsafe { sys::gm_gan_options_init(&mut o) }; // cannot fail: valid pointer
-    o
-}
-
-impl Default for GanOptions {
-    fn default() -> Self {
-        GanOptions::from_raw(&raw_defaults())
+// The conversions to and from the C struct (model.rs)
+option_fields!(
+    GanOptions = gm_gan_options;
+    plain: latent, n_critic, real_label, weight_clip, seed, num_classes, ema_decay;
+    from_raw(o) {
+        loss: GanLoss::from_raw(o.loss as _).unwrap_or(GanLoss::NonSaturating),
+        g_optimizer: None,
+        d_optimizer: None,
     }
-}
-
-impl GanOptions {
-    /// The settings of a C struct (optimizer settings are not carried).
-    fn from_raw(o: &sys::gm_gan_options) -> Self {
-        GanOptions {
-            latent: o.latent,
-            loss: GanLoss::from_raw(o.loss as _).unwrap_or(GanLoss::NonSaturating),
-            n_critic: o.n_critic,
-            real_label: o.real_label,
-            weight_clip: o.weight_clip,
-            g_optimizer: None,
-            d_optimizer: None,
-            seed: o.seed,
-            num_classes: o.num_classes,
-            ema_decay: o.ema_decay,
-        }
+    raw(s) {
+        loss: s.loss.raw() as i32,
+        g_optimizer: s.g_optimizer.as_ref().map_or(ptr::null(), |o| o),
+        d_optimizer: s.d_optimizer.as_ref().map_or(ptr::null(), |o| o),
     }
-}
-
-impl GanOptions {
-    /// The C struct; it points into `self`'s optimizer settings.
-    fn raw(&self) -> sys::gm_gan_options {
-        sys::gm_gan_options {
-            latent: self.latent,
-            loss: self.loss.raw() as i32,
-            n_critic: self.n_critic,
-            real_label: self.real_label,
-            weight_clip: self.weight_clip,
-            g_optimizer: self.g_optimizer.as_ref().map_or(ptr::null(), |o| o),
-            d_optimizer: self.d_optimizer.as_ref().map_or(ptr::null(), |o| o),
-            seed: self.seed,
-            num_classes: self.num_classes,
-            ema_decay: self.ema_decay,
-            ..raw_defaults()
-        }
-    }
-}
-
-handle!(
-    /// A generator and a discriminator trained with alternating updates; owns both nets.
-    Gan / GanRef: gm_gan, gm_gan_free
 );
 
-impl Gan {
-    /// Loads a model written by [`GanRef::save`]; training it on gives the
-    /// same parameters as never stopping. `Format` for a corrupt,
-    /// truncated, foreign or future-version file, `Io` if it cannot be read.
-    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Gan> {
-        let path = crate::io::c_path("gm_gan_load", path.as_ref())?;
-        Gan::create(|o| unsafe { sys::gm_gan_load(o, path.as_ptr()) })
-    }
-
-    /// Makes a GAN that owns both nets; on failure they are dropped (use
-    /// [`Gan::try_new`] to get them back).
-    pub fn new(generator: Net, discriminator: Net, opts: &GanOptions) -> Result<Gan> {
-        Gan::try_new(generator, discriminator, opts).map_err(|(e, ..)| e)
-    }
-
-    /// As [`Gan::new`], but a failure hands the unchanged nets back.
-    pub fn try_new(generator: Net, discriminator: Net, opts: &GanOptions) -> Result<Gan, (Error, Net, Net)> {
-        let raw = opts.raw();
-        adopt_nets(generator, discriminator, |out, g, d| unsafe { sys::gm_gan_create(out, g, d, &raw) }).map(Gan)
-    }
-}
-
 impl GanRef {
-    /// One alternating update on the real batch (labels: N of them if conditional).
-    pub fn train_step(&mut self, real: &TensorRef, labels: Option<&[i32]>) -> Result<GanStats> {
-        let l = labels_ptr("gm_gan_train_step", labels, real.dim(0))?;
-        let mut st = GanStats::default();
-        check(unsafe { sys::gm_gan_train_step(self.as_mut_ptr(), real.as_ptr(), l, &mut st) }).map(|_| st)
-    }
-
-    /// Trains for `opts.epochs` shuffled passes over the real data with
-    /// [`train_step`](Self::train_step); the callback gets the mean GAN
-    /// statistics. Everything else as [`VaeRef::fit`](crate::VaeRef::fit).
-    pub fn fit<F>(
-        &mut self,
-        data: &TensorRef,
-        labels: Option<&[i32]>,
-        opts: Option<&FitOptions>,
-        mut callback: F,
-    ) -> Result<()>
-    where
-        F: FnMut(&FitProgress, &GanStats) -> bool,
-    {
-        let l = labels_ptr("gm_gan_fit", labels, data.dim(0))?;
-        let raw = opts.map(FitOptions::raw);
-        let gan = self.as_mut_ptr();
-        fit_with(&mut callback, |cb, user| unsafe {
-            sys::gm_gan_fit(gan, data.as_ptr(), l, fit_opts_ptr(&raw), Some(cb), user)
-        })
-    }
-
     /// Data parallelism: one phase's gradients on a shard `real` (rows
     /// `offset .. offset + N` of a batch of `total`) into `part`'s buffer
     /// ([`grads`](Self::grads)); nothing else changes. One training step is,
@@ -212,25 +110,6 @@ impl GanRef {
         check(unsafe { sys::gm_gan_generate(self.as_mut_ptr(), z.as_ptr(), l, out.as_mut_ptr()) })
     }
 
-    // The getters take a non-const gm_gan but do not change it.
-    pub fn generator(&self) -> &NetRef {
-        unsafe { net_ref(sys::gm_gan_generator(self.as_ptr().cast_mut())) }
-    }
-    pub fn discriminator(&self) -> &NetRef {
-        unsafe { net_ref(sys::gm_gan_discriminator(self.as_ptr().cast_mut())) }
-    }
-    pub fn generator_mut(&mut self) -> &mut NetRef {
-        unsafe { net_ref(sys::gm_gan_generator(self.as_mut_ptr())) }
-    }
-    pub fn discriminator_mut(&mut self) -> &mut NetRef {
-        unsafe { net_ref(sys::gm_gan_discriminator(self.as_mut_ptr())) }
-    }
-
-    /// Number of completed train steps.
-    pub fn step_count(&self) -> u64 {
-        unsafe { sys::gm_gan_step_count(self.as_ptr()) }
-    }
-
     /// Changes one part's learning rate (e.g. after a `Numeric` error).
     pub fn set_lr(&mut self, part: GanPart, lr: f32) -> Result<()> {
         check(unsafe { sys::gm_gan_set_lr(self.as_mut_ptr(), part.raw(), lr) })
@@ -249,20 +128,6 @@ impl GanRef {
     pub fn ema_params(&self) -> Result<Vec<f32>> {
         let n = self.generator().param_count();
         crate::read_vec(n, |p, n| unsafe { sys::gm_gan_ema_params(self.as_ptr(), p, n) })
-    }
-
-    /// Writes the whole GAN to `path` atomically (see [`VaeRef::save`](crate::VaeRef::save)).
-    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        let path = crate::io::c_path("gm_gan_save", path.as_ref())?;
-        check(unsafe { sys::gm_gan_save(self.as_ptr(), path.as_ptr()) })
-    }
-
-    /// The GAN's settings (optimizer settings are not included).
-    pub fn options(&self) -> GanOptions {
-        let mut o = raw_defaults();
-        // cannot fail: valid pointers, size set by gm_gan_options_init
-        unsafe { sys::gm_gan_get_options(self.as_ptr(), &mut o) };
-        GanOptions::from_raw(&o)
     }
 }
 
@@ -296,3 +161,11 @@ pub fn g_loss(family: GanLoss, fake: &TensorRef, d_fake: Option<&mut TensorRef>)
     let mut loss = 0.0;
     check(unsafe { sys::gm_gan_g_loss(family.raw(), fake.as_ptr(), &mut loss, opt_mut_ptr(d_fake)) }).map(|_| loss)
 }
+
+// The handle, constructors, train step, fit, getters, save and options (model.rs)
+two_net_model!(
+    /// A generator and a discriminator trained with alternating updates; owns both nets.
+    Gan / GanRef: gm_gan, gm_gan_free, GanOptions = gm_gan_options / gm_gan_options_init, GanStats,
+    nets: generator, generator_mut = gm_gan_generator; discriminator, discriminator_mut = gm_gan_discriminator,
+    c: gm_gan_create, gm_gan_load, gm_gan_save, gm_gan_get_options, gm_gan_train_step, gm_gan_fit, gm_gan_step_count
+);

@@ -97,6 +97,9 @@
 pub mod sys;
 pub mod interp;
 
+#[macro_use]
+mod model;
+
 mod eval;
 mod gan;
 mod io;
@@ -413,7 +416,7 @@ pub(crate) use handle;
 
 // ---- core -----------------------------------------------------------------
 
-/// Run-time version string of the library, e.g. "1.1.0".
+/// Run-time version string of the library, e.g. "1.2.0".
 pub fn version() -> &'static str {
     unsafe { static_str(sys::gm_version()) }
 }

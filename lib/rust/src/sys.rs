@@ -33,9 +33,9 @@ opaque!(gm_rng, gm_tensor, gm_layer, gm_net, gm_optimizer, gm_vae, gm_gan, gm_im
 
 // ---- core.h ---------------------------------------------------------------
 
-constants!(u32: GM_VERSION_MAJOR = 1, GM_VERSION_MINOR = 1, GM_VERSION_PATCH = 0);
+constants!(u32: GM_VERSION_MAJOR = 1, GM_VERSION_MINOR = 2, GM_VERSION_PATCH = 0);
 pub const GM_VERSION_NUMBER: u32 = GM_VERSION_MAJOR * 10000 + GM_VERSION_MINOR * 100 + GM_VERSION_PATCH;
-pub const GM_VERSION_STRING: &str = "1.1.0";
+pub const GM_VERSION_STRING: &str = "1.2.0";
 
 pub type gm_status = c_int;
 constants!(gm_status: GM_OK = 0, GM_EINVAL = -1, GM_ESHAPE = -2, GM_ENOMEM = -3, GM_EIO = -4,
@@ -54,6 +54,8 @@ pub struct gm_allocator {
 // ---- tensor.h -------------------------------------------------------------
 
 pub const GM_MAX_DIMS: usize = 4;
+/// optim.h: the size of gm_vae_stats and gm_gan_stats in 1.0 (4 floats).
+pub const GM_STATS_SIZE_1_0: usize = 16;
 
 // ---- layer.h --------------------------------------------------------------
 
@@ -144,6 +146,8 @@ pub struct gm_vae_stats {
 
 pub type gm_vae_fit_callback =
     Option<unsafe extern "C" fn(user: *mut c_void, progress: *const gm_fit_progress, mean: *const gm_vae_stats) -> c_int>;
+pub type gm_vae_fit_sized_callback =
+    Option<unsafe extern "C" fn(user: *mut c_void, progress: *const gm_fit_progress, progress_size: usize, mean: *const gm_vae_stats, mean_size: usize) -> c_int>;
 
 // ---- gan.h ----------------------------------------------------------------
 
@@ -178,6 +182,8 @@ pub struct gm_gan_stats {
 
 pub type gm_gan_fit_callback =
     Option<unsafe extern "C" fn(user: *mut c_void, progress: *const gm_fit_progress, mean: *const gm_gan_stats) -> c_int>;
+pub type gm_gan_fit_sized_callback =
+    Option<unsafe extern "C" fn(user: *mut c_void, progress: *const gm_fit_progress, progress_size: usize, mean: *const gm_gan_stats, mean_size: usize) -> c_int>;
 
 pub type gm_gan_part = c_uint;
 constants!(gm_gan_part: GM_GAN_DISCRIMINATOR = 0, GM_GAN_GENERATOR = 1);
@@ -186,7 +192,7 @@ constants!(gm_gan_part: GM_GAN_DISCRIMINATOR = 0, GM_GAN_GENERATOR = 1);
 
 pub const GM_PNG_MAX_SIDE: usize = 65536;
 pub const GM_CHECKPOINT_MAGIC: &str = "GMCKPT\r\n";
-pub const GM_CHECKPOINT_VERSION: u32 = 1;
+pub const GM_CHECKPOINT_VERSION: u32 = 2;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -396,6 +402,10 @@ extern "C" {
     pub fn gm_vae_step_count(vae: *const gm_vae) -> u64;
     pub fn gm_vae_set_lr(vae: *mut gm_vae, lr: f32) -> gm_status;
     pub fn gm_vae_get_options(vae: *const gm_vae, opts: *mut gm_vae_options) -> gm_status;
+    pub fn gm_vae_train_step_sized(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, stats: *mut gm_vae_stats, stats_size: usize) -> gm_status;
+    pub fn gm_vae_compute_grads_sized(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, offset: usize, total: usize, stats: *mut gm_vae_stats, stats_size: usize) -> gm_status;
+    pub fn gm_vae_elbo_sized(vae: *mut gm_vae, x: *const gm_tensor, labels: *const i32, stats: *mut gm_vae_stats, stats_size: usize) -> gm_status;
+    pub fn gm_vae_fit_sized(vae: *mut gm_vae, data: *const gm_tensor, labels: *const i32, opts: *const gm_fit_options, callback: gm_vae_fit_sized_callback, user: *mut c_void) -> gm_status;
 
     // gan.h
     pub fn gm_gan_d_loss(family: gm_gan_loss, real: *const gm_tensor, fake: *const gm_tensor, real_label: f32, loss: *mut f32, d_real: *mut gm_tensor, d_fake: *mut gm_tensor) -> gm_status;
@@ -419,6 +429,9 @@ extern "C" {
     pub fn gm_gan_get_options(gan: *const gm_gan, opts: *mut gm_gan_options) -> gm_status;
     pub fn gm_gan_use_ema(gan: *mut gm_gan, use_: c_int) -> gm_status;
     pub fn gm_gan_ema_params(gan: *const gm_gan, out: *mut f32, n: usize) -> gm_status;
+    pub fn gm_gan_train_step_sized(gan: *mut gm_gan, real: *const gm_tensor, labels: *const i32, stats: *mut gm_gan_stats, stats_size: usize) -> gm_status;
+    pub fn gm_gan_compute_grads_sized(gan: *mut gm_gan, part: gm_gan_part, real: *const gm_tensor, labels: *const i32, offset: usize, total: usize, stats: *mut gm_gan_stats, stats_size: usize) -> gm_status;
+    pub fn gm_gan_fit_sized(gan: *mut gm_gan, data: *const gm_tensor, labels: *const i32, opts: *const gm_fit_options, callback: gm_gan_fit_sized_callback, user: *mut c_void) -> gm_status;
 
     // io.h
     pub fn gm_idx_load_images(out: *mut *mut gm_tensor, path: *const c_char, max_items: usize) -> gm_status;

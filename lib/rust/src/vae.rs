@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 //! Variational autoencoders (vae.h): the ELBO module and [`Vae`].
-use crate::nn::{adopt_nets, fit_opts_ptr};
 use crate::{
-    c_enum, check, check_len, fit_with, handle, labels_ptr, lent_slice, opt_mut_ptr, opt_ptr, sys, Error, FitOptions,
-    FitProgress, Handle, Net, NetRef, OptimizerOptions, Result, TensorRef,
+    c_enum, check, check_len, handle, labels_ptr, lent_slice, opt_mut_ptr, opt_ptr, sys, Handle, OptimizerOptions,
+    Result, TensorRef,
 };
 use std::ptr;
 
@@ -33,129 +32,16 @@ pub struct VaeOptions {
     pub num_classes: usize,
 }
 
-fn raw_defaults() -> sys::gm_vae_options {
-    let mut o = sys::gm_vae_options {
-        size: 0,
-        latent: 0,
-        likelihood: 0,
-        gaussian_logvar: 0.0,
-        beta: 0.0,
-        kl_warmup_steps: 0,
-        optimizer: ptr::null(),
-        seed: 0,
-        num_classes: 0,
-    };
-    unsafe { sys::gm_vae_options_init(&mut o) }; // cannot fail: valid pointer
-    o
-}
-
-impl Default for VaeOptions {
-    fn default() -> Self {
-        VaeOptions::from_raw(&raw_defaults())
-    }
-}
-
-impl VaeOptions {
-    /// The settings of a C struct (optimizer settings are not carried).
-    fn from_raw(o: &sys::gm_vae_options) -> Self {
-        VaeOptions {
-            latent: o.latent,
-            likelihood: Likelihood::from_raw(o.likelihood as _).unwrap_or(Likelihood::Bernoulli),
-            gaussian_logvar: o.gaussian_logvar,
-            beta: o.beta,
-            kl_warmup_steps: o.kl_warmup_steps,
-            optimizer: None,
-            seed: o.seed,
-            num_classes: o.num_classes,
-        }
-    }
-}
-
-impl VaeOptions {
-    /// The C struct; it points into `self.optimizer`.
-    fn raw(&self) -> sys::gm_vae_options {
-        sys::gm_vae_options {
-            latent: self.latent,
-            likelihood: self.likelihood.raw() as i32,
-            gaussian_logvar: self.gaussian_logvar,
-            beta: self.beta,
-            kl_warmup_steps: self.kl_warmup_steps,
-            optimizer: self.optimizer.as_ref().map_or(ptr::null(), |o| o),
-            seed: self.seed,
-            num_classes: self.num_classes,
-            ..raw_defaults()
-        }
-    }
-}
-
-handle!(
-    /// An encoder and a decoder net trained as a VAE; owns both nets.
-    Vae / VaeRef: gm_vae, gm_vae_free
+// The conversions to and from the C struct (model.rs)
+option_fields!(
+    VaeOptions = gm_vae_options; plain: latent, gaussian_logvar, beta, kl_warmup_steps, seed, num_classes;
+    from_raw(o) { likelihood: Likelihood::from_raw(o.likelihood as _).unwrap_or(Likelihood::Bernoulli), optimizer: None }
+    raw(s) { likelihood: s.likelihood.raw() as i32, optimizer: s.optimizer.as_ref().map_or(ptr::null(), |o| o) }
 );
-
-impl Vae {
-    /// Loads a model written by [`VaeRef::save`]; training it on gives the
-    /// same parameters as never stopping. `Format` for a corrupt,
-    /// truncated, foreign or future-version file, `Io` if it cannot be read.
-    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Vae> {
-        let path = crate::io::c_path("gm_vae_load", path.as_ref())?;
-        Vae::create(|o| unsafe { sys::gm_vae_load(o, path.as_ptr()) })
-    }
-
-    /// Makes a VAE that owns `encoder` and `decoder`; on failure they are
-    /// dropped (use [`Vae::try_new`] to get them back).
-    pub fn new(encoder: Net, decoder: Net, opts: &VaeOptions) -> Result<Vae> {
-        Vae::try_new(encoder, decoder, opts).map_err(|(e, ..)| e)
-    }
-
-    /// As [`Vae::new`], but a failure hands the unchanged nets back.
-    pub fn try_new(encoder: Net, decoder: Net, opts: &VaeOptions) -> Result<Vae, (Error, Net, Net)> {
-        let raw = opts.raw();
-        adopt_nets(encoder, decoder, |out, e, d| unsafe { sys::gm_vae_create(out, e, d, &raw) }).map(Vae)
-    }
-}
 
 impl VaeRef {
     fn ptr(&mut self) -> *mut sys::gm_vae {
         self.as_mut_ptr()
-    }
-
-    /// One training update on the batch `x` (labels: N of them if conditional).
-    pub fn train_step(&mut self, x: &TensorRef, labels: Option<&[i32]>) -> Result<VaeStats> {
-        let l = labels_ptr("gm_vae_train_step", labels, x.dim(0))?;
-        let mut st = VaeStats::default();
-        check(unsafe { sys::gm_vae_train_step(self.ptr(), x.as_ptr(), l, &mut st) }).map(|_| st)
-    }
-
-    /// Trains for `opts.epochs` shuffled passes over `data` (N samples; labels:
-    /// N of them if conditional), with [`train_step`](Self::train_step) on
-    /// consecutive batches: epochs * (N / batch) steps, a last partial batch
-    /// dropped. `opts`: `None` for the library's defaults (batch 0 = min(128, N)).
-    ///
-    /// `callback(progress, mean)` runs when an epoch's step count is a
-    /// multiple of `opts.every` and after each epoch's last step, with the
-    /// statistics averaged since the previous call; returning `true` stops
-    /// training (`fit` then returns `Ok`). A panic in the callback stops
-    /// training and is resumed once the C call has returned; the VAE keeps
-    /// the steps done before and stays usable. Errors: those of `train_step`
-    /// (the steps done before stay applied) and `Inval` for bad options; the
-    /// data and labels are checked before any step.
-    pub fn fit<F>(
-        &mut self,
-        data: &TensorRef,
-        labels: Option<&[i32]>,
-        opts: Option<&FitOptions>,
-        mut callback: F,
-    ) -> Result<()>
-    where
-        F: FnMut(&FitProgress, &VaeStats) -> bool,
-    {
-        let l = labels_ptr("gm_vae_fit", labels, data.dim(0))?;
-        let raw = opts.map(FitOptions::raw);
-        let vae = self.ptr();
-        fit_with(&mut callback, |cb, user| unsafe {
-            sys::gm_vae_fit(vae, data.as_ptr(), l, fit_opts_ptr(&raw), Some(cb), user)
-        })
     }
 
     /// Data parallelism, step 1 of 3: forward and backward on a shard `x`,
@@ -250,49 +136,10 @@ impl VaeRef {
         check(unsafe { sys::gm_vae_inpaint(self.ptr(), x.as_ptr(), mask.as_ptr(), iterations, out.as_mut_ptr()) })
     }
 
-    // The getters take a non-const gm_vae but do not change it.
-    pub fn encoder(&self) -> &NetRef {
-        unsafe { net_ref(sys::gm_vae_encoder(self.as_ptr().cast_mut())) }
-    }
-    pub fn decoder(&self) -> &NetRef {
-        unsafe { net_ref(sys::gm_vae_decoder(self.as_ptr().cast_mut())) }
-    }
-    pub fn encoder_mut(&mut self) -> &mut NetRef {
-        unsafe { net_ref(sys::gm_vae_encoder(self.ptr())) }
-    }
-    pub fn decoder_mut(&mut self) -> &mut NetRef {
-        unsafe { net_ref(sys::gm_vae_decoder(self.ptr())) }
-    }
-
-    /// Number of successful train steps.
-    pub fn step_count(&self) -> u64 {
-        unsafe { sys::gm_vae_step_count(self.as_ptr()) }
-    }
     /// Changes both optimizers' learning rate.
     pub fn set_lr(&mut self, lr: f32) -> Result<()> {
         check(unsafe { sys::gm_vae_set_lr(self.ptr(), lr) })
     }
-
-    /// Writes the whole VAE (nets, optimizers, generators, options, step
-    /// count) to `path` atomically. `State` while computed gradients await
-    /// an apply.
-    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        let path = crate::io::c_path("gm_vae_save", path.as_ref())?;
-        check(unsafe { sys::gm_vae_save(self.as_ptr(), path.as_ptr()) })
-    }
-
-    /// The VAE's settings (optimizer settings are not included).
-    pub fn options(&self) -> VaeOptions {
-        let mut o = raw_defaults();
-        // cannot fail: valid pointers, size set by gm_vae_options_init
-        unsafe { sys::gm_vae_get_options(self.as_ptr(), &mut o) };
-        VaeOptions::from_raw(&o)
-    }
-}
-
-/// A net lent out by a VAE or GAN (never NULL for a live owner).
-pub(crate) unsafe fn net_ref<'a>(p: *mut sys::gm_net) -> &'a mut NetRef {
-    NetRef::from_ptr(p).expect("libgenmodel lent out a NULL net")
 }
 
 // ---- the reparameterization / ELBO module ---------------------------------
@@ -356,3 +203,11 @@ pub fn vae_logmeanexp(logw: &TensorRef, each: Option<&mut [f32]>, dlogw: Option<
     let mut mean = 0.0;
     check(unsafe { sys::gm_vae_logmeanexp(logw.as_ptr(), &mut mean, each, opt_mut_ptr(dlogw)) }).map(|_| mean)
 }
+
+// The handle, constructors, train step, fit, getters, save and options (model.rs)
+two_net_model!(
+    /// An encoder and a decoder net trained as a VAE; owns both nets.
+    Vae / VaeRef: gm_vae, gm_vae_free, VaeOptions = gm_vae_options / gm_vae_options_init, VaeStats,
+    nets: encoder, encoder_mut = gm_vae_encoder; decoder, decoder_mut = gm_vae_decoder,
+    c: gm_vae_create, gm_vae_load, gm_vae_save, gm_vae_get_options, gm_vae_train_step, gm_vae_fit, gm_vae_step_count
+);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Snapshots of what a train step changes besides gradients, so a step that
  * fails (non-finite loss or gradients) can leave a model exactly as it was
- * (see gm__snapshot in engine.h). */
+ * (see gm__snapshot in model.h). */
 #include <string.h>
 
-#include "engine/engine.h"
+#include "model/model.h"
 
 /* Floats and counters of one net's share of a snapshot. */
 static void gm__snap_count(const gm_net *net, const gm_optimizer *opt, size_t *nf, size_t *nu)
