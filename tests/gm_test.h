@@ -177,6 +177,33 @@ static inline gm_net *gm_test_mlp_seeded(size_t in, size_t hidden, size_t out, g
     return net;
 }
 
+/* A small VAE (d inputs, latent l, ReLU MLPs of h hidden units; seeds 1,
+ * 2 for the nets and 3 for the model) and a small GAN (latent l, d
+ * outputs; seeds 5, 6 and 4) with the default options otherwise. */
+static inline gm_vae *gm_test_small_vae(size_t d, size_t l, size_t h)
+{
+    gm_vae_options o;
+    GM_CK_OK(gm_vae_options_init(&o));
+    o.latent = l;
+    o.seed = 3;
+    gm_vae *v;
+    GM_CK_OK(gm_vae_create(&v, gm_test_mlp_seeded(d, h, 2 * l, GM_TEST_RELU, 1),
+                           gm_test_mlp_seeded(l, h, d, GM_TEST_RELU, 2), &o));
+    return v;
+}
+
+static inline gm_gan *gm_test_small_gan(size_t d, size_t l, size_t h)
+{
+    gm_gan_options o;
+    GM_CK_OK(gm_gan_options_init(&o));
+    o.latent = l;
+    o.seed = 4;
+    gm_gan *g;
+    GM_CK_OK(gm_gan_create(&g, gm_test_mlp_seeded(l, h, d, GM_TEST_RELU, 5),
+                           gm_test_mlp_seeded(d, h, 1, GM_TEST_RELU, 6), &o));
+    return g;
+}
+
 #if defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 200809L
 #include <unistd.h>
 /* A suite's temporary directory, made with gm_test_dir_make("tag") (as

@@ -9,32 +9,8 @@
 
 enum { D = 6, L = 2, H = 8 };
 
-static gm_net *mlp(size_t in, size_t out, uint64_t seed)
-{
-    return gm_test_mlp_seeded(in, H, out, GM_TEST_RELU, seed);
-}
-
-static gm_vae *make_vae(void)
-{
-    gm_vae_options o;
-    GM_CK_OK(gm_vae_options_init(&o));
-    o.latent = L;
-    o.seed = 3;
-    gm_vae *v;
-    GM_CK_OK(gm_vae_create(&v, mlp(D, 2 * L, 1), mlp(L, D, 2), &o));
-    return v;
-}
-
-static gm_gan *make_gan(void)
-{
-    gm_gan_options o;
-    GM_CK_OK(gm_gan_options_init(&o));
-    o.latent = L;
-    o.seed = 4;
-    gm_gan *g;
-    GM_CK_OK(gm_gan_create(&g, mlp(L, D, 5), mlp(D, 1, 6), &o));
-    return g;
-}
+static gm_vae *make_vae(void) { return gm_test_small_vae(D, L, H); }
+static gm_gan *make_gan(void) { return gm_test_small_gan(D, L, H); }
 
 /* All parameters of two nets, concatenated, into dst (capacity 1024). */
 static size_t params2(gm_net *a, gm_net *b, float *dst)

@@ -13,32 +13,8 @@
 
 enum { D = 6, L = 2, H = 8, N = 8 };
 
-static gm_net *mlp(size_t in, size_t out, uint64_t seed)
-{
-    return gm_test_mlp_seeded(in, H, out, GM_TEST_RELU, seed);
-}
-
-static gm_vae *make_vae(void)
-{
-    gm_vae_options o;
-    GM_CK_OK(gm_vae_options_init(&o));
-    o.latent = L;
-    o.seed = 3;
-    gm_vae *v;
-    GM_CK_OK(gm_vae_create(&v, mlp(D, 2 * L, 1), mlp(L, D, 2), &o));
-    return v;
-}
-
-static gm_gan *make_gan(void)
-{
-    gm_gan_options o;
-    GM_CK_OK(gm_gan_options_init(&o));
-    o.latent = L;
-    o.seed = 4;
-    gm_gan *g;
-    GM_CK_OK(gm_gan_create(&g, mlp(L, D, 5), mlp(D, 1, 6), &o));
-    return g;
-}
+static gm_vae *make_vae(void) { return gm_test_small_vae(D, L, H); }
+static gm_gan *make_gan(void) { return gm_test_small_gan(D, L, H); }
 
 /* N rows of D values in (0, 1), as a tensor over static storage */
 static gm_tensor *batch(void)
@@ -236,7 +212,7 @@ START_TEST(test_model_owns_its_nets)
     GM_CK_OK(gm_gan_options_init(&go));
     go.latent = L;
     gm_gan *g = NULL;
-    gm_net *d = mlp(D, 1, 9);
+    gm_net *d = gm_test_mlp_seeded(D, H, 1, GM_TEST_RELU, 9);
     GM_CK_ERR(GM_ESTATE, "the generator already belongs to a model",
               gm_gan_create(&g, enc, d, &go));
     ck_assert_ptr_null(g);
