@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 
 /* Elementwise layers keep the per-sample shape. */
 gm_status gm__same_shape_fn(const gm_layer *l, const char *fn, size_t in_nd,
@@ -70,7 +71,7 @@ GM__HOT static void leaky_forward(gm_layer *l, float *y, const float *x, size_t 
 {
     (void)t;
     const size_t m = GM__COUNT(l, n);
-    const float a = l->alpha;
+    const float a = GM__ACT(l)->alpha;
     /* x > 0 ? x : a x, as a sum of two selects (one of them 0), which
      * GCC cannot turn back into a branch around a product */
     GM__MAP(m, y, i, gm__sel(x[i], x[i], 0.0f) + a * gm__sel(x[i], 0.0f, x[i]));
@@ -81,7 +82,7 @@ GM__HOT static void leaky_backward(gm_layer *l, float *dx, const float *dy,
     (void)y;
     if (!dx) return;
     const size_t m = GM__COUNT(l, n);
-    const float a = l->alpha;
+    const float a = GM__ACT(l)->alpha;
     GM__MAP(m, dx, i, gm__sel(x[i], dy[i], 0.0f) + a * gm__sel(x[i], 0.0f, dy[i]));
 }
 
@@ -140,7 +141,7 @@ GM__HOT static void elu_forward(gm_layer *l, float *y, const float *x, size_t n,
 {
     (void)t;
     const size_t m = GM__COUNT(l, n);
-    const float a = l->alpha;
+    const float a = GM__ACT(l)->alpha;
     for (size_t i = 0; i < m; i++) y[i] = x[i] > 0.0f ? x[i] : a * expm1f(x[i]);
 }
 GM__HOT static void elu_backward(gm_layer *l, float *dx, const float *dy,
@@ -149,7 +150,7 @@ GM__HOT static void elu_backward(gm_layer *l, float *dx, const float *dy,
     (void)y;
     if (!dx) return;
     const size_t m = GM__COUNT(l, n);
-    const float a = l->alpha;
+    const float a = GM__ACT(l)->alpha;
     for (size_t i = 0; i < m; i++)
         dx[i] = x[i] > 0.0f ? dy[i] : a * expf(x[i]) * dy[i];
 }
@@ -159,7 +160,7 @@ GM__HOT void gm__sigmoid_array(float *y, const float *x, size_t n)
     GM__MAP(n, y, i, gm__sigmoid_fast(x[i]));
 }
 
-static void alpha_save(const gm_layer *l, gm__hyper *h) { h->f[0] = l->alpha; }
+static void alpha_save(const gm_layer *l, gm__hyper *h) { h->f[0] = GM__ACT(l)->alpha; }
 static gm_status relu_load(gm_layer **out, const gm__hyper *h)
 {
     (void)h;
@@ -190,9 +191,10 @@ static gm_status elu_load(gm_layer **out, const gm__hyper *h)
 }
 
 #define GM__ELEMENTWISE_VT(var, KIND, nm, save, ld, fwd, bwd)                 \
-    const gm__layer_vt var = {.kind = KIND, .name = nm, .save_hyper = save,  \
-                              .load = ld, .shape = gm__same_shape_fn,         \
-                              .forward = fwd, .backward = bwd}
+    const gm__layer_vt var = {.kind = KIND, .name = nm, .size = sizeof(gm__act), \
+                              .save_hyper = save, .load = ld,                 \
+                              .shape = gm__same_shape_fn, .forward = fwd,     \
+                              .backward = bwd}
 GM__ELEMENTWISE_VT(gm__relu_vt, GM_LAYER_RELU, "relu", NULL, relu_load, relu_forward,
                    relu_backward);
 GM__ELEMENTWISE_VT(gm__leaky_relu_vt, GM_LAYER_LEAKY_RELU, "leaky_relu", alpha_save,
@@ -206,15 +208,12 @@ GM__ELEMENTWISE_VT(gm__softplus_vt, GM_LAYER_SOFTPLUS, "softplus", NULL, softplu
 GM__ELEMENTWISE_VT(gm__elu_vt, GM_LAYER_ELU, "elu", alpha_save, elu_load, elu_forward,
                    elu_backward);
 
-/* Parameter-free layers: one constructor shape. */
-gm_status gm__simple_create(gm_layer **out, const gm__layer_vt *vt,
-                             float alpha, const char *fn)
+/* The activations: one constructor shape. */
+static gm_status gm__act_create(gm_layer **out, const gm__layer_vt *vt, float alpha,
+                                const char *fn)
 {
-    gm_layer *l;
-    gm_status st = gm__layer_new(&l, vt, 0, fn);
-    if (st != GM_OK) return st;
-    l->alpha = alpha;
-    *out = l;
+    GM_TRY(gm__layer_new(out, vt, 0, fn));
+    GM__ACT(*out)->alpha = alpha;
     return GM_OK;
 }
 
@@ -222,28 +221,28 @@ gm_status gm_relu_create(gm_layer **out)
 {
     GM_CHECK_NULL(out);
     *out = NULL;
-    return gm__simple_create(out, &gm__relu_vt, 0.0f, __func__);
+    return gm__act_create(out, &gm__relu_vt, 0.0f, __func__);
 }
 
 gm_status gm_sigmoid_create(gm_layer **out)
 {
     GM_CHECK_NULL(out);
     *out = NULL;
-    return gm__simple_create(out, &gm__sigmoid_vt, 0.0f, __func__);
+    return gm__act_create(out, &gm__sigmoid_vt, 0.0f, __func__);
 }
 
 gm_status gm_tanh_create(gm_layer **out)
 {
     GM_CHECK_NULL(out);
     *out = NULL;
-    return gm__simple_create(out, &gm__tanh_vt, 0.0f, __func__);
+    return gm__act_create(out, &gm__tanh_vt, 0.0f, __func__);
 }
 
 gm_status gm_softplus_create(gm_layer **out)
 {
     GM_CHECK_NULL(out);
     *out = NULL;
-    return gm__simple_create(out, &gm__softplus_vt, 0.0f, __func__);
+    return gm__act_create(out, &gm__softplus_vt, 0.0f, __func__);
 }
 
 gm_status gm_leaky_relu_create(gm_layer **out, float alpha)
@@ -252,7 +251,7 @@ gm_status gm_leaky_relu_create(gm_layer **out, float alpha)
     *out = NULL;
     GM_CHECK(isfinite(alpha) && alpha >= 0.0f && alpha < 1.0f, GM_EINVAL,
              "alpha must be finite and in [0, 1), got %g", (double)alpha);
-    return gm__simple_create(out, &gm__leaky_relu_vt, alpha, __func__);
+    return gm__act_create(out, &gm__leaky_relu_vt, alpha, __func__);
 }
 
 gm_status gm_elu_create(gm_layer **out, float alpha)
@@ -261,5 +260,5 @@ gm_status gm_elu_create(gm_layer **out, float alpha)
     *out = NULL;
     GM_CHECK(isfinite(alpha) && alpha > 0.0f, GM_EINVAL,
              "alpha must be finite and > 0, got %g", (double)alpha);
-    return gm__simple_create(out, &gm__elu_vt, alpha, __func__);
+    return gm__act_create(out, &gm__elu_vt, alpha, __func__);
 }

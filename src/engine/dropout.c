@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 
 static size_t dropout_cache(const gm_layer *l, size_t n, size_t in_nd, const size_t *in)
 {
@@ -18,17 +19,18 @@ static void dropout_forward(gm_layer *l, float *y, const float *x, size_t n,
                             int training)
 {
     const size_t d = l->in_dim, m = n * d;
+    const gm__dropout *dl = GM__DROPOUT(l);
     l->last_training = training;
-    if (!training || l->alpha == 0.0f) {
+    if (!training || dl->p == 0.0f) {
         memcpy(y, x, m * sizeof(float));
         return;
     }
-    const float p = l->alpha, scale = 1.0f / (1.0f - p);
+    const float p = dl->p, scale = 1.0f / (1.0f - p);
     float *mask = l->cache;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j += 4) {
             uint32_t b[4];
-            gm__philox(l->seed, l->step, ((uint64_t)i << 32) | (j >> 2), b);
+            gm__philox(dl->seed, l->step, ((uint64_t)i << 32) | (j >> 2), b);
             for (size_t k = 0; k < 4 && j + k < d; k++)
                 mask[i * d + j + k] = gm__u01(b[k]) >= p ? scale : 0.0f;
         }
@@ -43,7 +45,7 @@ static void dropout_backward(gm_layer *l, float *dx, const float *dy,
     (void)y;
     if (!dx) return;
     const size_t m = n * l->in_dim;
-    if (!l->last_training || l->alpha == 0.0f) {
+    if (!l->last_training || GM__DROPOUT(l)->p == 0.0f) {
         memcpy(dx, dy, m * sizeof(float));
         return;
     }
@@ -53,8 +55,8 @@ static void dropout_backward(gm_layer *l, float *dx, const float *dy,
 /* p, the seed and the step counter: enough to resume the mask stream. */
 static void dropout_save(const gm_layer *l, gm__hyper *h)
 {
-    h->f[0] = l->alpha;
-    h->u[0] = l->seed;
+    h->f[0] = GM__DROPOUT(l)->p;
+    h->u[0] = GM__DROPOUT(l)->seed;
     h->u[1] = l->step;
 }
 
@@ -67,6 +69,7 @@ static gm_status dropout_load(gm_layer **out, const gm__hyper *h)
 
 const gm__layer_vt gm__dropout_vt = {.kind = GM_LAYER_DROPOUT,
                                      .name = "dropout",
+                                     .size = sizeof(gm__dropout),
                                      .save_hyper = dropout_save,
                                      .load = dropout_load,
                                      .shape = gm__same_shape_fn,
@@ -80,7 +83,8 @@ gm_status gm_dropout_create(gm_layer **out, float p, uint64_t seed)
     *out = NULL;
     GM_CHECK(isfinite(p) && p >= 0.0f && p < 1.0f, GM_EINVAL,
              "p must be finite and in [0, 1), got %g", (double)p);
-    GM_TRY(gm__simple_create(out, &gm__dropout_vt, p, __func__));
-    (*out)->seed = seed;
+    GM_TRY(gm__layer_new(out, &gm__dropout_vt, 0, __func__));
+    GM__DROPOUT(*out)->p = p;
+    GM__DROPOUT(*out)->seed = seed;
     return GM_OK;
 }

@@ -140,11 +140,9 @@ struct gm_layer {
     float *params, *grads; /* own block while standalone, else views */
     int trainable;
     float *cache;          /* per-batch cache from the net's workspace */
-    /* hyperparameters (what a checkpoint stores) of the kinds without
-     * a struct of their own; dense, conv, batchnorm and reshape keep theirs
-     * in layer_kinds.h */
-    float alpha;                      /* leaky relu, elu; dropout p */
-    uint64_t seed, step;              /* dropout */
+    /* each kind's hyperparameters are in its own struct (layer_kinds.h);
+     * what is here is state that a step's snapshot saves for every layer */
+    uint64_t step;                    /* dropout: training forwards so far */
     int last_training;                /* dropout, batchnorm: mode of the last forward */
     float *state;                     /* layer-owned state that is not a parameter */
     size_t nstate;                    /* (batchnorm: running mean, running var) */
@@ -174,9 +172,6 @@ void gm__layer_run_backward(gm_layer *l, float *dx, const float *dy, const float
 gm_status gm__layer_new(gm_layer **out, const gm__layer_vt *vt,
                         size_t nparams, const char *fn);
 
-/* A parameter-free layer with hyperparameter alpha. */
-gm_status gm__simple_create(gm_layer **out, const gm__layer_vt *vt,
-                            float alpha, const char *fn);
 /* vt->shape of layers that keep the per-sample shape. */
 gm_status gm__same_shape_fn(const gm_layer *l, const char *fn, size_t in_nd,
                             const size_t *in, size_t *out_nd, size_t *out);

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/layer_kinds.h"
 
 static int gm__pen_linear(gm_layer_kind k)
 {
@@ -57,7 +58,7 @@ static double gm__pen_f2(const gm_layer *l, float xf, float yf)
         const double s = 1.0 / (1.0 + exp(-x));
         return s * (1.0 - s);
     }
-    case GM_LAYER_ELU: return x > 0.0 ? 0.0 : (double)l->alpha * exp(x);
+    case GM_LAYER_ELU: return x > 0.0 ? 0.0 : (double)GM__ACT(l)->alpha * exp(x);
     default: return 0.0;
     }
 }

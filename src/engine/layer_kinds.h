@@ -41,4 +41,21 @@ typedef struct gm__reshape {
 } gm__reshape;
 #define GM__RESHAPE(l) GM__KIND_OF(gm__reshape, l)
 
+/* the activations (alpha: leaky ReLU's slope, ELU's scale; 0 for the
+ * others) */
+typedef struct gm__act {
+    gm_layer base;
+    float alpha;
+} gm__act;
+#define GM__ACT(l) GM__KIND_OF(gm__act, l)
+
+/* dropout: p and the seed of its mask stream (the stream's position is
+ * the shared l->step, which a step's snapshot saves) */
+typedef struct gm__dropout {
+    gm_layer base;
+    float p;
+    uint64_t seed;
+} gm__dropout;
+#define GM__DROPOUT(l) GM__KIND_OF(gm__dropout, l)
+
 #endif

@@ -106,7 +106,7 @@ gm_status gm_reshape_create(gm_layer **out, size_t ndim, const size_t *shape)
              "ndim must be in [1, %d], got %zu", GM_MAX_DIMS - 1, ndim);
     size_t numel;
     GM_TRY(gm__check_shape(__func__, ndim, shape, &numel));
-    GM_TRY(gm__simple_create(out, &gm__reshape_vt, 0.0f, __func__));
+    GM_TRY(gm__layer_new(out, &gm__reshape_vt, 0, __func__));
     GM__RESHAPE(*out)->rndim = ndim;
     memcpy(GM__RESHAPE(*out)->rshape, shape, ndim * sizeof(size_t));
     return GM_OK;
@@ -116,5 +116,5 @@ gm_status gm_flatten_create(gm_layer **out)
 {
     GM_CHECK_NULL(out);
     *out = NULL;
-    return gm__simple_create(out, &gm__flatten_vt, 0.0f, __func__);
+    return gm__layer_new(out, &gm__flatten_vt, 0, __func__);
 }
