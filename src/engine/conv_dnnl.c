@@ -94,15 +94,6 @@ static gm_status gm__dnnl_error(dnnl_status_t s, const char *fn, const char *nam
                          what, (int)s);
 }
 
-#define GM__DN(call, what)                                                     \
-    do {                                                                       \
-        dnnl_status_t gm__s = (call);                                          \
-        if (gm__s != dnnl_success) {                                           \
-            st = gm__dnnl_error(gm__s, fn, l->vt->name, what);                 \
-            goto fail;                                                         \
-        }                                                                      \
-    } while (0)
-
 static void gm__port_free(gm__port *p)
 {
     if (!p->alias && p->prim && p->prim != p->user) dnnl_memory_destroy(p->prim);
@@ -204,32 +195,34 @@ static void gm__dnnl_threads(void)
     if (omp_get_max_threads() != t) omp_set_num_threads(t);
 }
 
-gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
-                                const size_t *in, void **state)
+/* The memory descriptors of one layer and batch shape: the user's NCHW
+ * (u) and each primitive's (f forward, d backward data, w backward
+ * weights), for source s, destination d and weights w; bu the bias. */
+typedef struct {
+    dnnl_memory_desc_t su, du, wu, bu, sf, df, wf, sd, dd, wd, sw, dw, ww;
+    dnnl_dims_t strides, pad;
+} gm__dnnl_mds;
+
+/* A failed oneDNN call inside a setup step: its status, and *what names it. */
+#define GM__DS(call, name)                                                     \
+    do {                                                                       \
+        dnnl_status_t gm__s = (call);                                          \
+        if (gm__s != dnnl_success) {                                           \
+            *what = (name);                                                    \
+            return gm__s;                                                      \
+        }                                                                      \
+    } while (0)
+
+static dnnl_status_t gm__dnnl_descs(const gm__conv *cv, int tr, size_t n, const size_t *in,
+                                    const size_t *out, gm__dnnl_mds *m, const char **what)
 {
-    *state = NULL;
-    if (!gm__conv_uses_dnnl()) return GM_OK;
-    size_t out_nd, out[GM_MAX_DIMS - 1];
-    GM_TRY(l->vt->shape(l, fn, in_nd, in, &out_nd, out));
-    gm__dnnl_threads(); /* the primitives split their work for this count */
-    gm__dnnl_conv *c = gm__malloc(sizeof *c);
-    if (c == NULL) return gm__set_error(GM_ENOMEM, fn, "%s layer: cannot allocate its oneDNN state", l->vt->name);
-    memset(c, 0, sizeof *c);
-    gm_status st = GM_OK;
-    dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    const int tr = l->vt->kind == GM_LAYER_CONV_TRANSPOSE2D;
-    const gm__conv *cv = GM__CONV(l);
     const dnnl_dim_t N = (dnnl_dim_t)n, C = (dnnl_dim_t)cv->in_ch, O = (dnnl_dim_t)cv->out_ch,
                      K = (dnnl_dim_t)cv->kernel;
     const dnnl_dims_t sdims = {N, C, (dnnl_dim_t)in[1], (dnnl_dim_t)in[2]},
                       ddims = {N, O, (dnnl_dim_t)out[1], (dnnl_dim_t)out[2]},
                       wdims = {O, C, K, K}, bdims = {O};
-    const dnnl_dims_t strides = {(dnnl_dim_t)cv->stride, (dnnl_dim_t)cv->stride},
-                      pad = {(dnnl_dim_t)cv->pad, (dnnl_dim_t)cv->pad};
-    c->transpose = tr;
-    c->nw = cv->in_ch * cv->out_ch * cv->kernel * cv->kernel;
-    c->nb = cv->out_ch;
+    m->strides[0] = m->strides[1] = (dnnl_dim_t)cv->stride;
+    m->pad[0] = m->pad[1] = (dnnl_dim_t)cv->pad;
     /* conv weights [O x C x k x k] are oihw; the transposed conv's
      * [in x out x k x k] are the deconvolution's {O, I} as iohw */
     const dnnl_format_tag_t wtag = tr ? dnnl_iohw : dnnl_oihw, any = dnnl_format_tag_any;
@@ -243,100 +236,175 @@ gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, siz
      * everywhere, for measuring). */
     const int plain = gm__dnnl_plain();
     const int blk_f = !plain && cv->out_ch >= 16, blk_d = !plain && cv->in_ch >= 16, blk_w = !plain;
-    dnnl_memory_desc_t su, du, wu, bu, sf, df, wf, sd, dd, wd, sw, dw, ww;
-    GM__DN(gm__md(&su, 4, sdims, dnnl_nchw), "memory descriptor");
-    GM__DN(gm__md(&du, 4, ddims, dnnl_nchw), "memory descriptor");
-    GM__DN(gm__md(&wu, 4, wdims, wtag), "memory descriptor");
-    GM__DN(gm__md(&bu, 1, bdims, dnnl_a), "memory descriptor");
-    GM__DN(gm__md(&sf, 4, sdims, blk_f ? any : dnnl_nchw), "memory descriptor");
-    GM__DN(gm__md(&df, 4, ddims, blk_f ? any : dnnl_nchw), "memory descriptor");
-    GM__DN(gm__md(&wf, 4, wdims, blk_f ? any : wtag), "memory descriptor");
-    GM__DN(gm__md(&sd, 4, sdims, blk_d ? any : dnnl_nchw), "memory descriptor");
-    GM__DN(gm__md(&dd, 4, ddims, blk_d ? any : dnnl_nchw), "memory descriptor");
-    GM__DN(gm__md(&wd, 4, wdims, blk_d ? any : wtag), "memory descriptor");
-    GM__DN(gm__md(&sw, 4, sdims, blk_w ? any : dnnl_nchw), "memory descriptor");
-    GM__DN(gm__md(&dw, 4, ddims, blk_w ? any : dnnl_nchw), "memory descriptor");
-    GM__DN(gm__md(&ww, 4, wdims, blk_w ? any : wtag), "memory descriptor");
-    GM__DN(dnnl_engine_create(&c->eng, dnnl_cpu, 0), "engine");
-    GM__DN(dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags), "stream");
-    GM__DN(dnnl_primitive_attr_create(&attr), "attributes");
-    GM__DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "attributes");
-    if (tr) {
+    *what = "memory descriptor";
+    dnnl_status_t s = gm__md(&m->su, 4, sdims, dnnl_nchw);
+    if (s == dnnl_success) s = gm__md(&m->du, 4, ddims, dnnl_nchw);
+    if (s == dnnl_success) s = gm__md(&m->wu, 4, wdims, wtag);
+    if (s == dnnl_success) s = gm__md(&m->bu, 1, bdims, dnnl_a);
+    if (s == dnnl_success) s = gm__md(&m->sf, 4, sdims, blk_f ? any : dnnl_nchw);
+    if (s == dnnl_success) s = gm__md(&m->df, 4, ddims, blk_f ? any : dnnl_nchw);
+    if (s == dnnl_success) s = gm__md(&m->wf, 4, wdims, blk_f ? any : wtag);
+    if (s == dnnl_success) s = gm__md(&m->sd, 4, sdims, blk_d ? any : dnnl_nchw);
+    if (s == dnnl_success) s = gm__md(&m->dd, 4, ddims, blk_d ? any : dnnl_nchw);
+    if (s == dnnl_success) s = gm__md(&m->wd, 4, wdims, blk_d ? any : wtag);
+    if (s == dnnl_success) s = gm__md(&m->sw, 4, sdims, blk_w ? any : dnnl_nchw);
+    if (s == dnnl_success) s = gm__md(&m->dw, 4, ddims, blk_w ? any : dnnl_nchw);
+    if (s == dnnl_success) s = gm__md(&m->ww, 4, wdims, blk_w ? any : wtag);
+    return s;
+}
+
+/* The forward, backward-data and backward-weights primitive descs:
+ * deconvolution ones for the transposed conv. */
+static dnnl_status_t gm__dnnl_pds(gm__dnnl_conv *c, const gm__dnnl_mds *m,
+                                  const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t pd[3],
+                                  const char **what)
+{
+    if (c->transpose) {
         dnnl_deconvolution_desc_t f, d, w;
-        GM__DN(dnnl_deconvolution_forward_desc_init(&f, dnnl_forward_training,
-                                                    dnnl_deconvolution_direct, &sf, &wf, &bu, &df,
-                                                    strides, pad, pad), "deconvolution");
-        GM__DN(dnnl_primitive_desc_create(&fpd, &f, attr, c->eng, NULL), "deconvolution forward");
-        GM__DN(dnnl_deconvolution_backward_data_desc_init(&d, dnnl_deconvolution_direct, &sd, &wd,
-                                                          &dd, strides, pad, pad), "deconvolution");
-        GM__DN(dnnl_primitive_desc_create(&dpd, &d, attr, c->eng, fpd), "deconvolution backward data");
-        GM__DN(dnnl_deconvolution_backward_weights_desc_init(&w, dnnl_deconvolution_direct, &sw,
-                                                             &ww, &bu, &dw, strides, pad, pad),
+        GM__DS(dnnl_deconvolution_forward_desc_init(&f, dnnl_forward_training,
+                                                    dnnl_deconvolution_direct, &m->sf, &m->wf,
+                                                    &m->bu, &m->df, m->strides, m->pad, m->pad),
                "deconvolution");
-        GM__DN(dnnl_primitive_desc_create(&wpd, &w, attr, c->eng, fpd),
+        GM__DS(dnnl_primitive_desc_create(&pd[0], &f, attr, c->eng, NULL), "deconvolution forward");
+        GM__DS(dnnl_deconvolution_backward_data_desc_init(&d, dnnl_deconvolution_direct, &m->sd,
+                                                          &m->wd, &m->dd, m->strides, m->pad,
+                                                          m->pad),
+               "deconvolution");
+        GM__DS(dnnl_primitive_desc_create(&pd[1], &d, attr, c->eng, pd[0]),
+               "deconvolution backward data");
+        GM__DS(dnnl_deconvolution_backward_weights_desc_init(&w, dnnl_deconvolution_direct, &m->sw,
+                                                             &m->ww, &m->bu, &m->dw, m->strides,
+                                                             m->pad, m->pad),
+               "deconvolution");
+        GM__DS(dnnl_primitive_desc_create(&pd[2], &w, attr, c->eng, pd[0]),
                "deconvolution backward weights");
-    } else {
-        dnnl_convolution_desc_t f, d, w;
-        GM__DN(dnnl_convolution_forward_desc_init(&f, dnnl_forward_training,
-                                                  dnnl_convolution_direct, &sf, &wf, &bu, &df,
-                                                  strides, pad, pad), "convolution");
-        GM__DN(dnnl_primitive_desc_create(&fpd, &f, attr, c->eng, NULL), "convolution forward");
-        GM__DN(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &sd, &wd,
-                                                        &dd, strides, pad, pad), "convolution");
-        GM__DN(dnnl_primitive_desc_create(&dpd, &d, attr, c->eng, fpd), "convolution backward data");
-        GM__DN(dnnl_convolution_backward_weights_desc_init(&w, dnnl_convolution_direct, &sw, &ww,
-                                                           &bu, &dw, strides, pad, pad),
-               "convolution");
-        GM__DN(dnnl_primitive_desc_create(&wpd, &w, attr, c->eng, fpd),
-               "convolution backward weights");
+        return dnnl_success;
     }
-    size_t sp = gm__sp_size(fpd);
-    if (gm__sp_size(dpd) > sp) sp = gm__sp_size(dpd);
-    if (gm__sp_size(wpd) > sp) sp = gm__sp_size(wpd);
-#define GM__Q(pd, what) dnnl_primitive_desc_query_md(pd, what, 0)
-    GM__DN(gm__port_make(c, &c->src, &su, GM__Q(fpd, dnnl_query_src_md), 1, NULL, attr, &sp), "reorder");
-    GM__DN(gm__port_make(c, &c->w, &wu, GM__Q(fpd, dnnl_query_weights_md), 1, NULL, attr, &sp), "reorder");
-    GM__DN(gm__port_make(c, &c->dst, &du, GM__Q(fpd, dnnl_query_dst_md), 0, NULL, attr, &sp), "reorder");
-    GM__DN(gm__port_make(c, &c->ddst, &du, GM__Q(dpd, dnnl_query_diff_dst_md), 1, NULL, attr, &sp), "reorder");
-    GM__DN(gm__port_make(c, &c->w2, &wu, GM__Q(dpd, dnnl_query_weights_md), 1, &c->w, attr, &sp), "reorder");
-    GM__DN(gm__port_make(c, &c->dsrc, &su, GM__Q(dpd, dnnl_query_diff_src_md), 0, NULL, attr, &sp), "reorder");
-    GM__DN(gm__port_make(c, &c->src2, &su, GM__Q(wpd, dnnl_query_src_md), 1, &c->src, attr, &sp), "reorder");
-    GM__DN(gm__port_make(c, &c->ddst2, &du, GM__Q(wpd, dnnl_query_diff_dst_md), 1, &c->ddst, attr, &sp), "reorder");
-    GM__DN(gm__port_make(c, &c->dw, &wu, GM__Q(wpd, dnnl_query_diff_weights_md), 0, NULL, attr, &sp), "reorder");
+    dnnl_convolution_desc_t f, d, w;
+    GM__DS(dnnl_convolution_forward_desc_init(&f, dnnl_forward_training, dnnl_convolution_direct,
+                                              &m->sf, &m->wf, &m->bu, &m->df, m->strides, m->pad,
+                                              m->pad),
+           "convolution");
+    GM__DS(dnnl_primitive_desc_create(&pd[0], &f, attr, c->eng, NULL), "convolution forward");
+    GM__DS(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &m->sd, &m->wd,
+                                                    &m->dd, m->strides, m->pad, m->pad),
+           "convolution");
+    GM__DS(dnnl_primitive_desc_create(&pd[1], &d, attr, c->eng, pd[0]), "convolution backward data");
+    GM__DS(dnnl_convolution_backward_weights_desc_init(&w, dnnl_convolution_direct, &m->sw, &m->ww,
+                                                       &m->bu, &m->dw, m->strides, m->pad, m->pad),
+           "convolution");
+    GM__DS(dnnl_primitive_desc_create(&pd[2], &w, attr, c->eng, pd[0]),
+           "convolution backward weights");
+    return dnnl_success;
+}
+
+/* The ports between the user's layouts and the primitives'; *sp grows to
+ * the largest scratchpad any primitive or reorder asks for. */
+static dnnl_status_t gm__dnnl_ports(gm__dnnl_conv *c, const gm__dnnl_mds *m,
+                                    dnnl_primitive_desc_t pd[3], const_dnnl_primitive_attr_t attr,
+                                    size_t *sp, const char **what)
+{
+    for (int i = 0; i < 3; i++)
+        if (gm__sp_size(pd[i]) > *sp) *sp = gm__sp_size(pd[i]);
+#define GM__Q(k, q) dnnl_primitive_desc_query_md(pd[k], q, 0)
+    GM__DS(gm__port_make(c, &c->src, &m->su, GM__Q(0, dnnl_query_src_md), 1, NULL, attr, sp), "reorder");
+    GM__DS(gm__port_make(c, &c->w, &m->wu, GM__Q(0, dnnl_query_weights_md), 1, NULL, attr, sp), "reorder");
+    GM__DS(gm__port_make(c, &c->dst, &m->du, GM__Q(0, dnnl_query_dst_md), 0, NULL, attr, sp), "reorder");
+    GM__DS(gm__port_make(c, &c->ddst, &m->du, GM__Q(1, dnnl_query_diff_dst_md), 1, NULL, attr, sp), "reorder");
+    GM__DS(gm__port_make(c, &c->w2, &m->wu, GM__Q(1, dnnl_query_weights_md), 1, &c->w, attr, sp), "reorder");
+    GM__DS(gm__port_make(c, &c->dsrc, &m->su, GM__Q(1, dnnl_query_diff_src_md), 0, NULL, attr, sp), "reorder");
+    GM__DS(gm__port_make(c, &c->src2, &m->su, GM__Q(2, dnnl_query_src_md), 1, &c->src, attr, sp), "reorder");
+    GM__DS(gm__port_make(c, &c->ddst2, &m->du, GM__Q(2, dnnl_query_diff_dst_md), 1, &c->ddst, attr, sp), "reorder");
+    GM__DS(gm__port_make(c, &c->dw, &m->wu, GM__Q(2, dnnl_query_diff_weights_md), 0, NULL, attr, sp), "reorder");
 #undef GM__Q
-    GM__DN(dnnl_primitive_create(&c->fwd, fpd), "forward primitive");
-    GM__DN(dnnl_primitive_create(&c->bwd_d, dpd), "backward data primitive");
-    GM__DN(dnnl_primitive_create(&c->bwd_w, wpd), "backward weights primitive");
-    c->dwb = gm__malloc_array(c->nw + c->nb, sizeof(float));
-    c->sp_bytes = sp;
-    c->sp = sp ? gm__malloc(sp) : NULL;
-    if (c->dwb == NULL || (sp && c->sp == NULL)) {
-        st = gm__set_error(GM_ENOMEM, fn, "%s layer: cannot allocate %zu bytes of oneDNN scratchpad",
-                           l->vt->name, sp);
-        goto fail;
-    }
-    GM__DN(dnnl_memory_create(&c->bias, &bu, c->eng, DNNL_MEMORY_NONE), "memory");
-    GM__DN(dnnl_memory_create(&c->dbias, &bu, c->eng, c->dwb + c->nw), "memory");
-    GM__DN(gm__sp_make(c, c->fwd, &c->sp_fwd), "scratchpad");
-    GM__DN(gm__sp_make(c, c->bwd_d, &c->sp_bwd_d), "scratchpad");
-    GM__DN(gm__sp_make(c, c->bwd_w, &c->sp_bwd_w), "scratchpad");
+    return dnnl_success;
+}
+
+/* The primitives, the bias memories and the scratchpad memories over c->sp
+ * (allocated by the caller). */
+static dnnl_status_t gm__dnnl_prims(gm__dnnl_conv *c, const gm__dnnl_mds *m,
+                                    dnnl_primitive_desc_t pd[3], const char **what)
+{
+    GM__DS(dnnl_primitive_create(&c->fwd, pd[0]), "forward primitive");
+    GM__DS(dnnl_primitive_create(&c->bwd_d, pd[1]), "backward data primitive");
+    GM__DS(dnnl_primitive_create(&c->bwd_w, pd[2]), "backward weights primitive");
+    GM__DS(dnnl_memory_create(&c->bias, &m->bu, c->eng, DNNL_MEMORY_NONE), "memory");
+    GM__DS(dnnl_memory_create(&c->dbias, &m->bu, c->eng, c->dwb + c->nw), "memory");
+    GM__DS(gm__sp_make(c, c->fwd, &c->sp_fwd), "scratchpad");
+    GM__DS(gm__sp_make(c, c->bwd_d, &c->sp_bwd_d), "scratchpad");
+    GM__DS(gm__sp_make(c, c->bwd_w, &c->sp_bwd_w), "scratchpad");
     gm__port *ports[] = {&c->src, &c->w, &c->dst, &c->ddst, &c->w2, &c->dsrc,
                          &c->src2, &c->ddst2, &c->dw};
     for (size_t i = 0; i < sizeof ports / sizeof *ports; i++)
-        GM__DN(gm__sp_make(c, ports[i]->reorder, &ports[i]->reorder_sp), "scratchpad");
-    dnnl_primitive_desc_destroy(fpd);
-    dnnl_primitive_desc_destroy(dpd);
-    dnnl_primitive_desc_destroy(wpd);
-    dnnl_primitive_attr_destroy(attr);
+        GM__DS(gm__sp_make(c, ports[i]->reorder, &ports[i]->reorder_sp), "scratchpad");
+    return dnnl_success;
+}
+#undef GM__DS
+
+/* The engine, stream and primitives of one layer for its batch shape,
+ * through the steps above; every buffer a run needs is allocated here. */
+static gm_status gm__dnnl_setup(gm__dnnl_conv *c, const gm_layer *l, const char *fn, size_t n,
+                                const size_t *in, const size_t *out)
+{
+    const gm__conv *cv = GM__CONV(l);
+    c->transpose = l->vt->kind == GM_LAYER_CONV_TRANSPOSE2D;
+    c->nw = cv->in_ch * cv->out_ch * cv->kernel * cv->kernel;
+    c->nb = cv->out_ch;
+    gm__dnnl_mds m;
+    dnnl_primitive_desc_t pd[3] = {NULL, NULL, NULL};
+    dnnl_primitive_attr_t attr = NULL;
+    const char *what = "engine";
+    size_t sp = 0;
+    dnnl_status_t s = gm__dnnl_descs(cv, c->transpose, n, in, out, &m, &what);
+    if (s == dnnl_success && (s = dnnl_engine_create(&c->eng, dnnl_cpu, 0)) != dnnl_success)
+        what = "engine";
+    if (s == dnnl_success &&
+        (s = dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags)) != dnnl_success)
+        what = "stream";
+    if (s == dnnl_success && ((s = dnnl_primitive_attr_create(&attr)) != dnnl_success ||
+                              (s = dnnl_primitive_attr_set_scratchpad_mode(
+                                   attr, dnnl_scratchpad_mode_user)) != dnnl_success))
+        what = "attributes";
+    if (s == dnnl_success) s = gm__dnnl_pds(c, &m, attr, pd, &what);
+    if (s == dnnl_success) s = gm__dnnl_ports(c, &m, pd, attr, &sp, &what);
+    gm_status st = GM_OK;
+    if (s == dnnl_success) {
+        c->dwb = gm__malloc_array(c->nw + c->nb, sizeof(float));
+        c->sp_bytes = sp;
+        c->sp = sp ? gm__malloc(sp) : NULL;
+        if (c->dwb == NULL || (sp && c->sp == NULL))
+            st = gm__set_error(GM_ENOMEM, fn, "%s layer: cannot allocate %zu bytes of oneDNN "
+                               "scratchpad", l->vt->name, sp);
+        else
+            s = gm__dnnl_prims(c, &m, pd, &what);
+    }
+    if (st == GM_OK && s != dnnl_success) st = gm__dnnl_error(s, fn, l->vt->name, what);
+    for (int i = 0; i < 3; i++)
+        if (pd[i]) dnnl_primitive_desc_destroy(pd[i]);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
+                                const size_t *in, void **state)
+{
+    *state = NULL;
+    if (!gm__conv_uses_dnnl()) return GM_OK;
+    size_t out_nd, out[GM_MAX_DIMS - 1];
+    GM_TRY(l->vt->shape(l, fn, in_nd, in, &out_nd, out));
+    gm__dnnl_threads(); /* the primitives split their work for this count */
+    gm__dnnl_conv *c = gm__malloc(sizeof *c);
+    if (c == NULL)
+        return gm__set_error(GM_ENOMEM, fn, "%s layer: cannot allocate its oneDNN state",
+                             l->vt->name);
+    memset(c, 0, sizeof *c);
+    gm_status st = gm__dnnl_setup(c, l, fn, n, in, out);
+    if (st != GM_OK) {
+        gm__conv_dnnl_release(c);
+        return st;
+    }
     *state = c;
     return GM_OK;
-fail:
-    if (fpd) dnnl_primitive_desc_destroy(fpd);
-    if (dpd) dnnl_primitive_desc_destroy(dpd);
-    if (wpd) dnnl_primitive_desc_destroy(wpd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    gm__conv_dnnl_release(c);
-    return st;
 }
 
 /* ---- running ---------------------------------------------------------- */

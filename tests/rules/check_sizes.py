@@ -19,9 +19,7 @@ import sys
 MAX_FUNCTION, MAX_FILE = 60, 600
 
 # "path" or "path:function" -> why it may exceed the limit (for now).
-EXCEPTIONS = {
-    "engine/conv_dnnl.c:gm__conv_dnnl_prepare": "oneDNN setup, being reworked by the speed work",
-}
+EXCEPTIONS = {}
 
 
 def functions(lines):
