@@ -11,6 +11,10 @@
 #            epochs the VAE must fill the missing pixels of held-out images
 #            with a lower MSE than the mean training image does (exit 1 if
 #            not; a 1-epoch run does not, so the check can fail)
+#   portraits  emoji_dataset.sh --portraits: the 379 heads (104 yellow
+#            faces, 275 people's heads), a subset of --faces, with heads in
+#            every skin tone and hair colour in and professions, gestures,
+#            bodies and families out
 #
 #   examples/test_colour.sh MODE EXAMPLES_DIR SCRIPTS_DIR
 #
@@ -19,7 +23,7 @@
 set -uo pipefail
 
 if [ $# -ne 3 ] || [ ! -d "$2" ] || [ ! -d "$3" ]; then
-    echo "usage: $0 smoke|inpaint EXAMPLES_DIR SCRIPTS_DIR" >&2
+    echo "usage: $0 smoke|inpaint|portraits EXAMPLES_DIR SCRIPTS_DIR" >&2
     exit 2
 fi
 mode=$1 dir=$2 scripts=$3
@@ -81,8 +85,42 @@ inpaint)
     run vae.log "$dir/vae_colour" --data "$tmp/faces" --epochs 6 --check-inpaint \
         --out "$tmp/vae"
     ;;
+portraits)
+    if ! "$scripts/emoji_dataset.sh" "$tmp/portraits" --portraits > "$tmp/portraits.log" 2>&1; then
+        cat "$tmp/portraits.log" >&2
+        fail "emoji_dataset.sh --portraits"
+    fi
+    cat "$tmp/portraits.log"
+    # the counts (Debian's fonts-noto-color-emoji 2.047; a newer font may
+    # add heads: then update them here and in the README)
+    grep -q '^people  *275$' "$tmp/portraits.log" || fail "not 275 people's heads"
+    grep -q '^smileys_emotion  *104$' "$tmp/portraits.log" || fail "not 104 yellow faces"
+    [ "$(find "$tmp/portraits" -name '*.png' | wc -l)" = 379 ] || fail "not 379 files"
+    [ "$(ls "$tmp/portraits")" = "$(printf 'people\nsmileys_emotion')" ] ||
+        fail "groups other than people and smileys_emotion: $(ls "$tmp/portraits" | tr '\n' ' ')"
+    # a subset of --faces, byte for byte
+    (cd "$tmp/portraits" && find . -name '*.png') | while read -r f; do
+        cmp -s "$tmp/portraits/$f" "$tmp/faces/$f" || echo "$f"
+    done > "$tmp/not_in_faces"
+    [ -s "$tmp/not_in_faces" ] && fail "not in --faces: $(head -3 "$tmp/not_in_faces")"
+    # in: grinning face, man (medium skin), woman red hair (dark skin), police
+    # officer woman, person with beard; out: cook, thumbs up, family, runner
+    for f in smileys_emotion/1f600 people/1f468_1f3fd people/1f469_1f3ff_200d_1f9b0 \
+             people/2640_200d_1f46e people/1f9d4; do
+        [ -f "$tmp/portraits/$f.png" ] || fail "$f.png missing"
+    done
+    for f in 1f373_200d_1f9d1 1f44d 1f466_200d_1f466_200d_1f468 1f3c3; do
+        [ -z "$(find "$tmp/portraits" -name "$f.png")" ] || fail "$f.png is not a head"
+        [ -n "$(find "$tmp/faces" -name "$f.png")" ] || fail "$f.png not in --faces either"
+    done
+    # the loader reads them all
+    run load.log "$dir/vae_colour" --data "$tmp/portraits" --epochs 1 --batch-size 64 \
+        --inpaint-iters 1 --out "$tmp/vae"
+    grep -q '^loaded 379 images .*(0 bad files skipped)' "$tmp/load.log" ||
+        fail "the folder loader did not read 379 images"
+    ;;
 *)
-    echo "usage: $0 smoke|inpaint EXAMPLES_DIR SCRIPTS_DIR" >&2
+    echo "usage: $0 smoke|inpaint|portraits EXAMPLES_DIR SCRIPTS_DIR" >&2
     exit 2
     ;;
 esac
