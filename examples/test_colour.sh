@@ -3,7 +3,8 @@
 # The colour examples on a real folder of images (the emoji "faces and
 # people" set that scripts/emoji_dataset.sh extracts from Debian's
 # fonts-noto-color-emoji), short:
-#   smoke    vae_colour, dcgan_colour (320 files, 1 epoch) write their
+#   smoke    vae_colour, dcgan_colour (320 files, 1-2 epochs; the GAN with
+#            --ema, --d-lr, --lr-decay, and a short --r1 run) write their
 #            grids and key=value lines; evaluate_colour trains a 1-epoch
 #            feature net and prints the table with the models' rows; bad
 #            flags and a missing folder exit non-zero with a message
@@ -53,8 +54,12 @@ case $mode in
 smoke)
     run vae.log "$dir/vae_colour" --data "$tmp/faces" --max-files 320 --epochs 1 \
         --inpaint-iters 10 --out "$tmp/vae" --save "$tmp/vae.gmck"
-    run gan.log "$dir/dcgan_colour" --data "$tmp/faces" --max-files 320 --epochs 1 --width 16 \
-        --out "$tmp/gan" --save "$tmp/gan.gmck"
+    run gan.log "$dir/dcgan_colour" --data "$tmp/faces" --max-files 320 --epochs 2 --width 16 \
+        --ema 0.99 --d-lr 1e-4 --lr-decay 0.5 --out "$tmp/gan" --save "$tmp/gan.gmck"
+    # the R1 penalty's own training step (D without batchnorm)
+    run r1.log "$dir/dcgan_colour" --data "$tmp/faces" --max-files 64 --epochs 1 --width 8 \
+        --batch-size 16 --r1 1 --out "$tmp/r1"
+    grep -q '^images=64 .*losses_finite=1' "$tmp/r1.log" || fail "dcgan_colour --r1's last line"
     for f in vae/vae_colour_samples.png vae/vae_colour_reconstructions.png \
              vae/vae_colour_interpolation.png vae/vae_colour_inpainting.png \
              vae/vae_colour_epochs.csv gan/dcgan_colour_samples.png \
