@@ -71,7 +71,7 @@ step emoji_dataset bash -c "scripts/emoji_dataset.sh '$out_dir/emoji' &&
 step vae_colour build/examples/vae_colour --data "$faces" --epochs 300 --latent 16 \
     --out "$out_dir" --save "$out_dir/vae_colour.gmck"
 step dcgan_colour build/examples/dcgan_colour --data "$faces" --width 32 --batch-size 32 \
-    --epochs 300 --ema 0.999 --lr-decay 0.5 --d-lr 1e-4 \
+    --epochs 600 --ema 0.999 --lr-decay 0.5 --d-lr 1e-4 \
     --out "$out_dir" --save "$out_dir/dcgan_colour.gmck"
 step evaluate_colour build/examples/evaluate_colour --data "$faces" \
     --feature-data "$out_dir/emoji" --features "$out_dir/features_colour.gmck" \
