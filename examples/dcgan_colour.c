@@ -17,7 +17,12 @@
  *    LeakyReLU 0.2) -> flatten -> dense -> 1 logit
  * Non-saturating loss with one-sided label smoothing (D's target for real
  * images --real-label, 0.9), Adam betas 0.5 / 0.999 (--lr for both,
- * --width W), convs from N(0, 0.02). Writes to --out:
+ * --width W), convs from N(0, 0.02). --ema D keeps a moving average of G's
+ * weights (gm_gan option ema_decay) that the grids and --save use.
+ * --r1 GAMMA adds the R1 penalty GAMMA/2 |grad D(x)|^2 on the real images
+ * to D's updates (penalty.h; built from gm_gan_compute_grads,
+ * gm_net_penalty_r1 and gm_gan_apply_grads as in gan_ring.c), and D then
+ * has no batchnorm (the penalty does not support it). Writes to --out:
  *   dcgan_colour_epochs.csv  a row per epoch: step, epoch, D loss, G loss,
  *                            D(x), D(G(z)) (epoch means), seconds
  *   dcgan_colour_samples.png 64 samples from a fixed z, after every epoch
@@ -42,12 +47,45 @@
 static const char *const P = "dcgan_colour"; /* in messages */
 #define CHECK(expr) EXC_CHECK(P, expr)
 
+/* gm_gan_train_step with the R1 penalty added to D's update, from the
+ * public parts (as examples/gan_ring.c does): D's loss gradient
+ * (gm_gan_compute_grads on the whole batch) plus the penalty's (which
+ * gm_net_penalty_r1 adds to D's own, zeroed gradients; tmp holds them),
+ * D's update, then G's. Returns the first failing call's status; st gets
+ * both phases' fields. */
+static gm_status r1_step(gm_gan *gan, const gm_tensor *x, float gamma, float *tmp,
+                         gm_gan_stats *st)
+{
+    gm_net *d = gm_gan_discriminator(gan);
+    size_t nd, shape[GM_MAX_DIMS];
+    gm_status r = gm_tensor_shape(x, &nd, shape);
+    if (r != GM_OK) return r;
+    const size_t n = shape[0];
+    gm_gan_stats sd, sg;
+    float *buf, pen;
+    size_t np;
+    if ((r = gm_gan_compute_grads(gan, GM_GAN_DISCRIMINATOR, x, NULL, 0, n, &sd)) != GM_OK ||
+        (r = gm_gan_grads(gan, GM_GAN_DISCRIMINATOR, &buf, &np)) != GM_OK ||
+        (r = gm_net_zero_grad(d)) != GM_OK || (r = gm_net_penalty_r1(d, x, gamma, &pen)) != GM_OK ||
+        (r = gm_net_get_grads(d, tmp, np)) != GM_OK)
+        return r;
+    for (size_t i = 0; i < np; i++) buf[i] += tmp[i];
+    if ((r = gm_gan_apply_grads(gan, GM_GAN_DISCRIMINATOR)) != GM_OK ||
+        (r = gm_gan_compute_grads(gan, GM_GAN_GENERATOR, x, NULL, 0, n, &sg)) != GM_OK ||
+        (r = gm_gan_apply_grads(gan, GM_GAN_GENERATOR)) != GM_OK)
+        return r;
+    *st = sd;
+    st->g_loss = sg.g_loss;
+    st->d_fake = sg.d_fake;
+    return GM_OK;
+}
+
 int main(int argc, char **argv)
 {
     unsigned long long seed = 1;
     int epochs = 20;
     size_t batch = 64, latent = 64, width = 64, side = 32, max_files = 0;
-    float lr = 2e-4f, real_label = 0.9f;
+    float lr = 2e-4f, d_lr = 0.0f, decay = 0.0f, real_label = 0.9f, ema = 0.0f, r1 = 0.0f;
     const char *data = NULL, *out = "out", *save = NULL;
     ex_option opts[] = {
         EX_STR("--data", &data, "DIR", "folder of PNG/JPEG images (sub-folders too); required"),
@@ -55,9 +93,17 @@ int main(int argc, char **argv)
         EX_U64("--seed", &seed, "seed of the weights, the shuffles, the flips and the noise"),
         EX_INT("--epochs", &epochs, 1, 100000, "passes over the training images"),
         EX_SIZE("--batch-size", &batch, 2, 65536, "images per training step"),
-        EX_FLOAT("--lr", &lr, 1e-7, 1, "Adam's learning rate of G and D"),
+        EX_FLOAT("--lr", &lr, 1e-7, 1, "Adam's learning rate of G (and of D without --d-lr)"),
+        EX_FLOAT("--d-lr", &d_lr, 0, 1, "Adam's learning rate of D; 0: --lr"),
+        EX_FLOAT("--lr-decay", &decay, 0, 1,
+                 "from this fraction of the epochs on, both learning rates fall linearly to "
+                 "1/100 of their start by the last epoch (gm_gan_set_lr); 0: constant"),
         EX_FLOAT("--real-label", &real_label, 0.01, 1,
                  "D's target for real images (below 1: one-sided label smoothing)"),
+        EX_FLOAT("--ema", &ema, 0, 0.999999, "decay of the moving average of G's weights that "
+                 "the samples and --save come from (gm_gan option ema_decay); 0: off"),
+        EX_FLOAT("--r1", &r1, 0, 1e6, "weight gamma of the R1 penalty gamma/2 |grad D(x)|^2 on "
+                 "the real images (penalty.h); D then has no batchnorm; 0: off"),
         EX_SIZE("--latent", &latent, 1, 4096, "size of G's input z"),
         EX_SIZE("--width", &width, 1, 1024, "channels W of D's first conv (then 2W, 4W ...)"),
         EX_SIZE("--max-files", &max_files, 0, 100000000, "read the first N files only; 0: all"),
@@ -86,7 +132,7 @@ int main(int argc, char **argv)
     gm_layer *l;
     CHECK(gm_net_create(&d));
     CHECK(gm_net_create(&g));
-    exc_down(P, d, levels, width, 1, 1, 1, rng);
+    exc_down_bn(P, d, levels, width, 1, 1, r1 == 0.0f, 1, rng);
     exc_up(P, g, latent, levels, width, 1, rng);
     CHECK(gm_tanh_create(&l));
     CHECK(gm_net_add(g, l));
@@ -99,7 +145,11 @@ int main(int argc, char **argv)
     o.latent = latent;
     o.seed = seed;
     o.real_label = real_label;
-    o.g_optimizer = o.d_optimizer = &adam;
+    o.ema_decay = ema;
+    gm_optimizer_options adam_d = adam;
+    if (d_lr > 0.0f) adam_d.lr = d_lr;
+    o.g_optimizer = &adam;
+    o.d_optimizer = &adam_d;
     gm_gan *gan;
     CHECK(gm_gan_create(&gan, g, d, &o));
 
@@ -115,17 +165,27 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/dcgan_colour_epochs.csv", out);
     FILE *csv = ex_csv_open(P, path, "step,epoch,d_loss,g_loss,d_real,d_fake,seconds", 0);
     float *u = exc_alloc(P, n_train, sizeof *u);
+    float *grad = exc_alloc(P, gm_net_param_count(d), sizeof *grad);
     double mean[4] = {NAN, NAN, NAN, NAN}, total = 0;
     int finite = 1;
     for (int e = 1; e <= epochs && finite; e++) {
         exc_shuffle(P, rng, train, u, n_train);
+        if (decay > 0.0f) { /* epoch e's share of the way down, 0 before the start */
+            const double start = (double)decay * epochs, span = epochs - start;
+            double f = span > 0 ? ((double)e - start) / span : 1.0;
+            f = f < 0 ? 0 : f > 1 ? 1 : f;
+            const double scale = 1.0 - 0.99 * f;
+            CHECK(gm_gan_set_lr(gan, GM_GAN_GENERATOR, (float)(lr * scale)));
+            CHECK(gm_gan_set_lr(gan, GM_GAN_DISCRIMINATOR, (float)(adam_d.lr * scale)));
+        }
         const double t0 = exc_now();
         double sum[4] = {0, 0, 0, 0};
         for (size_t s = 0; s < steps && finite; s++) {
             gm_gan_stats st;
             CHECK(gm_image_set_batch(set, train + s * batch, batch, GM_IMAGE_RANGE_SYMMETRIC,
                                      flip, x));
-            const gm_status r = gm_gan_train_step(gan, x, NULL, &st);
+            const gm_status r = r1 > 0.0f ? r1_step(gan, x, r1, grad, &st)
+                                          : gm_gan_train_step(gan, x, NULL, &st);
             if (r == GM_ENUMERIC) {
                 fprintf(stderr, "dcgan_colour: epoch %d step %zu: %s\n", e, s + 1,
                         gm_last_error());
@@ -178,6 +238,7 @@ int main(int argc, char **argv)
            gm_image_set_count(set), n_held, side, epochs, seed, mean[0], mean[1], mean[2],
            mean[3], finite, total, total > 0 ? (double)gm_gan_step_count(gan) / total : 0.0);
     free(u);
+    free(grad);
     free(train);
     free(held);
     gm_tensor_free(zline);

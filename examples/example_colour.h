@@ -220,8 +220,18 @@ static inline size_t exc_channels(size_t width, size_t j) { return width << (j -
  * start from N(0, 0.02) and batchnorm is used; otherwise convs use
  * GM_INIT_HE and no batchnorm.
  */
+static inline void exc_down_bn(const char *prog, gm_net *net, size_t levels, size_t width,
+                               int leaky, int dcgan, int batchnorm, size_t out, gm_rng *rng);
 static inline void exc_down(const char *prog, gm_net *net, size_t levels, size_t width,
                             int leaky, int dcgan, size_t out, gm_rng *rng)
+{
+    exc_down_bn(prog, net, levels, width, leaky, dcgan, dcgan, out, rng);
+}
+
+/* exc_down with batchnorm chosen apart from dcgan: a D for a gradient
+ * penalty (penalty.h) has none. */
+static inline void exc_down_bn(const char *prog, gm_net *net, size_t levels, size_t width,
+                               int leaky, int dcgan, int batchnorm, size_t out, gm_rng *rng)
 {
     gm_layer *l;
     const gm_init init = dcgan ? GM_INIT_ZEROS : GM_INIT_HE;
@@ -229,7 +239,7 @@ static inline void exc_down(const char *prog, gm_net *net, size_t levels, size_t
         const size_t cin = j == 1 ? 3 : exc_channels(width, j - 1), cout = exc_channels(width, j);
         EXC_ADD(prog, net, gm_conv2d_create(&l, cin, cout, 4, 2, 1, init, dcgan ? NULL : rng),
                 dcgan, cout, rng);
-        if (dcgan && j > 1) EXC_ADD(prog, net, gm_batchnorm_create(&l, cout, 0.1f, 1e-5f), 0, 0, rng);
+        if (batchnorm && j > 1) EXC_ADD(prog, net, gm_batchnorm_create(&l, cout, 0.1f, 1e-5f), 0, 0, rng);
         if (leaky) EXC_ADD(prog, net, gm_leaky_relu_create(&l, 0.2f), 0, 0, rng);
         else EXC_ADD(prog, net, gm_relu_create(&l), 0, 0, rng);
     }

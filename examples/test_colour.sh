@@ -3,7 +3,8 @@
 # The colour examples on a real folder of images (the emoji "faces and
 # people" set that scripts/emoji_dataset.sh extracts from Debian's
 # fonts-noto-color-emoji), short:
-#   smoke    vae_colour, dcgan_colour (320 files, 1 epoch) write their
+#   smoke    vae_colour, dcgan_colour (320 files, 1-2 epochs; the GAN with
+#            --ema, --d-lr, --lr-decay, and a short --r1 run) write their
 #            grids and key=value lines; evaluate_colour trains a 1-epoch
 #            feature net and prints the table with the models' rows; bad
 #            flags and a missing folder exit non-zero with a message
@@ -11,6 +12,10 @@
 #            epochs the VAE must fill the missing pixels of held-out images
 #            with a lower MSE than the mean training image does (exit 1 if
 #            not; a 1-epoch run does not, so the check can fail)
+#   portraits  emoji_dataset.sh --portraits: the 379 heads (104 yellow
+#            faces, 275 people's heads), a subset of --faces, with heads in
+#            every skin tone and hair colour in and professions, gestures,
+#            bodies and families out
 #
 #   examples/test_colour.sh MODE EXAMPLES_DIR SCRIPTS_DIR
 #
@@ -19,7 +24,7 @@
 set -uo pipefail
 
 if [ $# -ne 3 ] || [ ! -d "$2" ] || [ ! -d "$3" ]; then
-    echo "usage: $0 smoke|inpaint EXAMPLES_DIR SCRIPTS_DIR" >&2
+    echo "usage: $0 smoke|inpaint|portraits EXAMPLES_DIR SCRIPTS_DIR" >&2
     exit 2
 fi
 mode=$1 dir=$2 scripts=$3
@@ -49,8 +54,12 @@ case $mode in
 smoke)
     run vae.log "$dir/vae_colour" --data "$tmp/faces" --max-files 320 --epochs 1 \
         --inpaint-iters 10 --out "$tmp/vae" --save "$tmp/vae.gmck"
-    run gan.log "$dir/dcgan_colour" --data "$tmp/faces" --max-files 320 --epochs 1 --width 16 \
-        --out "$tmp/gan" --save "$tmp/gan.gmck"
+    run gan.log "$dir/dcgan_colour" --data "$tmp/faces" --max-files 320 --epochs 2 --width 16 \
+        --ema 0.99 --d-lr 1e-4 --lr-decay 0.5 --out "$tmp/gan" --save "$tmp/gan.gmck"
+    # the R1 penalty's own training step (D without batchnorm)
+    run r1.log "$dir/dcgan_colour" --data "$tmp/faces" --max-files 64 --epochs 1 --width 8 \
+        --batch-size 16 --r1 1 --out "$tmp/r1"
+    grep -q '^images=64 .*losses_finite=1' "$tmp/r1.log" || fail "dcgan_colour --r1's last line"
     for f in vae/vae_colour_samples.png vae/vae_colour_reconstructions.png \
              vae/vae_colour_interpolation.png vae/vae_colour_inpainting.png \
              vae/vae_colour_epochs.csv gan/dcgan_colour_samples.png \
@@ -81,8 +90,42 @@ inpaint)
     run vae.log "$dir/vae_colour" --data "$tmp/faces" --epochs 6 --check-inpaint \
         --out "$tmp/vae"
     ;;
+portraits)
+    if ! "$scripts/emoji_dataset.sh" "$tmp/portraits" --portraits > "$tmp/portraits.log" 2>&1; then
+        cat "$tmp/portraits.log" >&2
+        fail "emoji_dataset.sh --portraits"
+    fi
+    cat "$tmp/portraits.log"
+    # the counts (Debian's fonts-noto-color-emoji 2.047; a newer font may
+    # add heads: then update them here and in the README)
+    grep -q '^people  *275$' "$tmp/portraits.log" || fail "not 275 people's heads"
+    grep -q '^smileys_emotion  *104$' "$tmp/portraits.log" || fail "not 104 yellow faces"
+    [ "$(find "$tmp/portraits" -name '*.png' | wc -l)" = 379 ] || fail "not 379 files"
+    [ "$(ls "$tmp/portraits")" = "$(printf 'people\nsmileys_emotion')" ] ||
+        fail "groups other than people and smileys_emotion: $(ls "$tmp/portraits" | tr '\n' ' ')"
+    # a subset of --faces, byte for byte
+    (cd "$tmp/portraits" && find . -name '*.png') | while read -r f; do
+        cmp -s "$tmp/portraits/$f" "$tmp/faces/$f" || echo "$f"
+    done > "$tmp/not_in_faces"
+    [ -s "$tmp/not_in_faces" ] && fail "not in --faces: $(head -3 "$tmp/not_in_faces")"
+    # in: grinning face, man (medium skin), woman red hair (dark skin), police
+    # officer woman, person with beard; out: cook, thumbs up, family, runner
+    for f in smileys_emotion/1f600 people/1f468_1f3fd people/1f469_1f3ff_200d_1f9b0 \
+             people/2640_200d_1f46e people/1f9d4; do
+        [ -f "$tmp/portraits/$f.png" ] || fail "$f.png missing"
+    done
+    for f in 1f373_200d_1f9d1 1f44d 1f466_200d_1f466_200d_1f468 1f3c3; do
+        [ -z "$(find "$tmp/portraits" -name "$f.png")" ] || fail "$f.png is not a head"
+        [ -n "$(find "$tmp/faces" -name "$f.png")" ] || fail "$f.png not in --faces either"
+    done
+    # the loader reads them all
+    run load.log "$dir/vae_colour" --data "$tmp/portraits" --epochs 1 --batch-size 64 \
+        --inpaint-iters 1 --out "$tmp/vae"
+    grep -q '^loaded 379 images .*(0 bad files skipped)' "$tmp/load.log" ||
+        fail "the folder loader did not read 379 images"
+    ;;
 *)
-    echo "usage: $0 smoke|inpaint EXAMPLES_DIR SCRIPTS_DIR" >&2
+    echo "usage: $0 smoke|inpaint|portraits EXAMPLES_DIR SCRIPTS_DIR" >&2
     exit 2
     ;;
 esac

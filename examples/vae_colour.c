@@ -167,9 +167,16 @@ int main(int argc, char **argv)
     }
     fclose(csv);
 
-    /* reconstructions: 4 rows of 8 held-out images over their reconstructions */
+    /* reconstructions: 4 rows of 8 held-out images over their reconstructions;
+     * the 32 spread evenly over the held-out images (sorted by folder), the
+     * first 16 (the inpainting's) every other one of them, so they span
+     * every folder too (a stride of 37 picked one image 32 times when 37
+     * were held out) */
     size_t idx[32];
-    for (size_t i = 0; i < 32; i++) idx[i] = held[(i * 37) % n_held];
+    for (size_t i = 0; i < 32; i++) {
+        const size_t j = (i % 16) * 2 + i / 16;
+        idx[i] = held[n_held >= 32 ? j * n_held / 32 : j % n_held];
+    }
     gm_tensor *orig = exc_pick(P, set, idx, 32, GM_IMAGE_RANGE_UNIT), *rec, *grid;
     CHECK(gm_tensor_create(&rec, 4, (size_t[]){32, 3, side, side}));
     CHECK(gm_vae_reconstruct(vae, orig, NULL, rec));

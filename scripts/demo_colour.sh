@@ -4,14 +4,15 @@
 # models on a real folder of images, the emoji of Debian's
 # fonts-noto-color-emoji (scripts/emoji_dataset.sh extracts them; the
 # images are made here, never committed):
-#   1. $GM_OUT_DIR/emoji        3,926 emoji in 9 group sub-folders
-#      $GM_OUT_DIR/emoji_faces  the 2,395 "faces and people" (2 groups)
-#   2. build/examples/vae_colour   conv VAE on the faces, 32 x 32 RGB
-#   3. build/examples/dcgan_colour DCGAN on the faces, 32 x 32 RGB
+#   1. $GM_OUT_DIR/emoji           3,926 emoji in 9 group sub-folders
+#      $GM_OUT_DIR/emoji_portraits the 379 heads of --portraits (104 yellow
+#                                  faces, 275 people's heads, 2 groups)
+#   2. build/examples/vae_colour   conv VAE on the portraits, 32 x 32 RGB
+#   3. build/examples/dcgan_colour DCGAN on the portraits, 32 x 32 RGB
 #   4. build/examples/evaluate_colour  the table: a feature net trained on
 #      the 9 groups of the whole set (once; $GM_OUT_DIR/features_colour.gmck
-#      is reused), the models' samples against the faces' held-out images
-#      next to the reference rows
+#      is reused), the models' samples against the portraits' held-out
+#      images next to the reference rows
 # and prints the metrics table, the load times and where the grids are.
 #
 #   scripts/demo.sh colour [--help]
@@ -64,13 +65,15 @@ step() {
     echo "--- $name done in ${secs}s"
     summary+=("$(printf '%-16s %5ds' "$name" "$secs")")
 }
+faces=$out_dir/emoji_portraits
 step emoji_dataset bash -c "scripts/emoji_dataset.sh '$out_dir/emoji' &&
-                            scripts/emoji_dataset.sh '$out_dir/emoji_faces' --faces"
-step vae_colour build/examples/vae_colour --data "$out_dir/emoji_faces" --epochs 60 \
+                            scripts/emoji_dataset.sh '$faces' --portraits"
+step vae_colour build/examples/vae_colour --data "$faces" --epochs 300 --latent 16 \
     --out "$out_dir" --save "$out_dir/vae_colour.gmck"
-step dcgan_colour build/examples/dcgan_colour --data "$out_dir/emoji_faces" --width 32 \
-    --batch-size 32 --epochs 40 --out "$out_dir" --save "$out_dir/dcgan_colour.gmck"
-step evaluate_colour build/examples/evaluate_colour --data "$out_dir/emoji_faces" \
+step dcgan_colour build/examples/dcgan_colour --data "$faces" --width 32 --batch-size 32 \
+    --epochs 600 --ema 0.999 --lr-decay 0.5 --d-lr 1e-4 \
+    --out "$out_dir" --save "$out_dir/dcgan_colour.gmck"
+step evaluate_colour build/examples/evaluate_colour --data "$faces" \
     --feature-data "$out_dir/emoji" --features "$out_dir/features_colour.gmck" \
     --vae "$out_dir/vae_colour.gmck" --gan "$out_dir/dcgan_colour.gmck" --iwae-k 50
 

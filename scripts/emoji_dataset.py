@@ -3,7 +3,7 @@
 """Extracts the colour emoji bitmaps of Noto Color Emoji into an image
 folder for gm_image_folder_load (run through scripts/emoji_dataset.sh).
 
-    /usr/bin/python3 scripts/emoji_dataset.py OUT_DIR [--faces] [--font FILE]
+    /usr/bin/python3 scripts/emoji_dataset.py OUT_DIR [--faces | --portraits] [--font FILE]
 
 Needs python3-fonttools and fonts-noto-color-emoji (Debian). The font keeps
 one 136 x 128 PNG per glyph in its CBDT table; each is written unchanged as
@@ -34,6 +34,13 @@ ranges (the ranges are below, in GROUPS):
 With --faces only the "faces and people" subset is written: the groups
 smileys_emotion restricted to face glyphs (FACES ranges) and people
 (person glyphs with all their skin-tone variants).
+With --portraits only heads are written, the glyphs a person calls emoji
+faces: the face glyphs of --faces (smileys_emotion, the yellow faces) and
+the people glyphs that are one head or bust (HEADS: boy, girl, man, woman,
+person, child, older person, baby, bearded, blond, turban, cap, headscarf,
+police officer, guard, construction worker, prince, princess, Santa, Mrs
+Claus) in every skin tone, hair colour (1F9B0-1F9B3) and gender sign, but
+no professions, gestures, activities, bodies or families.
 Prints the number of pictures per group.
 """
 
@@ -96,6 +103,11 @@ GROUPS = [
                  R(0x1F97B, 0x1F97F), R(0x1F3EE), R(0x1F3F7), R(0x1F3F9, 0x1F3FA),
                  R(0x1F52A, 0x1F52D), R(0x1F4FF), R(0x1F9AF), R(0x1F9BA), R(0x1F9BC, 0x1F9BD)]),
 ]
+HEADS = [R(0x1F466, 0x1F469), R(0x1F9D1, 0x1F9D5), R(0x1F474, 0x1F478), R(0x1F471, 0x1F473),
+         R(0x1F46E), R(0x1F477), R(0x1F482), R(0x1F934), R(0x1F385), R(0x1F936)]
+# what a head may carry in its sequence: skin tones, ZWJ, VS16, gender, hair
+HEAD_PARTS = [R(0x1F3FB, 0x1F3FF), R(0x200D), R(0xFE0F), R(0x2640), R(0x2642),
+              R(0x1F9B0, 0x1F9B3)]
 FLAG_BASES = {0x1F3C1, 0x1F38C, 0x1F3F3, 0x1F3F4, 0x1F6A9}
 
 
@@ -117,6 +129,14 @@ def group_of(seq):
 
 def is_face_or_person(seq, group):
     return group == "people" or (group == "smileys_emotion" and in_ranges(seq[0], FACES))
+
+
+def is_portrait(seq, group):
+    if group == "smileys_emotion":
+        return len(seq) == 1 and in_ranges(seq[0], FACES)
+    heads = [c for c in seq if in_ranges(c, HEADS)]
+    return group == "people" and len(heads) == 1 and all(
+        in_ranges(c, HEADS) or in_ranges(c, HEAD_PARTS) for c in seq)
 
 
 def sequences(font):
@@ -150,7 +170,10 @@ def sequences(font):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out")
-    ap.add_argument("--faces", action="store_true", help="only faces and people")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--faces", action="store_true", help="only faces and people")
+    mode.add_argument("--portraits", action="store_true",
+                      help="only heads: yellow faces and people's heads in every skin tone")
     ap.add_argument("--font", default=FONT)
     args = ap.parse_args()
     font = TTFont(args.font)
@@ -165,6 +188,8 @@ def main():
         s = seq[glyph]
         group = group_of(s)
         if args.faces and not is_face_or_person(s, group):
+            continue
+        if args.portraits and not is_portrait(s, group):
             continue
         name = "_".join("%x" % c for c in s if c != 0xFE0F)
         if (group, name) in seen:

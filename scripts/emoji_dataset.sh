@@ -8,11 +8,12 @@
 #
 #   scripts/emoji_dataset.sh OUT_DIR           # all groups
 #   scripts/emoji_dataset.sh OUT_DIR --faces   # only faces and people
+#   scripts/emoji_dataset.sh OUT_DIR --portraits  # only heads (faces)
 #
 # OUT_DIR is emptied first. The images are not part of the repository.
 set -euo pipefail
 if [ $# -lt 1 ] || [ "${1#-}" != "$1" ]; then
-    echo "usage: $0 OUT_DIR [--faces]" >&2
+    echo "usage: $0 OUT_DIR [--faces | --portraits]" >&2
     exit 2
 fi
 out=$1
