@@ -26,15 +26,26 @@ struct gm_gan {
     int sample_raw;
     /* batch buffers for n samples and a D output of dw values each */
     size_t n, dw;
-    float *z, *g_in, *fake, *d_in, *dd_in, *dfake, *logits, *dlogits;
+    float *z, *g_in, *fake, *d_in, *dd_in, *dfake, *logits, *dlogits, *eps;
+    /* the gradient penalty (o.penalty): D's loss gradients while the
+     * penalty's are computed from zero (D's parameter count; NULL when
+     * off), and the critic updates since the last G update (lazy R1) */
+    float *pen_save;
+    uint32_t d_done;
 };
 
 /* The model layer's net index of a part: G is net 0, D net 1. */
 static int gm__gan_k(gm_gan_part part) { return part == GM_GAN_GENERATOR ? 0 : 1; }
 
 /* The GAN's class for the model layer (the fit loop's step and report) */
-static void gm__gan_release(gm__model *m) { gm__gan_ema_free(&((gm_gan *)m)->ema); }
-GM__MODEL_CLASS(gm__gan_class, gm_gan, gm_gan_stats, gm_gan_train_step, gm_gan_fit_callback,
+static void gm__gan_release(gm__model *m)
+{
+    gm__gan_ema_free(&((gm_gan *)m)->ema);
+    gm__free(((gm_gan *)m)->pen_save);
+}
+static gm_status gm__gan_train_step_full(gm_gan *gan, const gm_tensor *real,
+                                         const int32_t *labels, gm_gan_stats *stats);
+GM__MODEL_CLASS(gm__gan_class, gm_gan, gm_gan_stats, gm__gan_train_step_full, gm_gan_fit_callback,
                 gm_gan_fit_sized_callback, "GAN", "generator", "discriminator",
                 "gm_gan_compute_grads", gm__gan_release);
 
@@ -50,6 +61,9 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     GM_TRY(gm__gan_read_options(__func__, opts, &o, &og, &od));
     GM_CHECK(generator->n_layers > 0, GM_ESTATE, "the generator has no layers");
     GM_CHECK(discriminator->n_layers > 0, GM_ESTATE, "the discriminator has no layers");
+    if (o.penalty != GM_PENALTY_NONE && gm__net_penalty_check(discriminator, __func__) != GM_OK)
+        return GM_FAIL(GM_EUNSUPPORTED, "opts->penalty %d (%s) cannot run on this discriminator: %s",
+                       (int)o.penalty, o.penalty == GM_PENALTY_R1 ? "R1" : "GP", gm_last_error());
     size_t gnd, gshape[GM_MAX_DIMS];
     if (gm_net_output_shape(generator, 2, (size_t[]){1, o.latent + o.num_classes}, &gnd, gshape) !=
         GM_OK)
@@ -67,6 +81,12 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     g->Dd = 1;
     for (size_t i = 0; i < g->g_nd; i++) g->Dd *= g->g_shape[i];
     gm_status st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
+    if (st == GM_OK && o.penalty != GM_PENALTY_NONE && discriminator->nparams > 0) {
+        g->pen_save = gm__malloc_array(discriminator->nparams, sizeof(float));
+        if (g->pen_save == NULL)
+            st = gm__set_error(GM_ENOMEM, __func__, "no memory for the penalty's %zu floats",
+                               discriminator->nparams);
+    }
     if (st != GM_OK) {
         gm__model_delete(m, 0); /* the nets stay the caller's */
         return st;
@@ -94,15 +114,15 @@ static gm_status gm__gan_prepare(gm_gan *g, const char *fn, size_t n, size_t dw)
 {
     if (g->m.block != NULL && g->n == n && g->dw == dw) return GM_OK;
     const size_t L = g->L, C = g->C, Dd = g->Dd;
-    /* z, g_in, fake, d_in, dd_in, dfake, logits, dlogits */
-    const size_t widths[8] = {L, L + C, Dd, Dd + C, Dd + C, Dd, dw, dw};
-    GM_TRY(gm__model_batch_block(&g->m, fn, n, widths, 8));
+    /* z, g_in, fake, d_in, dd_in, dfake, logits, dlogits, eps */
+    const size_t widths[9] = {L, L + C, Dd, Dd + C, Dd + C, Dd, dw, dw, 1};
+    GM_TRY(gm__model_batch_block(&g->m, fn, n, widths, 9));
     float *block = g->m.block;
     g->n = n;
     g->dw = dw;
-    float **views[8] = {&g->z, &g->g_in, &g->fake, &g->d_in, &g->dd_in, &g->dfake, &g->logits,
-                        &g->dlogits};
-    for (int i = 0; i < 8; i++) {
+    float **views[9] = {&g->z,      &g->g_in,   &g->fake,    &g->d_in, &g->dd_in,
+                        &g->dfake,  &g->logits, &g->dlogits, &g->eps};
+    for (int i = 0; i < 9; i++) {
         *views[i] = block;
         block += n * widths[i];
     }
@@ -214,8 +234,48 @@ static void gm__gan_share(const gm_gan *g, const gm__gan_batch *b, gm_tensor *dl
     for (size_t i = 0; i < dlogits->numel; i++) dlogits->data[i] *= s;
 }
 
+/* The gradient penalty of a critic update (gan.h, gm_gan_penalty), added
+ * to D's loss gradients as a custom loop adds it: computed from zero, then
+ * g = g_loss + g_pen. stats->penalty: its value, 0 if none was applied. */
+static gm_status gm__gan_penalty(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
+{
+    stats->penalty = 0.0f;
+    if (g->o.penalty == GM_PENALTY_NONE) return GM_OK;
+    const uint32_t every = g->o.penalty_every;
+    if ((g->m.steps * g->o.n_critic + g->d_done) % every != 0) return GM_OK; /* lazy R1 */
+    float w = g->o.penalty_weight * (float)every;
+    if (b->total != g->n) w *= (float)((double)g->n / (double)b->total);
+    gm_net *d = g->m.net[1];
+    memcpy(g->pen_save, d->grads, d->nparams * sizeof(float));
+    GM_TRY(gm_net_zero_grad(d));
+    gm_tensor in = gm__gan_d_input(g, b->real, b->real->data, b->labels);
+    double v = 0.0;
+    if (g->o.penalty == GM_PENALTY_R1) {
+        GM_TRY(gm__net_penalty(d, b->fn, &in, NULL, NULL, NULL, GM__PEN_R1, w, &v));
+    } else {
+        gm_tensor fin = in; /* the fake batch as D takes it */
+        if (g->C) {
+            gm__join_one_hot(g->dd_in, g->fake, g->n, g->Dd, b->labels, g->C);
+            fin.data = g->dd_in;
+        } else {
+            fin.data = g->fake;
+        }
+        /* the shard's rows of one uniform per row of the batch */
+        gm__rng_uniform_slice(g->m.parts.train_rng, b->offset, g->eps, g->n);
+        gm__rng_skip(g->m.parts.train_rng, b->total);
+        GM_TRY(gm__net_penalty(d, b->fn, &in, &fin, NULL, g->eps, GM__PEN_GP, w, &v));
+    }
+    for (size_t i = 0; i < d->nparams; i++) d->grads[i] = g->pen_save[i] + d->grads[i];
+    stats->penalty = (float)v;
+    if (!isfinite(stats->penalty) || !isfinite(gm__net_grad_sumsq(d)))
+        return gm__set_error(GM_ENUMERIC, b->fn,
+                             "the discriminator's gradient penalty or its gradients are not "
+                             "finite");
+    return GM_OK;
+}
+
 /* The discriminator's gradients on real and a fresh fake batch (D's
- * parameters untouched). */
+ * parameters untouched), plus the gradient penalty if there is one. */
 static gm_status gm__gan_d_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
 {
     const size_t n = g->n, dw = g->dw;
@@ -238,7 +298,7 @@ static gm_status gm__gan_d_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats 
     if (!isfinite(stats->d_loss) || !isfinite(gm__net_grad_sumsq(g->m.net[1])))
         return gm__set_error(GM_ENUMERIC, b->fn,
                              "the discriminator's loss or gradients are not finite");
-    return GM_OK;
+    return gm__gan_penalty(g, b, stats);
 }
 
 /* The generator's gradients through the discriminator (no D gradients). */
@@ -297,6 +357,7 @@ static gm_status gm__gan_update(gm_gan *g, gm_gan_part part, const char *fn)
     /* the gradients were checked finite by the pass or the apply */
     GM_TRY(gm__optimizer_update(part == GM_GAN_GENERATOR ? g->m.parts.opt_a : g->m.parts.opt_b, net,
                                 fn, part == GM_GAN_GENERATOR ? "generator" : "discriminator"));
+    if (part == GM_GAN_DISCRIMINATOR) g->d_done++;
     if (part == GM_GAN_DISCRIMINATOR && g->o.weight_clip > 0.0f) {
         const float c = g->o.weight_clip;
         for (size_t i = 0; i < net->nparams; i++) net->params[i] = fminf(c, fmaxf(-c, net->params[i]));
@@ -304,6 +365,7 @@ static gm_status gm__gan_update(gm_gan *g, gm_gan_part part, const char *fn)
     if (part == GM_GAN_GENERATOR) {
         gm__gan_ema_update(&g->ema, net, g->m.steps);
         g->m.steps++;
+        g->d_done = 0;
     }
     g->m.pending[gm__gan_k(part)] = 0;
     return GM_OK;
@@ -325,7 +387,7 @@ static gm_status gm__gan_begin(gm_gan *g, const char *fn, const gm_tensor *real,
     b->offset = offset;
     b->total = total;
     b->fn = fn;
-    b->s = (gm_gan_stats){0, 0, 0, 0};
+    b->s = (gm_gan_stats){0, 0, 0, 0, 0};
     return GM_OK;
 }
 
@@ -345,15 +407,40 @@ static gm_status gm__gan_step_body(gm__model *m, void *ctx)
     return st;
 }
 
+/* gm_gan_train_step filling the whole gm_gan_stats (the sized calls and
+ * the fit loop); fn names the public call. */
+static gm_status gm__gan_train_step_as(gm_gan *gan, const char *fn, const gm_tensor *real,
+                                       const int32_t *labels, gm_gan_stats *stats)
+{
+    gm__gan_batch b;
+    GM_TRY(gm__gan_begin(gan, fn, real, labels, 0, real->shape[0], &b));
+    const uint32_t d_done = gan->d_done;
+    gm_status st = gm__model_guarded(&gan->m, gm__gan_step_body, &b);
+    if (st != GM_OK) {
+        gan->d_done = d_done; /* the D updates were undone */
+        return st;
+    }
+    if (stats) *stats = b.s;
+    return GM_OK;
+}
+
+static gm_status gm__gan_train_step_full(gm_gan *gan, const gm_tensor *real,
+                                         const int32_t *labels, gm_gan_stats *stats)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK_NULL(real);
+    return gm__own_error(gm__gan_train_step_as(gan, "gm_gan_train_step", real, labels, stats),
+                         "gm_gan_train_step");
+}
+
 gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
                             gm_gan_stats *stats)
 {
     GM_CHECK_NULL(gan);
     GM_CHECK_NULL(real);
-    gm__gan_batch b;
-    GM_TRY(gm__gan_begin(gan, __func__, real, labels, 0, real->shape[0], &b));
-    GM_TRY(gm__own_error(gm__model_guarded(&gan->m, gm__gan_step_body, &b), __func__));
-    if (stats) *stats = b.s;
+    gm_gan_stats s;
+    GM_TRY(gm__own_error(gm__gan_train_step_as(gan, __func__, real, labels, &s), __func__));
+    if (stats) memcpy(stats, &s, GM_STATS_SIZE_1_0); /* the 1.0 struct */
     return GM_OK;
 }
 
@@ -394,7 +481,23 @@ gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *r
     b.part = part;
     GM_TRY(gm__own_error(gm__model_compute(&gan->m, gm__gan_k(part), gm__gan_part_body, &b),
                          __func__));
-    if (stats) *stats = b.s;
+    if (stats) memcpy(stats, &b.s, GM_STATS_SIZE_1_0); /* the 1.0 struct */
+    return GM_OK;
+}
+
+/* gm_gan_compute_grads filling the whole gm_gan_stats. */
+static gm_status gm__gan_compute_grads_full(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
+                                            const int32_t *labels, size_t offset, size_t total,
+                                            gm_gan_stats *stats)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK_NULL(real);
+    GM__GAN_CHECK_PART(part);
+    gm__gan_batch b;
+    GM_TRY(gm__gan_begin(gan, "gm_gan_compute_grads", real, labels, offset, total, &b));
+    b.part = part;
+    GM_TRY(gm__model_compute(&gan->m, gm__gan_k(part), gm__gan_part_body, &b));
+    *stats = b.s;
     return GM_OK;
 }
 
@@ -511,7 +614,8 @@ const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan) { return &gan->ema; }
 gm_status gm_gan_train_step_sized(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
                                   gm_gan_stats *stats, size_t stats_size)
 {
-    GM__MODEL_SIZED(gm_gan_stats, s, gm_gan_train_step(gan, real, labels, &s), stats, stats_size);
+    GM__MODEL_SIZED(gm_gan_stats, s, gm__gan_train_step_full(gan, real, labels, &s), stats,
+                    stats_size);
 }
 
 gm_status gm_gan_fit_sized(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
@@ -530,6 +634,6 @@ gm_status gm_gan_compute_grads_sized(gm_gan *gan, gm_gan_part part, const gm_ten
                                      gm_gan_stats *stats, size_t stats_size)
 {
     GM__MODEL_SIZED(gm_gan_stats, s,
-                    gm_gan_compute_grads(gan, part, real, labels, offset, total, &s), stats,
+                    gm__gan_compute_grads_full(gan, part, real, labels, offset, total, &s), stats,
                     stats_size);
 }

@@ -23,7 +23,7 @@ gm_status gm_net_penalty_r1(gm_net *net, const gm_tensor *real, float gamma, flo
              "gamma must be finite and >= 0, got %g", (double)gamma);
     GM_TRY(gm__pen_check_x(__func__, "real", real));
     double v = 0.0;
-    GM_TRY(gm__net_penalty(net, __func__, real, NULL, NULL, GM__PEN_R1, gamma, &v));
+    GM_TRY(gm__net_penalty(net, __func__, real, NULL, NULL, NULL, GM__PEN_R1, gamma, &v));
     *penalty = (float)v;
     return GM_OK;
 }
@@ -45,7 +45,7 @@ gm_status gm_net_penalty_gp(gm_net *net, const gm_tensor *real, const gm_tensor 
     GM_TRY(gm__pen_check_x(__func__, "real", real));
     GM_TRY(gm__pen_check_x(__func__, "fake", fake));
     double v = 0.0;
-    GM_TRY(gm__net_penalty(net, __func__, real, fake, rng, GM__PEN_GP, lambda, &v));
+    GM_TRY(gm__net_penalty(net, __func__, real, fake, rng, NULL, GM__PEN_GP, lambda, &v));
     *penalty = (float)v;
     return GM_OK;
 }
