@@ -61,18 +61,22 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     GM_TRY(gm__gan_read_options(__func__, opts, &o, &og, &od));
     GM_CHECK(generator->n_layers > 0, GM_ESTATE, "the generator has no layers");
     GM_CHECK(discriminator->n_layers > 0, GM_ESTATE, "the discriminator has no layers");
-    if (o.penalty != GM_PENALTY_NONE && gm__net_penalty_check(discriminator, __func__) != GM_OK)
-        return GM_FAIL(GM_EUNSUPPORTED, "opts->penalty %d (%s) cannot run on this discriminator: %s",
-                       (int)o.penalty, o.penalty == GM_PENALTY_R1 ? "R1" : "GP", gm_last_error());
+    float *pen_save;
+    GM_TRY(gm__gan_penalty_setup(__func__, o.penalty, discriminator, &pen_save));
     size_t gnd, gshape[GM_MAX_DIMS];
     if (gm_net_output_shape(generator, 2, (size_t[]){1, o.latent + o.num_classes}, &gnd, gshape) !=
         GM_OK)
         return GM_FAIL(GM_ESHAPE, "the generator cannot take [N x %zu] inputs: %s",
                        o.latent + o.num_classes, gm_last_error());
     gm__model *m;
-    GM_TRY(gm__model_new(&m, sizeof(gm_gan), &gm__gan_class, generator, &og, discriminator, &od,
-                         o.seed, 1, __func__));
+    gm_status st = gm__model_new(&m, sizeof(gm_gan), &gm__gan_class, generator, &og,
+                                 discriminator, &od, o.seed, 1, __func__);
+    if (st != GM_OK) {
+        gm__free(pen_save);
+        return st;
+    }
     gm_gan *g = (gm_gan *)m;
+    g->pen_save = pen_save;
     g->o = o;
     g->L = o.latent;
     g->C = o.num_classes;
@@ -80,13 +84,7 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     memcpy(g->g_shape, gshape + 1, g->g_nd * sizeof(size_t));
     g->Dd = 1;
     for (size_t i = 0; i < g->g_nd; i++) g->Dd *= g->g_shape[i];
-    gm_status st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
-    if (st == GM_OK && o.penalty != GM_PENALTY_NONE && discriminator->nparams > 0) {
-        g->pen_save = gm__malloc_array(discriminator->nparams, sizeof(float));
-        if (g->pen_save == NULL)
-            st = gm__set_error(GM_ENOMEM, __func__, "no memory for the penalty's %zu floats",
-                               discriminator->nparams);
-    }
+    st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
     if (st != GM_OK) {
         gm__model_delete(m, 0); /* the nets stay the caller's */
         return st;
@@ -235,43 +233,24 @@ static void gm__gan_share(const gm_gan *g, const gm__gan_batch *b, gm_tensor *dl
 }
 
 /* The gradient penalty of a critic update (gan.h, gm_gan_penalty), added
- * to D's loss gradients as a custom loop adds it: computed from zero, then
- * g = g_loss + g_pen. stats->penalty: its value, 0 if none was applied. */
+ * to D's loss gradients (penalty.c); stats->penalty: 0 if none applied. */
 static gm_status gm__gan_penalty(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
 {
     stats->penalty = 0.0f;
-    if (g->o.penalty == GM_PENALTY_NONE) return GM_OK;
     const uint32_t every = g->o.penalty_every;
-    if ((g->m.steps * g->o.n_critic + g->d_done) % every != 0) return GM_OK; /* lazy R1 */
+    if (g->o.penalty == GM_PENALTY_NONE || (g->m.steps * g->o.n_critic + g->d_done) % every != 0)
+        return GM_OK; /* none, or lazy R1 skips this critic update */
     float w = g->o.penalty_weight * (float)every;
     if (b->total != g->n) w *= (float)((double)g->n / (double)b->total);
-    gm_net *d = g->m.net[1];
-    memcpy(g->pen_save, d->grads, d->nparams * sizeof(float));
-    GM_TRY(gm_net_zero_grad(d));
-    gm_tensor in = gm__gan_d_input(g, b->real, b->real->data, b->labels);
-    double v = 0.0;
-    if (g->o.penalty == GM_PENALTY_R1) {
-        GM_TRY(gm__net_penalty(d, b->fn, &in, NULL, NULL, NULL, GM__PEN_R1, w, &v));
-    } else {
-        gm_tensor fin = in; /* the fake batch as D takes it */
-        if (g->C) {
-            gm__join_one_hot(g->dd_in, g->fake, g->n, g->Dd, b->labels, g->C);
-            fin.data = g->dd_in;
-        } else {
-            fin.data = g->fake;
-        }
-        /* the shard's rows of one uniform per row of the batch */
-        gm__rng_uniform_slice(g->m.parts.train_rng, b->offset, g->eps, g->n);
-        gm__rng_skip(g->m.parts.train_rng, b->total);
-        GM_TRY(gm__net_penalty(d, b->fn, &in, &fin, NULL, g->eps, GM__PEN_GP, w, &v));
+    gm_tensor in = gm__gan_d_input(g, b->real, b->real->data, b->labels), fin = in;
+    fin.data = g->fake; /* the fake batch as D takes it */
+    if (g->C && g->o.penalty == GM_PENALTY_GP) {
+        gm__join_one_hot(g->dd_in, g->fake, g->n, g->Dd, b->labels, g->C);
+        fin.data = g->dd_in;
     }
-    for (size_t i = 0; i < d->nparams; i++) d->grads[i] = g->pen_save[i] + d->grads[i];
-    stats->penalty = (float)v;
-    if (!isfinite(stats->penalty) || !isfinite(gm__net_grad_sumsq(d)))
-        return gm__set_error(GM_ENUMERIC, b->fn,
-                             "the discriminator's gradient penalty or its gradients are not "
-                             "finite");
-    return GM_OK;
+    return gm__gan_add_penalty(g->m.net[1], b->fn, g->o.penalty, w, &in, &fin,
+                               g->m.parts.train_rng, b->offset, b->total, g->eps, g->pen_save,
+                               &stats->penalty);
 }
 
 /* The discriminator's gradients on real and a fresh fake batch (D's
@@ -407,43 +386,36 @@ static gm_status gm__gan_step_body(gm__model *m, void *ctx)
     return st;
 }
 
-/* gm_gan_train_step filling the whole gm_gan_stats (the sized calls and
- * the fit loop); fn names the public call. */
-static gm_status gm__gan_train_step_as(gm_gan *gan, const char *fn, const gm_tensor *real,
-                                       const int32_t *labels, gm_gan_stats *stats)
+/* gm_gan_train_step into a whole gm_gan_stats (the sized calls and the fit
+ * loop use it too); errors named fn. */
+static gm_status gm__gan_step(gm_gan *gan, const char *fn, const gm_tensor *real,
+                              const int32_t *labels, gm_gan_stats *stats)
 {
+    if (gan == NULL || real == NULL)
+        return gm__set_error(GM_EINVAL, fn, "%s must not be NULL", gan ? "real" : "gan");
     gm__gan_batch b;
     GM_TRY(gm__gan_begin(gan, fn, real, labels, 0, real->shape[0], &b));
     const uint32_t d_done = gan->d_done;
-    gm_status st = gm__model_guarded(&gan->m, gm__gan_step_body, &b);
-    if (st != GM_OK) {
-        gan->d_done = d_done; /* the D updates were undone */
-        return st;
-    }
-    if (stats) *stats = b.s;
-    return GM_OK;
+    gm_status st = gm__own_error(gm__model_guarded(&gan->m, gm__gan_step_body, &b), fn);
+    if (st != GM_OK) gan->d_done = d_done; /* the D updates were undone too */
+    else if (stats) *stats = b.s;
+    return st;
 }
 
 static gm_status gm__gan_train_step_full(gm_gan *gan, const gm_tensor *real,
                                          const int32_t *labels, gm_gan_stats *stats)
 {
-    GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(real);
-    return gm__own_error(gm__gan_train_step_as(gan, "gm_gan_train_step", real, labels, stats),
-                         "gm_gan_train_step");
+    return gm__gan_step(gan, "gm_gan_train_step", real, labels, stats);
 }
 
 gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
                             gm_gan_stats *stats)
 {
-    GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(real);
     gm_gan_stats s;
-    GM_TRY(gm__own_error(gm__gan_train_step_as(gan, __func__, real, labels, &s), __func__));
+    GM_TRY(gm__gan_step(gan, __func__, real, labels, &s));
     if (stats) memcpy(stats, &s, GM_STATS_SIZE_1_0); /* the 1.0 struct */
     return GM_OK;
 }
-
 
 gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
                      const gm_fit_options *opts, gm_gan_fit_callback callback, void *user)
@@ -469,35 +441,32 @@ static gm_status gm__gan_part_body(gm__model *m, void *ctx)
                                        : gm__gan_d_grads((gm_gan *)m, b, &b->s);
 }
 
+/* gm_gan_compute_grads into a whole gm_gan_stats; errors named fn. */
+static gm_status gm__gan_compute(gm_gan *gan, const char *fn, gm_gan_part part,
+                                 const gm_tensor *real, const int32_t *labels, size_t offset,
+                                 size_t total, gm_gan_stats *stats)
+{
+    if (gan == NULL || real == NULL)
+        return gm__set_error(GM_EINVAL, fn, "%s must not be NULL", gan ? "real" : "gan");
+    if (part != GM_GAN_DISCRIMINATOR && part != GM_GAN_GENERATOR)
+        return gm__set_error(GM_EINVAL, fn,
+                             "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d",
+                             (int)part);
+    gm__gan_batch b;
+    GM_TRY(gm__gan_begin(gan, fn, real, labels, offset, total, &b));
+    b.part = part;
+    GM_TRY(gm__own_error(gm__model_compute(&gan->m, gm__gan_k(part), gm__gan_part_body, &b), fn));
+    *stats = b.s;
+    return GM_OK;
+}
+
 gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
                                const int32_t *labels, size_t offset, size_t total,
                                gm_gan_stats *stats)
 {
-    GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(real);
-    GM__GAN_CHECK_PART(part);
-    gm__gan_batch b;
-    GM_TRY(gm__gan_begin(gan, __func__, real, labels, offset, total, &b));
-    b.part = part;
-    GM_TRY(gm__own_error(gm__model_compute(&gan->m, gm__gan_k(part), gm__gan_part_body, &b),
-                         __func__));
-    if (stats) memcpy(stats, &b.s, GM_STATS_SIZE_1_0); /* the 1.0 struct */
-    return GM_OK;
-}
-
-/* gm_gan_compute_grads filling the whole gm_gan_stats. */
-static gm_status gm__gan_compute_grads_full(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
-                                            const int32_t *labels, size_t offset, size_t total,
-                                            gm_gan_stats *stats)
-{
-    GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(real);
-    GM__GAN_CHECK_PART(part);
-    gm__gan_batch b;
-    GM_TRY(gm__gan_begin(gan, "gm_gan_compute_grads", real, labels, offset, total, &b));
-    b.part = part;
-    GM_TRY(gm__model_compute(&gan->m, gm__gan_k(part), gm__gan_part_body, &b));
-    *stats = b.s;
+    gm_gan_stats s;
+    GM_TRY(gm__gan_compute(gan, __func__, part, real, labels, offset, total, &s));
+    if (stats) memcpy(stats, &s, GM_STATS_SIZE_1_0); /* the 1.0 struct */
     return GM_OK;
 }
 
@@ -594,18 +563,6 @@ gm_status gm_gan_use_ema(gm_gan *gan, int use)
     return GM_OK;
 }
 
-gm_status gm_gan_ema_params(const gm_gan *gan, float *out, size_t n)
-{
-    GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(out);
-    GM_CHECK(gan->ema.decay > 0.0f, GM_ESTATE,
-             "the GAN keeps no moving average (its ema_decay is 0)");
-    GM_CHECK(n == gan->ema.np, GM_ESHAPE, "n must be the generator's %zu parameters, got %zu",
-             gan->ema.np, n);
-    memcpy(out, gan->ema.avg, n * sizeof(float));
-    return GM_OK;
-}
-
 gm__gan_ema *gm__gan_ema_of(gm_gan *gan) { return &gan->ema; }
 
 const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan) { return &gan->ema; }
@@ -634,6 +591,8 @@ gm_status gm_gan_compute_grads_sized(gm_gan *gan, gm_gan_part part, const gm_ten
                                      gm_gan_stats *stats, size_t stats_size)
 {
     GM__MODEL_SIZED(gm_gan_stats, s,
-                    gm__gan_compute_grads_full(gan, part, real, labels, offset, total, &s), stats,
+                    gm__gan_compute(gan, "gm_gan_compute_grads", part, real, labels, offset, total,
+                                    &s),
+                    stats,
                     stats_size);
 }
