@@ -104,6 +104,8 @@ GM_API gm_status gm_loss_gan_g(gm_gan_loss family, const gm_tensor *fake, float 
  *     zero D's gradients
  *     D(real | y); gm_gan_d_loss(real side only); D backward
  *     D(fake | y); gm_gan_d_loss(fake side only); D backward
+ *     if penalty (and, for lazy R1, on every penalty_every-th critic
+ *       update): D's gradients += the penalty's (gm_gan_penalty)
  *     D optimizer step; if weight_clip > 0, clamp D's parameters to +-clip
  *   z ~ N(0, I); fake = G(z | y); zero G's gradients
  *   D(fake | y); gm_gan_g_loss; D backward to its input (D's parameter
@@ -185,7 +187,9 @@ GM_API gm_status gm_gan_options_init(gm_gan_options *opts);
  * @return GM_OK; GM_EINVAL (NULL, the same net twice, a setting out of
  *         range); GM_ESTATE (a net without layers, or one that already
  *         belongs to a VAE or GAN); GM_ESHAPE (G does not
- *         take L + C inputs); GM_ENOMEM.
+ *         take L + C inputs); GM_EUNSUPPORTED (a penalty with a D that has
+ *         batchnorm or spectral norm; the message names the layer);
+ *         GM_ENOMEM.
  */
 GM_API gm_status gm_gan_create(gm_gan **out, gm_net *generator,
                                gm_net *discriminator, const gm_gan_options *opts);
