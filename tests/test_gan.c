@@ -344,6 +344,58 @@ START_TEST(test_penalty_exact_resume)
 }
 END_TEST
 
+/* The data-parallel calls with a penalty option: a one-worker split step
+ * (compute / apply, offset 0, total N) is gm_gan_train_step bit for bit,
+ * lazy R1 counting the critic updates applied and GP drawing its eps as
+ * the step does. */
+START_TEST(test_penalty_split_step)
+{
+    const setup cases[] = {
+        {GM_GAN_NONSATURATING, 2, 1.0f, 0.0f, 0, GM_OPT_ADAM, GM_PENALTY_R1, 0.5f, 3},
+        {GM_GAN_WASSERSTEIN, 2, 1.0f, 0.0f, 2, GM_OPT_ADAM, GM_PENALTY_GP, 10.0f, 1},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        const setup *s = &cases[k];
+        gm_optimizer_options opt = opt_for(s);
+        gm_gan *a = make_gan(s, &opt), *b = make_gan(s, &opt);
+        gm_rng *data;
+        GM_CK_OK(gm_rng_create(&data, 5));
+        gm_tensor *real;
+        GM_CK_OK(gm_tensor_create(&real, 2, (size_t[]){N, DATA}));
+        int32_t y[N];
+        for (int i = 0; i < N; i++) y[i] = s->classes ? i % (int)s->classes : 0;
+        const int32_t *labels = s->classes ? y : NULL;
+        for (int step = 0; step < 5; step++) {
+            GM_CK_OK(gm_tensor_fill_normal(real, data));
+            GM_CK_OK(gm_gan_train_step(a, real, labels, NULL));
+            for (uint32_t c = 0; c < s->n_critic; c++) {
+                gm_gan_stats st;
+                GM_CK_OK(gm_gan_compute_grads_sized(b, GM_GAN_DISCRIMINATOR, real, labels, 0, N,
+                                                    &st, sizeof st));
+                const int applied = s->penalty == GM_PENALTY_GP ||
+                                    ((uint32_t)step * s->n_critic + c) % s->pen_every == 0;
+                ck_assert_msg(applied ? st.penalty > 0.0f : st.penalty == 0.0f,
+                              "case %zu step %d critic %u: penalty %g", k, step, c,
+                              (double)st.penalty);
+                GM_CK_OK(gm_gan_apply_grads(b, GM_GAN_DISCRIMINATOR));
+            }
+            GM_CK_OK(gm_gan_compute_grads(b, GM_GAN_GENERATOR, real, labels, 0, N, NULL));
+            GM_CK_OK(gm_gan_apply_grads(b, GM_GAN_GENERATOR));
+            static float pa[4096], pb[4096];
+            size_t na, nb;
+            params_of(a, pa, 4096, &na);
+            params_of(b, pb, 4096, &nb);
+            ck_assert_msg(memcmp(pa, pb, na * sizeof(float)) == 0, "case %zu: step %d differs", k,
+                          step);
+        }
+        gm_tensor_free(real);
+        gm_rng_free(data);
+        gm_gan_free(a);
+        gm_gan_free(b);
+    }
+}
+END_TEST
+
 /* Bad penalty options: the status, a message naming gm_gan_create and the
  * field, no GAN made and the nets still the caller's. */
 START_TEST(test_penalty_bad_options)
@@ -666,6 +718,7 @@ int main(void)
     tcase_add_test(tc, test_lazy_r1_steps);
     tcase_add_test(tc, test_penalty_exact_resume);
     tcase_add_test(tc, test_penalty_bad_options);
+    tcase_add_test(tc, test_penalty_split_step);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
 }
