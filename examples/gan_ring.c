@@ -5,7 +5,8 @@
  *
  *   gan_ring [--seed N] [--steps N] [--out FILE.png] [--samples-out FILE]
  *            [--penalty none|gp|r1] [--gp-lambda L] [--gp-critic K] [--gp-lr R]
- *            [--r1-gamma G] [--min-quality F]                  (--help: defaults)
+ *            [--r1-gamma G] [--r1-every K] [--penalty-option]
+ *            [--min-quality F]                                 (--help: defaults)
  *
  * G: 2-128-128-2 ReLU; D: 2-128-128-1 LeakyReLU(0.2); non-saturating loss;
  * Adam lr 1e-3, betas 0.5 / 0.999; batch 256. Prints how many of the 8
@@ -21,7 +22,12 @@
  * --penalty r1 keeps the non-saturating loss and adds gamma/2 ||grad D(x)||^2
  * on real rows (--r1-gamma, default 0.1). Both run the step from the
  * public parts (gm_gan_compute_grads, gm_net_penalty_*, gm_gan_apply_grads),
- * the way a custom training loop adds a penalty. --samples-out writes
+ * the way a custom training loop adds a penalty (its GP interpolates with
+ * a fresh gm_gan_sample batch). --penalty-option asks the GAN for the
+ * penalty instead (gm_gan_options.penalty, penalty_weight, penalty_every
+ * = --r1-every for lazy R1) and trains with gm_gan_train_step_sized, whose
+ * stats report it; GP then interpolates with each critic update's own
+ * fake batch, eps from the GAN's generator. --samples-out writes
  * the 2500 evaluated samples as raw float32 (host order), so the bindings'
  * versions can be compared with this one bit for bit.
  */
@@ -127,7 +133,7 @@ int main(int argc, char **argv)
     int n_steps = 6000;
     const char *png = "gan_ring.png", *raw = NULL, *penalty = "none";
     float gp_lambda = 10.0f, r1_gamma = 0.1f;
-    int gp_critic = 5;
+    int gp_critic = 5, r1_every = 1, pen_option = 0;
     double min_hq = 0.70;
     float gp_lr = 2e-4f;
     ex_option opts[] = {
@@ -141,6 +147,10 @@ int main(int argc, char **argv)
         EX_INT("--gp-critic", &gp_critic, 1, 100, "critic updates per generator update with gp"),
         EX_FLOAT("--r1-gamma", &r1_gamma, 0.0, 1e6, "the R1 penalty's weight"),
         EX_FLOAT("--gp-lr", &gp_lr, 1e-6, 1.0, "Adam's learning rate with --penalty gp"),
+        EX_INT("--r1-every", &r1_every, 1, 1000000,
+               "lazy R1 (with --penalty-option): every K-th critic update, weight * K"),
+        EX_FLAG("--penalty-option", &pen_option,
+                "the penalty as a GAN option (gm_gan_train_step) instead of the public parts"),
         EX_DOUBLE("--min-quality", &min_hq, 0.0, 1.0,
                   "exit 1 below this fraction of high-quality samples"),
     };
@@ -172,6 +182,12 @@ int main(int argc, char **argv)
     o.n_critic = (size_t)n_critic;
     o.g_optimizer = o.d_optimizer = &adam;
     o.seed = seed;
+    if (pen_option && (gp || r1)) {
+        o.penalty = gp ? GM_PENALTY_GP : GM_PENALTY_R1;
+        o.penalty_weight = pen_w;
+        o.penalty_every = r1 ? (uint32_t)r1_every : 1;
+    }
+    const int manual = (gp || r1) && !pen_option; /* the public-parts loop */
     gm_gan *gan;
     CHECK(gm_gan_create(&gan, gen, dis, &o)); /* owns gen and dis now */
 
@@ -182,19 +198,23 @@ int main(int argc, char **argv)
     gm_gan_stats st = {0};
     gm_tensor *fake = NULL;
     float *tmp = NULL, pen = 0.0f;
-    if (gp || r1) {
+    if (manual) {
         CHECK(gm_tensor_create(&fake, 2, (size_t[]){BATCH, 2}));
         tmp = malloc(gm_net_param_count(gm_gan_discriminator(gan)) * sizeof *tmp);
         if (!tmp) return 2;
     }
     for (long s = 1; s <= steps; s++) {
-        if (gp || r1) {
+        if (manual) {
             for (int k = 0; k < n_critic; k++) {
                 ring_batch(rng, gm_tensor_data(x), BATCH);
                 pen = penalized_d_step(gan, x, fake, r1, pen_w, rng, tmp);
             }
             CHECK(gm_gan_compute_grads(gan, GM_GAN_GENERATOR, x, NULL, 0, BATCH, &st));
             CHECK(gm_gan_apply_grads(gan, GM_GAN_GENERATOR));
+        } else if (pen_option) {
+            ring_batch(rng, gm_tensor_data(x), BATCH);
+            CHECK(gm_gan_train_step_sized(gan, x, NULL, &st, sizeof st));
+            if (st.penalty != 0.0f) pen = st.penalty; /* lazy R1: the last applied */
         } else {
             ring_batch(rng, gm_tensor_data(x), BATCH);
             CHECK(gm_gan_train_step(gan, x, NULL, &st));

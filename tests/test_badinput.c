@@ -27,7 +27,8 @@
  * Checklist of the foundation's API, all covered here. The functions added
  * since have their bad-input tests in their own suites: conv, batchnorm and
  * spectral norm in test_gradcheck, the ELBO module and gm_vae in test_vae,
- * the adversarial losses in test_gan_loss, gm_gan in test_gan, the fit
+ * the adversarial losses in test_gan_loss, gm_gan in test_gan (its penalty
+ * options in test_penalty_bad_options), the fit
  * loops in test_fit, PNG grids in test_png.
  *  core.h    [x] gm_status_string      [x] gm_last_error
  *            [x] gm_clear_error        [x] gm_version

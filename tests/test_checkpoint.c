@@ -974,6 +974,27 @@ static void free_model(gm_vae *v, gm_gan *g)
     gm_gan_free(g);
 }
 
+/* A GAN saved before the penalty options (the version-1 fixture) loads
+ * with the penalty off: the records' defaults (gan_options.c, 1.2). */
+START_TEST(test_gan_before_penalty_loads_without_one)
+{
+    char ck[512];
+    fixture_path(ck, sizeof ck, "gan", "gmck");
+    gm_vae *v;
+    gm_gan *g;
+    load_fixture(ck, 0, &v, &g);
+    gm_gan_options o;
+    GM_CK_OK(gm_gan_options_init(&o));
+    o.penalty = 5;
+    o.penalty_every = 9;
+    GM_CK_OK(gm_gan_get_options(g, &o));
+    ck_assert_int_eq(o.penalty, GM_PENALTY_NONE);
+    ck_assert(o.penalty_weight == 0.0f);
+    ck_assert_uint_eq(o.penalty_every, 1);
+    free_model(v, g);
+}
+END_TEST
+
 static void write_fixture(const char *name, int vae)
 {
     char ck[512], pp[512], nx[512];
@@ -1328,6 +1349,7 @@ int main(void)
     tcase_add_test(tc, test_option_tables_match_init);
     tcase_add_test(tc, test_missing_record_loads_default);
     tcase_add_test(tc, test_unknown_and_bad_records);
+    tcase_add_test(tc, test_gan_before_penalty_loads_without_one);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
 }

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* gm_gan: a loop written from the exported pieces (gm_net_forward,
  * gm_gan_d_loss, gm_gan_g_loss, gm_net_backward, gm_optimizer_step)
- * following gan.h gives bit-identical parameters to gm_gan_train_step;
- * seeds; sampling; bad input leaves the model unchanged. */
+ * following gan.h gives bit-identical parameters to gm_gan_train_step
+ * (with a gradient penalty option too: gm_net_penalty_r1 / _gp on the
+ * same generator stream); lazy R1; exact resume with a penalty; seeds;
+ * sampling; bad input leaves the model unchanged. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, for gm_test_dir_make */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "gm_test.h"
@@ -15,6 +19,9 @@ typedef struct {
     float real_label, clip;
     size_t classes;
     int32_t opt_kind;
+    int32_t penalty; /* gm_gan_penalty (0: none) */
+    float pen_weight;
+    uint32_t pen_every; /* 0: the default, 1 */
 } setup;
 
 static gm_net *mlp(size_t in, size_t out, uint64_t seed)
@@ -43,6 +50,9 @@ static gm_gan *make_gan(const setup *s, gm_optimizer_options *opt)
     o.num_classes = s->classes;
     o.g_optimizer = o.d_optimizer = opt;
     o.seed = 77;
+    o.penalty = s->penalty;
+    o.penalty_weight = s->pen_weight;
+    if (s->pen_every) o.penalty_every = s->pen_every;
     gm_gan *gan;
     GM_CK_OK(gm_gan_create(&gan, mlp(2 + s->classes, DATA, 1), mlp(DATA + s->classes, 1, 2), &o));
     return gan;
@@ -55,6 +65,36 @@ static void join(float *dst, const float *x, size_t n, size_t d, const int32_t *
         memcpy(dst + i * (d + C), x + i * d, d * sizeof(float));
         for (size_t c = 0; c < C; c++) dst[i * (d + C) + d + c] = (size_t)y[i] == c;
     }
+}
+
+/* The gradient penalty of gan.h's gm_gan_penalty from the public parts, as
+ * a custom loop adds it: D's loss gradients put aside, the penalty's from
+ * zero (gm_net_penalty_r1 / _gp, eps from the training stream right after
+ * this update's z), then the sum. D's input is joined with the labels. */
+static void add_penalty(const setup *s, gm_net *D, gm_tensor *real, gm_tensor *fake,
+                        gm_tensor *din, const int32_t *y, gm_rng *train)
+{
+    const size_t C = s->classes, nd = gm_net_param_count(D);
+    const float w = s->pen_weight * (float)(s->pen_every ? s->pen_every : 1);
+    float *keep = malloc(nd * sizeof(float)), *pen = malloc(nd * sizeof(float)), value;
+    GM_CK_OK(gm_net_get_grads(D, keep, nd));
+    GM_CK_OK(gm_net_zero_grad(D));
+    join(gm_tensor_data(din), gm_tensor_data(real), N, DATA, y, C);
+    if (s->penalty == GM_PENALTY_R1) {
+        GM_CK_OK(gm_net_penalty_r1(D, din, w, &value));
+    } else {
+        gm_tensor *fin;
+        GM_CK_OK(gm_tensor_create(&fin, 2, (size_t[]){N, DATA + C}));
+        join(gm_tensor_data(fin), gm_tensor_data(fake), N, DATA, y, C);
+        GM_CK_OK(gm_net_penalty_gp(D, din, fin, w, train, &value));
+        gm_tensor_free(fin);
+    }
+    ck_assert(value > 0.0f); /* a penalty that does something */
+    GM_CK_OK(gm_net_get_grads(D, pen, nd));
+    for (size_t i = 0; i < nd; i++) keep[i] += pen[i];
+    GM_CK_OK(gm_net_set_grads(D, keep, nd));
+    free(keep);
+    free(pen);
 }
 
 static void check_custom_loop(const setup *s)
@@ -99,6 +139,9 @@ static void check_custom_loop(const setup *s)
             GM_CK_OK(gm_net_forward(D, din, logits));
             GM_CK_OK(gm_gan_d_loss(s->loss, NULL, logits, s->real_label, &loss, NULL, dlog));
             GM_CK_OK(gm_net_backward(D, dlog, NULL));
+            const uint32_t every = s->pen_every ? s->pen_every : 1;
+            if (s->penalty && ((uint32_t)step * s->n_critic + c) % every == 0)
+                add_penalty(s, D, real, fake, din, y, train);
             GM_CK_OK(gm_optimizer_step(od, D));
             if (s->clip > 0) {
                 size_t np = gm_net_param_count(D);
@@ -161,11 +204,11 @@ static void check_custom_loop(const setup *s)
 START_TEST(test_custom_loop_is_identical)
 {
     const setup cases[] = {
-        {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 0, GM_OPT_ADAM},
-        {GM_GAN_MINIMAX, 1, 0.9f, 0.0f, 0, GM_OPT_SGD},
-        {GM_GAN_LEAST_SQUARES, 2, 0.9f, 0.0f, 3, GM_OPT_ADAM},
-        {GM_GAN_HINGE, 1, 1.0f, 0.0f, 2, GM_OPT_ADAMW},
-        {GM_GAN_WASSERSTEIN, 3, 1.0f, 0.05f, 0, GM_OPT_ADAM},
+        {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 0, GM_OPT_ADAM, 0, 0.0f, 0},
+        {GM_GAN_MINIMAX, 1, 0.9f, 0.0f, 0, GM_OPT_SGD, 0, 0.0f, 0},
+        {GM_GAN_LEAST_SQUARES, 2, 0.9f, 0.0f, 3, GM_OPT_ADAM, 0, 0.0f, 0},
+        {GM_GAN_HINGE, 1, 1.0f, 0.0f, 2, GM_OPT_ADAMW, 0, 0.0f, 0},
+        {GM_GAN_WASSERSTEIN, 3, 1.0f, 0.05f, 0, GM_OPT_ADAM, 0, 0.0f, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_custom_loop(&cases[i]);
 }
@@ -181,9 +224,253 @@ static void params_of(gm_gan *gan, float *dst, size_t cap, size_t *n)
     *n = a + b;
 }
 
+/* The penalty options: gm_gan_train_step equals the loop of public calls
+ * with gm_net_penalty_r1 / _gp added (check_custom_loop), bit for bit, for
+ * R1, lazy R1 (every 4 over 2 critic updates a step: critic updates 0, 4,
+ * 8 get weight * 4), WGAN-GP on the training generator's stream, plain and
+ * conditional. */
+START_TEST(test_penalty_custom_loop_is_identical)
+{
+    const setup cases[] = {
+        {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 0, GM_OPT_ADAM, GM_PENALTY_R1, 0.5f, 0},
+        {GM_GAN_NONSATURATING, 2, 1.0f, 0.0f, 3, GM_OPT_ADAM, GM_PENALTY_R1, 0.5f, 4},
+        {GM_GAN_WASSERSTEIN, 3, 1.0f, 0.0f, 0, GM_OPT_ADAM, GM_PENALTY_GP, 10.0f, 1},
+        {GM_GAN_HINGE, 1, 1.0f, 0.0f, 2, GM_OPT_ADAMW, GM_PENALTY_GP, 1.0f, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_custom_loop(&cases[i]);
+}
+END_TEST
+
+/* Lazy R1: with every = 4 the penalty is applied on steps 0, 4, 8 only
+ * (n_critic 1), as every = 1 with weight * 4 applies it on step 0. */
+START_TEST(test_lazy_r1_steps)
+{
+    setup lazy = {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 0, GM_OPT_ADAM, GM_PENALTY_R1, 0.25f, 4};
+    setup eager = lazy;
+    eager.pen_weight = 1.0f;
+    eager.pen_every = 1;
+    setup none = lazy;
+    none.penalty = GM_PENALTY_NONE;
+    gm_optimizer_options opt = opt_for(&lazy);
+    gm_gan *a = make_gan(&lazy, &opt), *b = make_gan(&eager, &opt), *c = make_gan(&none, &opt);
+    gm_rng *data;
+    GM_CK_OK(gm_rng_create(&data, 5));
+    gm_tensor *real;
+    GM_CK_OK(gm_tensor_create(&real, 2, (size_t[]){N, DATA}));
+    static float pa[4096], pb[4096], pc[4096];
+    size_t na, nb, nc;
+    for (int step = 0; step < 10; step++) {
+        GM_CK_OK(gm_tensor_fill_normal(real, data));
+        gm_gan_stats sa, sb, sc;
+        GM_CK_OK(gm_gan_train_step_sized(a, real, NULL, &sa, sizeof sa));
+        GM_CK_OK(gm_gan_train_step_sized(b, real, NULL, &sb, sizeof sb));
+        GM_CK_OK(gm_gan_train_step_sized(c, real, NULL, &sc, sizeof sc));
+        ck_assert(sb.penalty > 0.0f && sc.penalty == 0.0f);
+        if (step % 4 == 0)
+            ck_assert_msg(sa.penalty > 0.0f, "step %d: no penalty", step);
+        else
+            ck_assert_msg(sa.penalty == 0.0f, "step %d: penalty %g", step, (double)sa.penalty);
+        params_of(a, pa, 4096, &na);
+        params_of(b, pb, 4096, &nb);
+        params_of(c, pc, 4096, &nc);
+        if (step == 0) { /* the same update as every = 1, weight * 4 */
+            ck_assert(sa.penalty == sb.penalty);
+            ck_assert(memcmp(pa, pb, na * sizeof(float)) == 0);
+            ck_assert(memcmp(pa, pc, na * sizeof(float)) != 0);
+        }
+        if (step == 1) ck_assert(memcmp(pa, pb, na * sizeof(float)) != 0);
+    }
+    ck_assert_uint_eq(gm_gan_step_count(a), 10);
+    gm_tensor_free(real);
+    gm_rng_free(data);
+    gm_gan_free(a);
+    gm_gan_free(b);
+    gm_gan_free(c);
+}
+END_TEST
+
+/* A checkpoint keeps the penalty options and the generator the GP draws
+ * from: 3 steps, save, load, 3 steps equals 6 steps bit for bit; a GAN
+ * from before the options loads with the penalty off. */
+START_TEST(test_penalty_exact_resume)
+{
+    gm_test_dir_make("gan_penalty");
+    const char *path = gm_test_path("gp.gmck");
+    for (int kind = GM_PENALTY_R1; kind <= GM_PENALTY_GP; kind++) {
+        setup s = {GM_GAN_WASSERSTEIN, 2, 1.0f, 0.0f, 0, GM_OPT_ADAM, kind, 2.0f, 0};
+        if (kind == GM_PENALTY_R1) s.pen_every = 3;
+        gm_optimizer_options opt = opt_for(&s);
+        gm_gan *full = make_gan(&s, &opt), *half = make_gan(&s, &opt);
+        gm_rng *d1, *d2;
+        GM_CK_OK(gm_rng_create(&d1, 5));
+        GM_CK_OK(gm_rng_create(&d2, 5));
+        gm_tensor *real;
+        GM_CK_OK(gm_tensor_create(&real, 2, (size_t[]){N, DATA}));
+        for (int step = 0; step < 6; step++) {
+            GM_CK_OK(gm_tensor_fill_normal(real, d1));
+            GM_CK_OK(gm_gan_train_step(full, real, NULL, NULL));
+        }
+        for (int step = 0; step < 3; step++) {
+            GM_CK_OK(gm_tensor_fill_normal(real, d2));
+            GM_CK_OK(gm_gan_train_step(half, real, NULL, NULL));
+        }
+        GM_CK_OK(gm_gan_save(half, path));
+        gm_gan_free(half);
+        GM_CK_OK(gm_gan_load(&half, path));
+        gm_gan_options o;
+        GM_CK_OK(gm_gan_options_init(&o));
+        GM_CK_OK(gm_gan_get_options(half, &o));
+        ck_assert_int_eq(o.penalty, kind);
+        ck_assert(o.penalty_weight == 2.0f);
+        ck_assert_uint_eq(o.penalty_every, kind == GM_PENALTY_R1 ? 3 : 1);
+        for (int step = 3; step < 6; step++) {
+            GM_CK_OK(gm_tensor_fill_normal(real, d2));
+            GM_CK_OK(gm_gan_train_step(half, real, NULL, NULL));
+        }
+        static float pa[4096], pb[4096];
+        size_t na, nb;
+        params_of(full, pa, 4096, &na);
+        params_of(half, pb, 4096, &nb);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_msg(memcmp(pa, pb, na * sizeof(float)) == 0, "penalty %d: resume differs",
+                      kind);
+        gm_tensor_free(real);
+        gm_rng_free(d1);
+        gm_rng_free(d2);
+        gm_gan_free(full);
+        gm_gan_free(half);
+    }
+    gm_test_dir_remove();
+}
+END_TEST
+
+/* The data-parallel calls with a penalty option: a one-worker split step
+ * (compute / apply, offset 0, total N) is gm_gan_train_step bit for bit,
+ * lazy R1 counting the critic updates applied and GP drawing its eps as
+ * the step does. */
+START_TEST(test_penalty_split_step)
+{
+    const setup cases[] = {
+        {GM_GAN_NONSATURATING, 2, 1.0f, 0.0f, 0, GM_OPT_ADAM, GM_PENALTY_R1, 0.5f, 3},
+        {GM_GAN_WASSERSTEIN, 2, 1.0f, 0.0f, 2, GM_OPT_ADAM, GM_PENALTY_GP, 10.0f, 1},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        const setup *s = &cases[k];
+        gm_optimizer_options opt = opt_for(s);
+        gm_gan *a = make_gan(s, &opt), *b = make_gan(s, &opt);
+        gm_rng *data;
+        GM_CK_OK(gm_rng_create(&data, 5));
+        gm_tensor *real;
+        GM_CK_OK(gm_tensor_create(&real, 2, (size_t[]){N, DATA}));
+        int32_t y[N];
+        for (int i = 0; i < N; i++) y[i] = s->classes ? i % (int)s->classes : 0;
+        const int32_t *labels = s->classes ? y : NULL;
+        for (int step = 0; step < 5; step++) {
+            GM_CK_OK(gm_tensor_fill_normal(real, data));
+            GM_CK_OK(gm_gan_train_step(a, real, labels, NULL));
+            for (uint32_t c = 0; c < s->n_critic; c++) {
+                gm_gan_stats st;
+                GM_CK_OK(gm_gan_compute_grads_sized(b, GM_GAN_DISCRIMINATOR, real, labels, 0, N,
+                                                    &st, sizeof st));
+                const int applied = s->penalty == GM_PENALTY_GP ||
+                                    ((uint32_t)step * s->n_critic + c) % s->pen_every == 0;
+                ck_assert_msg(applied ? st.penalty > 0.0f : st.penalty == 0.0f,
+                              "case %zu step %d critic %u: penalty %g", k, step, c,
+                              (double)st.penalty);
+                GM_CK_OK(gm_gan_apply_grads(b, GM_GAN_DISCRIMINATOR));
+            }
+            GM_CK_OK(gm_gan_compute_grads(b, GM_GAN_GENERATOR, real, labels, 0, N, NULL));
+            GM_CK_OK(gm_gan_apply_grads(b, GM_GAN_GENERATOR));
+            static float pa[4096], pb[4096];
+            size_t na, nb;
+            params_of(a, pa, 4096, &na);
+            params_of(b, pb, 4096, &nb);
+            ck_assert_msg(memcmp(pa, pb, na * sizeof(float)) == 0, "case %zu: step %d differs", k,
+                          step);
+        }
+        gm_tensor_free(real);
+        gm_rng_free(data);
+        gm_gan_free(a);
+        gm_gan_free(b);
+    }
+}
+END_TEST
+
+/* Bad penalty options: the status, a message naming gm_gan_create and the
+ * field, no GAN made and the nets still the caller's. */
+START_TEST(test_penalty_bad_options)
+{
+    const size_t live = gm_live_allocations();
+    gm_net *G = mlp(2, DATA, 1), *D = mlp(DATA, 1, 2);
+    gm_gan_options o;
+    gm_gan *g2 = (gm_gan *)1;
+#define BADP(code, field, set)                                                   \
+    do {                                                                         \
+        GM_CK_OK(gm_gan_options_init(&o));                                       \
+        o.latent = 2;                                                            \
+        o.penalty = GM_PENALTY_R1;                                               \
+        set;                                                                     \
+        GM_CK_ERR(code, "gm_gan_create", gm_gan_create(&g2, G, D, &o));          \
+        ck_assert_msg(strstr(gm_last_error(), field) != NULL, "'%s' does not name %s", \
+                      gm_last_error(), field);                                   \
+        ck_assert_ptr_null(g2);                                                  \
+    } while (0)
+    BADP(GM_EINVAL, "penalty_weight", o.penalty_weight = NAN);
+    BADP(GM_EINVAL, "penalty_weight", o.penalty_weight = -1.0f);
+    BADP(GM_EINVAL, "penalty_weight", o.penalty_weight = INFINITY);
+    BADP(GM_EINVAL, "penalty", o.penalty = 3);
+    BADP(GM_EINVAL, "penalty", o.penalty = -1);
+    BADP(GM_EINVAL, "penalty_every", o.penalty_every = 0);
+    BADP(GM_EINVAL, "penalty_every", o.penalty_every = 1000001);
+    BADP(GM_EINVAL, "penalty_every", (o.penalty = GM_PENALTY_GP, o.penalty_every = 2));
+    /* a size ending inside a penalty field */
+    BADP(GM_EINVAL, "penalty_every", o.size = offsetof(gm_gan_options, penalty_every) + 2);
+    /* a 1.1-sized struct: the byte where penalty now sits is its padding */
+    GM_CK_OK(gm_gan_options_init(&o));
+    o.latent = 2;
+    o.penalty = 7;
+    o.size = offsetof(gm_gan_options, penalty);
+    GM_CK_OK(gm_gan_create(&g2, G, D, &o));
+    gm_gan_options back;
+    GM_CK_OK(gm_gan_options_init(&back));
+    GM_CK_OK(gm_gan_get_options(g2, &back));
+    ck_assert_int_eq(back.penalty, GM_PENALTY_NONE);
+    ck_assert_uint_eq(back.penalty_every, 1);
+    gm_gan_free(g2); /* and G, D */
+
+    /* a discriminator with batchnorm, or spectral norm: GM_EUNSUPPORTED */
+    for (int k = 0; k < 2; k++) {
+        G = mlp(2, DATA, 1);
+        gm_layer *l;
+        gm_rng *rng;
+        GM_CK_OK(gm_rng_create(&rng, 3));
+        GM_CK_OK(gm_net_create(&D));
+        GM_CK_OK(gm_dense_create(&l, DATA, 8, GM_INIT_HE, rng));
+        if (k == 1) GM_CK_OK(gm_layer_spectral_norm(l, 1, 1e-12f, rng));
+        GM_CK_OK(gm_net_add(D, l));
+        if (k == 0) {
+            GM_CK_OK(gm_batchnorm_create(&l, 8, 0.1f, 1e-5f));
+            GM_CK_OK(gm_net_add(D, l));
+        }
+        GM_CK_OK(gm_dense_create(&l, 8, 1, GM_INIT_HE, rng));
+        GM_CK_OK(gm_net_add(D, l));
+        gm_rng_free(rng);
+        for (int kind = GM_PENALTY_R1; kind <= GM_PENALTY_GP; kind++)
+            BADP(GM_EUNSUPPORTED, "penalty", o.penalty = kind);
+        /* without a penalty the same nets make a GAN: they were left alone */
+        GM_CK_OK(gm_gan_options_init(&o));
+        o.latent = 2;
+        GM_CK_OK(gm_gan_create(&g2, G, D, &o));
+        gm_gan_free(g2);
+    }
+#undef BADP
+    ck_assert_uint_eq(gm_live_allocations(), live); /* nothing left of the refused calls */
+}
+END_TEST
+
 START_TEST(test_seeds_and_sampling)
 {
-    setup s = {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 0, GM_OPT_ADAM};
+    setup s = {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 0, GM_OPT_ADAM, 0, 0.0f, 0};
     gm_optimizer_options opt = opt_for(&s);
     gm_gan *a = make_gan(&s, &opt), *b = make_gan(&s, &opt);
     gm_tensor *real, *out1, *out2;
@@ -223,7 +510,7 @@ END_TEST
 
 START_TEST(test_bad_input)
 {
-    setup s = {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 2, GM_OPT_ADAM};
+    setup s = {GM_GAN_NONSATURATING, 1, 1.0f, 0.0f, 2, GM_OPT_ADAM, 0, 0.0f, 0};
     gm_optimizer_options opt = opt_for(&s);
     gm_gan *gan = make_gan(&s, &opt);
     gm_tensor *real, *wrong, *nan, *out, *z;
@@ -354,7 +641,7 @@ static void split_step(gm_gan **workers, size_t nw, const size_t *cuts, const fl
  * batch; a one-worker split step is gm_gan_train_step bit for bit. */
 START_TEST(test_data_parallel)
 {
-    setup s = {GM_GAN_NONSATURATING, 2, 0.9f, 0.0f, 2, GM_OPT_ADAM};
+    setup s = {GM_GAN_NONSATURATING, 2, 0.9f, 0.0f, 2, GM_OPT_ADAM, 0, 0.0f, 0};
     gm_optimizer_options opt = opt_for(&s);
     gm_gan *ref = make_gan(&s, &opt), *one = make_gan(&s, &opt), *wa = make_gan(&s, &opt),
            *wb = make_gan(&s, &opt);
@@ -427,6 +714,11 @@ int main(void)
     tcase_add_test(tc, test_seeds_and_sampling);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_data_parallel);
+    tcase_add_test(tc, test_penalty_custom_loop_is_identical);
+    tcase_add_test(tc, test_lazy_r1_steps);
+    tcase_add_test(tc, test_penalty_exact_resume);
+    tcase_add_test(tc, test_penalty_bad_options);
+    tcase_add_test(tc, test_penalty_split_step);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
 }

@@ -298,14 +298,15 @@ START_TEST(test_damaged_ema_record)
     unsigned char *img = gm_test_read_file(p, &len);
     /* the options section is the sixth and last; its records (format 2:
      * u32 id, u32 type, u64 length, value) end with ema_decay (a 4-byte
-     * value), the step count (8) and the average (4 nema) */
+     * value), the three penalty options of 1.2 (4 bytes each), the step
+     * count (8) and the average (4 nema) */
     size_t sec = 24;
     for (int k = 0; k < 5; k++) {
         uint64_t sl;
         memcpy(&sl, img + sec + 8, 8);
         sec += 16 + (size_t)sl;
     }
-    const size_t payload = len - sec - 16, avg = 16 + 4 * nema, decay_at = avg + 24 + 4;
+    const size_t payload = len - sec - 16, avg = 16 + 4 * nema, decay_at = avg + 24 + 3 * 20 + 4;
     uint32_t tag;
     memcpy(&tag, img + sec, 4);
     ck_assert_uint_eq(tag, 'G' | 'A' << 8 | 'N' << 16 | (uint32_t)'O' << 24);

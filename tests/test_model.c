@@ -67,9 +67,13 @@ START_TEST(test_gan_sized_equals_unsized)
     gm_tensor *x = batch();
     for (int step = 0; step < 3; step++) {
         gm_gan_stats sa, sb;
+        memset(&sa, 0x7f, sizeof sa);
         GM_CK_OK(gm_gan_train_step(a, x, NULL, &sa));
         GM_CK_OK(gm_gan_train_step_sized(b, x, NULL, &sb, sizeof sb));
-        ck_assert_mem_eq(&sa, &sb, sizeof sa);
+        /* the unsized call fills the 1.0 struct only (1.2 appended penalty) */
+        ck_assert_mem_eq(&sa, &sb, GM_STATS_SIZE_1_0);
+        ck_assert(sb.penalty == 0.0f); /* no penalty set */
+        ck_assert(sa.penalty != 0.0f); /* untouched: 0x7f bytes */
     }
     gm_gan_stats ca;
     newer_stats n;
@@ -77,8 +81,8 @@ START_TEST(test_gan_sized_equals_unsized)
     GM_CK_OK(gm_gan_compute_grads(a, GM_GAN_DISCRIMINATOR, x, NULL, 0, N, &ca));
     GM_CK_OK(gm_gan_compute_grads_sized(b, GM_GAN_DISCRIMINATOR, x, NULL, 0, N,
                                         (gm_gan_stats *)(void *)&n, sizeof n));
-    ck_assert_mem_eq(n.f, &ca, sizeof ca);
-    for (int i = 0; i < 3; i++) ck_assert(n.later[i] == 0.0f);
+    ck_assert_mem_eq(n.f, &ca, GM_STATS_SIZE_1_0);
+    for (int i = 0; i < 3; i++) ck_assert(n.later[i] == 0.0f); /* penalty 0, then zeros */
     gm_tensor_free(x);
     gm_gan_free(a);
     gm_gan_free(b);

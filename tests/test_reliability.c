@@ -326,6 +326,9 @@ static void option_record(field_table *t, const unsigned char *b, size_t at, siz
     case 6: put(t, at, F_U64, sec, "GAN seed (any value)"); break;
     case 7: BADU(put(t, at, F_U64, sec, "GAN num_classes"), 1, 200000, UINT64_MAX); break;
     case 8: BADF(put(t, at, F_F32, sec, "GAN ema_decay"), NAN, INFINITY, -0.5f, 1.0f); break;
+    case 9: BADU(put(t, at, F_U32, sec, "GAN penalty"), 3, UINT32_MAX); break;
+    case 10: BADF(put(t, at, F_F32, sec, "GAN penalty_weight"), NAN, INFINITY, -1.0f); break;
+    case 11: BADU(put(t, at, F_U32, sec, "GAN penalty_every"), 0, 1000001, UINT32_MAX); break;
     default: ck_abort_msg("GAN options record %u: not in this test's table", (unsigned)id);
     }
 }

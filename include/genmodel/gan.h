@@ -104,6 +104,8 @@ GM_API gm_status gm_loss_gan_g(gm_gan_loss family, const gm_tensor *fake, float 
  *     zero D's gradients
  *     D(real | y); gm_gan_d_loss(real side only); D backward
  *     D(fake | y); gm_gan_d_loss(fake side only); D backward
+ *     if penalty (and, for lazy R1, on every penalty_every-th critic
+ *       update): D's gradients += the penalty's (gm_gan_penalty)
  *     D optimizer step; if weight_clip > 0, clamp D's parameters to +-clip
  *   z ~ N(0, I); fake = G(z | y); zero G's gradients
  *   D(fake | y); gm_gan_g_loss; D backward to its input (D's parameter
@@ -141,7 +143,37 @@ typedef struct gm_gan_options {
                                (10 + t)), t the steps before it; sampling and
                                generation use it (gm_gan_use_ema), and
                                checkpoints store it. Training is unchanged. */
+    /* 1.2: a gradient penalty on the critic (penalty.h), added to D's
+     * gradients in every critic update of gm_gan_train_step and of
+     * gm_gan_compute_grads(GM_GAN_DISCRIMINATOR) */
+    int32_t penalty;      /**< gm_gan_penalty; default GM_PENALTY_NONE. Needs
+                               a discriminator without batchnorm or spectral
+                               norm (gm_gan_create: GM_EUNSUPPORTED) */
+    float penalty_weight; /**< gamma for R1, lambda for GP; finite, >= 0;
+                               default 0 */
+    uint32_t penalty_every; /**< lazy R1: the penalty only on critic updates
+                               i with i % every == 0 (i = steps * n_critic +
+                               the critic iteration), its weight multiplied
+                               by every (StyleGAN2); 1 .. 1000000, default 1;
+                               must be 1 for GP */
 } gm_gan_options;
+
+/** Gradient penalties of gm_gan_options.penalty. Values are part of the ABI
+ *  and of checkpoint files. In a critic update, after D's loss gradients:
+ *  R1 is gm_net_penalty_r1(D, real, weight') on the real batch; GP is
+ *  gm_net_penalty_gp(D, real, fake, weight', rng) with the fake batch of
+ *  that update and eps drawn from the training generator right after that
+ *  update's z (one uniform per row of the whole batch: a shard takes its
+ *  rows of a [total] draw). D's input is what D takes (data joined with
+ *  the one-hot labels for a conditional GAN). weight' = penalty_weight *
+ *  penalty_every * N / total. The penalty's parameter gradient is computed
+ *  from zero and then added to the loss gradient (g = g_loss + g_pen), as
+ *  a custom loop does with gm_net_get_grads. */
+typedef enum gm_gan_penalty {
+    GM_PENALTY_NONE = 0,
+    GM_PENALTY_R1 = 1,
+    GM_PENALTY_GP = 2
+} gm_gan_penalty;
 
 /** Fills *opts with the defaults. @return GM_OK or GM_EINVAL (NULL). */
 GM_API gm_status gm_gan_options_init(gm_gan_options *opts);
@@ -155,7 +187,9 @@ GM_API gm_status gm_gan_options_init(gm_gan_options *opts);
  * @return GM_OK; GM_EINVAL (NULL, the same net twice, a setting out of
  *         range); GM_ESTATE (a net without layers, or one that already
  *         belongs to a VAE or GAN); GM_ESHAPE (G does not
- *         take L + C inputs); GM_ENOMEM.
+ *         take L + C inputs); GM_EUNSUPPORTED (a penalty with a D that has
+ *         batchnorm or spectral norm; the message names the layer);
+ *         GM_ENOMEM.
  */
 GM_API gm_status gm_gan_create(gm_gan **out, gm_net *generator,
                                gm_net *discriminator, const gm_gan_options *opts);
@@ -170,6 +204,11 @@ typedef struct gm_gan_stats {
     float g_loss; /**< G loss (before the G update) */
     float d_real; /**< mean D(x) over the real batch, last critic update */
     float d_fake; /**< mean D(G(z)) in the G phase (before the G update) */
+    float penalty; /**< 1.2: the gradient penalty of the last critic update
+                        (its value with the weight applied, 0 when none was
+                        applied); only the sized calls and fit callbacks
+                        write it (the unsized calls fill the 1.0 size,
+                        GM_STATS_SIZE_1_0) */
 } gm_gan_stats;
 
 /**

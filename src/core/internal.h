@@ -93,7 +93,11 @@ void gm__normal4(uint64_t key, uint64_t ctr_hi, uint64_t ctr_lo, float z[4]);
  * would make from rng's current position, into dst, without advancing rng:
  * one shard's part of a batch's noise (data-parallel training). */
 void gm__rng_normal_slice(const gm_rng *rng, uint64_t first, float *dst, size_t n);
-/* Advances rng past a draw of n values, as gm_rng_normal(rng, ., n) does. */
+/* Values first .. first + n - 1 of the draw gm_rng_uniform(rng, ., total)
+ * would make from rng's current position, without advancing rng. */
+void gm__rng_uniform_slice(const gm_rng *rng, uint64_t first, float *dst, size_t n);
+/* Advances rng past a draw of n values, as gm_rng_normal(rng, ., n) and
+ * gm_rng_uniform(rng, ., n) do. */
 void gm__rng_skip(gm_rng *rng, uint64_t n);
 
 /* Uniform (0, 1] / [0, 1) floats from 32 random bits. */

@@ -112,6 +112,20 @@ void gm__rng_normal_slice(const gm_rng *rng, uint64_t first, float *dst, size_t 
     }
 }
 
+void gm__rng_uniform_slice(const gm_rng *rng, uint64_t first, float *dst, size_t n)
+{
+    uint32_t b[4];
+    uint64_t block = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t k = first + i; /* as gm_rng_uniform: block k / 4, slot k % 4 */
+        if (k / 4 != block) {
+            block = k / 4;
+            gm__philox(rng->seed, 0, rng->position + block, b);
+        }
+        dst[i] = gm__u01(b[k % 4]);
+    }
+}
+
 void gm__rng_skip(gm_rng *rng, uint64_t n) { rng->position += (n + 3) / 4; }
 
 gm_status gm_rng_get_state(const gm_rng *rng, uint64_t *seed,

@@ -361,10 +361,14 @@ gm_status gm__net_backward_input(gm_net *net, const gm_tensor *dy, gm_tensor *dx
  * by the caller except against the net's shapes. */
 enum { GM__PEN_R1 = 1, GM__PEN_GP = 2 };
 /* With fake != NULL the penalty is taken at x^ = eps x + (1 - eps) fake
- * (fake shaped like x, eps per row drawn from rng after every check). */
+ * (fake shaped like x, eps per row drawn from rng after every check, or,
+ * with rng NULL, read from eps[0 .. n)). */
 gm_status gm__net_penalty(gm_net *net, const char *fn, const gm_tensor *x,
-                          const gm_tensor *fake, gm_rng *rng, int kind, double c,
-                          double *value);
+                          const gm_tensor *fake, gm_rng *rng, const float *eps, int kind,
+                          double c, double *value);
+/* GM_EUNSUPPORTED (naming fn and the layer) if a penalty cannot run on
+ * net (batchnorm, spectral norm), GM_ESTATE for a net without layers. */
+gm_status gm__net_penalty_check(const gm_net *net, const char *fn);
 
 /* gm_net_forward for a caller that has already checked x's values (a
  * model's train step scans its batch once): the same shape checks, errors

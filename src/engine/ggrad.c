@@ -124,6 +124,11 @@ static gm_status gm__pen_check_layers(const gm_net *net, const char *fn)
     return GM_OK;
 }
 
+gm_status gm__net_penalty_check(const gm_net *net, const char *fn)
+{
+    return gm__pen_check_layers(net, fn);
+}
+
 /* Per-sample shapes, layer after layer (errors name fn), into p. */
 static gm_status gm__pen_shapes(const gm_net *net, const char *fn, const gm_tensor *x,
                                 gm__pen *p)
@@ -189,10 +194,14 @@ static gm_status gm__pen_workspace(gm_net *net, const char *fn, gm__pen *p)
 
 /* x^ = eps x + (1 - eps) fake, eps ~ U(0, 1) per row, viewed by *xmix. */
 static gm_status gm__pen_interpolate(const gm__pen *p, const gm_tensor *x,
-                                     const gm_tensor *fake, gm_rng *rng, gm_tensor *xmix)
+                                     const gm_tensor *fake, gm_rng *rng, const float *eps,
+                                     gm_tensor *xmix)
 {
     const size_t n = p->n, D0 = p->D0;
-    GM_TRY(gm_rng_uniform(rng, p->eps, n));
+    if (rng != NULL)
+        GM_TRY(gm_rng_uniform(rng, p->eps, n));
+    else
+        memcpy(p->eps, eps, n * sizeof *p->eps);
     for (size_t r = 0; r < n; r++)
         for (size_t k = 0; k < D0; k++) {
             const float a = x->data[r * D0 + k], b = fake->data[r * D0 + k];
@@ -333,8 +342,8 @@ static gm_status gm__pen_tangent_backward(gm_net *net, const char *fn, const gm_
 }
 
 gm_status gm__net_penalty(gm_net *net, const char *fn, const gm_tensor *x,
-                          const gm_tensor *fake, gm_rng *rng, int kind, double c,
-                          double *value)
+                          const gm_tensor *fake, gm_rng *rng, const float *eps, int kind,
+                          double c, double *value)
 {
     gm__pen p;
     GM_TRY(gm__pen_check_layers(net, fn));
@@ -342,7 +351,7 @@ gm_status gm__net_penalty(gm_net *net, const char *fn, const gm_tensor *x,
     GM_TRY(gm__pen_workspace(net, fn, &p));
     gm_tensor xmix;
     if (fake != NULL) {
-        GM_TRY(gm__pen_interpolate(&p, x, fake, rng, &xmix));
+        GM_TRY(gm__pen_interpolate(&p, x, fake, rng, eps, &xmix));
         x = &xmix;
     }
     GM_TRY(gm__pen_forward(net, fn, x, &p));

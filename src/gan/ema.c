@@ -12,6 +12,7 @@
  * norm's power-iteration vectors, dropout streams) is not averaged: the
  * averaged G uses the raw G's. */
 #include "gan/ema.h"
+#include "gan/gan_internal.h"
 
 #include <string.h>
 
@@ -90,3 +91,15 @@ static void gm__ema_exchange(const gm__gan_ema *e, gm_net *g, float *to, const f
 void gm__gan_ema_swap_in(gm__gan_ema *e, gm_net *g) { gm__ema_exchange(e, g, e->raw, e->avg); }
 
 void gm__gan_ema_swap_out(gm__gan_ema *e, gm_net *g) { gm__ema_exchange(e, g, NULL, e->raw); }
+
+/* (in gan.h; here, beside the average, to keep gan.c short) */
+gm_status gm_gan_ema_params(const gm_gan *gan, float *out, size_t n)
+{
+    GM_CHECK_NULL(gan);
+    GM_CHECK_NULL(out);
+    const gm__gan_ema *e = gm__gan_ema_view(gan);
+    GM_CHECK(e->decay > 0.0f, GM_ESTATE, "the GAN keeps no moving average (its ema_decay is 0)");
+    GM_CHECK(n == e->np, GM_ESHAPE, "n must be the generator's %zu parameters, got %zu", e->np, n);
+    memcpy(out, e->avg, n * sizeof(float));
+    return GM_OK;
+}

@@ -26,15 +26,26 @@ struct gm_gan {
     int sample_raw;
     /* batch buffers for n samples and a D output of dw values each */
     size_t n, dw;
-    float *z, *g_in, *fake, *d_in, *dd_in, *dfake, *logits, *dlogits;
+    float *z, *g_in, *fake, *d_in, *dd_in, *dfake, *logits, *dlogits, *eps;
+    /* the gradient penalty (o.penalty): D's loss gradients while the
+     * penalty's are computed from zero (D's parameter count; NULL when
+     * off), and the critic updates since the last G update (lazy R1) */
+    float *pen_save;
+    uint32_t d_done;
 };
 
 /* The model layer's net index of a part: G is net 0, D net 1. */
 static int gm__gan_k(gm_gan_part part) { return part == GM_GAN_GENERATOR ? 0 : 1; }
 
 /* The GAN's class for the model layer (the fit loop's step and report) */
-static void gm__gan_release(gm__model *m) { gm__gan_ema_free(&((gm_gan *)m)->ema); }
-GM__MODEL_CLASS(gm__gan_class, gm_gan, gm_gan_stats, gm_gan_train_step, gm_gan_fit_callback,
+static void gm__gan_release(gm__model *m)
+{
+    gm__gan_ema_free(&((gm_gan *)m)->ema);
+    gm__free(((gm_gan *)m)->pen_save);
+}
+static gm_status gm__gan_train_step_full(gm_gan *gan, const gm_tensor *real,
+                                         const int32_t *labels, gm_gan_stats *stats);
+GM__MODEL_CLASS(gm__gan_class, gm_gan, gm_gan_stats, gm__gan_train_step_full, gm_gan_fit_callback,
                 gm_gan_fit_sized_callback, "GAN", "generator", "discriminator",
                 "gm_gan_compute_grads", gm__gan_release);
 
@@ -50,15 +61,22 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     GM_TRY(gm__gan_read_options(__func__, opts, &o, &og, &od));
     GM_CHECK(generator->n_layers > 0, GM_ESTATE, "the generator has no layers");
     GM_CHECK(discriminator->n_layers > 0, GM_ESTATE, "the discriminator has no layers");
+    float *pen_save;
+    GM_TRY(gm__gan_penalty_setup(__func__, o.penalty, discriminator, &pen_save));
     size_t gnd, gshape[GM_MAX_DIMS];
     if (gm_net_output_shape(generator, 2, (size_t[]){1, o.latent + o.num_classes}, &gnd, gshape) !=
         GM_OK)
         return GM_FAIL(GM_ESHAPE, "the generator cannot take [N x %zu] inputs: %s",
                        o.latent + o.num_classes, gm_last_error());
     gm__model *m;
-    GM_TRY(gm__model_new(&m, sizeof(gm_gan), &gm__gan_class, generator, &og, discriminator, &od,
-                         o.seed, 1, __func__));
+    gm_status st = gm__model_new(&m, sizeof(gm_gan), &gm__gan_class, generator, &og,
+                                 discriminator, &od, o.seed, 1, __func__);
+    if (st != GM_OK) {
+        gm__free(pen_save);
+        return st;
+    }
     gm_gan *g = (gm_gan *)m;
+    g->pen_save = pen_save;
     g->o = o;
     g->L = o.latent;
     g->C = o.num_classes;
@@ -66,7 +84,7 @@ gm_status gm_gan_create(gm_gan **out, gm_net *generator, gm_net *discriminator,
     memcpy(g->g_shape, gshape + 1, g->g_nd * sizeof(size_t));
     g->Dd = 1;
     for (size_t i = 0; i < g->g_nd; i++) g->Dd *= g->g_shape[i];
-    gm_status st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
+    st = gm__gan_ema_init(&g->ema, generator, o.ema_decay, __func__);
     if (st != GM_OK) {
         gm__model_delete(m, 0); /* the nets stay the caller's */
         return st;
@@ -94,15 +112,15 @@ static gm_status gm__gan_prepare(gm_gan *g, const char *fn, size_t n, size_t dw)
 {
     if (g->m.block != NULL && g->n == n && g->dw == dw) return GM_OK;
     const size_t L = g->L, C = g->C, Dd = g->Dd;
-    /* z, g_in, fake, d_in, dd_in, dfake, logits, dlogits */
-    const size_t widths[8] = {L, L + C, Dd, Dd + C, Dd + C, Dd, dw, dw};
-    GM_TRY(gm__model_batch_block(&g->m, fn, n, widths, 8));
+    /* z, g_in, fake, d_in, dd_in, dfake, logits, dlogits, eps */
+    const size_t widths[9] = {L, L + C, Dd, Dd + C, Dd + C, Dd, dw, dw, 1};
+    GM_TRY(gm__model_batch_block(&g->m, fn, n, widths, 9));
     float *block = g->m.block;
     g->n = n;
     g->dw = dw;
-    float **views[8] = {&g->z, &g->g_in, &g->fake, &g->d_in, &g->dd_in, &g->dfake, &g->logits,
-                        &g->dlogits};
-    for (int i = 0; i < 8; i++) {
+    float **views[9] = {&g->z,      &g->g_in,   &g->fake,    &g->d_in, &g->dd_in,
+                        &g->dfake,  &g->logits, &g->dlogits, &g->eps};
+    for (int i = 0; i < 9; i++) {
         *views[i] = block;
         block += n * widths[i];
     }
@@ -214,8 +232,29 @@ static void gm__gan_share(const gm_gan *g, const gm__gan_batch *b, gm_tensor *dl
     for (size_t i = 0; i < dlogits->numel; i++) dlogits->data[i] *= s;
 }
 
+/* The gradient penalty of a critic update (gan.h, gm_gan_penalty), added
+ * to D's loss gradients (penalty.c); stats->penalty: 0 if none applied. */
+static gm_status gm__gan_penalty(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
+{
+    stats->penalty = 0.0f;
+    const uint32_t every = g->o.penalty_every;
+    if (g->o.penalty == GM_PENALTY_NONE || (g->m.steps * g->o.n_critic + g->d_done) % every != 0)
+        return GM_OK; /* none, or lazy R1 skips this critic update */
+    float w = g->o.penalty_weight * (float)every;
+    if (b->total != g->n) w *= (float)((double)g->n / (double)b->total);
+    gm_tensor in = gm__gan_d_input(g, b->real, b->real->data, b->labels), fin = in;
+    fin.data = g->fake; /* the fake batch as D takes it */
+    if (g->C && g->o.penalty == GM_PENALTY_GP) {
+        gm__join_one_hot(g->dd_in, g->fake, g->n, g->Dd, b->labels, g->C);
+        fin.data = g->dd_in;
+    }
+    return gm__gan_add_penalty(g->m.net[1], b->fn, g->o.penalty, w, &in, &fin,
+                               g->m.parts.train_rng, b->offset, b->total, g->eps, g->pen_save,
+                               &stats->penalty);
+}
+
 /* The discriminator's gradients on real and a fresh fake batch (D's
- * parameters untouched). */
+ * parameters untouched), plus the gradient penalty if there is one. */
 static gm_status gm__gan_d_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats *stats)
 {
     const size_t n = g->n, dw = g->dw;
@@ -238,7 +277,7 @@ static gm_status gm__gan_d_pass(gm_gan *g, const gm__gan_batch *b, gm_gan_stats 
     if (!isfinite(stats->d_loss) || !isfinite(gm__net_grad_sumsq(g->m.net[1])))
         return gm__set_error(GM_ENUMERIC, b->fn,
                              "the discriminator's loss or gradients are not finite");
-    return GM_OK;
+    return gm__gan_penalty(g, b, stats);
 }
 
 /* The generator's gradients through the discriminator (no D gradients). */
@@ -297,6 +336,7 @@ static gm_status gm__gan_update(gm_gan *g, gm_gan_part part, const char *fn)
     /* the gradients were checked finite by the pass or the apply */
     GM_TRY(gm__optimizer_update(part == GM_GAN_GENERATOR ? g->m.parts.opt_a : g->m.parts.opt_b, net,
                                 fn, part == GM_GAN_GENERATOR ? "generator" : "discriminator"));
+    if (part == GM_GAN_DISCRIMINATOR) g->d_done++;
     if (part == GM_GAN_DISCRIMINATOR && g->o.weight_clip > 0.0f) {
         const float c = g->o.weight_clip;
         for (size_t i = 0; i < net->nparams; i++) net->params[i] = fminf(c, fmaxf(-c, net->params[i]));
@@ -304,6 +344,7 @@ static gm_status gm__gan_update(gm_gan *g, gm_gan_part part, const char *fn)
     if (part == GM_GAN_GENERATOR) {
         gm__gan_ema_update(&g->ema, net, g->m.steps);
         g->m.steps++;
+        g->d_done = 0;
     }
     g->m.pending[gm__gan_k(part)] = 0;
     return GM_OK;
@@ -325,7 +366,7 @@ static gm_status gm__gan_begin(gm_gan *g, const char *fn, const gm_tensor *real,
     b->offset = offset;
     b->total = total;
     b->fn = fn;
-    b->s = (gm_gan_stats){0, 0, 0, 0};
+    b->s = (gm_gan_stats){0, 0, 0, 0, 0};
     return GM_OK;
 }
 
@@ -345,18 +386,36 @@ static gm_status gm__gan_step_body(gm__model *m, void *ctx)
     return st;
 }
 
+/* gm_gan_train_step into a whole gm_gan_stats (the sized calls and the fit
+ * loop use it too); errors named fn. */
+static gm_status gm__gan_step(gm_gan *gan, const char *fn, const gm_tensor *real,
+                              const int32_t *labels, gm_gan_stats *stats)
+{
+    if (gan == NULL || real == NULL)
+        return gm__set_error(GM_EINVAL, fn, "%s must not be NULL", gan ? "real" : "gan");
+    gm__gan_batch b;
+    GM_TRY(gm__gan_begin(gan, fn, real, labels, 0, real->shape[0], &b));
+    const uint32_t d_done = gan->d_done;
+    gm_status st = gm__own_error(gm__model_guarded(&gan->m, gm__gan_step_body, &b), fn);
+    if (st != GM_OK) gan->d_done = d_done; /* the D updates were undone too */
+    else if (stats) *stats = b.s;
+    return st;
+}
+
+static gm_status gm__gan_train_step_full(gm_gan *gan, const gm_tensor *real,
+                                         const int32_t *labels, gm_gan_stats *stats)
+{
+    return gm__gan_step(gan, "gm_gan_train_step", real, labels, stats);
+}
+
 gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
                             gm_gan_stats *stats)
 {
-    GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(real);
-    gm__gan_batch b;
-    GM_TRY(gm__gan_begin(gan, __func__, real, labels, 0, real->shape[0], &b));
-    GM_TRY(gm__own_error(gm__model_guarded(&gan->m, gm__gan_step_body, &b), __func__));
-    if (stats) *stats = b.s;
+    gm_gan_stats s;
+    GM_TRY(gm__gan_step(gan, __func__, real, labels, &s));
+    if (stats) memcpy(stats, &s, GM_STATS_SIZE_1_0); /* the 1.0 struct */
     return GM_OK;
 }
-
 
 gm_status gm_gan_fit(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
                      const gm_fit_options *opts, gm_gan_fit_callback callback, void *user)
@@ -382,19 +441,32 @@ static gm_status gm__gan_part_body(gm__model *m, void *ctx)
                                        : gm__gan_d_grads((gm_gan *)m, b, &b->s);
 }
 
+/* gm_gan_compute_grads into a whole gm_gan_stats; errors named fn. */
+static gm_status gm__gan_compute(gm_gan *gan, const char *fn, gm_gan_part part,
+                                 const gm_tensor *real, const int32_t *labels, size_t offset,
+                                 size_t total, gm_gan_stats *stats)
+{
+    if (gan == NULL || real == NULL)
+        return gm__set_error(GM_EINVAL, fn, "%s must not be NULL", gan ? "real" : "gan");
+    if (part != GM_GAN_DISCRIMINATOR && part != GM_GAN_GENERATOR)
+        return gm__set_error(GM_EINVAL, fn,
+                             "part must be GM_GAN_DISCRIMINATOR or GM_GAN_GENERATOR, got %d",
+                             (int)part);
+    gm__gan_batch b;
+    GM_TRY(gm__gan_begin(gan, fn, real, labels, offset, total, &b));
+    b.part = part;
+    GM_TRY(gm__own_error(gm__model_compute(&gan->m, gm__gan_k(part), gm__gan_part_body, &b), fn));
+    *stats = b.s;
+    return GM_OK;
+}
+
 gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *real,
                                const int32_t *labels, size_t offset, size_t total,
                                gm_gan_stats *stats)
 {
-    GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(real);
-    GM__GAN_CHECK_PART(part);
-    gm__gan_batch b;
-    GM_TRY(gm__gan_begin(gan, __func__, real, labels, offset, total, &b));
-    b.part = part;
-    GM_TRY(gm__own_error(gm__model_compute(&gan->m, gm__gan_k(part), gm__gan_part_body, &b),
-                         __func__));
-    if (stats) *stats = b.s;
+    gm_gan_stats s;
+    GM_TRY(gm__gan_compute(gan, __func__, part, real, labels, offset, total, &s));
+    if (stats) memcpy(stats, &s, GM_STATS_SIZE_1_0); /* the 1.0 struct */
     return GM_OK;
 }
 
@@ -491,18 +563,6 @@ gm_status gm_gan_use_ema(gm_gan *gan, int use)
     return GM_OK;
 }
 
-gm_status gm_gan_ema_params(const gm_gan *gan, float *out, size_t n)
-{
-    GM_CHECK_NULL(gan);
-    GM_CHECK_NULL(out);
-    GM_CHECK(gan->ema.decay > 0.0f, GM_ESTATE,
-             "the GAN keeps no moving average (its ema_decay is 0)");
-    GM_CHECK(n == gan->ema.np, GM_ESHAPE, "n must be the generator's %zu parameters, got %zu",
-             gan->ema.np, n);
-    memcpy(out, gan->ema.avg, n * sizeof(float));
-    return GM_OK;
-}
-
 gm__gan_ema *gm__gan_ema_of(gm_gan *gan) { return &gan->ema; }
 
 const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan) { return &gan->ema; }
@@ -511,7 +571,8 @@ const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan) { return &gan->ema; }
 gm_status gm_gan_train_step_sized(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
                                   gm_gan_stats *stats, size_t stats_size)
 {
-    GM__MODEL_SIZED(gm_gan_stats, s, gm_gan_train_step(gan, real, labels, &s), stats, stats_size);
+    GM__MODEL_SIZED(gm_gan_stats, s, gm__gan_train_step_full(gan, real, labels, &s), stats,
+                    stats_size);
 }
 
 gm_status gm_gan_fit_sized(gm_gan *gan, const gm_tensor *data, const int32_t *labels,
@@ -530,6 +591,8 @@ gm_status gm_gan_compute_grads_sized(gm_gan *gan, gm_gan_part part, const gm_ten
                                      gm_gan_stats *stats, size_t stats_size)
 {
     GM__MODEL_SIZED(gm_gan_stats, s,
-                    gm_gan_compute_grads(gan, part, real, labels, offset, total, &s), stats,
+                    gm__gan_compute(gan, "gm_gan_compute_grads", part, real, labels, offset, total,
+                                    &s),
+                    stats,
                     stats_size);
 }

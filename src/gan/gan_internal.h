@@ -31,4 +31,15 @@ const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan);
 gm_status gm__gan_read_options(const char *fn, const gm_gan_options *opts, gm_gan_options *o,
                                gm_optimizer_options *og, gm_optimizer_options *od);
 
+/* The penalty option (penalty.c). At create: GM_EUNSUPPORTED (named fn)
+ * if penalty kind cannot run on d, and *save = D-sized scratch (NULL for
+ * none). In a critic update: D's gradients g = g_loss + the penalty's (from
+ * zero, coefficient w) at real, or for GP at interpolates of real and fake
+ * with eps the rows offset .. offset + n of a [total] uniform draw from rng
+ * (which advances past it); *value the penalty. */
+gm_status gm__gan_penalty_setup(const char *fn, int kind, const gm_net *d, float **save);
+gm_status gm__gan_add_penalty(gm_net *d, const char *fn, int kind, float w, const gm_tensor *real,
+                              const gm_tensor *fake, gm_rng *rng, size_t offset, size_t total,
+                              float *eps, float *save, float *value);
+
 #endif

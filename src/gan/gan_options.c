@@ -26,6 +26,10 @@ static const gm__opt_field gm__gan_fields[] = {
     GM__GAN_FIELD(6, GM__REC_U64, seed, 0, 0, (double)UINT64_MAX),
     GM__GAN_FIELD(7, GM__REC_U64, num_classes, 0, 0, 100000),
     GM__GAN_FIELD(8, GM__REC_F32, ema_decay, 0, 0, 1),
+    /* 1.2: the gradient penalty; a file without them trains without one */
+    GM__GAN_FIELD(9, GM__REC_I32, penalty, GM_PENALTY_NONE, GM_PENALTY_NONE, GM_PENALTY_GP),
+    GM__GAN_FIELD(10, GM__REC_F32, penalty_weight, 0, 0, FLT_MAX),
+    GM__GAN_FIELD(11, GM__REC_U32, penalty_every, 1, 1, 1000000),
 };
 
 const gm__opt_field *gm__gan_option_fields(size_t *n)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* gm_gan_options: the defaults (with the GM_1.0 version of the _init for
- * programs built before ema_decay), and the checks gm_gan_create makes. */
+/* gm_gan_options: the defaults (with the GM_1.0 and GM_1.1 versions of
+ * the _init for programs built before ema_decay and before the penalty
+ * fields), and the checks gm_gan_create makes. */
 #include <math.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -19,7 +20,16 @@ static void gm__gan_options_fill(gm_gan_options *opts, size_t size)
     opts->loss = GM_GAN_NONSATURATING;
     opts->n_critic = 1;
     opts->real_label = 1.0f;
+    if (size >= offsetof(gm_gan_options, penalty_every) + sizeof opts->penalty_every)
+        opts->penalty_every = 1;
 }
+
+/* The struct's size in 1.1: it ended at ema_decay, padded to its
+ * alignment. The 1.2 field `penalty` sits in that padding, so a 1.1
+ * caller's bytes there are not read (gm__gan_read_options). */
+#define GM__GAN_OPTIONS_SIZE_1_1                                                             \
+    ((offsetof(gm_gan_options, ema_decay) + sizeof(float) + _Alignof(gm_gan_options) - 1) / \
+     _Alignof(gm_gan_options) * _Alignof(gm_gan_options))
 
 gm_status gm_gan_options_init(gm_gan_options *opts)
 {
@@ -38,6 +48,17 @@ gm_status gm__gan_options_init_1_0(gm_gan_options *opts)
 {
     if (opts == NULL) return gm__set_error(GM_EINVAL, "gm_gan_options_init", "opts must not be NULL");
     gm__gan_options_fill(opts, offsetof(gm_gan_options, ema_decay));
+    return GM_OK;
+}
+
+/* gm_gan_options_init@GM_1.1, for programs built before the penalty
+ * fields: it fills the struct they know, which ended at ema_decay. */
+GM_API gm_status gm__gan_options_init_1_1(gm_gan_options *opts);
+__asm__(".symver gm__gan_options_init_1_1, gm_gan_options_init@GM_1.1");
+gm_status gm__gan_options_init_1_1(gm_gan_options *opts)
+{
+    if (opts == NULL) return gm__set_error(GM_EINVAL, "gm_gan_options_init", "opts must not be NULL");
+    gm__gan_options_fill(opts, GM__GAN_OPTIONS_SIZE_1_1);
     return GM_OK;
 }
 #endif
@@ -70,6 +91,16 @@ gm_status gm__gan_read_options(const char *fn, const gm_gan_options *opts, gm_ga
                                   sizeof o->g_optimizer, "g_optimizer"));
     GM_TRY(gm__check_options_tear(fn, "opts", opts, offsetof(gm_gan_options, d_optimizer),
                                   sizeof o->d_optimizer, "d_optimizer"));
+    GM_TRY(gm__check_options_tear(fn, "opts", opts, offsetof(gm_gan_options, penalty_weight),
+                                  sizeof o->penalty_weight, "penalty_weight"));
+    GM_TRY(gm__check_options_tear(fn, "opts", opts, offsetof(gm_gan_options, penalty_every),
+                                  sizeof o->penalty_every, "penalty_every"));
+    if (opts->size <= GM__GAN_OPTIONS_SIZE_1_1) {
+        /* a 1.0 or 1.1 struct: `penalty` is its padding, not a field */
+        o->penalty = GM_PENALTY_NONE;
+        o->penalty_weight = 0.0f;
+        o->penalty_every = 1;
+    }
     GM__GAN_REQ(o->latent >= 1 && o->latent <= 65536,
                 "opts->latent must be in [1, 65536], got %zu", o->latent);
     GM__GAN_REQ(o->loss >= GM_GAN_NONSATURATING && o->loss <= GM_GAN_WASSERSTEIN,
@@ -87,6 +118,17 @@ gm_status gm__gan_read_options(const char *fn, const gm_gan_options *opts, gm_ga
                 "opts->num_classes must be 0 or in [2, 100000], got %zu", o->num_classes);
     GM__GAN_REQ(isfinite(o->ema_decay) && o->ema_decay >= 0.0f && o->ema_decay < 1.0f,
                 "opts->ema_decay must be in [0, 1) (0 = off), got %g", (double)o->ema_decay);
+    GM__GAN_REQ(o->penalty >= GM_PENALTY_NONE && o->penalty <= GM_PENALTY_GP,
+                "opts->penalty must be a gm_gan_penalty (GM_PENALTY_NONE, _R1 or _GP), got %d",
+                (int)o->penalty);
+    GM__GAN_REQ(isfinite(o->penalty_weight) && o->penalty_weight >= 0.0f,
+                "opts->penalty_weight must be finite and >= 0, got %g", (double)o->penalty_weight);
+    GM__GAN_REQ(o->penalty_every >= 1 && o->penalty_every <= 1000000,
+                "opts->penalty_every must be in [1, 1000000], got %u", (unsigned)o->penalty_every);
+    GM__GAN_REQ(o->penalty_every == 1 || o->penalty != GM_PENALTY_GP,
+                "opts->penalty_every must be 1 for GM_PENALTY_GP (lazy regularization is R1's), "
+                "got %u",
+                (unsigned)o->penalty_every);
     GM_TRY(gm__gan_opt(fn, o->g_optimizer, og, "g_optimizer"));
     GM_TRY(gm__gan_opt(fn, o->d_optimizer, od, "d_optimizer"));
     o->g_optimizer = o->d_optimizer = NULL; /* copied */

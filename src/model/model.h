@@ -67,7 +67,7 @@ void gm__model_parts_free(gm__model_parts *p);
 
 /* ---- fit (fit.c) ------------------------------------------------------ */
 /* A model's train step for gm__fit: up to GM__FIT_STATS statistics out. */
-#define GM__FIT_STATS 4
+#define GM__FIT_STATS 5 /* the most floats of a model's stats struct */
 typedef gm_status (*gm__fit_step)(void *model, const gm_tensor *x, const int32_t *labels,
                                   float stats[GM__FIT_STATS]);
 /* The model's adapter to its public callback type: the means of stats. */
@@ -190,12 +190,12 @@ gm_status gm__model_fit(gm__model *m, const char *fn, const gm_tensor *data,
 
 /* Defines `static const gm__model_class NAME` for the model type T (whose
  * struct starts with its gm__model) from its public train step
- * STEP(T *, x, labels, S *), its statistics struct S (GM__FIT_STATS
- * floats) and its public fit callback types CB and SCB (sized); name names
+ * STEP(T *, x, labels, S *), its statistics struct S (at most
+ * GM__FIT_STATS floats) and its public fit callback types CB and SCB (sized); name names
  * the model in messages, part0 and part1 the nets, compute_fn the public
  * compute-gradients call; RELEASE is the class's release (or NULL). */
 #define GM__MODEL_CLASS(NAME, T, S, STEP, CB, SCB, name, part0, part1, compute_fn, RELEASE)   \
-    _Static_assert(sizeof(S) == GM__FIT_STATS * sizeof(float), #S ": GM__FIT_STATS floats");  \
+    _Static_assert(sizeof(S) <= GM__FIT_STATS * sizeof(float), #S ": GM__FIT_STATS floats");  \
     static gm_status NAME##_step(gm__model *m, const gm_tensor *x, const int32_t *labels,      \
                                  float v[GM__FIT_STATS])                                      \
     {                                                                                         \

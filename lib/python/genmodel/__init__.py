@@ -54,7 +54,8 @@ from .io import (ImageFolder, load_idx_images, load_idx_labels, load_image_folde
 from .evaluation import (EvalReport, NearestStats, density_coverage, eval_features, eval_options,
                          evaluate_images, frechet_distance, nearest_neighbours, precision_recall)
 from . import interp
-from .models import (GAN, GANLoss, GANStats, VAE, VAEStats, FitProgress, GanPart, Likelihood,
+from .models import (GAN, GANLoss, GANStats, VAE, VAEStats, FitProgress, GanPart, GanPenalty,
+                     Likelihood,
                      fit_options, gan_d_loss, gan_g_loss, kl_divergence, log_normal, logmeanexp,
                      recon_nll, reparameterize, reparameterize_backward)
 from .nn import (Init, Layer, LayerKind, Net, Optimizer, OptimizerKind, Reduction,

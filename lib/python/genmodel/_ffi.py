@@ -90,7 +90,9 @@ class gm_gan_options(_Struct):
                 ("n_critic", c_uint32), ("real_label", c_float), ("weight_clip", c_float),
                 ("g_optimizer", POINTER(gm_optimizer_options)),
                 ("d_optimizer", POINTER(gm_optimizer_options)), ("seed", c_uint64),
-                ("num_classes", c_size_t), ("ema_decay", c_float)]
+                ("num_classes", c_size_t), ("ema_decay", c_float),
+                # 1.2: the gradient penalty
+                ("penalty", c_int32), ("penalty_weight", c_float), ("penalty_every", c_uint32)]
 
 
 class gm_vae_stats(_Struct):
@@ -99,7 +101,7 @@ class gm_vae_stats(_Struct):
 
 class gm_gan_stats(_Struct):
     _fields_ = [("d_loss", c_float), ("g_loss", c_float), ("d_real", c_float),
-                ("d_fake", c_float)]
+                ("d_fake", c_float), ("penalty", c_float)]  # penalty: 1.2, the sized calls
 
 
 class gm_fit_options(_Struct):

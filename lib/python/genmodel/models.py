@@ -6,7 +6,7 @@ import enum
 import math
 import operator
 import os
-from ctypes import POINTER, byref, c_float, c_size_t, pointer
+from ctypes import POINTER, byref, c_float, c_size_t, pointer, sizeof
 
 from . import _ffi
 from ._core import (Handle, Tensor, borrowed_floats, check_count, labels_arg, new_floats,
@@ -31,6 +31,13 @@ class GANLoss(enum.IntEnum):
     LEAST_SQUARES = 2
     HINGE = 3
     WASSERSTEIN = 4
+
+
+class GanPenalty(enum.IntEnum):
+    """The GAN option penalty (gm_gan_penalty)."""
+    NONE = 0
+    R1 = 1
+    GP = 2
 
 
 class GanPart(enum.IntEnum):
@@ -417,9 +424,12 @@ class GAN(_Model):
 
     GAN(generator, discriminator, latent, loss=..., n_critic=...,
     real_label=..., weight_clip=..., seed=..., num_classes=...,
-    ema_decay=..., g_optimizer=..., d_optimizer=...): as VAE for options,
-    ownership and errors. With ema_decay > 0, sample and generate use the
-    moving average of G's weights (use_ema(False): G's own).
+    ema_decay=..., penalty=..., penalty_weight=..., penalty_every=...,
+    g_optimizer=..., d_optimizer=...): as VAE for options, ownership and
+    errors. With ema_decay > 0, sample and generate use the moving average
+    of G's weights (use_ema(False): G's own). penalty (GanPenalty or its
+    name: "R1", "GP") adds a gradient penalty to every critic update
+    (gm_gan_options in gan.h); stats.penalty reports it.
     """
     _ctype, _free = _ffi.gm_gan, "gm_gan_free"
     _save_fn = staticmethod(lambda p, path: lib.gm_gan_save(p, path))
@@ -427,7 +437,8 @@ class GAN(_Model):
     def __init__(self, generator, discriminator, latent, *, g_optimizer=None, d_optimizer=None,
                  **options):
         opts = self._options(_ffi.gm_gan_options(), lib.gm_gan_options_init,
-                             dict(options, latent=latent), {"loss": GANLoss})
+                             dict(options, latent=latent),
+                             {"loss": GANLoss, "penalty": GanPenalty})
         g_opt, d_opt = options_arg(g_optimizer), options_arg(d_optimizer)
         if g_opt is not None:
             opts.g_optimizer = pointer(g_opt)
@@ -471,12 +482,13 @@ class GAN(_Model):
 
     def train_step(self, real, labels=None):
         """One alternating update; returns GANStats (d_loss, g_loss, d_real,
-        d_fake). NumericError: see gm_gan_train_step."""
+        d_fake, penalty). NumericError: see gm_gan_train_step."""
         with contextlib.ExitStack() as s:
             tr = tensor_arg(s, real, "GAN.train_step")
             stats = GANStats()
-            lib.gm_gan_train_step(self._p, tr._p,
-                                  labels_arg(labels, tr.shape[0], "GAN.train_step"), byref(stats))
+            lib.gm_gan_train_step_sized(self._p, tr._p,
+                                        labels_arg(labels, tr.shape[0], "GAN.train_step"),
+                                        byref(stats), sizeof(stats))
             return stats
 
     def fit(self, data, labels=None, epochs=1, batch=0, every=100, shuffle_seed=0,
@@ -501,9 +513,10 @@ class GAN(_Model):
             tr = tensor_arg(s, real, "GAN.compute_grads")
             n = tr.shape[0]
             stats = GANStats()
-            lib.gm_gan_compute_grads(self._p, part, tr._p,
-                                     labels_arg(labels, n, "GAN.compute_grads"), offset,
-                                     n if total is None else total, byref(stats))
+            lib.gm_gan_compute_grads_sized(self._p, part, tr._p,
+                                           labels_arg(labels, n, "GAN.compute_grads"), offset,
+                                           n if total is None else total, byref(stats),
+                                           sizeof(stats))
             return stats
 
     def grads(self, part):

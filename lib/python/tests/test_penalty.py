@@ -48,5 +48,44 @@ class PenaltyTest(unittest.TestCase):
         bn.close()
 
 
+def gan(rng, d=None, **options):
+    g = gm.Net([gm.dense(2, 8, "he", rng), gm.relu(), gm.dense(8, 3, "he", rng)])
+    return gm.GAN(g, d if d is not None else critic(rng), latent=2, seed=7, **options)
+
+
+class GanPenaltyOptionTest(unittest.TestCase):
+    """The GAN options penalty, penalty_weight, penalty_every (gan.h)."""
+
+    def test_lazy_r1_option(self):
+        rng = gm.Rng(4)
+        x = np.random.default_rng(1).standard_normal((8, 3)).astype(np.float32)
+        with gan(rng, penalty="R1", penalty_weight=0.5, penalty_every=2) as m:
+            o = m.options()
+            self.assertEqual((o.penalty, o.penalty_weight, o.penalty_every),
+                             (gm.GanPenalty.R1, 0.5, 2))
+            pens = [m.train_step(x).penalty for _ in range(4)]
+            self.assertTrue(pens[0] > 0 and pens[2] > 0, pens)
+            self.assertEqual((pens[1], pens[3]), (0.0, 0.0))
+        with gan(rng, penalty=gm.GanPenalty.GP, penalty_weight=10.0) as m:
+            self.assertGreater(m.train_step(x).penalty, 0.0)
+        rng.close()
+
+    def test_bad_options(self):
+        rng = gm.Rng(4)
+        for bad in (dict(penalty="R1", penalty_weight=float("nan")),
+                    dict(penalty="R1", penalty_weight=-1.0),
+                    dict(penalty="R1", penalty_every=0),
+                    dict(penalty="GP", penalty_every=2)):
+            with self.assertRaises(gm.InvalidArgument) as cm:
+                gan(rng, **bad)
+            self.assertIn("penalty", str(cm.exception))
+        bn = gm.Net([gm.dense(3, 4, "he", rng), gm.batchnorm(4), gm.dense(4, 1, "he", rng)])
+        with self.assertRaises(gm.Unsupported) as cm:
+            gan(rng, d=bn, penalty="R1", penalty_weight=1.0)
+        self.assertIn("gm_gan_create", str(cm.exception))
+        bn.close()
+        rng.close()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -16,6 +16,11 @@ c_enum!(
 );
 
 c_enum!(
+    /// Gradient penalties of [`GanOptions::penalty`] (`gm_gan_penalty`).
+    GanPenalty: sys::gm_gan_penalty { None = sys::GM_PENALTY_NONE, R1 = sys::GM_PENALTY_R1, Gp = sys::GM_PENALTY_GP }
+);
+
+c_enum!(
     /// The two nets of a GAN, for the data-parallel calls (`gm_gan_part`).
     GanPart: sys::gm_gan_part { Discriminator = sys::GM_GAN_DISCRIMINATOR, Generator = sys::GM_GAN_GENERATOR }
 );
@@ -40,19 +45,29 @@ pub struct GanOptions {
     /// 0 = off; in (0, 1): sampling and generation use a moving average
     /// of G's weights with this decay ([`GanRef::use_ema`]).
     pub ema_decay: f32,
+    /// A gradient penalty added to every critic update (gan.h): R1 on the
+    /// real batch or WGAN-GP; [`GanStats`]`::penalty` reports it.
+    pub penalty: GanPenalty,
+    /// gamma for R1, lambda for GP; finite, >= 0.
+    pub penalty_weight: f32,
+    /// Lazy R1: the penalty on every k-th critic update, its weight times k; 1 for GP.
+    pub penalty_every: u32,
 }
 
 // The conversions to and from the C struct (model.rs)
 option_fields!(
     GanOptions = gm_gan_options;
-    plain: latent, n_critic, real_label, weight_clip, seed, num_classes, ema_decay;
+    plain: latent, n_critic, real_label, weight_clip, seed, num_classes, ema_decay, penalty_weight,
+        penalty_every;
     from_raw(o) {
         loss: GanLoss::from_raw(o.loss as _).unwrap_or(GanLoss::NonSaturating),
+        penalty: GanPenalty::from_raw(o.penalty as _).unwrap_or(GanPenalty::None),
         g_optimizer: None,
         d_optimizer: None,
     }
     raw(s) {
         loss: s.loss.raw() as i32,
+        penalty: s.penalty.raw() as i32,
         g_optimizer: s.g_optimizer.as_ref().map_or(ptr::null(), |o| o),
         d_optimizer: s.d_optimizer.as_ref().map_or(ptr::null(), |o| o),
     }
@@ -77,7 +92,16 @@ impl GanRef {
         let l = labels_ptr("gm_gan_compute_grads", labels, real.dim(0))?;
         let mut st = GanStats::default();
         check(unsafe {
-            sys::gm_gan_compute_grads(self.as_mut_ptr(), part.raw(), real.as_ptr(), l, offset, total, &mut st)
+            sys::gm_gan_compute_grads_sized(
+                self.as_mut_ptr(),
+                part.raw(),
+                real.as_ptr(),
+                l,
+                offset,
+                total,
+                &mut st,
+                std::mem::size_of::<GanStats>(),
+            )
         })
         .map(|_| st)
     }
@@ -167,5 +191,5 @@ two_net_model!(
     /// A generator and a discriminator trained with alternating updates; owns both nets.
     Gan / GanRef: gm_gan, gm_gan_free, GanOptions = gm_gan_options / gm_gan_options_init, GanStats,
     nets: generator, generator_mut = gm_gan_generator; discriminator, discriminator_mut = gm_gan_discriminator,
-    c: gm_gan_create, gm_gan_load, gm_gan_save, gm_gan_get_options, gm_gan_train_step, gm_gan_fit, gm_gan_step_count
+    c: gm_gan_create, gm_gan_load, gm_gan_save, gm_gan_get_options, gm_gan_train_step_sized, gm_gan_fit, gm_gan_step_count
 );

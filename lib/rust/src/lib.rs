@@ -110,7 +110,9 @@ pub use eval::{
     density_coverage, eval_features, eval_images, frechet, nearest, precision_recall, EvalOptions, EvalReport,
     NearestStats,
 };
-pub use gan::{d_loss as gan_d_loss, g_loss as gan_g_loss, Gan, GanLoss, GanOptions, GanPart, GanRef, GanStats};
+pub use gan::{
+    d_loss as gan_d_loss, g_loss as gan_g_loss, Gan, GanLoss, GanOptions, GanPart, GanPenalty, GanRef, GanStats,
+};
 pub use io::{
     idx_load_images, idx_load_labels, image_folder_load, image_folder_load_with_progress, png_write_grid,
     ImageFolderOptions, ImageRange, ImageSet,

@@ -74,7 +74,9 @@ macro_rules! two_net_model {
                 let l = $crate::labels_ptr(stringify!($train_step), labels, x.dim(0))?;
                 let mut st = $stats::default();
                 let m = $crate::Handle::as_mut_ptr(self);
-                $crate::check(unsafe { $crate::sys::$train_step(m, x.as_ptr(), l, &mut st) }).map(|_| st)
+                // the sized call (1.2), so fields appended to the stats are filled
+                let size = std::mem::size_of::<$stats>();
+                $crate::check(unsafe { $crate::sys::$train_step(m, x.as_ptr(), l, &mut st, size) }).map(|_| st)
             }
 
             /// Trains for `opts.epochs` shuffled passes over `data` (N samples; labels:

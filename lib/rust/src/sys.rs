@@ -169,7 +169,13 @@ pub struct gm_gan_options {
     pub seed: u64,
     pub num_classes: usize,
     pub ema_decay: f32,
+    pub penalty: i32,
+    pub penalty_weight: f32,
+    pub penalty_every: u32,
 }
+
+pub type gm_gan_penalty = c_uint;
+constants!(gm_gan_penalty: GM_PENALTY_NONE = 0, GM_PENALTY_R1 = 1, GM_PENALTY_GP = 2);
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -178,6 +184,7 @@ pub struct gm_gan_stats {
     pub g_loss: f32,
     pub d_real: f32,
     pub d_fake: f32,
+    pub penalty: f32,
 }
 
 pub type gm_gan_fit_callback =

@@ -209,5 +209,5 @@ two_net_model!(
     /// An encoder and a decoder net trained as a VAE; owns both nets.
     Vae / VaeRef: gm_vae, gm_vae_free, VaeOptions = gm_vae_options / gm_vae_options_init, VaeStats,
     nets: encoder, encoder_mut = gm_vae_encoder; decoder, decoder_mut = gm_vae_decoder,
-    c: gm_vae_create, gm_vae_load, gm_vae_save, gm_vae_get_options, gm_vae_train_step, gm_vae_fit, gm_vae_step_count
+    c: gm_vae_create, gm_vae_load, gm_vae_save, gm_vae_get_options, gm_vae_train_step_sized, gm_vae_fit, gm_vae_step_count
 );

@@ -39,3 +39,47 @@ fn penalties() {
     let e = net.penalty_gp(&x, &short, 1.0, &mut rng).expect_err("fake shape");
     assert_eq!(e.status, Status::Shape);
 }
+
+fn penalized_gan(penalty: GanPenalty, weight: f32, every: u32) -> std::result::Result<Gan, Error> {
+    let mut rng = Rng::new(4).unwrap();
+    let mut g = Net::new().unwrap();
+    g.add(Layer::dense(2, 8, Init::He, Some(&mut rng)).unwrap()).unwrap();
+    g.add(Layer::relu().unwrap()).unwrap();
+    g.add(Layer::dense(8, 3, Init::He, Some(&mut rng)).unwrap()).unwrap();
+    let d = critic(&mut rng);
+    let o =
+        GanOptions { latent: 2, seed: 5, penalty, penalty_weight: weight, penalty_every: every, ..Default::default() };
+    Gan::new(g, d, &o)
+}
+
+/// The GAN options penalty / penalty_weight / penalty_every: lazy R1 on
+/// every second step, GP, the options back, and bad values refused.
+#[test]
+fn gan_penalty_options() {
+    let xs: Vec<f32> = (0..24).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.3).collect();
+    let x = Tensor::from_data(&[8, 3], &xs).unwrap();
+    let mut gan = penalized_gan(GanPenalty::R1, 0.5, 2).unwrap();
+    let o = gan.options();
+    assert_eq!((o.penalty, o.penalty_weight, o.penalty_every), (GanPenalty::R1, 0.5, 2));
+    let pens: Vec<f32> = (0..4).map(|_| gan.train_step(&x, None).unwrap().penalty).collect();
+    assert!(pens[0] > 0.0 && pens[2] > 0.0, "{pens:?}");
+    assert_eq!((pens[1], pens[3]), (0.0, 0.0));
+    let mut gp = penalty_gp_gan();
+    assert!(gp.train_step(&x, None).unwrap().penalty > 0.0);
+    assert_eq!(GanOptions::default().penalty, GanPenalty::None);
+    assert_eq!(GanOptions::default().penalty_every, 1);
+    for (p, w, every, field) in [
+        (GanPenalty::R1, f32::NAN, 1, "penalty_weight"),
+        (GanPenalty::R1, -1.0, 1, "penalty_weight"),
+        (GanPenalty::R1, 1.0, 0, "penalty_every"),
+        (GanPenalty::Gp, 1.0, 2, "penalty_every"),
+    ] {
+        let e = penalized_gan(p, w, every).err().unwrap();
+        assert_eq!(e.status, Status::Inval);
+        assert!(e.message.contains("gm_gan_create") && e.message.contains(field), "{}", e.message);
+    }
+}
+
+fn penalty_gp_gan() -> Gan {
+    penalized_gan(GanPenalty::Gp, 10.0, 1).unwrap()
+}
