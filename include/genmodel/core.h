@@ -128,9 +128,11 @@ GM_API const char *gm_version(void);
 GM_API uint32_t gm_version_number(void);
 
 /**
- * Sets the number of threads the BLAS uses for matrix products. This is the
- * only process-wide mutable setting besides the allocator; call it from one
- * thread while no other thread is inside the library.
+ * Sets the number of threads the BLAS uses for matrix products, and that
+ * oneDNN uses for convolutions when the library is built with it (the
+ * README's "Threads"). This is the only process-wide mutable setting
+ * besides the allocator; call it from one thread while no other thread is
+ * inside the library.
  * @param n  1 .. 1024.
  * @return GM_OK, or GM_EINVAL if n is out of range.
  */

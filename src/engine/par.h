@@ -6,8 +6,9 @@
  * likelihood) ran on the calling thread alone. gm__par_for splits such a
  * loop into contiguous parts, one per thread of gm_set_num_threads, on
  * OpenMP (the runtime oneDNN already brings in), when the build has it
- * (CMake GM_WITH_OPENMP) and the loop is long enough to pay for waking a
- * thread. Callers make every part compute exactly what the whole loop
+ * (CMake GM_WITH_OPENMP, off by default: GNU OpenMP's spinning workers and
+ * OpenBLAS's pthreads fight over the cores; bench/RESULTS.md, "Every
+ * core") and the loop is long enough to pay for waking a thread. Callers make every part compute exactly what the whole loop
  * would for its elements (elementwise work, or per-part results combined
  * in part order), so results do not depend on the thread count unless the
  * caller says so. */
