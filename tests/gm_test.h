@@ -49,6 +49,23 @@ static inline void gm_ck_close(const float *a, const float *b, size_t n,
                   worst, n, (double)a[worst], (double)b[worst]);
 }
 
+/* |a - b| <= rtol |b| in the 2-norm over all n: for results that pass
+ * through kinks (ReLU, LeakyReLU), where rounding may put a value on the
+ * other side of 0 and change a few elements by far more than rounding, but
+ * the whole by little; a wrong result is off by O(1). */
+static inline void gm_ck_close_norm(const float *a, const float *b, size_t n, double rtol,
+                                    const char *label)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * (double)b[i];
+    }
+    ck_assert_msg(sqrt(num) <= rtol * sqrt(den), "%s: |a - b| = %.6g > %.3g |b| = %.6g", label,
+                  sqrt(num), rtol, rtol * sqrt(den));
+}
+
 /* Runs a suite and returns a process exit status. */
 static inline int gm_run_suite(Suite *s)
 {

@@ -415,10 +415,15 @@ START_TEST(test_conv_backends_agree_on_dcgan)
         char label[64];
         snprintf(label, sizeof label, "%s y", who);
         gm_ck_close(pa.y, pb.y, gm_tensor_numel(dy), 1e-5, 1e-4, label);
+        /* the gradients pass LeakyReLU's and ReLU's kinks, where the two
+         * sums' rounding may put a value on the other side (seen on AVX2
+         * OpenBLAS kernels: one input gradient 0.0226 against 0.0246, the
+         * whole dx 1.4e-3 apart relative): compared as a whole, to 1e-2
+         * (a wrong convolution is off by O(1)) */
         snprintf(label, sizeof label, "%s dx", who);
-        gm_ck_close(pa.dx, pb.dx, gm_tensor_numel(x), 1e-5, 1e-3, label);
+        gm_ck_close_norm(pa.dx, pb.dx, gm_tensor_numel(x), 1e-2, label);
         snprintf(label, sizeof label, "%s grads", who);
-        gm_ck_close(pa.g, pb.g, gm_net_param_count(a), 1e-4, 1e-3, label);
+        gm_ck_close_norm(pa.g, pb.g, gm_net_param_count(a), 1e-2, label);
         /* the same backend twice: the same bits (one thread count) */
         gm__conv_force_im2col(0);
         pass_out pc = dcgan_pass(a, x, dy);

@@ -411,7 +411,7 @@ static gm_status gm__gan_train_step_full(gm_gan *gan, const gm_tensor *real,
 gm_status gm_gan_train_step(gm_gan *gan, const gm_tensor *real, const int32_t *labels,
                             gm_gan_stats *stats)
 {
-    gm_gan_stats s;
+    gm_gan_stats s = {0};
     GM_TRY(gm__gan_step(gan, __func__, real, labels, &s));
     if (stats) memcpy(stats, &s, GM_STATS_SIZE_1_0); /* the 1.0 struct */
     return GM_OK;
@@ -464,7 +464,7 @@ gm_status gm_gan_compute_grads(gm_gan *gan, gm_gan_part part, const gm_tensor *r
                                const int32_t *labels, size_t offset, size_t total,
                                gm_gan_stats *stats)
 {
-    gm_gan_stats s;
+    gm_gan_stats s = {0};
     GM_TRY(gm__gan_compute(gan, __func__, part, real, labels, offset, total, &s));
     if (stats) memcpy(stats, &s, GM_STATS_SIZE_1_0); /* the 1.0 struct */
     return GM_OK;
