@@ -398,6 +398,52 @@ END_TEST
 
 /* Bad penalty options: the status, a message naming gm_gan_create and the
  * field, no GAN made and the nets still the caller's. */
+#if defined(__ELF__) && defined(__GNUC__)
+/* The old versions of gm_gan_options_init (src/gan/options.c): what
+ * programs built against 1.0 and 1.1 call through the shared library
+ * (gm_gan_options_init@GM_1.0 / @GM_1.1). The static library the suites
+ * link has them under their own names. Each fills the struct its callers
+ * know, with the defaults, and writes nothing past it. */
+gm_status gm__gan_options_init_1_0(gm_gan_options *opts);
+gm_status gm__gan_options_init_1_1(gm_gan_options *opts);
+
+START_TEST(test_old_options_init_versions)
+{
+    gm_gan_options cur;
+    GM_CK_OK(gm_gan_options_init(&cur));
+    gm_status (*init[2])(gm_gan_options *) = {gm__gan_options_init_1_0, gm__gan_options_init_1_1};
+    /* 1.0 ended at num_classes (ema_decay came in 1.1); 1.1 at ema_decay,
+     * padded to the struct's alignment */
+    const size_t end[2] = {offsetof(gm_gan_options, ema_decay),
+                           (offsetof(gm_gan_options, ema_decay) + sizeof(float) +
+                            _Alignof(gm_gan_options) - 1) /
+                               _Alignof(gm_gan_options) * _Alignof(gm_gan_options)};
+    for (int v = 0; v < 2; v++) {
+        unsigned char buf[sizeof(gm_gan_options)];
+        memset(buf, 0xA5, sizeof buf);
+        gm_gan_options *o = (gm_gan_options *)(void *)buf;
+        GM_CK_OK(init[v](o));
+        ck_assert_uint_eq(o->size, end[v]);
+        ck_assert_int_eq(o->loss, cur.loss);
+        ck_assert_uint_eq(o->n_critic, cur.n_critic);
+        ck_assert(o->real_label == cur.real_label);
+        ck_assert(o->latent == cur.latent && o->seed == cur.seed);
+        if (v == 1) ck_assert(o->ema_decay == cur.ema_decay);
+        for (size_t i = end[v]; i < sizeof buf; i++) ck_assert_uint_eq(buf[i], 0xA5);
+        GM_CK_ERR(GM_EINVAL, "gm_gan_options_init", init[v](NULL));
+    }
+    /* and gm_gan_create takes what they filled, as an old caller's struct */
+    gm_gan_options o;
+    GM_CK_OK(gm__gan_options_init_1_1(&o));
+    o.latent = 2;
+    gm_gan *g = NULL;
+    GM_CK_OK(gm_gan_create(&g, gm_test_mlp_seeded(2, 8, 2, GM_TEST_RELU, 1),
+                           gm_test_mlp_seeded(2, 8, 1, GM_TEST_RELU, 2), &o));
+    gm_gan_free(g);
+}
+END_TEST
+#endif
+
 START_TEST(test_penalty_bad_options)
 {
     const size_t live = gm_live_allocations();
@@ -718,6 +764,9 @@ int main(void)
     tcase_add_test(tc, test_lazy_r1_steps);
     tcase_add_test(tc, test_penalty_exact_resume);
     tcase_add_test(tc, test_penalty_bad_options);
+#if defined(__ELF__) && defined(__GNUC__)
+    tcase_add_test(tc, test_old_options_init_versions);
+#endif
     tcase_add_test(tc, test_penalty_split_step);
     suite_add_tcase(s, tc);
     return gm_run_suite(s);
