@@ -396,7 +396,9 @@ const gm__layer_vt gm__conv2d_vt = {.kind = GM_LAYER_CONV2D,
                                     .forward = conv_forward,
                                     .backward = conv_backward,
                                     .prepare = gm__conv_dnnl_prepare,
-                                    .release = gm__conv_dnnl_release};
+                                    .release = gm__conv_dnnl_release,
+                                    .scratch_bytes = gm__conv_dnnl_scratch_bytes,
+                                    .bind_scratch = gm__conv_dnnl_bind};
 const gm__layer_vt gm__conv_transpose2d_vt = {.kind = GM_LAYER_CONV_TRANSPOSE2D,
                                               .name = "conv_transpose2d",
                                               .size = sizeof(gm__conv),
@@ -409,7 +411,9 @@ const gm__layer_vt gm__conv_transpose2d_vt = {.kind = GM_LAYER_CONV_TRANSPOSE2D,
                                               .forward = convt_forward,
                                               .backward = convt_backward,
                                               .prepare = gm__conv_dnnl_prepare,
-                                              .release = gm__conv_dnnl_release};
+                                              .release = gm__conv_dnnl_release,
+                                              .scratch_bytes = gm__conv_dnnl_scratch_bytes,
+                                              .bind_scratch = gm__conv_dnnl_bind};
 
 /* Shared constructor: validation, allocation, initialization. */
 static gm_status gm__conv_create(gm_layer **out, const gm__layer_vt *vt, size_t in_ch,

@@ -3,8 +3,14 @@
  * Per layer and batch shape: an engine and a stream, the forward,
  * backward-data and backward-weights primitives (deconvolution ones for the
  * transposed conv), the reorders between the library's NCHW tensors and
- * the layouts oneDNN picked, their buffers and one scratchpad; all made in
- * gm__conv_dnnl_prepare, so running them allocates nothing.
+ * the layouts oneDNN picked and their buffers; all made in
+ * gm__conv_dnnl_prepare, so running them allocates nothing. The buffers a
+ * forward or a backward needs only while it runs (the reordered output,
+ * the reordered gradients, the scratchpad) live in a scratch block that
+ * the net shares among its layers (gm__conv_dnnl_scratch_bytes, _bind):
+ * its layers run one at a time. What a backward reads from the forward
+ * before it (the reordered input, the reordered weights) is the layer's
+ * own.
  * Weights: conv2d [O x C x k x k] is oneDNN's oihw; conv_transpose2d
  * [in x out x k x k] (PyTorch's layout) is oneDNN's deconvolution weights
  * {O = out, I = in} in the iohw layout. */
@@ -54,15 +60,17 @@ static int gm__dnnl_plain(void)
 
 /* One tensor argument of a primitive: `user` wraps the library's buffer
  * (its handle set per call), `prim` what the primitive reads or writes.
- * Without a reorder they are the same object. With one, prim owns buf; a
- * port may instead share another port's prim (alias) when the data there
- * is already the same tensor in the same layout. */
+ * Without a reorder they are the same object. With one, prim is over
+ * `bytes` of the layer's own buf or of the net's scratch at `off`; a port
+ * may instead share another port's prim (alias) when the data there is
+ * already the same tensor in the same layout. */
 typedef struct {
     dnnl_memory_t user, prim;
     dnnl_primitive_t reorder; /* user -> prim for inputs, prim -> user for outputs */
     dnnl_memory_t reorder_sp;
     void *buf;
-    int alias;
+    size_t bytes, off;
+    int alias, scratch;
 } gm__port;
 
 typedef struct {
@@ -76,8 +84,8 @@ typedef struct {
     gm__port ddst, w2, dsrc;          /* backward data */
     gm__port src2, ddst2, dw;         /* backward weights */
     dnnl_memory_t bias, dbias;
-    void *sp;                         /* the shared scratchpad */
-    size_t sp_bytes;
+    size_t sp_bytes;                  /* the scratchpads', at the scratch's start */
+    size_t scratch_bytes;             /* all the scratch this layer needs */
     float *dwb;                       /* weight then bias gradient of one backward */
 } gm__dnnl_conv;
 
@@ -119,7 +127,6 @@ void gm__conv_dnnl_release(void *state)
         if (prims[i]) dnnl_primitive_destroy(prims[i]);
     if (c->stream) dnnl_stream_destroy(c->stream);
     if (c->eng) dnnl_engine_destroy(c->eng);
-    gm__free(c->sp);
     gm__free(c->dwb);
     gm__free(c);
 }
@@ -154,10 +161,9 @@ static dnnl_status_t gm__port_make(gm__dnnl_conv *c, gm__port *p, const dnnl_mem
             return dnnl_success;
         }
     }
-    const size_t bytes = dnnl_memory_desc_get_size(pmd);
-    p->buf = gm__malloc(bytes ? bytes : 1);
-    if (p->buf == NULL) return dnnl_out_of_memory;
-    if ((s = dnnl_memory_create(&p->prim, pmd, c->eng, p->buf)) != dnnl_success) return s;
+    p->bytes = dnnl_memory_desc_get_size(pmd); /* buffer: gm__dnnl_buffers */
+    if ((s = dnnl_memory_create(&p->prim, pmd, c->eng, DNNL_MEMORY_NONE)) != dnnl_success)
+        return s;
     dnnl_primitive_desc_t rpd;
     s = input ? dnnl_reorder_primitive_desc_create(&rpd, umd, c->eng, pmd, c->eng, attr)
               : dnnl_reorder_primitive_desc_create(&rpd, pmd, c->eng, umd, c->eng, attr);
@@ -169,7 +175,8 @@ static dnnl_status_t gm__port_make(gm__dnnl_conv *c, gm__port *p, const dnnl_mem
     return s;
 }
 
-/* A scratchpad memory over c->sp for primitive p, or NULL if it needs none. */
+/* A scratchpad memory for primitive p (over the scratch's start, set by
+ * gm__conv_dnnl_bind), or NULL if it needs none. */
 static dnnl_status_t gm__sp_make(gm__dnnl_conv *c, dnnl_primitive_t p, dnnl_memory_t *out)
 {
     *out = NULL;
@@ -178,7 +185,7 @@ static dnnl_status_t gm__sp_make(gm__dnnl_conv *c, dnnl_primitive_t p, dnnl_memo
     dnnl_status_t s = dnnl_primitive_get_primitive_desc(p, &pd);
     if (s != dnnl_success || gm__sp_size(pd) == 0) return s;
     return dnnl_memory_create(out, dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0),
-                              c->eng, c->sp);
+                              c->eng, DNNL_MEMORY_NONE);
 }
 
 static dnnl_status_t gm__md(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims,
@@ -320,8 +327,47 @@ static dnnl_status_t gm__dnnl_ports(gm__dnnl_conv *c, const gm__dnnl_mds *m,
     return dnnl_success;
 }
 
-/* The primitives, the bias memories and the scratchpad memories over c->sp
- * (allocated by the caller). */
+/* 64-byte steps for the offsets in the scratch. */
+static size_t gm__al64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+/* Where each reordered tensor lives. Own buffers: the forward's input
+ * when the backward-weights primitive reads it from there (src2 is an
+ * alias), and the weights (small). In the scratch, after the
+ * scratchpads: the forward's other buffers side by side, and the
+ * backward's side by side over the same bytes. */
+static dnnl_status_t gm__dnnl_buffers(gm__dnnl_conv *c, const char **what)
+{
+    gm__port *fwd[] = {&c->src, &c->dst}, *bwd[] = {&c->ddst, &c->dsrc, &c->src2, &c->ddst2},
+             *own[] = {&c->w, &c->w2, &c->dw, c->src2.alias ? &c->src : NULL};
+    *what = "memory";
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++) {
+        gm__port *p = own[i];
+        if (p == NULL || p->alias || p->bytes == 0) continue;
+        p->buf = gm__malloc(p->bytes);
+        if (p->buf == NULL) return dnnl_out_of_memory;
+        const dnnl_status_t s = dnnl_memory_set_data_handle(p->prim, p->buf);
+        if (s != dnnl_success) return s;
+    }
+    const size_t base = gm__al64(c->sp_bytes);
+    size_t f = base, b = base;
+    for (size_t i = 0; i < sizeof fwd / sizeof *fwd; i++)
+        if (fwd[i]->bytes && !fwd[i]->alias && fwd[i]->buf == NULL) {
+            fwd[i]->scratch = 1;
+            fwd[i]->off = f;
+            f += gm__al64(fwd[i]->bytes);
+        }
+    for (size_t i = 0; i < sizeof bwd / sizeof *bwd; i++)
+        if (bwd[i]->bytes && !bwd[i]->alias) {
+            bwd[i]->scratch = 1;
+            bwd[i]->off = b;
+            b += gm__al64(bwd[i]->bytes);
+        }
+    c->scratch_bytes = f > b ? f : b;
+    return dnnl_success;
+}
+
+/* The primitives, the bias memories and the scratchpad memories (over
+ * the scratch, bound later). */
 static dnnl_status_t gm__dnnl_prims(gm__dnnl_conv *c, const gm__dnnl_mds *m,
                                     dnnl_primitive_desc_t pd[3], const char **what)
 {
@@ -368,13 +414,13 @@ static gm_status gm__dnnl_setup(gm__dnnl_conv *c, const gm_layer *l, const char 
     if (s == dnnl_success) s = gm__dnnl_pds(c, &m, attr, pd, &what);
     if (s == dnnl_success) s = gm__dnnl_ports(c, &m, pd, attr, &sp, &what);
     gm_status st = GM_OK;
+    c->sp_bytes = sp;
+    if (s == dnnl_success) s = gm__dnnl_buffers(c, &what);
     if (s == dnnl_success) {
         c->dwb = gm__malloc_array(c->nw + c->nb, sizeof(float));
-        c->sp_bytes = sp;
-        c->sp = sp ? gm__malloc(sp) : NULL;
-        if (c->dwb == NULL || (sp && c->sp == NULL))
-            st = gm__set_error(GM_ENOMEM, fn, "%s layer: cannot allocate %zu bytes of oneDNN "
-                               "scratchpad", l->vt->name, sp);
+        if (c->dwb == NULL)
+            st = gm__set_error(GM_ENOMEM, fn, "%s layer: cannot allocate its weight gradient",
+                               l->vt->name);
         else
             s = gm__dnnl_prims(c, &m, pd, &what);
     }
@@ -405,6 +451,29 @@ gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, siz
     }
     *state = c;
     return GM_OK;
+}
+
+size_t gm__conv_dnnl_scratch_bytes(const void *state)
+{
+    return ((const gm__dnnl_conv *)state)->scratch_bytes;
+}
+
+gm_status gm__conv_dnnl_bind(const gm_layer *l, void *state, void *scratch, const char *fn)
+{
+    gm__dnnl_conv *c = state;
+    char *base = scratch;
+    gm__port *ports[] = {&c->src, &c->w, &c->dst, &c->ddst, &c->w2, &c->dsrc,
+                         &c->src2, &c->ddst2, &c->dw};
+    dnnl_status_t s = dnnl_success;
+    for (size_t i = 0; i < sizeof ports / sizeof *ports && s == dnnl_success; i++) {
+        if (ports[i]->scratch) s = dnnl_memory_set_data_handle(ports[i]->prim, base + ports[i]->off);
+        if (s == dnnl_success && ports[i]->reorder_sp)
+            s = dnnl_memory_set_data_handle(ports[i]->reorder_sp, base);
+    }
+    dnnl_memory_t sps[] = {c->sp_fwd, c->sp_bwd_d, c->sp_bwd_w};
+    for (size_t i = 0; i < 3 && s == dnnl_success; i++)
+        if (sps[i]) s = dnnl_memory_set_data_handle(sps[i], base);
+    return s == dnnl_success ? GM_OK : gm__dnnl_error(s, fn, l->vt->name, "scratch binding");
 }
 
 /* ---- running ---------------------------------------------------------- */
@@ -504,40 +573,5 @@ gm_status gm__layer_accel_error(gm_layer *l, const char *fn)
     return gm__dnnl_error(s, fn, l->vt->name, "execution");
 }
 
-#else /* no oneDNN: im2col + sgemm only */
+#endif /* GM_DNNL; the build without oneDNN: conv_nodnnl.c */
 
-int gm__conv_dnnl_built(void) { return 0; }
-int gm__conv_uses_dnnl(void) { return 0; }
-
-gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
-                                const size_t *in, void **state)
-{
-    (void)l, (void)fn, (void)n, (void)in_nd, (void)in;
-    *state = NULL;
-    return GM_OK;
-}
-
-void gm__conv_dnnl_release(void *state) { (void)state; }
-
-void gm__conv_dnnl_forward(gm_layer *l, float *y, const float *x, const float *W,
-                           const float *b)
-{
-    (void)y, (void)x, (void)W, (void)b;
-    l->accel_status = -1;
-}
-
-void gm__conv_dnnl_backward(gm_layer *l, float *dx, const float *dy, const float *x,
-                            const float *W, float *dW, float *db)
-{
-    (void)dx, (void)dy, (void)x, (void)W, (void)dW, (void)db;
-    l->accel_status = -1;
-}
-
-gm_status gm__layer_accel_error(gm_layer *l, const char *fn)
-{
-    if (l->accel_status == 0) return GM_OK;
-    l->accel_status = 0;
-    return gm__set_error(GM_EINTERNAL, fn, "%s layer: no oneDNN in this build", l->vt->name);
-}
-
-#endif

@@ -128,6 +128,14 @@ typedef struct gm__layer_vt {
     gm_status (*prepare)(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
                          const size_t *in, void **state);
     void (*release)(void *state);
+    /* Optional, with prepare: the bytes of scratch a state needs only while
+     * one of its layer's forward or backward calls runs (oneDNN's reorder
+     * buffers and scratchpads), and the call that points the state at
+     * them (scratch has malloc's alignment; errors name fn and the layer). A
+     * net's layers run one at a time, so the net gives all of them one
+     * block, the largest need, at the end of its workspace. */
+    size_t (*scratch_bytes)(const void *state);
+    gm_status (*bind_scratch)(const gm_layer *l, void *state, void *scratch, const char *fn);
 } gm__layer_vt;
 
 struct gm_layer {
@@ -181,8 +189,11 @@ gm_status gm__same_shape_fn(const gm_layer *l, const char *fn, size_t in_nd,
  * library PyTorch uses for CPU convolutions) when the build has it
  * (CMake GM_WITH_DNNL, which defines GM_DNNL=1): forward, backward-data
  * and backward-weights primitives, made once per batch shape by
- * vt->prepare and kept in l->accel with their scratchpad and reorder
- * buffers, so a train step in steady state allocates nothing. Tensors stay
+ * vt->prepare and kept in l->accel with the reorder buffers a backward
+ * reads from its forward; the buffers needed only while one call runs
+ * (the other reorders, the scratchpads) share one scratch block per net
+ * (vt->scratch_bytes, vt->bind_scratch). A train step in steady state
+ * allocates nothing. Tensors stay
  * NCHW float32 at the layer's edges; inside, oneDNN picks its blocked
  * layouts (format `any`) and the layer reorders to and from them. Its
  * OpenMP threads follow gm_set_num_threads (set before every primitive
@@ -200,10 +211,14 @@ int gm__conv_dnnl_built(void);
 int gm__conv_force_im2col(int force);
 /* 1 if convolutions set up now run on oneDNN. */
 int gm__conv_uses_dnnl(void);
-/* vt->prepare and vt->release of both convolutions (conv_dnnl.c). */
+/* vt->prepare and vt->release of both convolutions (conv_dnnl.c; without
+ * oneDNN, conv_nodnnl.c). */
 gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
                                 const size_t *in, void **state);
 void gm__conv_dnnl_release(void *state);
+/* vt->scratch_bytes and vt->bind_scratch of both convolutions. */
+size_t gm__conv_dnnl_scratch_bytes(const void *state);
+gm_status gm__conv_dnnl_bind(const gm_layer *l, void *state, void *scratch, const char *fn);
 /* The oneDNN paths of a layer whose l->accel is set; failures go to
  * l->accel_status. */
 void gm__conv_dnnl_forward(gm_layer *l, float *y, const float *x, const float *W,

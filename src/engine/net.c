@@ -205,25 +205,70 @@ static int gm__workspace_floats(const gm_net *net, size_t n, const size_t *bnd,
     return fits;
 }
 
+/* Releases every layer's accel_next (a setup that did not finish). */
+static void gm__release_accel_next(gm_net *net)
+{
+    for (size_t i = 0; i < net->n_layers; i++) {
+        gm_layer *l = net->layers[i];
+        if (l->vt->release) l->vt->release(l->accel_next);
+        l->accel_next = NULL;
+    }
+}
+
 /* Layer state besides the workspace (oneDNN primitives) into each
  * layer's accel_next, kept aside until everything has succeeded; on
- * failure every accel_next is released again. */
+ * failure every accel_next is released again. *scratch: the largest
+ * scratch any of them needs while it runs (vt->scratch_bytes). */
 static gm_status gm__prepare_accel(gm_net *net, const char *fn, size_t n, const size_t *bnd,
-                                   const size_t (*bshape)[GM_MAX_DIMS])
+                                   const size_t (*bshape)[GM_MAX_DIMS], size_t *scratch)
 {
     const size_t L = net->n_layers;
     gm_status pst = GM_OK;
+    *scratch = 0;
     for (size_t i = 0; i < L && pst == GM_OK; i++) {
         gm_layer *l = net->layers[i];
         if (l->vt->prepare) pst = l->vt->prepare(l, fn, n, bnd[i], bshape[i], &l->accel_next);
-    }
-    if (pst != GM_OK)
-        for (size_t i = 0; i < L; i++) {
-            gm_layer *l = net->layers[i];
-            if (l->vt->release) l->vt->release(l->accel_next);
-            l->accel_next = NULL;
+        if (pst == GM_OK && l->accel_next != NULL && l->vt->scratch_bytes) {
+            const size_t b = l->vt->scratch_bytes(l->accel_next);
+            if (b > *scratch) *scratch = b;
         }
+    }
+    if (pst != GM_OK) gm__release_accel_next(net);
     return pst;
+}
+
+/* Points every accel_next at the shared scratch block. */
+static gm_status gm__bind_accel(gm_net *net, const char *fn, void *scratch)
+{
+    for (size_t i = 0; i < net->n_layers; i++) {
+        gm_layer *l = net->layers[i];
+        if (l->accel_next != NULL && l->vt->bind_scratch)
+            GM_TRY(l->vt->bind_scratch(l, l->accel_next, scratch, fn));
+    }
+    return GM_OK;
+}
+
+/* The workspace: `total` floats, then the scratch the layers' new oneDNN
+ * state shares (made here, in accel_next; released again on failure). */
+static gm_status gm__alloc_work(gm_net *net, const char *fn, size_t n, const size_t *bnd,
+                                const size_t (*bshape)[GM_MAX_DIMS], size_t total,
+                                float **work_out)
+{
+    size_t scratch;
+    GM_TRY(gm__prepare_accel(net, fn, n, bnd, bshape, &scratch));
+    const size_t sfloats = scratch / sizeof(float) + 1;
+    float *work = sfloats <= SIZE_MAX / 4 - total ? gm__malloc_array(total + sfloats, sizeof(float))
+                                                  : NULL;
+    gm_status st = work == NULL ? gm__set_error(GM_ENOMEM, fn, "cannot allocate %zu floats of "
+                                                "workspace", total + sfloats)
+                                : gm__bind_accel(net, fn, scratch ? work + total : NULL);
+    if (st != GM_OK) {
+        gm__release_accel_next(net);
+        gm__free(work);
+        work = NULL;
+    }
+    *work_out = work;
+    return st;
 }
 
 /* Hands the new workspace to the layers: activations act[], each layer's
@@ -287,18 +332,19 @@ static gm_status gm__net_prepare(gm_net *net, const char *fn, size_t in_ndim,
     }
     const int fits = gm__workspace_floats(net, n, bnd, (const size_t(*)[GM_MAX_DIMS])bshape,
                                           &total, &dmax, &ok);
-    float *work = ok && fits ? gm__malloc_array(total, sizeof(float)) : NULL;
-    if (work != NULL) st = gm__prepare_accel(net, fn, n, bnd, (const size_t(*)[GM_MAX_DIMS])bshape);
-    if (work == NULL || st != GM_OK) {
-        gm__free(work);
+    if (!ok || !fits) {
         gm__free(meta);
-        if (st != GM_OK) return st;
         if (!ok)
             return gm__set_error(GM_ESHAPE, fn,
                                  "a batch of %zu gives an activation over %zu elements",
                                  n, GM__BLAS_MAX);
-        return gm__set_error(GM_ENOMEM, fn,
-                             "cannot allocate %zu floats of workspace", total);
+        return gm__set_error(GM_ENOMEM, fn, "the workspace for a batch of %zu overflows", n);
+    }
+    float *work;
+    st = gm__alloc_work(net, fn, n, bnd, (const size_t(*)[GM_MAX_DIMS])bshape, total, &work);
+    if (st != GM_OK) {
+        gm__free(meta);
+        return st;
     }
     gm__net_free_workspace(net);
     gm__workspace_assign(net, work, act, n, bnd, (const size_t(*)[GM_MAX_DIMS])bshape, dmax);
