@@ -347,9 +347,14 @@ END_TEST
 /* The data-parallel calls with a penalty option: a one-worker split step
  * (compute / apply, offset 0, total N) is gm_gan_train_step bit for bit,
  * lazy R1 counting the critic updates applied and GP drawing its eps as
- * the step does. */
+ * the step does. In step 1 the split GAN is saved and loaded between its
+ * two critic updates: the count of critic updates since the generator's
+ * goes into the file (without it, R1 every 3 would skip the second update,
+ * critic update 3, and the step would differ). */
 START_TEST(test_penalty_split_step)
 {
+    gm_test_dir_make("gan_split");
+    const char *path = gm_test_path("split.gmck");
     const setup cases[] = {
         {GM_GAN_NONSATURATING, 2, 1.0f, 0.0f, 0, GM_OPT_ADAM, GM_PENALTY_R1, 0.5f, 3},
         {GM_GAN_WASSERSTEIN, 2, 1.0f, 0.0f, 2, GM_OPT_ADAM, GM_PENALTY_GP, 10.0f, 1},
@@ -378,6 +383,11 @@ START_TEST(test_penalty_split_step)
                               "case %zu step %d critic %u: penalty %g", k, step, c,
                               (double)st.penalty);
                 GM_CK_OK(gm_gan_apply_grads(b, GM_GAN_DISCRIMINATOR));
+                if (step == 1 && c == 0) {
+                    GM_CK_OK(gm_gan_save(b, path));
+                    gm_gan_free(b);
+                    GM_CK_OK(gm_gan_load(&b, path));
+                }
             }
             GM_CK_OK(gm_gan_compute_grads(b, GM_GAN_GENERATOR, real, labels, 0, N, NULL));
             GM_CK_OK(gm_gan_apply_grads(b, GM_GAN_GENERATOR));
@@ -393,6 +403,7 @@ START_TEST(test_penalty_split_step)
         gm_gan_free(a);
         gm_gan_free(b);
     }
+    gm_test_dir_remove();
 }
 END_TEST
 

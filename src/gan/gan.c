@@ -564,8 +564,9 @@ gm_status gm_gan_use_ema(gm_gan *gan, int use)
 }
 
 gm__gan_ema *gm__gan_ema_of(gm_gan *gan) { return &gan->ema; }
-
 const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan) { return &gan->ema; }
+uint32_t *gm__gan_d_done_of(gm_gan *gan) { return &gan->d_done; }
+uint32_t gm__gan_d_done(const gm_gan *gan) { return gan->d_done; }
 
 /* The sized calls (1.2), for the caller's size of gm_gan_stats */
 gm_status gm_gan_train_step_sized(gm_gan *gan, const gm_tensor *real, const int32_t *labels,

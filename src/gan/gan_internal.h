@@ -24,6 +24,11 @@ const gm__opt_field *gm__gan_option_fields(size_t *n);
 gm__gan_ema *gm__gan_ema_of(gm_gan *gan);
 /* The same, read-only (checkpoint saves). */
 const gm__gan_ema *gm__gan_ema_view(const gm_gan *gan);
+/* The critic updates applied since the last generator update (a split
+ * step's; lazy R1 counts them), for the checkpoint code: to restore, and
+ * read-only to save. */
+uint32_t *gm__gan_d_done_of(gm_gan *gan);
+uint32_t gm__gan_d_done(const gm_gan *gan);
 
 /* Reads and checks a caller's options into *o (size and latent required;
  * the optimizer pointers are NULL after) and the two optimizers' settings

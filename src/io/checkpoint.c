@@ -160,16 +160,17 @@ static gm_status gm__get_ema_v1(gm__rbuf *s, float *decay, gm__rec_slot *ema)
 
 /* The GAN's options and its moving average's record from m. */
 static gm_status gm__gan_options_of(gm__model_rec *m, gm_gan_options *o, uint64_t *steps,
-                                    gm__rec_slot *ema)
+                                    gm__rec_slot *ema, uint32_t *d_done)
 {
     size_t nf;
     const gm__opt_field *fields = gm__gan_option_fields(&nf);
-    gm__rec_slot slots[2] = {{GM__REC_STEPS, GM__REC_U64, 0, {0}},
-                             {GM__REC_EMA, GM__REC_F32S, 0, {0}}};
+    gm__rec_slot slots[3] = {{GM__REC_STEPS, GM__REC_U64, 0, {0}},
+                             {GM__REC_EMA, GM__REC_F32S, 0, {0}},
+                             {GM__REC_DDONE, GM__REC_U32, 0, {0}}};
     gm__rbuf *s = &m->options;
     gm_gan_options_init(o);
     /* version 1 stored the fields before ema_decay, then its own tail */
-    GM_TRY(gm__get_options(s, fields, nf, GM__CK_V1_FIELDS, o, slots, 2));
+    GM_TRY(gm__get_options(s, fields, nf, GM__CK_V1_FIELDS, o, slots, 3));
     if (s->version == 1) GM_TRY(gm__get_ema_v1(s, &o->ema_decay, &slots[1]));
     GM_TRY(gm__get_end(s));
     if (slots[1].seen != (o->ema_decay > 0.0f))
@@ -178,6 +179,7 @@ static gm_status gm__gan_options_of(gm__model_rec *m, gm_gan_options *o, uint64_
                                            : "ema_decay is set, but the moving average is missing");
     *steps = gm__steps_of(&slots[0]);
     *ema = slots[1];
+    *d_done = slots[2].seen ? gm__rd32(slots[2].value.p) : 0;
     o->g_optimizer = &m->opt[0].o;
     o->d_optimizer = &m->opt[1].o;
     return GM_OK;
@@ -206,8 +208,9 @@ gm_status gm__gan_load_buffer(gm_gan **out, const void *buf, size_t len, const c
     gm_gan_options o;
     uint64_t steps = 0;
     gm__rec_slot ema = {0, 0, 0, {0}};
+    uint32_t d_done = 0;
     gm_gan *g = NULL;
-    gm_status st = gm__gan_options_of(&m, &o, &steps, &ema);
+    gm_status st = gm__gan_options_of(&m, &o, &steps, &ema, &d_done);
     if (st == GM_OK) {
         st = gm_gan_create(&g, m.net[0], m.net[1], &o);
         if (st != GM_OK) st = gm__refused(st, fn, "GAN");
@@ -224,6 +227,7 @@ gm_status gm__gan_load_buffer(gm_gan **out, const void *buf, size_t len, const c
         gm_gan_free(g);
         return st;
     }
+    *gm__gan_d_done_of(g) = d_done;
     *out = g;
     return GM_OK;
 }

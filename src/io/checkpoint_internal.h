@@ -14,7 +14,7 @@
  * The options section, version 2: records until the section's end, each
  *   u32 id, u32 type | flags, u64 length, value[length]
  * ids 1 .. 255 are the model's option fields (its gm__opt_field table),
- * 256 and up state records (GM__REC_STEPS, GM__REC_EMA). A missing option
+ * 256 and up state records (GM__REC_STEPS, GM__REC_EMA, GM__REC_DDONE). A missing option
  * keeps the default of the model's _options_init; an unknown id is refused
  * unless its flags have GM__REC_OPTIONAL, then skipped; an id twice is
  * refused. Version 1: the table's first fields at fixed offsets in table
@@ -59,6 +59,11 @@ enum { GM__CK_NET = 1, GM__CK_VAE = 2, GM__CK_GAN = 3 };
 #define GM__REC_TYPE_MASK 0xffu
 #define GM__REC_STEPS 256u /* U64: the model's step count */
 #define GM__REC_EMA 257u   /* F32S: the GAN's moving average of G (ema_decay > 0) */
+/* U32, optional: the GAN's critic updates since its last generator update,
+ * written when not 0 (a save between the parts of a split step); lazy R1
+ * counts from it. Optional: a library before it loads the file as one
+ * saved at the step's start, as it did. */
+#define GM__REC_DDONE 258u
 
 const char *gm__ck_kind_name(uint32_t kind);
 uint32_t gm__ck_crc(const unsigned char *p, size_t n);

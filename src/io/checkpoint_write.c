@@ -238,6 +238,10 @@ gm_status gm_gan_save(const gm_gan *gan, const char *path)
         gm__put_record_head(&w, GM__REC_EMA, GM__REC_F32S, 4 * (uint64_t)(ema->np + ema->ns));
         gm__put_floats(&w, ema->avg, ema->np + ema->ns);
     }
+    if (gm__gan_d_done(gan) != 0) {
+        gm__put_record_head(&w, GM__REC_DDONE, GM__REC_U32 | GM__REC_OPTIONAL, 4);
+        gm__put_u32(&w, gm__gan_d_done(gan));
+    }
     gm__section_end(&w);
     return gm__save(&w, path, __func__);
 }
