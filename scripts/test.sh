@@ -14,8 +14,10 @@
 #             abi_exports, abi_abidiff, install_consumer, examples, bindings
 #             (everything but the valgrind_* tests)
 #   kernels   build/'s tests again on another OpenBLAS kernel set (Haswell
-#             on an AVX-512 CPU, Sandybridge on an AVX2 one, else Prescott),
-#             so a test that passes on one CPU's rounding only fails here
+#             on an AVX-512 CPU, Sandybridge on an AVX2 one, else Prescott)
+#             and oneDNN's kernels for the ISA below (DNNL_MAX_CPU_ISA AVX2,
+#             AVX or SSE41), so a test that passes on one CPU's rounding only
+#             fails here
 #   debug, release
 #             build-debug/, build-release/ (CMAKE_BUILD_TYPE Debug, Release):
 #             the Check suites, the examples and the MPI equivalence test
@@ -118,15 +120,15 @@ stage_build() {
 
 stage_kernels() {
     # scripts/blas_env.sh chose the CPU's kernels for the build stage
-    local own=${OPENBLAS_CORETYPE:-} other
+    local own=${OPENBLAS_CORETYPE:-} other isa
     case $own in
-        SkylakeX) other=Haswell ;;        # AVX-512 CPU: its AVX2 kernels
-        Haswell) other=Sandybridge ;;     # AVX2 CPU: its AVX kernels
-        *) other=Prescott ;;              # anything else: SSE3, which every x86-64 has
+        SkylakeX) other=Haswell isa=AVX2 ;;        # AVX-512 CPU: its AVX2 kernels
+        Haswell) other=Sandybridge isa=AVX ;;      # AVX2 CPU: its AVX kernels
+        *) other=Prescott isa=SSE41 ;;             # anything else: SSE3 / SSE4.1
     esac
-    echo "--- build/'s tests with OPENBLAS_CORETYPE=$other (the build stage: ${own:-the default})"
+    echo "--- build/'s tests with OPENBLAS_CORETYPE=$other DNNL_MAX_CPU_ISA=$isa (the build stage: ${own:-the default})"
     configure_build build -DGM_SANITIZE= || return $?
-    OPENBLAS_CORETYPE=$other run_ctest build -LE 'valgrind|bench'
+    OPENBLAS_CORETYPE=$other DNNL_MAX_CPU_ISA=$isa run_ctest build -LE 'valgrind|bench'
 }
 
 # The Check suites and the examples in another build type or compiler;

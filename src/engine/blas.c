@@ -1,10 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /* The one seam to the BLAS and LAPACK (float GEMM for the layers, double
  * products and the symmetric eigensolver for eval), the GEMM's loop
- * reference, and the thread count. */
+ * reference, and the thread count.
+ *
+ * The float GEMM: in a build with oneDNN (GM_DNNL) it is oneDNN's
+ * dnnl_sgemm, on the same OpenMP threads as the convolutions; without
+ * oneDNN, OpenBLAS's cblas_sgemm. Measured (bench/RESULTS.md, "One pool"):
+ * OpenBLAS's pthreads and oneDNN's OpenMP threads are two pools that spin
+ * in turn on the same cores, and with both products and convolutions in
+ * oneDNN's one pool the 2-thread DCGAN step ran about 1.2 times faster and
+ * the VAE's 1.1 times; at 1 thread the two GEMMs are even. The double
+ * products and LAPACK stay on OpenBLAS. GM__SGEMM_OPENBLAS=1 in the
+ * environment (read once) keeps OpenBLAS's sgemm in a oneDNN build, for
+ * measuring one against the other. */
 #include <cblas.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#if GM_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include "engine/blas.h"
 #include "engine/engine.h"
@@ -21,6 +37,26 @@ void gm__sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                float alpha, const float *A, size_t lda, const float *B,
                size_t ldb, float beta, float *C, size_t ldc)
 {
+#if GM_DNNL
+    /* 0: not read yet, 1: oneDNN, 2: OpenBLAS */
+    static atomic_int choice;
+    int c = atomic_load_explicit(&choice, memory_order_relaxed);
+    if (c == 0) {
+        const char *e = getenv("GM__SGEMM_OPENBLAS");
+        c = e != NULL && e[0] == '1' ? 2 : 1;
+        atomic_store_explicit(&choice, c, memory_order_relaxed);
+    }
+    if (c == 1) {
+        gm__dnnl_threads();
+        /* the arguments are valid (sizes checked to fit int when the layer
+         * was set up), so a failure is oneDNN's own (out of memory for its
+         * packing buffers): then OpenBLAS computes the product instead */
+        if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', (dnnl_dim_t)M, (dnnl_dim_t)N,
+                       (dnnl_dim_t)K, alpha, A, (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, beta, C,
+                       (dnnl_dim_t)ldc) == dnnl_success)
+            return;
+    }
+#endif
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N,
                 (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C,

@@ -194,9 +194,7 @@ static dnnl_status_t gm__md(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t di
     return dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag);
 }
 
-/* oneDNN's OpenMP threads = the library's thread count (one in a fork
- * child, par.h), in this thread (OpenMP's count is per calling thread). */
-static void gm__dnnl_threads(void)
+void gm__dnnl_threads(void)
 {
     const int t = gm__par_threads();
     if (omp_get_max_threads() != t) omp_set_num_threads(t);

@@ -216,6 +216,10 @@ int gm__conv_uses_dnnl(void);
 gm_status gm__conv_dnnl_prepare(const gm_layer *l, const char *fn, size_t n, size_t in_nd,
                                 const size_t *in, void **state);
 void gm__conv_dnnl_release(void *state);
+/* oneDNN's OpenMP threads = the library's thread count (one in a fork
+ * child, par.h), in the calling thread (OpenMP's count is per calling
+ * thread): before every oneDNN call (conv_dnnl.c; blas.c's sgemm). */
+void gm__dnnl_threads(void);
 /* vt->scratch_bytes and vt->bind_scratch of both convolutions. */
 size_t gm__conv_dnnl_scratch_bytes(const void *state);
 gm_status gm__conv_dnnl_bind(const gm_layer *l, void *state, void *scratch, const char *fn);
