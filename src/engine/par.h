@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The library's own loops across the caller's threads (par.c).
  *
- * The matrix products run on OpenBLAS's threads and the convolutions on
- * oneDNN's; what is left of a step (Adam, the activations, the
- * likelihood) ran on the calling thread alone. gm__par_for splits such a
- * loop into contiguous parts, one per thread of gm_set_num_threads, on
- * OpenMP (the runtime oneDNN already brings in), when the build has it
- * (CMake GM_WITH_OPENMP, off by default: GNU OpenMP's spinning workers and
- * OpenBLAS's pthreads fight over the cores; bench/RESULTS.md, "Every
- * core") and the loop is long enough to pay for waking a thread. Callers make every part compute exactly what the whole loop
+ * The matrix products and the convolutions run on oneDNN's OpenMP threads
+ * (on OpenBLAS's pthreads in a build without oneDNN); what is left of a
+ * step (Adam, the activations, the likelihood) would run on the calling
+ * thread alone. gm__par_for splits such a loop into contiguous parts, one
+ * per thread of gm_set_num_threads, on OpenMP (the same pool as oneDNN's),
+ * when the build has it (CMake GM_WITH_OPENMP, AUTO: on with oneDNN, off
+ * without: beside OpenBLAS's pthreads, GNU OpenMP's spinning workers fight
+ * them over the cores; bench/RESULTS.md, "One pool" and "Every core") and
+ * the loop is long enough to pay for waking a thread. Callers make every
+ * part compute exactly what the whole loop
  * would for its elements (elementwise work, or per-part results combined
  * in part order), so results do not depend on the thread count unless the
  * caller says so. */
