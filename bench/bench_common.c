@@ -12,6 +12,10 @@
 #include <time.h>
 #include <zlib.h>
 
+#if BENCH_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
 void bench_die(const char *what, gm_status st)
 {
     fprintf(stderr, "bench: %s\n  %s: %s\n", what, gm_status_string(st), gm_last_error());
@@ -175,16 +179,19 @@ uint64_t bench_rand(uint64_t *s)
 
 /* ---- the sgemm recorder ---------------------------------------------------- */
 
-/* This program defines cblas_sgemm, so the library (linked statically)
- * calls this one; it forwards to OpenBLAS's, found with RTLD_NEXT. That
- * way the recorded list is whatever the library does, also after its gemm
- * calls change. */
+/* This program defines cblas_sgemm (and, in a build with oneDNN, where
+ * the library's float products go to oneDNN, dnnl_sgemm), so the library
+ * (linked statically) calls this one; it forwards to OpenBLAS's (oneDNN's),
+ * found with RTLD_NEXT. That way the recorded list is whatever the library
+ * does, also after its gemm calls change, and the replay calls the same
+ * GEMM. */
 typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
                          const enum CBLAS_TRANSPOSE, const blasint, const blasint, const blasint,
                          const float, const float *, const blasint, const float *, const blasint,
                          const float, float *, const blasint);
 
 typedef struct {
+    int dnnl; /* 1: a dnnl_sgemm call */
     int order, ta, tb;
     blasint M, N, K, lda, ldb, ldc;
     float alpha, beta;
@@ -216,9 +223,57 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
                  const blasint ldc)
 {
     if (recording && n_calls < MAX_CALLS)
-        calls[n_calls++] = (gemm_call){(int)order, (int)ta, (int)tb, M, N, K, lda, ldb, ldc,
+        calls[n_calls++] = (gemm_call){0, (int)order, (int)ta, (int)tb, M, N, K, lda, ldb, ldc,
                                        alpha, beta};
     real_sgemm()(order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+#if BENCH_DNNL
+typedef dnnl_status_t (*dnnl_sgemm_fn)(char, char, dnnl_dim_t, dnnl_dim_t, dnnl_dim_t, float,
+                                       const float *, dnnl_dim_t, const float *, dnnl_dim_t,
+                                       float, float *, dnnl_dim_t);
+
+static dnnl_sgemm_fn real_dnnl_sgemm(void)
+{
+    static dnnl_sgemm_fn fn;
+    if (!fn) {
+        void *p = dlsym(RTLD_NEXT, "dnnl_sgemm");
+        if (!p) {
+            fprintf(stderr, "bench: cannot find oneDNN's dnnl_sgemm: %s\n", dlerror());
+            exit(1);
+        }
+        memcpy(&fn, &p, sizeof fn);
+    }
+    return fn;
+}
+
+dnnl_status_t dnnl_sgemm(char ta, char tb, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K, float alpha,
+                         const float *A, dnnl_dim_t lda, const float *B, dnnl_dim_t ldb,
+                         float beta, float *C, dnnl_dim_t ldc)
+{
+    if (recording && n_calls < MAX_CALLS)
+        calls[n_calls++] = (gemm_call){1, (int)CblasRowMajor,
+                                       ta == 'T' ? (int)CblasTrans : (int)CblasNoTrans,
+                                       tb == 'T' ? (int)CblasTrans : (int)CblasNoTrans,
+                                       (blasint)M, (blasint)N, (blasint)K, (blasint)lda,
+                                       (blasint)ldb, (blasint)ldc, alpha, beta};
+    return real_dnnl_sgemm()(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+#endif
+
+/* Calls the recorded call c on A, B, C through the GEMM the library used. */
+static void replay_call(const gemm_call *c, const float *A, const float *B, float *C)
+{
+#if BENCH_DNNL
+    if (c->dnnl) {
+        real_dnnl_sgemm()(c->ta == CblasTrans ? 'T' : 'N', c->tb == CblasTrans ? 'T' : 'N', c->M,
+                          c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta, C, c->ldc);
+        return;
+    }
+#endif
+    real_sgemm()((enum CBLAS_ORDER)c->order, (enum CBLAS_TRANSPOSE)c->ta,
+                 (enum CBLAS_TRANSPOSE)c->tb, c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb,
+                 c->beta, C, c->ldc);
 }
 
 void bench_gemm_record_begin(void)
@@ -245,7 +300,8 @@ void bench_gemm_print(void)
 {
     for (size_t i = 0; i < n_calls; i++) {
         const gemm_call *c = &calls[i];
-        printf("# sgemm %c%c M=%d N=%d K=%d beta=%g\n", c->ta == CblasTrans ? 'T' : 'N',
+        printf("# %s %c%c M=%d N=%d K=%d beta=%g\n", c->dnnl ? "dnnl_sgemm" : "sgemm",
+               c->ta == CblasTrans ? 'T' : 'N',
                c->tb == CblasTrans ? 'T' : 'N', (int)c->M, (int)c->N, (int)c->K,
                (double)c->beta);
     }
@@ -303,15 +359,10 @@ double bench_gemm_replay_seconds(double seconds, double *cpu)
         for (size_t k = 0; k < nb; k++) B[i][k] = (float)(bench_rand(&s) >> 40) * 0x1p-24f - 0.5f;
         memset(C[i], 0, nc * sizeof(float));
     }
-    sgemm_fn f = real_sgemm();
     /* one untimed pass warms caches and the BLAS threads, and sizes a
      * round to about a tenth of the time asked for */
     double t0 = bench_now();
-    for (size_t i = 0; i < n_calls; i++) {
-        const gemm_call *c = &calls[i];
-        f((enum CBLAS_ORDER)c->order, (enum CBLAS_TRANSPOSE)c->ta, (enum CBLAS_TRANSPOSE)c->tb,
-          c->M, c->N, c->K, c->alpha, A[i], c->lda, B[i], c->ldb, c->beta, C[i], c->ldc);
-    }
+    for (size_t i = 0; i < n_calls; i++) replay_call(&calls[i], A[i], B[i], C[i]);
     double once = bench_now() - t0;
     long reps = (long)(seconds / 10.0 / (once > 1e-7 ? once : 1e-7));
     if (reps < 1) reps = 1;
@@ -321,12 +372,7 @@ double bench_gemm_replay_seconds(double seconds, double *cpu)
         t0 = bench_now();
         double c0 = bench_cpu_now();
         for (long k = 0; k < reps; k++)
-            for (size_t i = 0; i < n_calls; i++) {
-                const gemm_call *c = &calls[i];
-                f((enum CBLAS_ORDER)c->order, (enum CBLAS_TRANSPOSE)c->ta,
-                  (enum CBLAS_TRANSPOSE)c->tb, c->M, c->N, c->K, c->alpha, A[i], c->lda, B[i],
-                  c->ldb, c->beta, C[i], c->ldc);
-            }
+            for (size_t i = 0; i < n_calls; i++) replay_call(&calls[i], A[i], B[i], C[i]);
         per[r] = (bench_now() - t0) / (double)reps;
         per_cpu[r] = (bench_cpu_now() - c0) / (double)reps;
     }
