@@ -20,8 +20,12 @@
  * --penalty gp the WGAN-GP penalty W (|grad D(x^)| - 1)^2 on interpolates
  * of real and fake (gm_gan options penalty, penalty_weight W =
  * --penalty-weight, penalty_every = --penalty-every: lazy R1, the penalty
- * on every K-th D update with K times the weight; 1 for gp). The convs start from the
- * DCGAN paper's N(0, 0.02). Trains with gm_gan_fit, an epoch per call (epoch e
+ * on every K-th D update with K times the weight; 1 for gp). --lr-decay F
+ * lowers both learning rates linearly from step F * (all steps) on to 1/100
+ * of their start at the last step (gm_gan_set_lr, from the callback every
+ * 20 steps or --log-every if fewer, which then also spaces the rows of
+ * dcgan_steps.csv; with --resume it decays --lr's rates). The convs start
+ * from the DCGAN paper's N(0, 0.02). Trains with gm_gan_fit, an epoch per call (epoch e
  * shuffles from --seed + (e - 1) * 0x9E3779B97F4A7C15), whose callback
  * prints progress (one live line on a terminal, else a line per 100 steps)
  * and writes to --out:
@@ -143,12 +147,28 @@ typedef struct {
     const char *out;
     FILE *step_csv, *epoch_csv; /* step_csv NULL: no step rows */
     unsigned epoch, epochs;     /* the epoch being trained, the last one */
+    double decay;               /* --lr-decay; 0: constant rates */
+    double g_lr, d_lr;          /* the rates at the start */
+    uint64_t total_steps;       /* steps of all --epochs */
     int live;                   /* stdout is a terminal: one line, rewritten */
     int finite;                 /* every mean loss so far was finite */
     uint64_t printed;           /* hundreds of steps printed (not live) */
     double sum[4];              /* the epoch's sums of the 4 statistics */
     float last[4];              /* the epoch's means, after its end */
 } progress;
+
+/* Sets the learning rates of --lr-decay for the GAN's step count. */
+static void set_decayed_lr(progress *pr)
+{
+    if (pr->decay <= 0) return;
+    const double start = pr->decay * (double)pr->total_steps;
+    const double span = (double)pr->total_steps - start;
+    double f = span > 0 ? ((double)gm_gan_step_count(pr->gan) - start) / span : 1.0;
+    f = f < 0 ? 0 : f > 1 ? 1 : f;
+    const double scale = 1.0 - 0.99 * f;
+    CHECK(gm_gan_set_lr(pr->gan, GM_GAN_GENERATOR, (float)(pr->g_lr * scale)));
+    CHECK(gm_gan_set_lr(pr->gan, GM_GAN_DISCRIMINATOR, (float)(pr->d_lr * scale)));
+}
 
 static int on_progress(void *user, const gm_fit_progress *p, const gm_gan_stats *m)
 {
@@ -157,6 +177,7 @@ static int on_progress(void *user, const gm_fit_progress *p, const gm_gan_stats 
     const float v[4] = {m->d_loss, m->g_loss, m->d_real, m->d_fake};
     const int end = p->epoch_step == p->steps_per_epoch;
     pr->finite &= isfinite(m->d_loss) && isfinite(m->g_loss);
+    set_decayed_lr(pr);
     for (int k = 0; k < 4; k++) pr->sum[k] += (double)v[k] * (double)p->steps_averaged;
     if (pr->step_csv)
         fprintf(pr->step_csv, "%llu,%u,%.5f,%.5f,%.5f,%.5f\n", step, pr->epoch, v[0], v[1], v[2],
@@ -195,7 +216,7 @@ int main(int argc, char **argv)
     float lr = 2e-4f, g_lr = 0.0f, d_lr = 0.0f, ema = 0.995f, real_label = 1.0f;
     const char *data = "/usr/share/datasets/fashion-mnist", *out = "out", *save = NULL;
     const char *resume = NULL, *penalty = "none";
-    float penalty_weight = 1.0f;
+    float penalty_weight = 1.0f, lr_decay = 0.0f;
     int penalty_every = 1;
     ex_option opts[] = {
         EX_U64("--seed", &seed, "seed of the initial weights, the shuffles and the noise"),
@@ -207,6 +228,8 @@ int main(int argc, char **argv)
         EX_FLOAT("--g-lr", &g_lr, 0, 1, "G's learning rate (0: --lr's); with --d-lr, two "
                  "time-scale rates (TTUR)"),
         EX_FLOAT("--d-lr", &d_lr, 0, 1, "D's learning rate (0: --lr's)"),
+        EX_FLOAT("--lr-decay", &lr_decay, 0, 1, "from this fraction of all steps on, both "
+                 "learning rates fall linearly to 1/100 of their start by the last; 0: constant"),
         EX_FLOAT("--ema", &ema, 0, 0.999999, "decay of the moving average of G's weights that "
                  "the samples come from (gm_gan option ema_decay); 0: off, samples from G"),
         EX_FLOAT("--real-label", &real_label, 0.5, 1, "D's target for real images; < 1 is "
@@ -324,6 +347,7 @@ int main(int argc, char **argv)
     CHECK(gm_tensor_create(&samples, 4, (size_t[]){64, 1, 28, 28}));
     const unsigned long long resume_step = gm_gan_step_count(gan);
     progress pr = {gan, fixed_z, samples, out, NULL, NULL, 0, (unsigned)epochs,
+                   lr_decay, g_lr, d_lr, (uint64_t)epochs * steps,
                    isatty(STDOUT_FILENO), 1, 0, {0, 0, 0, 0}, {NAN, NAN, NAN, NAN}};
     snprintf(path, sizeof path, "%s/dcgan_epochs.csv", out);
     pr.epoch_csv =
@@ -339,6 +363,7 @@ int main(int argc, char **argv)
     fo.epochs = 1;
     fo.batch = batch;
     fo.every = log_every > 0 ? (uint64_t)log_every : (uint64_t)steps;
+    if (lr_decay > 0.0f && fo.every > 20) fo.every = 20;
     if (done >= epochs)
         printf("%s is at epoch %d: nothing to train for --epochs %d\n", resume, done, epochs);
     double total = 0;
@@ -347,6 +372,7 @@ int main(int argc, char **argv)
         pr.printed = 0;
         memset(pr.sum, 0, sizeof pr.sum);
         fo.shuffle_seed = seed + (uint64_t)(e - 1) * 0x9E3779B97F4A7C15ull;
+        set_decayed_lr(&pr);
         const double t0 = now();
         CHECK(gm_gan_fit(gan, train, NULL, &fo, on_progress, &pr));
         total += now() - t0;
