@@ -10,12 +10,22 @@
  * D: Conv 1->64, k4 s2 p1 (14 x 14) -> LeakyReLU 0.2
  *    -> Conv 64->128, k4 s2 p1 (7 x 7) -> BatchNorm -> LeakyReLU 0.2
  *    -> flatten -> dense 6272 -> 1 (logit)
+ *    (with --penalty r1 or gp, no BatchNorm: the penalties do not support it)
  * The recipe, chosen by measurement (README, "The DCGAN recipe"):
  * non-saturating loss, Adam 2e-4 for G and D, betas 0.5 / 0.999, batch 32,
  * 2 epochs, samples from a moving average of G's weights (gm_gan option
  * ema_decay 0.995); --latent, --lr (--g-lr, --d-lr), --batch-size,
- * --epochs, --ema and --real-label change it. The convs start from the
- * DCGAN paper's N(0, 0.02). Trains with gm_gan_fit, an epoch per call (epoch e
+ * --epochs, --ema, --real-label and --penalty change it. --penalty r1
+ * adds the R1 penalty W/2 |grad D(x)|^2 on the real batch to D's updates,
+ * --penalty gp the WGAN-GP penalty W (|grad D(x^)| - 1)^2 on interpolates
+ * of real and fake (gm_gan options penalty, penalty_weight W =
+ * --penalty-weight, penalty_every = --penalty-every: lazy R1, the penalty
+ * on every K-th D update with K times the weight; 1 for gp). --lr-decay F
+ * lowers both learning rates linearly from step F * (all steps) on to 1/100
+ * of their start at the last step (gm_gan_set_lr, from the callback every
+ * 20 steps or --log-every if fewer, which then also spaces the rows of
+ * dcgan_steps.csv; with --resume it decays --lr's rates). The convs start
+ * from the DCGAN paper's N(0, 0.02). Trains with gm_gan_fit, an epoch per call (epoch e
  * shuffles from --seed + (e - 1) * 0x9E3779B97F4A7C15), whose callback
  * prints progress (one live line on a terminal, else a line per 100 steps)
  * and writes to --out:
@@ -107,7 +117,8 @@ static gm_net *generator(size_t latent, gm_rng *rng)
     return g;
 }
 
-static gm_net *discriminator(gm_rng *rng)
+/* D; `bn` 0: without its batchnorm (for a gradient penalty). */
+static gm_net *discriminator(gm_rng *rng, int bn)
 {
     gm_net *d;
     gm_layer *l;
@@ -115,7 +126,7 @@ static gm_net *discriminator(gm_rng *rng)
     ADD_CONV(d, gm_conv2d_create(&l, 1, 64, 4, 2, 1, GM_INIT_ZEROS, NULL), 64);
     ADD(d, gm_leaky_relu_create(&l, 0.2f));
     ADD_CONV(d, gm_conv2d_create(&l, 64, 128, 4, 2, 1, GM_INIT_ZEROS, NULL), 128);
-    ADD(d, gm_batchnorm_create(&l, 128, 0.1f, 1e-5f));
+    if (bn) ADD(d, gm_batchnorm_create(&l, 128, 0.1f, 1e-5f));
     ADD(d, gm_leaky_relu_create(&l, 0.2f));
     ADD(d, gm_flatten_create(&l));
     ADD(d, gm_dense_create(&l, 128 * 7 * 7, 1, GM_INIT_XAVIER, rng));
@@ -136,12 +147,28 @@ typedef struct {
     const char *out;
     FILE *step_csv, *epoch_csv; /* step_csv NULL: no step rows */
     unsigned epoch, epochs;     /* the epoch being trained, the last one */
+    double decay;               /* --lr-decay; 0: constant rates */
+    double g_lr, d_lr;          /* the rates at the start */
+    uint64_t total_steps;       /* steps of all --epochs */
     int live;                   /* stdout is a terminal: one line, rewritten */
     int finite;                 /* every mean loss so far was finite */
     uint64_t printed;           /* hundreds of steps printed (not live) */
     double sum[4];              /* the epoch's sums of the 4 statistics */
     float last[4];              /* the epoch's means, after its end */
 } progress;
+
+/* Sets the learning rates of --lr-decay for the GAN's step count. */
+static void set_decayed_lr(progress *pr)
+{
+    if (pr->decay <= 0) return;
+    const double start = pr->decay * (double)pr->total_steps;
+    const double span = (double)pr->total_steps - start;
+    double f = span > 0 ? ((double)gm_gan_step_count(pr->gan) - start) / span : 1.0;
+    f = f < 0 ? 0 : f > 1 ? 1 : f;
+    const double scale = 1.0 - 0.99 * f;
+    CHECK(gm_gan_set_lr(pr->gan, GM_GAN_GENERATOR, (float)(pr->g_lr * scale)));
+    CHECK(gm_gan_set_lr(pr->gan, GM_GAN_DISCRIMINATOR, (float)(pr->d_lr * scale)));
+}
 
 static int on_progress(void *user, const gm_fit_progress *p, const gm_gan_stats *m)
 {
@@ -150,6 +177,7 @@ static int on_progress(void *user, const gm_fit_progress *p, const gm_gan_stats 
     const float v[4] = {m->d_loss, m->g_loss, m->d_real, m->d_fake};
     const int end = p->epoch_step == p->steps_per_epoch;
     pr->finite &= isfinite(m->d_loss) && isfinite(m->g_loss);
+    set_decayed_lr(pr);
     for (int k = 0; k < 4; k++) pr->sum[k] += (double)v[k] * (double)p->steps_averaged;
     if (pr->step_csv)
         fprintf(pr->step_csv, "%llu,%u,%.5f,%.5f,%.5f,%.5f\n", step, pr->epoch, v[0], v[1], v[2],
@@ -187,7 +215,9 @@ int main(int argc, char **argv)
     size_t limit = 0, batch = 32, latent = 100;
     float lr = 2e-4f, g_lr = 0.0f, d_lr = 0.0f, ema = 0.995f, real_label = 1.0f;
     const char *data = "/usr/share/datasets/fashion-mnist", *out = "out", *save = NULL;
-    const char *resume = NULL;
+    const char *resume = NULL, *penalty = "none";
+    float penalty_weight = 1.0f, lr_decay = 0.0f;
+    int penalty_every = 1;
     ex_option opts[] = {
         EX_U64("--seed", &seed, "seed of the initial weights, the shuffles and the noise"),
         EX_INT("--epochs", &epochs, 1, 100000, "train up to this epoch; with --resume, the epochs"
@@ -198,10 +228,18 @@ int main(int argc, char **argv)
         EX_FLOAT("--g-lr", &g_lr, 0, 1, "G's learning rate (0: --lr's); with --d-lr, two "
                  "time-scale rates (TTUR)"),
         EX_FLOAT("--d-lr", &d_lr, 0, 1, "D's learning rate (0: --lr's)"),
+        EX_FLOAT("--lr-decay", &lr_decay, 0, 1, "from this fraction of all steps on, both "
+                 "learning rates fall linearly to 1/100 of their start by the last; 0: constant"),
         EX_FLOAT("--ema", &ema, 0, 0.999999, "decay of the moving average of G's weights that "
                  "the samples come from (gm_gan option ema_decay); 0: off, samples from G"),
         EX_FLOAT("--real-label", &real_label, 0.5, 1, "D's target for real images; < 1 is "
                  "one-sided label smoothing"),
+        EX_STR("--penalty", &penalty, "none|r1|gp", "gradient penalty on D (gm_gan option "
+               "penalty): R1 on the real images or WGAN-GP; r1 and gp take D's batchnorm out"),
+        EX_FLOAT("--penalty-weight", &penalty_weight, 0, 1e6,
+                 "gamma of R1 (W/2 |grad D(x)|^2), lambda of GP (W (|grad D(x^)| - 1)^2)"),
+        EX_INT("--penalty-every", &penalty_every, 1, 1000000,
+               "lazy R1: the penalty on every K-th D update, weighted K times; 1 for gp"),
         EX_SIZE("--latent", &latent, 1, 4096, "size of G's input z"),
         EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
         EX_STR("--out", &out, "DIR", "folder for the pictures and the CSV files"),
@@ -217,6 +255,18 @@ int main(int argc, char **argv)
              "CSV rows of D's and G's losses and D's outputs to --out. The header of\n"
              "examples/dcgan_fashion.c has the details.",
              opts, EX_COUNT(opts));
+    int pen;
+    if (strcmp(penalty, "none") == 0)
+        pen = GM_PENALTY_NONE;
+    else if (strcmp(penalty, "r1") == 0)
+        pen = GM_PENALTY_R1;
+    else if (strcmp(penalty, "gp") == 0)
+        pen = GM_PENALTY_GP;
+    else
+        ex_fail(P, "--penalty %s: expected none, r1 or gp", penalty);
+    if (pen == GM_PENALTY_GP && penalty_every != 1)
+        ex_fail(P, "--penalty-every %d: gp takes only 1 (lazy penalties are R1's)",
+                penalty_every);
     char path[1024];
     ex_make_dir(P, out);
     gm_tensor *train;
@@ -236,7 +286,7 @@ int main(int argc, char **argv)
      * discriminator(rng), ..) this example had, so its results stay. */
     gm_rng *rng;
     CHECK(gm_rng_create(&rng, seed));
-    gm_net *d = discriminator(rng);
+    gm_net *d = discriminator(rng, pen == GM_PENALTY_NONE);
     gm_net *g = generator(latent, rng);
     if (g_lr == 0.0f) g_lr = lr;
     if (d_lr == 0.0f) d_lr = lr;
@@ -254,6 +304,9 @@ int main(int argc, char **argv)
     o.d_optimizer = &adam_d;
     o.ema_decay = ema;
     o.real_label = real_label;
+    o.penalty = pen;
+    o.penalty_weight = pen == GM_PENALTY_NONE ? 0.0f : penalty_weight;
+    o.penalty_every = (uint32_t)penalty_every;
     gm_gan *gan;
     int done = 0; /* epochs in the checkpoint */
     if (resume) {
@@ -273,6 +326,10 @@ int main(int argc, char **argv)
             ex_fail(P, "%s was trained with --ema %g --real-label %g, not --ema %g --real-label "
                     "%g: pass those", resume, (double)saved.ema_decay, (double)saved.real_label,
                     (double)ema, (double)real_label);
+        if (saved.penalty != o.penalty || saved.penalty_weight != o.penalty_weight ||
+            saved.penalty_every != o.penalty_every)
+            ex_fail(P, "%s was trained with another --penalty, --penalty-weight or "
+                    "--penalty-every: pass those", resume);
         if (ex_given(opts, EX_COUNT(opts), "--lr") || ex_given(opts, EX_COUNT(opts), "--g-lr") ||
             ex_given(opts, EX_COUNT(opts), "--d-lr")) {
             CHECK(gm_gan_set_lr(gan, GM_GAN_GENERATOR, g_lr));
@@ -290,6 +347,7 @@ int main(int argc, char **argv)
     CHECK(gm_tensor_create(&samples, 4, (size_t[]){64, 1, 28, 28}));
     const unsigned long long resume_step = gm_gan_step_count(gan);
     progress pr = {gan, fixed_z, samples, out, NULL, NULL, 0, (unsigned)epochs,
+                   lr_decay, g_lr, d_lr, (uint64_t)epochs * steps,
                    isatty(STDOUT_FILENO), 1, 0, {0, 0, 0, 0}, {NAN, NAN, NAN, NAN}};
     snprintf(path, sizeof path, "%s/dcgan_epochs.csv", out);
     pr.epoch_csv =
@@ -305,6 +363,7 @@ int main(int argc, char **argv)
     fo.epochs = 1;
     fo.batch = batch;
     fo.every = log_every > 0 ? (uint64_t)log_every : (uint64_t)steps;
+    if (lr_decay > 0.0f && fo.every > 20) fo.every = 20;
     if (done >= epochs)
         printf("%s is at epoch %d: nothing to train for --epochs %d\n", resume, done, epochs);
     double total = 0;
@@ -313,6 +372,7 @@ int main(int argc, char **argv)
         pr.printed = 0;
         memset(pr.sum, 0, sizeof pr.sum);
         fo.shuffle_seed = seed + (uint64_t)(e - 1) * 0x9E3779B97F4A7C15ull;
+        set_decayed_lr(&pr);
         const double t0 = now();
         CHECK(gm_gan_fit(gan, train, NULL, &fo, on_progress, &pr));
         total += now() - t0;
