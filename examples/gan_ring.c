@@ -16,7 +16,8 @@
  * samples.
  *
  * --penalty gp trains a WGAN-GP instead: Wasserstein loss, no weight
- * clipping, lambda (--gp-lambda, default 10) * (||grad D(x^)|| - 1)^2 on
+ * clipping, lambda (--gp-lambda, default 0.1: the WGAN-GP paper's value for
+ * its toy data sets; 10, its image value, lost modes here) * (||grad D(x^)|| - 1)^2 on
  * interpolates of real and fake rows, K critic updates per generator
  * update (--gp-critic, default 5), Adam lr 2e-4 (--gp-lr), betas 0.5 / 0.9.
  * --penalty r1 keeps the non-saturating loss and adds gamma/2 ||grad D(x)||^2
@@ -132,7 +133,7 @@ int main(int argc, char **argv)
     unsigned long long seed = 1;
     int n_steps = 6000;
     const char *png = "gan_ring.png", *raw = NULL, *penalty = "none";
-    float gp_lambda = 10.0f, r1_gamma = 0.1f;
+    float gp_lambda = 0.1f, r1_gamma = 0.1f;
     int gp_critic = 5, r1_every = 1, pen_option = 0;
     double min_hq = 0.70;
     float gp_lr = 2e-4f;
