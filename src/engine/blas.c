@@ -8,8 +8,9 @@
  * oneDNN, OpenBLAS's cblas_sgemm. Measured (bench/RESULTS.md, "One pool"):
  * OpenBLAS's pthreads and oneDNN's OpenMP threads are two pools that spin
  * in turn on the same cores, and with both products and convolutions in
- * oneDNN's one pool the 2-thread DCGAN step ran about 1.2 times faster and
- * the VAE's 1.1 times; at 1 thread the two GEMMs are even. The double
+ * oneDNN's one pool the 2-thread DCGAN step ran about 1.25 times faster
+ * and the VAE's 1.08 times; at 1 thread the two were within 5% of each
+ * other. The double
  * products and LAPACK stay on OpenBLAS. GM__SGEMM_OPENBLAS=1 in the
  * environment (read once) keeps OpenBLAS's sgemm in a oneDNN build, for
  * measuring one against the other. */
