@@ -6,8 +6,8 @@
  * step (Adam, the activations, the likelihood) would run on the calling
  * thread alone. gm__par_for splits such a loop into contiguous parts, one
  * per thread of gm_set_num_threads, on OpenMP (the same pool as oneDNN's),
- * when the build has it (CMake GM_WITH_OPENMP, AUTO: on with oneDNN, off
- * without: beside OpenBLAS's pthreads, GNU OpenMP's spinning workers fight
+ * when the build has it (CMake GM_WITH_OPENMP, AUTO: on with oneDNN under
+ * GCC, off without: beside OpenBLAS's pthreads, GNU OpenMP's spinning workers fight
  * them over the cores; bench/RESULTS.md, "One pool" and "Every core") and
  * the loop is long enough to pay for waking a thread. Callers make every
  * part compute exactly what the whole loop
