@@ -57,14 +57,14 @@ extern "C" {
  *  version carried in the soname (libgenmodel.so.1). */
 #define GM_VERSION_MAJOR 1
 /** Minor version of the headers: functions were added. */
-#define GM_VERSION_MINOR 2
+#define GM_VERSION_MINOR 3
 /** Patch version of the headers: fixes only. */
 #define GM_VERSION_PATCH 0
 /** The version as one number, MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define GM_VERSION_NUMBER \
     (GM_VERSION_MAJOR * 10000 + GM_VERSION_MINOR * 100 + GM_VERSION_PATCH)
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define GM_VERSION_STRING "1.2.0"
+#define GM_VERSION_STRING "1.3.0"
 
 /**
  * Status of a call. Values are part of the ABI: they are never renumbered,

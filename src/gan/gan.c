@@ -10,29 +10,9 @@
 
 #include "model/model.h"
 #include "gan/ema.h"
+#include "gan/gan_impl.h"
 #include "gan/gan_internal.h"
 
-/* m.net[0] is the generator, m.net[1] the discriminator (their optimizers
- * m.parts.opt_a, opt_b); the snapshot also holds D's parameters and
- * optimizer, which are updated before G's part of a step can fail. */
-struct gm_gan {
-    gm__model m; /* first: a gm_gan is its gm__model */
-    gm_gan_options o;
-    size_t L, C, Dd;                       /* latent, classes, data values */
-    size_t g_nd, g_shape[GM_MAX_DIMS];     /* G output per sample */
-    /* the moving average of G (ema.c; off when o.ema_decay is 0) and
-     * whether sampling uses G's own weights instead (gm_gan_use_ema) */
-    gm__gan_ema ema;
-    int sample_raw;
-    /* batch buffers for n samples and a D output of dw values each */
-    size_t n, dw;
-    float *z, *g_in, *fake, *d_in, *dd_in, *dfake, *logits, *dlogits, *eps;
-    /* the gradient penalty (o.penalty): D's loss gradients while the
-     * penalty's are computed from zero (D's parameter count; NULL when
-     * off), and the critic updates since the last G update (lazy R1) */
-    float *pen_save;
-    uint32_t d_done;
-};
 
 /* The model layer's net index of a part: G is net 0, D net 1. */
 static int gm__gan_k(gm_gan_part part) { return part == GM_GAN_GENERATOR ? 0 : 1; }
@@ -107,8 +87,8 @@ void gm__gan_state_view(const gm_gan *gan, gm__model_state *sv, gm_gan_options *
     *opts = gan->o;
 }
 
-/* Sizes the buffers for n samples and D outputs of dw values. */
-static gm_status gm__gan_prepare(gm_gan *g, const char *fn, size_t n, size_t dw)
+/* gan_impl.h */
+gm_status gm__gan_prepare(gm_gan *g, const char *fn, size_t n, size_t dw)
 {
     if (g->m.block != NULL && g->n == n && g->dw == dw) return GM_OK;
     const size_t L = g->L, C = g->C, Dd = g->Dd;
@@ -137,8 +117,8 @@ static gm_tensor gm__gan_view(float *buf, size_t n, size_t nd, const size_t *sha
     return t;
 }
 
-/* G(z | y) into fake, from the z buffer; errors named fn. */
-static gm_status gm__gan_generate(gm_gan *g, const char *fn, const int32_t *labels)
+/* gan_impl.h */
+gm_status gm__gan_generate(gm_gan *g, const char *fn, const int32_t *labels)
 {
     const size_t n = g->n;
     gm_tensor in, out = gm__gan_view(g->fake, n, g->g_nd, g->g_shape);
@@ -488,47 +468,6 @@ gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part)
     return gm__own_error(gm__gan_update(gan, part, __func__), __func__);
 }
 
-/* G in evaluation mode from the z buffer into out. */
-static gm_status gm__gan_eval_generate(gm_gan *g, const char *fn, const int32_t *labels,
-                                       gm_tensor *out)
-{
-    const int was = gm_net_is_training(g->m.net[0]);
-    const int avg = g->ema.decay > 0.0f && !g->sample_raw;
-    gm_net_set_training(g->m.net[0], 0);
-    if (avg) gm__gan_ema_swap_in(&g->ema, g->m.net[0]);
-    gm_status st = gm__gan_generate(g, fn, labels);
-    if (avg) gm__gan_ema_swap_out(&g->ema, g->m.net[0]);
-    gm_net_set_training(g->m.net[0], was);
-    if (st == GM_OK) memcpy(out->data, g->fake, out->numel * sizeof(float));
-    return st;
-}
-
-gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels, gm_tensor *out)
-{
-    GM_CHECK_NULL(gan);
-    GM_CHECK(n >= 1, GM_EINVAL, "n must be >= 1, got %zu", n);
-    GM_TRY(gm__model_check_out(__func__, out, "out", n, gan->Dd));
-    GM_TRY(gm__check_labels(__func__, labels, n, gan->C));
-    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->m.block ? gan->dw : 1));
-    /* a failed call leaves the generator where it was */
-    uint64_t seed, pos;
-    gm_rng_get_state(gan->m.parts.aux_rng, &seed, &pos);
-    gm_rng_normal(gan->m.parts.aux_rng, gan->z, n * gan->L);
-    gm_status st = gm__gan_eval_generate(gan, __func__, labels, out);
-    if (st != GM_OK) gm_rng_set_state(gan->m.parts.aux_rng, seed, pos);
-    return st;
-}
-
-gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z, const int32_t *labels, gm_tensor *out)
-{
-    GM_CHECK_NULL(gan);
-    GM_TRY(gm__model_check_latents(__func__, z, gan->L, out, gan->Dd, labels, gan->C));
-    const size_t n = z->shape[0];
-    GM_TRY(gm__gan_prepare(gan, __func__, n, gan->m.block ? gan->dw : 1));
-    memcpy(gan->z, z->data, z->numel * sizeof(float));
-    return gm__gan_eval_generate(gan, __func__, labels, out);
-}
-
 gm_net *gm_gan_generator(gm_gan *gan) { return gan ? gan->m.net[0] : NULL; }
 
 gm_net *gm_gan_discriminator(gm_gan *gan) { return gan ? gan->m.net[1] : NULL; }
@@ -550,16 +489,6 @@ gm_status gm_gan_get_options(const gm_gan *gan, gm_gan_options *opts)
     GM_CHECK_NULL(opts);
     GM_TRY(gm__write_options(__func__, opts, &gan->o, sizeof *opts));
     opts->g_optimizer = opts->d_optimizer = NULL;
-    return GM_OK;
-}
-
-gm_status gm_gan_use_ema(gm_gan *gan, int use)
-{
-    GM_CHECK_NULL(gan);
-    GM_CHECK(use == 0 || use == 1, GM_EINVAL, "use must be 0 or 1, got %d", use);
-    GM_CHECK(use == 0 || gan->ema.decay > 0.0f, GM_ESTATE,
-             "the GAN keeps no moving average (its ema_decay is 0)");
-    gan->sample_raw = !use;
     return GM_OK;
 }
 

@@ -102,7 +102,7 @@ echo "     libdir: ${libdir#"$prefix"/}"
 diff -u <(cd "$src_include/genmodel" && ls -1 ./*.h) \
         <(cd "$prefix/include/genmodel" && ls -1 ./*.h) \
     || fail "installed headers differ from include/genmodel/"
-# libraries: libgenmodel.so -> .so.1 -> .so.1.2.0, and the archive
+# libraries: libgenmodel.so -> .so.1 -> .so.1.3.0, and the archive
 version=$(sed -n 's/^#define GM_VERSION_STRING "\(.*\)"$/\1/p' "$src_include/genmodel/core.h")
 major=${version%%.*}
 [ -f "$libdir/libgenmodel.so.$version" ] || fail "no libgenmodel.so.$version in $libdir"

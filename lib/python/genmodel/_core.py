@@ -24,7 +24,7 @@ except ImportError:  # numpy is optional
 # ---- library-wide ---------------------------------------------------------
 
 def version():
-    """The run-time library version string, e.g. "1.2.0"."""
+    """The run-time library version string, e.g. "1.3.0"."""
     return lib.gm_version().decode()
 
 

@@ -334,6 +334,7 @@ API = [
     ("gm_gan_set_lr", STATUS, GAN, enum, f32),
     ("gm_gan_get_options", STATUS, GAN, P(gm_gan_options)),
     ("gm_gan_use_ema", STATUS, GAN, c_int),
+    ("gm_gan_set_truncation", STATUS, GAN, c_float),
     ("gm_gan_ema_params", STATUS, GAN, PF, sz),
     ("gm_gan_train_step_sized", STATUS, GAN, TEN, PI32, P(gm_gan_stats), sz),
     ("gm_gan_compute_grads_sized", STATUS, GAN, enum, TEN, PI32, sz, sz, P(gm_gan_stats), sz),

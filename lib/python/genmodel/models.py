@@ -539,6 +539,14 @@ class GAN(_Model):
         (False). StateError: True without ema_decay."""
         lib.gm_gan_use_ema(self._p, 1 if use else 0)
 
+    def set_truncation(self, threshold):
+        """The truncation trick: sample draws each latent from N(0, 1) cut
+        to [-threshold, threshold] (higher precision, lower recall); 0, the
+        default, draws plain N(0, 1). generate is not affected, checkpoints
+        do not keep it. InvalidArgument (nothing changes) for a threshold
+        not 0 and below 0.1 (GM_GAN_TRUNCATION_MIN), NaN or infinite."""
+        lib.gm_gan_set_truncation(self._p, float(threshold))
+
     def ema_params(self):
         """The moving average of G's parameters (gm_net_get_params order),
         a new array. StateError without ema_decay."""

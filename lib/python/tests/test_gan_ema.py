@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The moving-average generator through the binding: the ema_decay option,
-GAN.use_ema, GAN.ema_params, and the average surviving a checkpoint."""
+GAN.use_ema, GAN.ema_params, and the average surviving a checkpoint; and
+the other sampling setting, GAN.set_truncation."""
 import os
 import tempfile
 import unittest
@@ -54,6 +55,33 @@ class Ema(unittest.TestCase):
             with self.assertRaises(gm.StateError):
                 off.ema_params()
             off.use_ema(False)
+
+    def test_truncation(self):
+        def identity_gan():
+            rng = gm.Rng(6)
+            g = gm.Net([gm.dense(2, 2, "he", rng)])
+            d = gm.Net([gm.dense(2, 1, "he", rng)])
+            rng.close()
+            g.set_params([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])  # G(z) = z
+            return gm.GAN(g, d, latent=2, seed=6)
+
+        with identity_gan() as plain, identity_gan() as cut:
+            z = [[2.5, -0.25]]
+            self.assertEqual(flat(cut.generate(z)), [2.5, -0.25])
+            cut.set_truncation(0.5)
+            self.assertEqual(flat(cut.generate(z)), [2.5, -0.25])  # a given z stays
+            stream = flat(plain.sample(400))
+            got = flat(cut.sample(50))
+            self.assertTrue(all(abs(v) <= 0.5 for v in got))
+            self.assertEqual(got, [v for v in stream if abs(v) <= 0.5][:100])
+            for bad in (-1.0, 0.05, float("nan"), float("inf")):
+                with self.assertRaises(gm.InvalidArgument):
+                    cut.set_truncation(bad)
+            self.assertTrue(all(abs(v) <= 0.5 for v in flat(cut.sample(50))))  # still 0.5
+        with identity_gan() as a, identity_gan() as b:
+            a.set_truncation(1.0)
+            a.set_truncation(0)  # off again: the plain stream
+            self.assertEqual(flat(a.sample(3)), flat(b.sample(3)))
 
     def test_bad_decay(self):
         for bad in (-0.1, 1.0, float("nan")):

@@ -147,6 +147,16 @@ impl GanRef {
         check(unsafe { sys::gm_gan_use_ema(self.as_mut_ptr(), use_ema as c_int) })
     }
 
+    /// The truncation trick: [`sample`](Self::sample) draws each latent
+    /// from N(0, 1) cut to [-threshold, threshold] (higher precision, lower
+    /// recall); 0, the default, draws plain N(0, 1). `generate` is not
+    /// affected, checkpoints do not keep it. `Inval` (nothing changes) for a
+    /// threshold not 0 and below 0.1
+    /// ([`sys::GM_GAN_TRUNCATION_MIN`]), NaN or infinite.
+    pub fn set_truncation(&mut self, threshold: f32) -> Result<()> {
+        check(unsafe { sys::gm_gan_set_truncation(self.as_mut_ptr(), threshold) })
+    }
+
     /// The moving average of G's parameters (`gm_net_get_params` order).
     /// `State` without `ema_decay`.
     pub fn ema_params(&self) -> Result<Vec<f32>> {

@@ -418,7 +418,7 @@ pub(crate) use handle;
 
 // ---- core -----------------------------------------------------------------
 
-/// Run-time version string of the library, e.g. "1.2.0".
+/// Run-time version string of the library, e.g. "1.3.0".
 pub fn version() -> &'static str {
     unsafe { static_str(sys::gm_version()) }
 }

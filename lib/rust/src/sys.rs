@@ -33,9 +33,9 @@ opaque!(gm_rng, gm_tensor, gm_layer, gm_net, gm_optimizer, gm_vae, gm_gan, gm_im
 
 // ---- core.h ---------------------------------------------------------------
 
-constants!(u32: GM_VERSION_MAJOR = 1, GM_VERSION_MINOR = 2, GM_VERSION_PATCH = 0);
+constants!(u32: GM_VERSION_MAJOR = 1, GM_VERSION_MINOR = 3, GM_VERSION_PATCH = 0);
 pub const GM_VERSION_NUMBER: u32 = GM_VERSION_MAJOR * 10000 + GM_VERSION_MINOR * 100 + GM_VERSION_PATCH;
-pub const GM_VERSION_STRING: &str = "1.2.0";
+pub const GM_VERSION_STRING: &str = "1.3.0";
 
 pub type gm_status = c_int;
 constants!(gm_status: GM_OK = 0, GM_EINVAL = -1, GM_ESHAPE = -2, GM_ENOMEM = -3, GM_EIO = -4,
@@ -176,6 +176,7 @@ pub struct gm_gan_options {
 
 pub type gm_gan_penalty = c_uint;
 constants!(gm_gan_penalty: GM_PENALTY_NONE = 0, GM_PENALTY_R1 = 1, GM_PENALTY_GP = 2);
+pub const GM_GAN_TRUNCATION_MIN: f32 = 0.1;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -435,6 +436,7 @@ extern "C" {
     pub fn gm_gan_set_lr(gan: *mut gm_gan, part: gm_gan_part, lr: f32) -> gm_status;
     pub fn gm_gan_get_options(gan: *const gm_gan, opts: *mut gm_gan_options) -> gm_status;
     pub fn gm_gan_use_ema(gan: *mut gm_gan, use_: c_int) -> gm_status;
+    pub fn gm_gan_set_truncation(gan: *mut gm_gan, threshold: f32) -> gm_status;
     pub fn gm_gan_ema_params(gan: *const gm_gan, out: *mut f32, n: usize) -> gm_status;
     pub fn gm_gan_train_step_sized(gan: *mut gm_gan, real: *const gm_tensor, labels: *const i32, stats: *mut gm_gan_stats, stats_size: usize) -> gm_status;
     pub fn gm_gan_compute_grads_sized(gan: *mut gm_gan, part: gm_gan_part, real: *const gm_tensor, labels: *const i32, offset: usize, total: usize, stats: *mut gm_gan_stats, stats_size: usize) -> gm_status;

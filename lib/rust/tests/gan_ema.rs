@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //! The moving-average generator through the safe layer: `ema_decay`,
-//! `use_ema`, `ema_params`, and the average across a checkpoint. Mirrors
-//! tests/test_gan_ema.c.
+//! `use_ema`, `ema_params`, and the average across a checkpoint; and
+//! `set_truncation`. Mirrors tests/test_gan_ema.c and
+//! tests/test_gan_truncation.c.
 use genmodel::*;
 
 fn make_gan(ema: f32) -> std::result::Result<Gan, Error> {
@@ -56,4 +57,39 @@ fn ema_samples_checkpoint_and_errors() {
     for bad in [-0.1f32, 1.0, f32::NAN] {
         assert_eq!(make_gan(bad).err().unwrap().status, Status::Inval);
     }
+}
+
+/// G the identity (dense 2 -> 2), so samples are the latents.
+fn identity_gan() -> Gan {
+    let mut rng = Rng::new(6).unwrap();
+    let mut g = Net::new().unwrap();
+    g.add(Layer::dense(2, 2, Init::Torch, Some(&mut rng)).unwrap()).unwrap();
+    g.set_params(&[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]).unwrap();
+    let mut d = Net::new().unwrap();
+    d.add(Layer::dense(2, 1, Init::Torch, Some(&mut rng)).unwrap()).unwrap();
+    Gan::new(g, d, &GanOptions { latent: 2, seed: 6, ..Default::default() }).unwrap()
+}
+
+fn sample(gan: &mut Gan, n: usize) -> Vec<f32> {
+    let mut out = Tensor::new(&[n, 2]).unwrap();
+    gan.sample(n, None, &mut out).unwrap();
+    out.data().to_vec()
+}
+
+#[test]
+fn truncation_keeps_the_stream_within_the_threshold() {
+    let (mut plain, mut cut) = (identity_gan(), identity_gan());
+    cut.set_truncation(0.5).unwrap();
+    let stream = sample(&mut plain, 400);
+    let got = sample(&mut cut, 50);
+    let want: Vec<f32> = stream.into_iter().filter(|v| v.abs() <= 0.5).take(100).collect();
+    assert_eq!(got, want);
+    for bad in [-1.0f32, 0.05, f32::NAN, f32::INFINITY] {
+        assert_eq!(cut.set_truncation(bad).unwrap_err().status, Status::Inval);
+    }
+    assert!(sample(&mut cut, 50).iter().all(|v| v.abs() <= 0.5)); // still 0.5
+    let (mut a, mut b) = (identity_gan(), identity_gan());
+    a.set_truncation(1.0).unwrap();
+    a.set_truncation(0.0).unwrap(); // off again: the plain stream
+    assert_eq!(sample(&mut a, 3), sample(&mut b, 3));
 }
