@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The truncation trick (gm_gan_set_truncation): with G the identity, the
+/* The truncation trick: gm_rng_truncated_normal against gm_rng_normal's
+ * stream and its bad input; gm_gan_set_truncation: with G the identity, the
  * samples are the latents themselves, so the test reads them. They are the
  * untruncated stream's values within the threshold, in order; they follow
  * the truncated normal's moments; threshold 0 gives back the plain stream;
@@ -56,6 +57,52 @@ static float *sample(gm_gan *gan, size_t n)
     gm_tensor_free(t);
     return out;
 }
+
+/* gm_rng_truncated_normal: the plain stream's values within t, in order,
+ * reading whole blocks of 4; threshold 0 is gm_rng_normal; bad input
+ * leaves dst and the generator alone. */
+START_TEST(test_rng_truncated_normal)
+{
+    enum { N = 1000 };
+    static float all[4 * N], got[N];
+    gm_rng *a, *b;
+    GM_CK_OK(gm_rng_create(&a, 21));
+    GM_CK_OK(gm_rng_create(&b, 21));
+    GM_CK_OK(gm_rng_normal(a, all, 4 * N));
+    GM_CK_OK(gm_rng_truncated_normal(b, got, N, 0.6f));
+    size_t k = 0, last = 0;
+    for (size_t i = 0; i < 4 * N && k < N; i++)
+        if (fabsf(all[i]) <= 0.6f) {
+            ck_assert_msg(got[k] == all[i], "value %zu: %g, the stream's %g", k, (double)got[k],
+                          (double)all[i]);
+            k++;
+            last = i;
+        }
+    ck_assert_uint_eq(k, N);
+    uint64_t seed, pos;
+    GM_CK_OK(gm_rng_get_state(b, &seed, &pos));
+    ck_assert_uint_eq(pos, last / 4 + 1); /* up to the block of the last value */
+    /* 0: the plain stream */
+    GM_CK_OK(gm_rng_seed(b, 21));
+    GM_CK_OK(gm_rng_truncated_normal(b, got, N, 0.0f));
+    ck_assert(memcmp(got, all, sizeof got) == 0);
+    /* bad input */
+    GM_CK_ERR(GM_EINVAL, "gm_rng_truncated_normal", gm_rng_truncated_normal(NULL, got, N, 1.0f));
+    GM_CK_ERR(GM_EINVAL, "gm_rng_truncated_normal", gm_rng_truncated_normal(b, NULL, N, 1.0f));
+    GM_CK_OK(gm_rng_truncated_normal(b, NULL, 0, 1.0f));
+    GM_CK_OK(gm_rng_get_state(b, &seed, &pos));
+    got[0] = 42.0f;
+    const float bad[4] = {-2.0f, 0.09f, NAN, -INFINITY};
+    for (int c = 0; c < 4; c++)
+        GM_CK_ERR(GM_EINVAL, "gm_rng_truncated_normal", gm_rng_truncated_normal(b, got, N, bad[c]));
+    ck_assert(got[0] == 42.0f);
+    uint64_t seed2, pos2;
+    GM_CK_OK(gm_rng_get_state(b, &seed2, &pos2));
+    ck_assert(seed2 == seed && pos2 == pos);
+    gm_rng_free(a);
+    gm_rng_free(b);
+}
+END_TEST
 
 /* G is the identity: gm_gan_generate returns its z, so samples are z. */
 START_TEST(test_identity_generator)
@@ -177,7 +224,7 @@ START_TEST(test_bad_threshold)
         ck_assert_msg(strstr(gm_last_error(), shown[k]) != NULL, "'%s' does not show %s",
                       gm_last_error(), shown[k]);
     }
-    GM_CK_OK(gm_gan_set_truncation(gan, GM_GAN_TRUNCATION_MIN)); /* the bound itself */
+    GM_CK_OK(gm_gan_set_truncation(gan, GM_TRUNCATION_MIN)); /* the bound itself */
     GM_CK_OK(gm_gan_set_truncation(gan, 1.5f));
     float *a = sample(gan, 32), *b = sample(ref, 32);
     ck_assert(memcmp(a, b, 32 * L * sizeof *a) == 0);
@@ -194,6 +241,7 @@ int main(void)
     Suite *s = suite_create("gan_truncation");
     TCase *tc = tcase_create("gan_truncation");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_rng_truncated_normal);
     tcase_add_test(tc, test_identity_generator);
     tcase_add_test(tc, test_values_are_the_stream_within_threshold);
     tcase_add_test(tc, test_truncated_normal_moments);

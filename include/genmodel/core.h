@@ -198,6 +198,22 @@ GM_API gm_status gm_rng_uniform(gm_rng *rng, float *dst, size_t n);
  *  @return GM_OK or GM_EINVAL (rng or dst NULL with n > 0). */
 GM_API gm_status gm_rng_normal(gm_rng *rng, float *dst, size_t n);
 
+/** The smallest threshold gm_rng_truncated_normal and
+ *  gm_gan_set_truncation take (a threshold t keeps about 0.8 t of the
+ *  draws below 1, so smaller ones mostly discard). */
+#define GM_TRUNCATION_MIN 0.1f
+
+/** Fills dst[0..n) with standard normals cut to [-threshold, threshold]
+ *  (1.3): the values of gm_rng_normal's stream within the threshold, in
+ *  order, the stream read four at a time (gm_rng_normal's blocks; the rest
+ *  of the last block is unused); a truncated normal, N(0, 1) given
+ *  |z| <= threshold. threshold 0 is gm_rng_normal itself. For the
+ *  "truncation trick" on a GAN's latents (gm_gan_set_truncation).
+ *  @return GM_OK or GM_EINVAL (rng or dst NULL with n > 0; threshold not 0
+ *          and below GM_TRUNCATION_MIN, negative, NaN or infinite; nothing
+ *          drawn then). */
+GM_API gm_status gm_rng_truncated_normal(gm_rng *rng, float *dst, size_t n, float threshold);
+
 /** Reads the generator's state (seed and position), e.g. to save it.
  *  @return GM_OK or GM_EINVAL (a pointer NULL). */
 GM_API gm_status gm_rng_get_state(const gm_rng *rng, uint64_t *seed,

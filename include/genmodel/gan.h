@@ -316,11 +316,9 @@ GM_API gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part);
 /**
  * n new samples: z from the GAN's sampling generator (separate from the
  * training one), G in evaluation mode. out: n samples of G's output size.
- * z is n x L standard normals in the generator's stream order; with a
- * truncation threshold t (gm_gan_set_truncation), values beyond t are
- * skipped, the stream read four at a time (gm_rng_normal's blocks, the
- * rest of the last block unused): a truncated normal, N(0, 1) given
- * |z| <= t.
+ z is n x L standard normals from that generator (gm_rng_normal), or
+ * with a truncation threshold t (gm_gan_set_truncation) its values within
+ * t (gm_rng_truncated_normal).
  * A failed call (GM_ENOMEM for a new n; GM_ENUMERIC if G computes a
  * non-finite value, naming the layer) leaves the generator where it was:
  * a retry draws what a call that never failed would have.
@@ -344,20 +342,16 @@ GM_API gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z,
  */
 GM_API gm_status gm_gan_use_ema(gm_gan *gan, int use);
 
-/** The smallest threshold gm_gan_set_truncation takes (a threshold t keeps
- *  about 0.8 t of the draws below 1, so smaller ones mostly discard). */
-#define GM_GAN_TRUNCATION_MIN 0.1f
-
 /**
  * The truncation trick (1.3): gm_gan_sample draws each latent from N(0, 1)
- * cut to [-threshold, threshold] (see gm_gan_sample), trading diversity
+ * cut to [-threshold, threshold] (gm_rng_truncated_normal), trading diversity
  * for samples nearer the data (BigGAN's "truncation trick": higher
  * precision, lower recall). threshold 0, the default, draws plain N(0, 1).
  * gm_gan_generate takes the caller's z and is not affected. The setting is
  * not trained or checkpointed: a loaded GAN samples untruncated.
  * Threading: not while another thread uses the GAN.
  * @return GM_OK; GM_EINVAL (NULL; threshold not 0 and below
- *         GM_GAN_TRUNCATION_MIN, negative, NaN or infinite). On error
+ *         GM_TRUNCATION_MIN, negative, NaN or infinite). On error
  *         nothing changes.
  */
 GM_API gm_status gm_gan_set_truncation(gm_gan *gan, float threshold);

@@ -89,6 +89,9 @@ void gm__philox(uint64_t key, uint64_t ctr_hi, uint64_t ctr_lo, uint32_t out[4])
 
 /* Four standard normal floats from the Philox block at (ctr_hi, ctr_lo). */
 void gm__normal4(uint64_t key, uint64_t ctr_hi, uint64_t ctr_lo, float z[4]);
+/* GM_OK for a truncation threshold gm_rng_truncated_normal takes (0, or
+ * finite and >= GM_TRUNCATION_MIN), else GM_EINVAL naming fn and the value. */
+gm_status gm__check_truncation(const char *fn, float threshold);
 /* Values first .. first + n - 1 of the draw gm_rng_normal(rng, ., total)
  * would make from rng's current position, into dst, without advancing rng:
  * one shard's part of a batch's noise (data-parallel training). */

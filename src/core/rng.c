@@ -98,6 +98,30 @@ gm_status gm_rng_normal(gm_rng *rng, float *dst, size_t n)
     return GM_OK;
 }
 
+gm_status gm__check_truncation(const char *fn, float threshold)
+{
+    if (threshold == 0.0f || (isfinite(threshold) && threshold >= GM_TRUNCATION_MIN))
+        return GM_OK;
+    return gm__set_error(GM_EINVAL, fn, "threshold must be 0 (off) or a finite value >= %g, got %g",
+                         (double)GM_TRUNCATION_MIN, (double)threshold);
+}
+
+gm_status gm_rng_truncated_normal(gm_rng *rng, float *dst, size_t n, float threshold)
+{
+    GM_CHECK_NULL(rng);
+    GM_CHECK(dst != NULL || n == 0, GM_EINVAL, "dst must not be NULL");
+    GM_TRY(gm__check_truncation(__func__, threshold));
+    if (threshold == 0.0f) return gm_rng_normal(rng, dst, n);
+    size_t got = 0;
+    while (got < n) {
+        float z[4];
+        gm__normal4(rng->seed, 0, rng->position++, z);
+        for (int j = 0; j < 4 && got < n; j++)
+            if (fabsf(z[j]) <= threshold) dst[got++] = z[j];
+    }
+    return GM_OK;
+}
+
 void gm__rng_normal_slice(const gm_rng *rng, uint64_t first, float *dst, size_t n)
 {
     float z[4];

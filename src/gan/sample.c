@@ -3,7 +3,6 @@
  * weights unless gm_gan_use_ema(gan, 0), from latents the GAN draws
  * (gm_gan_sample, optionally truncated) or the caller gives
  * (gm_gan_generate). */
-#include <math.h>
 #include <string.h>
 
 #include <genmodel/gan.h>
@@ -25,24 +24,6 @@ static gm_status gm__gan_eval_generate(gm_gan *g, const char *fn, const int32_t 
     return st;
 }
 
-/* n x L latents into z from the sampling generator: standard normals in
- * stream order, skipping those beyond t when t > 0 (gan.h: the stream
- * read four values at a time, gm_rng_normal's blocks). */
-static void gm__gan_draw_latents(gm_rng *rng, float *z, size_t count, float t)
-{
-    if (t == 0.0f) {
-        gm_rng_normal(rng, z, count);
-        return;
-    }
-    size_t got = 0;
-    while (got < count) {
-        float v[4];
-        gm_rng_normal(rng, v, 4);
-        for (int j = 0; j < 4 && got < count; j++)
-            if (fabsf(v[j]) <= t) z[got++] = v[j];
-    }
-}
-
 gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels, gm_tensor *out)
 {
     GM_CHECK_NULL(gan);
@@ -53,7 +34,7 @@ gm_status gm_gan_sample(gm_gan *gan, size_t n, const int32_t *labels, gm_tensor 
     /* a failed call leaves the generator where it was */
     uint64_t seed, pos;
     gm_rng_get_state(gan->m.parts.aux_rng, &seed, &pos);
-    gm__gan_draw_latents(gan->m.parts.aux_rng, gan->z, n * gan->L, gan->truncation);
+    gm_rng_truncated_normal(gan->m.parts.aux_rng, gan->z, n * gan->L, gan->truncation);
     gm_status st = gm__gan_eval_generate(gan, __func__, labels, out);
     if (st != GM_OK) gm_rng_set_state(gan->m.parts.aux_rng, seed, pos);
     return st;
@@ -83,9 +64,7 @@ gm_status gm_gan_use_ema(gm_gan *gan, int use)
 gm_status gm_gan_set_truncation(gm_gan *gan, float threshold)
 {
     GM_CHECK_NULL(gan);
-    GM_CHECK(threshold == 0.0f || (isfinite(threshold) && threshold >= GM_GAN_TRUNCATION_MIN),
-             GM_EINVAL, "threshold must be 0 (off) or a finite value >= %g, got %g",
-             (double)GM_GAN_TRUNCATION_MIN, (double)threshold);
+    GM_TRY(gm__check_truncation(__func__, threshold));
     gan->truncation = threshold;
     return GM_OK;
 }

@@ -557,6 +557,14 @@ class Rng(Handle):
         lib.gm_rng_normal(self._p, c, len(c))
         return buf
 
+    def truncated_normal(self, n, threshold):
+        """n standard normal floats cut to [-threshold, threshold]: the
+        normal stream's values within it, in order (0: normal itself).
+        InvalidArgument for a threshold not 0 and below 0.1, NaN or inf."""
+        buf, c = new_floats(n, "Rng.truncated_normal")
+        lib.gm_rng_truncated_normal(self._p, c, len(c), float(threshold))
+        return buf
+
     @property
     def state(self):
         """(seed, position); assign a pair to move the generator."""

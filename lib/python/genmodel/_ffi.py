@@ -187,6 +187,7 @@ API = [
     ("gm_rng_seed", STATUS, RNG, u64),
     ("gm_rng_uniform", STATUS, RNG, PF, sz),
     ("gm_rng_normal", STATUS, RNG, PF, sz),
+    ("gm_rng_truncated_normal", STATUS, RNG, PF, sz, c_float),
     ("gm_rng_get_state", STATUS, RNG, P(u64), P(u64)),
     ("gm_rng_set_state", STATUS, RNG, u64, u64),
     # tensor.h

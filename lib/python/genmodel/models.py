@@ -544,7 +544,7 @@ class GAN(_Model):
         to [-threshold, threshold] (higher precision, lower recall); 0, the
         default, draws plain N(0, 1). generate is not affected, checkpoints
         do not keep it. InvalidArgument (nothing changes) for a threshold
-        not 0 and below 0.1 (GM_GAN_TRUNCATION_MIN), NaN or infinite."""
+        not 0 and below 0.1 (GM_TRUNCATION_MIN), NaN or infinite."""
         lib.gm_gan_set_truncation(self._p, float(threshold))
 
     def ema_params(self):

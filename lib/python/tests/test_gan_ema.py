@@ -78,6 +78,13 @@ class Ema(unittest.TestCase):
                 with self.assertRaises(gm.InvalidArgument):
                     cut.set_truncation(bad)
             self.assertTrue(all(abs(v) <= 0.5 for v in flat(cut.sample(50))))  # still 0.5
+        r1, r2 = gm.Rng(8), gm.Rng(8)  # the same rule on a bare generator
+        want = [v for v in flat(r1.normal(400)) if abs(v) <= 0.5][:100]
+        self.assertEqual(flat(r2.truncated_normal(100, 0.5)), want)
+        with self.assertRaises(gm.InvalidArgument):
+            r2.truncated_normal(10, 0.0999)
+        r1.close()
+        r2.close()
         with identity_gan() as a, identity_gan() as b:
             a.set_truncation(1.0)
             a.set_truncation(0)  # off again: the plain stream

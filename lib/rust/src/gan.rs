@@ -152,7 +152,7 @@ impl GanRef {
     /// recall); 0, the default, draws plain N(0, 1). `generate` is not
     /// affected, checkpoints do not keep it. `Inval` (nothing changes) for a
     /// threshold not 0 and below 0.1
-    /// ([`sys::GM_GAN_TRUNCATION_MIN`]), NaN or infinite.
+    /// ([`sys::GM_TRUNCATION_MIN`]), NaN or infinite.
     pub fn set_truncation(&mut self, threshold: f32) -> Result<()> {
         check(unsafe { sys::gm_gan_set_truncation(self.as_mut_ptr(), threshold) })
     }

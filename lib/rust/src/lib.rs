@@ -488,6 +488,13 @@ impl RngRef {
     pub fn normal(&mut self, dst: &mut [f32]) -> Result<()> {
         check(unsafe { sys::gm_rng_normal(self.as_mut_ptr(), dst.as_mut_ptr(), dst.len()) })
     }
+    /// Fills `dst` with standard normals cut to [-threshold, threshold]:
+    /// the [`normal`](Self::normal) stream's values within it, in order (0:
+    /// `normal` itself). `Inval` for a threshold not 0 and below
+    /// [`sys::GM_TRUNCATION_MIN`], NaN or infinite.
+    pub fn truncated_normal(&mut self, dst: &mut [f32], threshold: f32) -> Result<()> {
+        check(unsafe { sys::gm_rng_truncated_normal(self.as_mut_ptr(), dst.as_mut_ptr(), dst.len(), threshold) })
+    }
     /// (seed, position).
     pub fn state(&self) -> (u64, u64) {
         let (mut seed, mut pos) = (0, 0);

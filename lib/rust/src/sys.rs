@@ -54,6 +54,7 @@ pub struct gm_allocator {
 // ---- tensor.h -------------------------------------------------------------
 
 pub const GM_MAX_DIMS: usize = 4;
+pub const GM_TRUNCATION_MIN: f32 = 0.1;
 /// optim.h: the size of gm_vae_stats and gm_gan_stats in 1.0 (4 floats).
 pub const GM_STATS_SIZE_1_0: usize = 16;
 
@@ -176,7 +177,6 @@ pub struct gm_gan_options {
 
 pub type gm_gan_penalty = c_uint;
 constants!(gm_gan_penalty: GM_PENALTY_NONE = 0, GM_PENALTY_R1 = 1, GM_PENALTY_GP = 2);
-pub const GM_GAN_TRUNCATION_MIN: f32 = 0.1;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -282,6 +282,7 @@ extern "C" {
     pub fn gm_rng_seed(rng: *mut gm_rng, seed: u64) -> gm_status;
     pub fn gm_rng_uniform(rng: *mut gm_rng, dst: *mut f32, n: usize) -> gm_status;
     pub fn gm_rng_normal(rng: *mut gm_rng, dst: *mut f32, n: usize) -> gm_status;
+    pub fn gm_rng_truncated_normal(rng: *mut gm_rng, dst: *mut f32, n: usize, threshold: f32) -> gm_status;
     pub fn gm_rng_get_state(rng: *const gm_rng, seed: *mut u64, position: *mut u64) -> gm_status;
     pub fn gm_rng_set_state(rng: *mut gm_rng, seed: u64, position: u64) -> gm_status;
 

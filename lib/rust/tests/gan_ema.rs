@@ -88,6 +88,14 @@ fn truncation_keeps_the_stream_within_the_threshold() {
         assert_eq!(cut.set_truncation(bad).unwrap_err().status, Status::Inval);
     }
     assert!(sample(&mut cut, 50).iter().all(|v| v.abs() <= 0.5)); // still 0.5
+                                                                  // the same rule on a bare generator
+    let (mut r1, mut r2) = (Rng::new(8).unwrap(), Rng::new(8).unwrap());
+    let (mut plain_z, mut cut_z) = (vec![0f32; 400], vec![0f32; 100]);
+    r1.normal(&mut plain_z).unwrap();
+    r2.truncated_normal(&mut cut_z, 0.5).unwrap();
+    let want: Vec<f32> = plain_z.into_iter().filter(|v| v.abs() <= 0.5).take(100).collect();
+    assert_eq!(cut_z, want);
+    assert_eq!(r2.truncated_normal(&mut cut_z, 0.0999).unwrap_err().status, Status::Inval);
     let (mut a, mut b) = (identity_gan(), identity_gan());
     a.set_truncation(1.0).unwrap();
     a.set_truncation(0.0).unwrap(); // off again: the plain stream
