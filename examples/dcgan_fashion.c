@@ -8,19 +8,22 @@
  *    -> ConvTranspose 128->64, k4 s2 p1 (14 x 14) -> BatchNorm -> ReLU
  *    -> ConvTranspose 64->1, k4 s2 p1 (28 x 28) -> tanh
  * D: Conv 1->64, k4 s2 p1 (14 x 14) -> LeakyReLU 0.2
- *    -> Conv 64->128, k4 s2 p1 (7 x 7) -> BatchNorm -> LeakyReLU 0.2
+ *    -> Conv 64->128, k4 s2 p1 (7 x 7) -> [BatchNorm] -> LeakyReLU 0.2
  *    -> flatten -> dense 6272 -> 1 (logit)
- *    (with --penalty r1 or gp, no BatchNorm: the penalties do not support it)
+ *    (BatchNorm only with --penalty none: the penalties do not support it)
  * The recipe, chosen by measurement (README, "The DCGAN recipe"):
- * non-saturating loss, Adam 2e-4 for G and D, betas 0.5 / 0.999, batch 32,
- * 2 epochs, samples from a moving average of G's weights (gm_gan option
- * ema_decay 0.995); --latent, --lr (--g-lr, --d-lr), --batch-size,
- * --epochs, --ema, --real-label and --penalty change it. --penalty r1
- * adds the R1 penalty W/2 |grad D(x)|^2 on the real batch to D's updates,
- * --penalty gp the WGAN-GP penalty W (|grad D(x^)| - 1)^2 on interpolates
- * of real and fake (gm_gan options penalty, penalty_weight W =
- * --penalty-weight, penalty_every = --penalty-every: lazy R1, the penalty
- * on every K-th D update with K times the weight; 1 for gp). --lr-decay F
+ * non-saturating loss, Adam 2e-4 for G and D, betas 0.5 / 0.999, batch 16,
+ * 5 epochs, lazy R1 on D (gamma 10, every 16th D update), samples from a
+ * moving average of G's weights (gm_gan option ema_decay 0.999); the
+ * sample grids' fixed z cut to |z| <= 1.2 (the truncation trick, as
+ * evaluate.c's truncated row samples); --latent, --lr (--g-lr, --d-lr),
+ * --batch-size, --epochs, --ema, --real-label, --penalty and --truncation
+ * change it. --penalty r1 adds the R1 penalty W/2 |grad D(x)|^2 on the
+ * real batch to D's updates, --penalty gp the WGAN-GP penalty
+ * W (|grad D(x^)| - 1)^2 on interpolates of real and fake, --penalty none
+ * neither (gm_gan options penalty, penalty_weight W = --penalty-weight,
+ * penalty_every = --penalty-every: lazy R1, the penalty on every K-th D
+ * update with K times the weight; 1 for gp). --lr-decay F
  * lowers both learning rates linearly from step F * (all steps) on to 1/100
  * of their start at the last step (gm_gan_set_lr, from the callback every
  * 20 steps or --log-every if fewer, which then also spaces the rows of
@@ -211,13 +214,13 @@ static int on_progress(void *user, const gm_fit_progress *p, const gm_gan_stats 
 int main(int argc, char **argv)
 {
     unsigned long long seed = 1;
-    int epochs = 2, log_every = 20;
-    size_t limit = 0, batch = 32, latent = 100;
-    float lr = 2e-4f, g_lr = 0.0f, d_lr = 0.0f, ema = 0.995f, real_label = 1.0f;
+    int epochs = 5, log_every = 20;
+    size_t limit = 0, batch = 16, latent = 100;
+    float lr = 2e-4f, g_lr = 0.0f, d_lr = 0.0f, ema = 0.999f, real_label = 1.0f;
     const char *data = "/usr/share/datasets/fashion-mnist", *out = "out", *save = NULL;
-    const char *resume = NULL, *penalty = "none";
-    float penalty_weight = 1.0f, lr_decay = 0.0f;
-    int penalty_every = 1;
+    const char *resume = NULL, *penalty = "r1";
+    float penalty_weight = 10.0f, lr_decay = 0.0f, truncation = 1.2f;
+    int penalty_every = 0;
     ex_option opts[] = {
         EX_U64("--seed", &seed, "seed of the initial weights, the shuffles and the noise"),
         EX_INT("--epochs", &epochs, 1, 100000, "train up to this epoch; with --resume, the epochs"
@@ -238,9 +241,13 @@ int main(int argc, char **argv)
                "penalty): R1 on the real images or WGAN-GP; r1 and gp take D's batchnorm out"),
         EX_FLOAT("--penalty-weight", &penalty_weight, 0, 1e6,
                  "gamma of R1 (W/2 |grad D(x)|^2), lambda of GP (W (|grad D(x^)| - 1)^2)"),
-        EX_INT("--penalty-every", &penalty_every, 1, 1000000,
-               "lazy R1: the penalty on every K-th D update, weighted K times; 1 for gp"),
+        EX_INT("--penalty-every", &penalty_every, 0, 1000000,
+               "lazy R1: the penalty on every K-th D update, weighted K times; 1 for gp; "
+               "0: 16 for r1, 1 for gp"),
         EX_SIZE("--latent", &latent, 1, 4096, "size of G's input z"),
+        EX_FLOAT("--truncation", &truncation, 0, 1e6,
+                 "the sample grids' fixed z cut to [-T, T] (gm_rng_truncated_normal, as "
+                 "gm_gan_set_truncation samples); 0: plain N(0, 1)"),
         EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
         EX_STR("--out", &out, "DIR", "folder for the pictures and the CSV files"),
         EX_SIZE("--train-limit", &limit, 0, 60000, "train on the first N images; 0: all"),
@@ -264,6 +271,7 @@ int main(int argc, char **argv)
         pen = GM_PENALTY_GP;
     else
         ex_fail(P, "--penalty %s: expected none, r1 or gp", penalty);
+    if (penalty_every == 0) penalty_every = pen == GM_PENALTY_R1 ? 16 : 1;
     if (pen == GM_PENALTY_GP && penalty_every != 1)
         ex_fail(P, "--penalty-every %d: gp takes only 1 (lazy penalties are R1's)",
                 penalty_every);
@@ -343,7 +351,7 @@ int main(int argc, char **argv)
 
     gm_tensor *fixed_z, *samples;
     CHECK(gm_tensor_create(&fixed_z, 2, (size_t[]){64, latent}));
-    CHECK(gm_tensor_fill_normal(fixed_z, rng));
+    CHECK(gm_rng_truncated_normal(rng, gm_tensor_data(fixed_z), 64 * latent, truncation));
     CHECK(gm_tensor_create(&samples, 4, (size_t[]){64, 1, 28, 28}));
     const unsigned long long resume_step = gm_gan_step_count(gan);
     progress pr = {gan, fixed_z, samples, out, NULL, NULL, 0, (unsigned)epochs,

@@ -6,7 +6,8 @@
  *
  *   evaluate [--data DIR] [--features FILE] [--vae FILE] [--gan FILE]
  *            [--n N] [--nearest N] [--k K] [--iwae-n N] [--iwae-k K]
- *            [--seed N] [--check] [--gan-raw]      (--help: each option and its default)
+ *            [--seed N] [--check] [--gan-raw] [--truncation T]
+ *                                              (--help: each option and its default)
  *
  * Loads the feature net saved by train_features (default
  * out/features.gmck), the VAE saved by `vae_fashion --save` (out/vae.gmck)
@@ -20,6 +21,10 @@
  *   DCGAN               N samples, tanh's [-1, 1] mapped back to [0, 1]
  *                       (from the moving-average generator if the GAN has
  *                       one, unless --gan-raw)
+ *   DCGAN, |z| <= T     the same GAN sampled with its latents cut to
+ *                       [-T, T] (--truncation, default 1.2: the demo's;
+ *                       gm_gan_set_truncation), trading recall for
+ *                       precision; --truncation 0 leaves the row out
  *   mean image          N copies of the mean training image: a bad model
  *   uniform noise       N images of uniform noise: a bad model
  * Columns: the Fréchet distance of the features, k-NN precision and recall
@@ -32,8 +37,8 @@
  * reference rows take their images from the first 20000 training images
  * and the memorization check searches the other 40000, so that a reference
  * image is never compared with itself.
- * --check exits 1 unless the VAE's and the DCGAN's Fréchet distances lie
- * between the best reference and the two bad ones.
+ * --check exits 1 unless the VAE's and the DCGAN's (both rows) Fréchet
+ * distances lie between the best reference and the two bad ones.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -88,6 +93,7 @@ int main(int argc, char **argv)
     size_t n = 5000, nearest = 1000, k = 3, iwae_n = 1000, iwae_k = 50;
     unsigned long long seed = 1;
     int check = 0, gan_raw = 0;
+    float truncation = 1.2f;
     ex_option opts[] = {
         EX_STR("--data", &data, "DIR", "folder of the Fashion-MNIST IDX files"),
         EX_STR("--features", &features, "FILE",
@@ -99,6 +105,9 @@ int main(int argc, char **argv)
         EX_FLAG("--gan-raw", &gan_raw,
                 "sample the GAN's own generator weights, not their moving average "
                 "(for a GAN trained with --ema)"),
+        EX_FLOAT("--truncation", &truncation, 0, 1e6,
+                 "a second DCGAN row with latents cut to [-T, T] (gm_gan_set_truncation: "
+                 "precision for recall); 0: none"),
         EX_SIZE("--n", &n, 1, POOL / 2,
                 "images per row, against the first N test images (more than --k)"),
         EX_SIZE("--nearest", &nearest, 0, POOL / 2,
@@ -159,15 +168,19 @@ int main(int argc, char **argv)
     gm_tensor *real = rows(test, 0, n);
     gm_tensor *memo = rows(train, POOL, n_train - POOL); /* the memorization check's set */
 
-    row table[6] = {{"train images", GM_EVAL_REPORT_INIT, 0},
+    char trunc_name[32];
+    snprintf(trunc_name, sizeof trunc_name, "DCGAN, |z| <= %g", (double)truncation);
+    row table[7] = {{"train images", GM_EVAL_REPORT_INIT, 0},
                     {"train, classes 0-4", GM_EVAL_REPORT_INIT, 0},
                     {"VAE", GM_EVAL_REPORT_INIT, 0},
                     {"DCGAN", GM_EVAL_REPORT_INIT, 0},
                     {"mean image", GM_EVAL_REPORT_INIT, 0},
-                    {"uniform noise", GM_EVAL_REPORT_INIT, 0}};
+                    {"uniform noise", GM_EVAL_REPORT_INIT, 0},
+                    {trunc_name, GM_EVAL_REPORT_INIT, 0}};
+    const int rows_n = truncation > 0.0f ? 7 : 6;
     gm_tensor *s = images(n);
     float *sd = gm_tensor_data(s);
-    for (int r = 0; r < 6; r++) {
+    for (int r = 0; r < rows_n; r++) {
         const double t0 = now();
         gm_vae *vae = NULL;
         gm_gan *gan = NULL;
@@ -190,10 +203,11 @@ int main(int argc, char **argv)
             }
             CHECK(gm_vae_load(&vae, vae_path));
             CHECK(gm_vae_sample(vae, n, NULL, s));
-        } else if (r == 3) {
+        } else if (r == 3 || r == 6) {
             if (!exists(gan_path)) {
-                printf("(%s not found: run `dcgan_fashion --save %s` for the DCGAN row)\n",
-                       gan_path, gan_path);
+                if (r == 3)
+                    printf("(%s not found: run `dcgan_fashion --save %s` for the DCGAN rows)\n",
+                           gan_path, gan_path);
                 continue;
             }
             CHECK(gm_gan_load(&gan, gan_path));
@@ -201,6 +215,7 @@ int main(int argc, char **argv)
             CHECK(gm_gan_options_init(&go));
             CHECK(gm_gan_get_options(gan, &go));
             if (gan_raw && go.ema_decay > 0.0f) CHECK(gm_gan_use_ema(gan, 0));
+            if (r == 6) CHECK(gm_gan_set_truncation(gan, truncation));
             CHECK(gm_gan_sample(gan, n, NULL, s));
             /* tanh's [-1, 1] -> [0, 1] */
             for (size_t i = 0; i < n * D; i++) sd[i] = 0.5f * (sd[i] + 1.0f);
@@ -227,7 +242,9 @@ int main(int argc, char **argv)
         gm_gan_free(gan);
     }
 
-    print_table(table, 6);
+    /* the truncated DCGAN row under the plain one */
+    const row shown[7] = {table[0], table[1], table[2], table[3], table[6], table[4], table[5]};
+    print_table(rows_n == 7 ? shown : table, rows_n);
     printf("(Frechet distance of %zu-d classifier features, k = %zu; NN: pixel-space distance of "
            "the first %zu images to the nearest of %zu training images; IWAE with K = %zu on %zu "
            "test images, nats)\n",
@@ -235,10 +252,10 @@ int main(int argc, char **argv)
            iwae_n < n_test ? iwae_n : n_test);
 
     /* do the models land between the references? */
-    const int between = print_between(table);
+    const int between = print_between(table, rows_n);
     printf("n=%zu k=%zu seconds=%.1f", n, k, now() - t_start);
-    const char *keys[6] = {"train", "train5", "vae", "dcgan", "mean", "noise"};
-    print_keys(table, keys, 6);
+    const char *keys[7] = {"train", "train5", "vae", "dcgan", "mean", "noise", "dcgan_trunc"};
+    print_keys(table, keys, rows_n);
     printf("\n");
 
     gm_tensor_free(s);

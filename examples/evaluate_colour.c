@@ -302,7 +302,7 @@ int main(int argc, char **argv)
     printf("(Frechet distance of %zu-d classifier features, k = %zu; NN: pixel-space distance of "
            "the first %zu samples to the nearest of %zu training images)\n",
            table[0].r.feature_dim, k, table[0].r.n_nearest, n_train - pool);
-    const int between = print_between(table);
+    const int between = print_between(table, 6);
     printf("n=%zu k=%zu seconds=%.1f", n, k, exc_now() - t_start);
     const char *keys[6] = {"train", "train_half", "vae", "dcgan", "mean", "noise"};
     print_keys(table, keys, 6);

@@ -56,16 +56,16 @@ static inline void print_keys(const row *table, const char *const *keys, int n)
                    table[r].r.coverage);
 }
 
-/* Whether the model rows 2 and 3 (those measured) have Frechet distances
- * between the best reference (row 0) and the better of the two bad ones
- * (rows 4 and 5); prints a line per model saying so. */
-static inline int print_between(const row *table)
+/* Whether the model rows 2, 3 and 6 to n - 1 (those measured) have
+ * Frechet distances between the best reference (row 0) and the better of
+ * the two bad ones (rows 4 and 5); prints a line per model saying so. */
+static inline int print_between(const row *table, int n)
 {
     const double best = table[0].r.frechet;
     const double bad = fmin(table[4].r.frechet, table[5].r.frechet);
     int between = 1;
-    for (int r = 2; r <= 3; r++) {
-        if (!table[r].done) continue;
+    for (int r = 2; r < n; r++) {
+        if (!table[r].done || r == 4 || r == 5) continue;
         const int ok = best < table[r].r.frechet && table[r].r.frechet < bad;
         between &= ok;
         printf("%s: Frechet distance %.2f %s between the best reference (%.2f) and the bad ones "
