@@ -29,15 +29,15 @@
 # the defaults, on 2 cores. Times from `time scripts/demo.sh` in a fresh
 # clone (packages installed; each step's as the demo prints it at the end;
 # the README has the same table, and a run at load 8-22 beside it):
-#   build/examples/vae_fashion      10 epochs                  81 s
-#   build/examples/gan_ring         6000 steps                 26 s
-#   build/examples/dcgan_fashion    1 epoch                   212 s
-#     (now 2 epochs of batch 32 with a moving-average generator, the
-#     recipe README's "The DCGAN recipe" chose: about 160 s more CPU)
-#   build/examples/train_features   5 epochs, once            105 s
-#   build/examples/evaluate         5000 images per row        32 s
+#   build/examples/vae_fashion      10 epochs                  19 s
+#   build/examples/gan_ring         6000 steps                  7 s
+#   build/examples/dcgan_fashion    5 epochs of batch 16      313 s
+#     (lazy R1, a moving-average generator, grids at |z| <= 1.2: the
+#     recipe README's "The DCGAN recipe" chose)
+#   build/examples/train_features   5 epochs, once             31 s
+#   build/examples/evaluate         5000 images per row        10 s
 #   scripts/plot_curves.sh          the loss curves            ~1 s
-#   in all, with the build: 7 min 51 s wall
+#   in all, with the build: 6 min 31 s wall (2026-12-05, oneDNN)
 # Each one's output is also kept in $GM_OUT_DIR/<name>.log.
 set -euo pipefail
 
@@ -161,8 +161,8 @@ echo "pictures: $out_dir/samples.png (VAE samples), $out_dir/reconstructions.png
 echo "          (test images over their reconstructions), $out_dir/interpolation.png"
 echo "          (latent interpolation), $out_dir/inpainting.png (originals, damaged, repaired),"
 echo "          $out_dir/gan_ring.png (ring GAN samples in black, the 8 modes in red),"
-echo "          $out_dir/dcgan_samples.png (DCGAN samples after the last epoch, fixed noise,"
-echo "          from the moving average of the generator's weights);"
+echo "          $out_dir/dcgan_samples.png (DCGAN samples after the last epoch, fixed noise"
+echo "          cut to |z| <= 1.2, from the moving average of the generator's weights);"
 echo "          one grid per epoch: $out_dir/vae_samples_epoch*.png, $out_dir/dcgan_samples_epoch*.png"
 echo "checkpoints: $out_dir/vae.gmck, $out_dir/dcgan.gmck (--vae-resume / --dcgan-resume go on"
 echo "          from them), $out_dir/features.gmck (evaluation)"

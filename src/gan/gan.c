@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* gm_gan: a generator and a discriminator wired to the adversarial-loss
  * module, with one optimizer each and the alternating update spelled out
- * in gan.h. Batch buffers are one block sized per (batch, D output). */
+ * in gan.h. Batch buffers are one block sized per (batch, D output). The
+ * struct is in gan_impl.h, sampling in sample.c. */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -12,7 +13,6 @@
 #include "gan/ema.h"
 #include "gan/gan_impl.h"
 #include "gan/gan_internal.h"
-
 
 /* The model layer's net index of a part: G is net 0, D net 1. */
 static int gm__gan_k(gm_gan_part part) { return part == GM_GAN_GENERATOR ? 0 : 1; }

@@ -50,7 +50,6 @@ gm_status gm_gan_generate(gm_gan *gan, const gm_tensor *z, const int32_t *labels
     return gm__gan_eval_generate(gan, __func__, labels, out);
 }
 
-
 gm_status gm_gan_use_ema(gm_gan *gan, int use)
 {
     GM_CHECK_NULL(gan);
