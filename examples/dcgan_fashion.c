@@ -271,6 +271,9 @@ int main(int argc, char **argv)
         pen = GM_PENALTY_GP;
     else
         ex_fail(P, "--penalty %s: expected none, r1 or gp", penalty);
+    if (truncation > 0.0f && truncation < GM_TRUNCATION_MIN)
+        ex_fail(P, "--truncation %g: 0 or at least %g", (double)truncation,
+                (double)GM_TRUNCATION_MIN);
     if (penalty_every == 0) penalty_every = pen == GM_PENALTY_R1 ? 16 : 1;
     if (pen == GM_PENALTY_GP && penalty_every != 1)
         ex_fail(P, "--penalty-every %d: gp takes only 1 (lazy penalties are R1's)",

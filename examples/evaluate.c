@@ -134,6 +134,12 @@ int main(int argc, char **argv)
         ex_print_help(stderr, "evaluate", about, opts, EX_COUNT(opts));
         return 2;
     }
+    if (truncation > 0.0f && truncation < GM_TRUNCATION_MIN) {
+        fprintf(stderr, "evaluate: --truncation %g: 0 or at least %g\n\n", (double)truncation,
+                (double)GM_TRUNCATION_MIN);
+        ex_print_help(stderr, "evaluate", about, opts, EX_COUNT(opts));
+        return 2;
+    }
     const double t_start = now();
     char path[1024];
     gm_tensor *train, *test;
