@@ -316,7 +316,7 @@ GM_API gm_status gm_gan_apply_grads(gm_gan *gan, gm_gan_part part);
 /**
  * n new samples: z from the GAN's sampling generator (separate from the
  * training one), G in evaluation mode. out: n samples of G's output size.
- z is n x L standard normals from that generator (gm_rng_normal), or
+ * z is n x L standard normals from that generator (gm_rng_normal), or
  * with a truncation threshold t (gm_gan_set_truncation) its values within
  * t (gm_rng_truncated_normal).
  * A failed call (GM_ENOMEM for a new n; GM_ENUMERIC if G computes a
