@@ -39,9 +39,9 @@ for seed in ${SEEDS:-1 2 3}; do
     # the recipe of the README's variation table (10 steps, no EMA), not
     # dcgan_fashion's later defaults
     "$bin/dcgan_fashion" --train-limit 640 --seed "$seed" --data "$data" --out "$d" \
-        --epochs 1 --batch-size 64 --ema 0 \
+        --epochs 1 --batch-size 64 --ema 0 --penalty none --truncation 0 \
         --save "$d/dcgan.gmck" >"$d/dcgan_fashion.log" 2>&1
-    "$bin/evaluate" --n "$n" --nearest 100 --iwae-n 100 --iwae-k 5 --seed "$seed" \
+    "$bin/evaluate" --n "$n" --nearest 100 --iwae-n 100 --iwae-k 5 --seed "$seed" --truncation 0 \
         --data "$data" --features "$d/features.gmck" --vae "$d/vae.gmck" \
         --gan "$d/dcgan.gmck" >"$d/evaluate.log" 2>&1
     echo "seed $seed: $(tail -n 1 "$d/evaluate.log")"
